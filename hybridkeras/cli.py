@@ -1,0 +1,163 @@
+"""Command line: ``hybridkeras train | evaluate | tune | list``.
+
+Examples:
+    hybridkeras train autoencoder-qfm                 # bundled MNIST sample, no download
+    hybridkeras evaluate saved_models/autoencoder-qfm
+    hybridkeras train autoencoder-qfm --dataset mnist --data-dir ../shared/data/mnist --train-size 2000
+    hybridkeras tune autoencoder-qfm --trials 4 --tuner bayesian
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+FAMILIES = ("autoencoder-qfm",)
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    from hybridkeras.data import DATASETS
+
+    group = parser.add_argument_group("experiment settings (override the named config)")
+    group.add_argument("--config", help="named config to start from (default: the model's own; see `hybridkeras list`)")
+    group.add_argument("--dataset", choices=DATASETS, help="dataset; 'mnist_sample' (2,000 real digits shipped with the package) needs no download")
+    group.add_argument("--data-dir", help="folder of IDX .gz files for mnist / fashion_mnist (else $HYBRIDKERAS_DATA_DIR, else Keras' download)")
+    group.add_argument("--train-size", type=int, help="balanced training subset size (default: the whole training split)")
+    group.add_argument("--test-size", type=int, help="balanced test subset size (default: the whole test split)")
+    group.add_argument("--ae-epochs", type=int, help="autoencoder epochs")
+    group.add_argument("--head-epochs", type=int, help="epochs of each classifier head")
+    group.add_argument("--batch-size", type=int, help="batch size of the classifier heads")
+    group.add_argument("--learning-rate", type=float, help="initial learning rate of the heads (Adam)")
+    group.add_argument("--reduction", choices=("groups", "pca"),
+                       help="how 64 codes reach 5 qubits: 'groups' (pad to 65, 13 circuits) or 'pca' (64→5 principal components)")
+    group.add_argument("--readout", choices=("Z", "X", "Y", "probs"), help="feature-map readout: per-qubit ⟨P⟩ or basis-state probabilities")
+    group.add_argument("--shots", type=int, help="measurement shots per circuit (omit or 0 for exact expectations)")
+    group.add_argument("--lr-schedule", choices=("plateau", "step", "none"), help="learning-rate scheduler of the heads")
+    group.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="small random rotations and shifts while training the autoencoder")
+    group.add_argument("--seed", type=int, help="seed of data splits, initialisation and shuffling")
+
+
+def _config_from(args):
+    from hybridkeras.training import get_config
+
+    shots = None if args.shots in (None, 0) else args.shots
+    config = get_config(
+        args.config or args.model,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        train_size=args.train_size,
+        test_size=args.test_size,
+        ae_epochs=args.ae_epochs,
+        head_epochs=args.head_epochs,
+        head_batch_size=args.batch_size,
+        head_learning_rate=args.learning_rate,
+        reduction=args.reduction,
+        readout=args.readout,
+        repetitions=shots,
+        augment=args.augment,
+        seed=args.seed,
+    )
+    if args.lr_schedule is not None:
+        config = config.replace(lr_schedule=None if args.lr_schedule == "none" else args.lr_schedule)
+    return config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hybridkeras",
+        description="Hybrid quantum-classical image classifiers on TensorFlow Quantum: train, evaluate, tune.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:" + __doc__.split("Examples:", 1)[1],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model family and export its models",
+                           description="Train a model family (both the hybrid and its classical baseline) and export SavedModels.")
+    train.add_argument("model", choices=FAMILIES, help="model family to train")
+    _config_args(train)
+    train.add_argument("--output", help="run directory for checkpoints and exports (default: saved_models/<config name>)")
+    train.add_argument("--no-resume", action="store_true", help="start over instead of resuming an interrupted run in --output")
+    train.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to <output>/logs")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    evaluate = sub.add_parser("evaluate", help="score exports on held-out data and draw plots",
+                              description="Print accuracy, a per-class report and the confusion matrix of every classifier "
+                                          "in an export or run directory, and write PNG plots (confusion matrices, training "
+                                          "curves, autoencoder reconstructions).")
+    evaluate.add_argument("path", help="a SavedModel written by hybridkeras, or the run directory `train` wrote")
+    evaluate.add_argument("--dataset", help="evaluate on another dataset than the one recorded at training time")
+    evaluate.add_argument("--data-dir", help="folder of IDX .gz files, if the recorded one moved")
+    evaluate.add_argument("--plots", help="where to write the PNGs and evaluation.json (default: <run dir>/plots)")
+
+    tune = sub.add_parser("tune", help="Keras Tuner search over a family's hyperparameters",
+                          description="Train the fixed parts once, search feature-map and head hyperparameters with Keras "
+                                      "Tuner, and export the best end-to-end model to <output>/best.")
+    tune.add_argument("model", choices=FAMILIES, help="model family to tune")
+    _config_args(tune)
+    tune.add_argument("--tuner", choices=("random", "hyperband", "bayesian"), default="random", help="search algorithm (default: random)")
+    tune.add_argument("--trials", type=int, default=10, help="number of trials (default: 10)")
+    tune.add_argument("--epochs", type=int, help="epochs per trial (default: the config's head epochs)")
+    tune.add_argument("--output", help="tuning directory (default: saved_models/<config name>-tuning)")
+    tune.add_argument("--overwrite", action="store_true", help="discard an earlier search in --output instead of resuming it")
+    tune.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sub.add_parser("list", help="list model families and named configs")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    import hybridkeras  # noqa: F401  (sets up the stack before TensorFlow loads)
+    from hybridkeras.io import ModelLoadError
+
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError, FileExistsError, ModelLoadError) as exc:
+        parser.exit(2, f"hybridkeras {args.command}: error: {exc}\n")
+
+
+def _run(args) -> int:
+
+    if args.command == "list":
+        from hybridkeras.models import MODELS
+        from hybridkeras.training import CONFIGS
+
+        print("model families:", ", ".join(FAMILIES))
+        print("registered builders:", ", ".join(MODELS))
+        print("named configs:")
+        for name, config in CONFIGS.items():
+            print(f"  {name:28s} {config.notes}")
+        return 0
+    if args.command == "evaluate":
+        from hybridkeras.training.evaluation import evaluate_export
+
+        evaluate_export(args.path, dataset=args.dataset, data_dir=args.data_dir, plots_dir=args.plots)
+        return 0
+
+    config = _config_from(args)
+    verbose = 0 if args.quiet else 1
+    if args.command == "train":
+        from hybridkeras.training import train_autoencoder_qfm
+
+        output = args.output or f"saved_models/{config.name}"
+        result = train_autoencoder_qfm(config, output_dir=output, resume=not args.no_resume,
+                                       tensorboard=args.tensorboard, verbose=verbose)
+        print(result.dataset.summary())
+        print(json.dumps(result.metrics, indent=2))
+        for role, path in result.exports.items():
+            print(f"saved {role:12s} -> {path}")
+        print(f"next: hybridkeras evaluate {output}")
+        return 0
+    from hybridkeras.tuning import tune_autoencoder_qfm
+
+    output = args.output or f"saved_models/{config.name}-tuning"
+    summary = tune_autoencoder_qfm(config, output_dir=output, tuner=args.tuner, max_trials=args.trials,
+                                   epochs=args.epochs, overwrite=args.overwrite, verbose=verbose)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Dataset loaders: Keras' downloads on users' machines, local IDX folders, bundled data.
+
+``load(name, data_dir=None, ...)`` returns a :class:`Dataset` with seeded, stratified
+train / validation / test splits of float32 images in [0, 1], shape (N, H, W, 1).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from hybridkeras.data.idx import read_idx
+from hybridkeras.data.preprocessing import (
+    add_channel_axis,
+    balanced_subset,
+    filter_classes,
+    normalize_images,
+    resize_images,
+    stratified_split,
+)
+
+DATA_DIR_ENV = "HYBRIDKERAS_DATA_DIR"
+SAMPLE_DIR = Path(__file__).resolve().parent / "_sample"
+
+CLASS_NAMES = {
+    "mnist": [str(i) for i in range(10)],
+    "mnist_sample": [str(i) for i in range(10)],
+    "digits": [str(i) for i in range(10)],
+    "fashion_mnist": [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ],
+}
+DATASETS = tuple(CLASS_NAMES)
+
+# Standard file names of an IDX folder: the official split, or one pooled pair.
+_SPLIT_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    "all": ("images-idx3-ubyte", "labels-idx1-ubyte"),
+}
+
+
+@dataclass
+class Dataset:
+    """Seeded splits of one dataset. Images are float32 in [0, 1]; labels int64 0..k−1."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.x_train.shape[1:])
+
+    def summary(self) -> str:
+        return (
+            f"{self.name} ({self.source}): train {len(self.x_train)}, val {len(self.x_val)}, "
+            f"test {len(self.x_test)}; input {self.input_shape}; {self.num_classes} classes"
+        )
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _pair(folder: Path, split: str):
+    images, labels = (_find(folder, stem) for stem in _SPLIT_FILES[split])
+    if images is None and labels is None:
+        return None
+    if images is None or labels is None:
+        missing = _SPLIT_FILES[split][0 if images is None else 1]
+        raise FileNotFoundError(f"IDX folder {folder} has the {split} pair only in part: {missing}(.gz) is missing")
+    x, y = read_idx(images), read_idx(labels)
+    if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+        raise ValueError(
+            f"IDX folder {folder}: expected images (N, H, W) and labels (N,), found {x.shape} "
+            f"in {images.name} and {y.shape} in {labels.name}"
+        )
+    return x, y.astype(np.int64)
+
+
+def read_idx_folder(folder, name: str = "mnist"):
+    """Reads a folder of IDX files: the official train/t10k pairs, or one images/labels pair.
+
+    The folder may also hold a sub-folder called ``name`` (so ``HYBRIDKERAS_DATA_DIR`` can
+    point at a root with ``mnist/`` and ``fashion_mnist/`` inside). Returns
+    ``(x_train, y_train, x_test, y_test)`` for an official split, or ``(x, y, None, None)``.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"`data_dir` {str(folder)!r} is not a directory")
+    for candidate in (folder, folder / name, folder / name.replace("_", "-")):
+        if not candidate.is_dir():
+            continue
+        train, test = _pair(candidate, "train"), _pair(candidate, "test")
+        if train is not None and test is not None:
+            return train[0], train[1], test[0], test[1]
+        pooled = _pair(candidate, "all") or train or test
+        if pooled is not None:
+            return pooled[0], pooled[1], None, None
+    expected = ", ".join(f"{a}.gz + {b}.gz" for a, b in _SPLIT_FILES.values())
+    raise FileNotFoundError(f"No IDX files for {name!r} in {str(folder)!r}; expected one of: {expected}")
+
+
+def _load_source(name: str, data_dir):
+    """Raw (x_train, y_train, x_test, y_test or None) and a description of the source."""
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        return normalize_images(digits.images, max_value=16.0), digits.target.astype(np.int64), None, None, "scikit-learn digits"
+    if name == "mnist_sample":
+        return (*read_idx_folder(SAMPLE_DIR, "mnist_sample"), "bundled MNIST sample")
+    folder = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
+    if folder is not None:
+        return (*read_idx_folder(folder, name), f"IDX folder {folder}")
+    from hybridkeras._compat import keras
+
+    loader = getattr(keras.datasets, name)
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as exc:  # network failures surface as many types
+        raise RuntimeError(
+            f"Downloading {name!r} with keras.datasets failed ({exc}). Without network access, "
+            f"pass data_dir= (or set {DATA_DIR_ENV}) to a folder of IDX .gz files"
+        ) from exc
+    return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), "keras.datasets"
+
+
+def load(
+    name: str = "mnist",
+    data_dir=None,
+    *,
+    classes: Sequence[int] | None = None,
+    train_size: int | None = None,
+    val_size: int | None = None,
+    test_size: int | None = None,
+    validation_split: float = 0.1,
+    test_split: float = 0.2,
+    resize=None,
+    flatten: bool = False,
+    seed: int = 0,
+) -> Dataset:
+    """Loads a dataset with seeded, stratified train / validation / test splits.
+
+    Args:
+        name: 'mnist', 'fashion_mnist' (Keras download, or IDX files from ``data_dir``),
+            'digits' (scikit-learn's bundled 8×8 digits) or 'mnist_sample' (2,000 real MNIST
+            digits shipped with hybridkeras).
+        data_dir: Folder of IDX ``.gz`` files (or with a ``name`` sub-folder). Defaults to the
+            ``HYBRIDKERAS_DATA_DIR`` environment variable, then to Keras' download.
+        classes: Keep only these labels, relabelled 0..k−1 in the order given.
+        train_size, val_size, test_size: Balanced per-class subsets of these sizes.
+        validation_split: Fraction of the training pool held out for validation.
+        test_split: Fraction held out for testing when the source has no official test split.
+        resize: (height, width) for a bilinear resize.
+        flatten: Return (N, H·W·C) instead of (N, H, W, C).
+        seed: Seed of every split and subset.
+
+    Returns:
+        A :class:`Dataset`.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset name. Expected one of {DATASETS}. Received: name={name!r}")
+    x_train, y_train, x_test, y_test, source = _load_source(name, data_dir)
+    class_names = list(CLASS_NAMES[name])
+    if classes is not None:
+        x_train, y_train = filter_classes(x_train, y_train, classes)
+        if x_test is not None:
+            x_test, y_test = filter_classes(x_test, y_test, classes)
+        class_names = [class_names[c] for c in classes]
+    if x_test is None:
+        x_train, y_train, x_test, y_test = stratified_split(x_train, y_train, test_split, seed=seed, name="test_split")
+    x_train, y_train, x_val, y_val = stratified_split(
+        x_train, y_train, validation_split, seed=seed + 1, name="validation_split"
+    )
+    splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
+    for key, size in (("train", train_size), ("val", val_size), ("test", test_size)):
+        if size is not None:
+            splits[key] = balanced_subset(*splits[key], size, seed=seed + 2, name=f"{key}_size")
+
+    def finish(images):
+        images = add_channel_axis(normalize_images(images) if images.dtype == np.uint8 else images.astype(np.float32))
+        if resize is not None:
+            images = resize_images(images, resize)
+        return images.reshape(len(images), -1) if flatten else images
+
+    return Dataset(
+        name=name,
+        x_train=finish(splits["train"][0]), y_train=splits["train"][1],
+        x_val=finish(splits["val"][0]), y_val=splits["val"][1],
+        x_test=finish(splits["test"][0]), y_test=splits["test"][1],
+        class_names=class_names,
+        source=source,
+    )

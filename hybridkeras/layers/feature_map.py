@@ -1,0 +1,162 @@
+"""`QuantumFeatureMap`: the first paper's fixed 5-qubit feature map as a Keras layer."""
+from __future__ import annotations
+
+import cirq
+
+from hybridkeras._compat import keras, tf, tfq
+from hybridkeras.circuits import feature_map_circuit, make_symbols, readout_operators, walsh_matrix, z_strings
+from hybridkeras.circuits.readouts import READOUTS, readout_size
+from hybridkeras.layers._validation import (
+    MAX_QUBITS,
+    check_choice,
+    check_differentiator,
+    check_positive_int,
+    check_rank2,
+    check_repetitions,
+)
+
+# RY(2·arccos x) has an infinite derivative at x = 1; features are clipped just below it so
+# gradients stay finite when the map sits inside an end-to-end model. The effect on the
+# state is an amplitude change of at most 1e-6.
+_UPPER = 1.0 - 1e-6
+
+
+def make_differentiator(name: str | None):
+    """A TFQ differentiator by name (None lets TFQ choose: adjoint, or parameter shift if sampled)."""
+    if name is None:
+        return None
+    if name == "adjoint":
+        return tfq.differentiators.Adjoint()
+    return tfq.differentiators.ParameterShift()
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class QuantumFeatureMap(keras.layers.Layer):
+    """Fixed (non-trainable) quantum feature map run by `tfq.layers.ControlledPQC`.
+
+    Each group of `qubits` features x in [0, 1] (values outside are clipped) is encoded as
+    RY(2·arccos x) on its own qubit, followed by a Hadamard on every qubit and a CNOT chain,
+    and read out as ⟨P⟩ per qubit (P = X, Y or Z) or as the 2^qubits basis-state
+    probabilities. The data enter as symbol values, so gradients reach the inputs.
+
+    With `repetitions=None` the values are exact; with `repetitions=N` they come from N shots.
+    How each readout is computed:
+
+    * Pauli readouts: `tfq.layers.ControlledPQC` (Expectation, or SampledExpectation with N
+      shots per operator).
+    * 'probs', exact: ControlledPQC gives the 2^n − 1 expectations ⟨Z_S⟩ and a fixed
+      Walsh–Hadamard transform turns them into probabilities (far cheaper than 2^n projector
+      PauliSums of 2^n terms each; equal to them, see `circuits.readouts`).
+    * 'probs', sampled: `tfq.layers.Sample` draws N bitstrings per circuit and the layer
+      returns their frequencies, as a measurement record on hardware would. Sampling passes
+      no gradient, so use it for fixed feature extraction, not for end-to-end fine-tuning.
+
+    Args:
+        qubits: Qubits per circuit (the paper uses 5).
+        readout: 'Z' (default), 'X', 'Y' for one expectation per qubit, or 'probs' for the
+            2^qubits basis-state probabilities (big-endian, qubit 0 most significant).
+        repetitions: None for exact expectations, or the number of shots per circuit.
+        differentiator: None (TFQ's default), 'adjoint' (exact only) or 'parameter_shift'.
+
+    Input shape:
+        (batch, features), features a multiple of `qubits`; each consecutive group of
+        `qubits` features drives one circuit.
+
+    Output shape:
+        (batch, groups * qubits) for Pauli readouts, (batch, groups * 2**qubits) for 'probs'.
+
+    Example:
+        >>> qfm = QuantumFeatureMap(5, readout="Z")
+        >>> qfm(tf.random.uniform((8, 10))).shape
+        TensorShape([8, 10])
+    """
+
+    def __init__(self, qubits=5, *, readout="Z", repetitions=None, differentiator=None, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+        self.readout = check_choice("readout", readout, READOUTS)
+        self.repetitions = check_repetitions(repetitions)
+        self.differentiator = check_differentiator(differentiator, self.repetitions)
+
+        self._qubits = cirq.LineQubit.range(self.qubits)
+        self._symbols = make_symbols("x", self.qubits)
+        self.circuit = feature_map_circuit(self._qubits, self._symbols)
+        self.operators = readout_operators(self._qubits, self.readout)
+        self.readout_dim = readout_size(self.qubits, self.readout)
+        self._sampled_probs = self.readout == "probs" and self.repetitions is not None
+        self._walsh = None
+        if self._sampled_probs:
+            self._sampler = tfq.layers.Sample(name="sample")
+            self._model = tfq.convert_to_tensor([self.circuit])
+            self._names = tf.constant([str(s) for s in self._symbols])
+            self._place = tf.constant([2 ** (self.qubits - 1 - i) for i in range(self.qubits)], tf.int32)
+        else:
+            pqc_operators = self.operators
+            if self.readout == "probs":
+                pqc_operators = z_strings(self._qubits)
+                self._walsh = tf.constant(walsh_matrix(self.qubits), tf.float32)
+            self._pqc = tfq.layers.ControlledPQC(
+                self.circuit,
+                pqc_operators,
+                repetitions=self.repetitions,
+                differentiator=make_differentiator(self.differentiator),
+                name="controlled_pqc",
+            )
+            # ControlledPQC orders its symbols by name; ours sort in index order by construction.
+            if [str(s) for s in self._pqc.symbols] != [str(s) for s in self._symbols]:
+                raise RuntimeError("ControlledPQC reordered the feature-map symbols unexpectedly")
+            self._empty = tfq.convert_to_tensor([cirq.Circuit()])
+        self.groups = None
+
+    @property
+    def symbols(self):
+        """The circuit's symbols, in the order the input features fill them."""
+        return list(self._symbols)
+
+    def build(self, input_shape):
+        features = check_rank2("QuantumFeatureMap", input_shape)
+        if features % self.qubits:
+            raise ValueError(
+                f"The last input dimension ({features}) must be a multiple of qubits = "
+                f"{self.qubits}: each group of {self.qubits} features drives one circuit. "
+                "Pad the features (PadFeatures) or reduce them (PCAProjection) first. "
+                f"Received input shape {tuple(input_shape)}"
+            )
+        self.groups = features // self.qubits
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x = tf.cast(inputs, tf.float32)
+        x = tf.debugging.check_numerics(x, "QuantumFeatureMap received NaN or Inf inputs")
+        x = tf.clip_by_value(x, 0.0, _UPPER)
+        angles = tf.reshape(2.0 * tf.acos(x), [-1, self.qubits])
+        count = tf.shape(angles)[0]
+        if self._sampled_probs:
+            bits = self._sampler(
+                tf.tile(self._model, [count]),
+                symbol_names=self._names,
+                symbol_values=angles,
+                repetitions=self.repetitions,
+            ).to_tensor()
+            index = tf.reduce_sum(tf.cast(bits, tf.int32) * self._place, axis=-1)
+            values = tf.reduce_mean(tf.one_hot(index, self.readout_dim, dtype=tf.float32), axis=1)
+        else:
+            values = self._pqc([tf.tile(self._empty, [count]), angles])
+            if self._walsh is not None:  # ⟨Z_S⟩ for S ≠ ∅, with ⟨Z_∅⟩ = 1 in front → probabilities
+                values = tf.matmul(tf.pad(values, [[0, 0], [1, 0]], constant_values=1.0), self._walsh)
+        return tf.reshape(values, [-1, self.groups * self.readout_dim])
+
+    def compute_output_shape(self, input_shape):
+        features = check_rank2("QuantumFeatureMap", input_shape)
+        return tf.TensorShape([input_shape[0], features // self.qubits * self.readout_dim])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            qubits=self.qubits,
+            readout=self.readout,
+            repetitions=self.repetitions,
+            differentiator=self.differentiator,
+        )
+        return config

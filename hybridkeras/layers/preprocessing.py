@@ -1,0 +1,191 @@
+"""Fixed feature transforms fitted on training data with `adapt`, saved as layer weights.
+
+They turn a two-stage pipeline (fit PCA / a scaler on training codes, then train a head)
+into one Keras model that can be exported and reloaded without scikit-learn state.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hybridkeras._compat import keras, tf
+from hybridkeras.layers._validation import check_positive_int, check_rank2
+
+
+def _as_matrix(layer: str, data) -> np.ndarray:
+    array = np.asarray(data, dtype=np.float64)
+    if array.ndim != 2 or array.shape[0] < 1:
+        raise ValueError(f"{layer}.adapt expects a (samples, features) array. Received shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{layer}.adapt received NaN or Inf values")
+    return array
+
+
+class _AdaptedLayer(keras.layers.Layer):
+    """Base for layers whose non-trainable weights are fitted by `adapt(data)`."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+
+    def _ensure_built(self, data: np.ndarray) -> None:
+        if not self.built:
+            self.build((None, data.shape[1]))
+        elif data.shape[1] != self.features:
+            raise ValueError(
+                f"{type(self).__name__} was built for {self.features} features; adapt data "
+                f"has {data.shape[1]}. Received shape {data.shape}"
+            )
+
+    @property
+    def is_adapted(self) -> bool:
+        return bool(self.built and self._adapted.numpy() > 0)
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class PCAProjection(_AdaptedLayer):
+    """Projects features onto their first `components` principal axes (fitted by `adapt`).
+
+    Computes (x − mean) · V[:, :components], with signs fixed so that the largest-magnitude
+    entry of each axis is positive (as scikit-learn does), so the result is reproducible.
+
+    Args:
+        components: Number of principal components to keep.
+
+    Input shape:
+        (batch, features), features >= components.
+
+    Output shape:
+        (batch, components).
+
+    Example:
+        >>> pca = PCAProjection(5)
+        >>> pca.adapt(np.random.rand(100, 64))
+        >>> pca(np.random.rand(3, 64)).shape
+        TensorShape([3, 5])
+    """
+
+    def __init__(self, components, **kwargs):
+        super().__init__(**kwargs)
+        self.components = check_positive_int("components", components)
+
+    def build(self, input_shape):
+        self.features = check_rank2("PCAProjection", input_shape)
+        if self.components > self.features:
+            raise ValueError(
+                f"`components` ({self.components}) must not exceed the input features "
+                f"({self.features}). Received input shape {tuple(input_shape)}"
+            )
+        self.mean = self.add_weight(name="mean", shape=(self.features,), initializer="zeros", trainable=False)
+        self.basis = self.add_weight(
+            name="basis", shape=(self.features, self.components), initializer="zeros", trainable=False
+        )
+        self._adapted = self.add_weight(name="adapted", shape=(), initializer="zeros", trainable=False)
+        super().build(input_shape)
+
+    def adapt(self, data):
+        data = _as_matrix("PCAProjection", data)
+        self._ensure_built(data)
+        mean = data.mean(axis=0)
+        _, _, vt = np.linalg.svd(data - mean, full_matrices=False)
+        basis = vt[: self.components].T
+        if basis.shape[1] < self.components:  # fewer samples than components
+            basis = np.pad(basis, ((0, 0), (0, self.components - basis.shape[1])))
+        signs = np.sign(basis[np.argmax(np.abs(basis), axis=0), np.arange(self.components)])
+        basis = basis * np.where(signs == 0, 1.0, signs)
+        self.set_weights([mean.astype(np.float32), basis.astype(np.float32), np.float32(1.0)])
+        return self
+
+    def call(self, inputs):
+        return tf.matmul(tf.cast(inputs, tf.float32) - self.mean, self.basis)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([input_shape[0], self.components])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(components=self.components)
+        return config
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class MinMaxScaling(_AdaptedLayer):
+    """Scales each feature into [0, 1] with the minimum and maximum seen by `adapt`.
+
+    Values outside the fitted range are clipped, so test data can never leave [0, 1] (the
+    domain of the arccos encoding). Constant features map to 0.
+
+    Input shape:
+        (batch, features).
+
+    Output shape:
+        (batch, features).
+
+    Example:
+        >>> scale = MinMaxScaling()
+        >>> scale.adapt(np.array([[0.0, 2.0], [4.0, 6.0]]))
+        >>> scale(np.array([[2.0, 6.0]])).numpy()
+        array([[0.5, 1. ]], dtype=float32)
+    """
+
+    def build(self, input_shape):
+        self.features = check_rank2("MinMaxScaling", input_shape)
+        self.minimum = self.add_weight(name="minimum", shape=(self.features,), initializer="zeros", trainable=False)
+        self.scale = self.add_weight(name="scale", shape=(self.features,), initializer="ones", trainable=False)
+        self._adapted = self.add_weight(name="adapted", shape=(), initializer="zeros", trainable=False)
+        super().build(input_shape)
+
+    def adapt(self, data):
+        data = _as_matrix("MinMaxScaling", data)
+        self._ensure_built(data)
+        low, high = data.min(axis=0), data.max(axis=0)
+        span = high - low
+        scale = np.where(span > 1e-12, 1.0 / np.where(span > 1e-12, span, 1.0), 0.0)
+        self.set_weights([low.astype(np.float32), scale.astype(np.float32), np.float32(1.0)])
+        return self
+
+    def call(self, inputs):
+        scaled = (tf.cast(inputs, tf.float32) - self.minimum) * self.scale
+        return tf.clip_by_value(scaled, 0.0, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class PadFeatures(keras.layers.Layer):
+    """Zero-pads the feature axis up to the next multiple of `multiple` (64 → 65 for 5).
+
+    Args:
+        multiple: The feature count is padded to a multiple of this (e.g. the qubit count).
+
+    Input shape:
+        (batch, features).
+
+    Output shape:
+        (batch, ceil(features / multiple) * multiple).
+
+    Example:
+        >>> PadFeatures(5)(np.ones((2, 64))).shape
+        TensorShape([2, 65])
+    """
+
+    def __init__(self, multiple, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = check_positive_int("multiple", multiple)
+
+    def build(self, input_shape):
+        self.features = check_rank2("PadFeatures", input_shape)
+        self.padding = -self.features % self.multiple
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return tf.pad(tf.cast(inputs, tf.float32), [[0, 0], [0, self.padding]])
+
+    def compute_output_shape(self, input_shape):
+        features = check_rank2("PadFeatures", input_shape)
+        return tf.TensorShape([input_shape[0], features + (-features % self.multiple)])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(multiple=self.multiple)
+        return config

@@ -1,0 +1,279 @@
+"""The first paper's two-stage training, resumable, ending in exported end-to-end models.
+
+Stages: (1) autoencoder on images (MSE, Adam); (2) classical head on the 64-d codes;
+(3) quantum features: the fixed feature map applied once to every code, with a progress bar;
+(4) hybrid head on those features. Each finished stage leaves its weights under
+``<output>/checkpoints``, and an unfinished ``fit`` leaves a `BackupAndRestore` folder, so
+running the same command again resumes instead of starting over. The trained parts are then
+composed into end-to-end models (image → prediction) and exported.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from hybridkeras import data as hkdata
+from hybridkeras._compat import keras, tf
+from hybridkeras.io import save_model, write_json_atomic
+from hybridkeras.models.autoencoder_qfm import (
+    adapt_front,
+    build_autoencoder,
+    build_head,
+    build_quantum_front,
+    compile_for,
+    compose,
+)
+from hybridkeras.training.callbacks import make_callbacks
+from hybridkeras.training.configs import AutoencoderQFMConfig
+
+RECORD_FILE = "record.json"
+
+
+@dataclass
+class PipelineResult:
+    """What :func:`train_autoencoder_qfm` produced."""
+
+    config: AutoencoderQFMConfig
+    dataset: hkdata.Dataset
+    models: dict
+    histories: dict
+    metrics: dict
+    output_dir: Path | None = None
+    exports: dict = field(default_factory=dict)
+
+
+def load_dataset(config: AutoencoderQFMConfig) -> hkdata.Dataset:
+    """The config's dataset (images (N, H, W, 1) in [0, 1])."""
+    return hkdata.load(
+        config.dataset,
+        config.data_dir,
+        train_size=config.train_size,
+        val_size=config.val_size,
+        test_size=config.test_size,
+        validation_split=config.validation_split,
+        test_split=config.test_split,
+        seed=config.seed,
+    )
+
+
+def data_spec(config: AutoencoderQFMConfig, data: hkdata.Dataset) -> dict:
+    """The data settings recorded with an export, enough to rebuild its test split."""
+    return {
+        "dataset": config.dataset,
+        "data_dir": None if config.data_dir is None else str(Path(config.data_dir).resolve()),
+        "seed": config.seed,
+        "train_size": config.train_size,
+        "val_size": config.val_size,
+        "test_size": config.test_size,
+        "validation_split": config.validation_split,
+        "test_split": config.test_split,
+        "class_names": data.class_names,
+    }
+
+
+def compute_features(model: keras.Model, x: np.ndarray, *, batch_size: int = 512, desc: str = "features", verbose: int = 1) -> np.ndarray:
+    """Applies ``model`` batch by batch with a tqdm progress bar; returns a NumPy array."""
+    outputs = []
+    for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", disable=not verbose, leave=False):
+        outputs.append(model(x[start : start + batch_size], training=False).numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(model.output_shape[1:]), np.float32)
+
+
+class _Stages:
+    """Stage bookkeeping under ``<output>/checkpoints`` (None: no persistence)."""
+
+    def __init__(self, root: Path | None, config: AutoencoderQFMConfig, resume: bool):
+        self.root = root
+        if root is None:
+            return
+        stamp = root / "config.json"
+        wanted = json.loads(json.dumps(config.to_dict()))
+        if root.exists() and (not resume or not stamp.is_file() or json.loads(stamp.read_text()) != wanted):
+            shutil.rmtree(root)  # different settings (or no resume): start clean
+        root.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(stamp, wanted)
+
+    def backup_dir(self, stage: str):
+        return None if self.root is None else self.root / f"{stage}-backup"
+
+    def fit(self, model, stage: str, fit_kwargs: dict, callbacks: list) -> dict:
+        weights = None if self.root is None else self.root / f"{stage}.weights.h5"
+        history_file = None if self.root is None else self.root / f"{stage}.history.json"
+        if weights is not None and weights.is_file() and history_file.is_file():
+            model.load_weights(str(weights))
+            print(f"[{stage}] finished in an earlier run; weights restored from {weights}")
+            return json.loads(history_file.read_text())
+        history = model.fit(callbacks=callbacks, **fit_kwargs)
+        values = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        if weights is not None:
+            model.save_weights(str(weights))
+            write_json_atomic(history_file, values)
+        return values
+
+    def cached(self, name: str, compute):
+        path = None if self.root is None else self.root / f"{name}.npz"
+        if path is not None and path.is_file():
+            with np.load(path) as stored:
+                return {k: stored[k] for k in stored.files}
+        arrays = compute()
+        if path is not None:
+            tmp = path.with_name(path.stem + ".tmp.npz")
+            np.savez(tmp, **arrays)
+            tmp.replace(path)
+        return arrays
+
+    def clear(self):
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _autoencoder_inputs(config, x_train, augmenter):
+    if augmenter is None:
+        return {"x": x_train, "y": x_train, "batch_size": config.ae_batch_size, "shuffle": True}
+    ds = tf.data.Dataset.from_tensor_slices(x_train).shuffle(len(x_train), seed=config.seed)
+    ds = ds.batch(config.ae_batch_size).map(lambda b: (lambda a: (a, a))(augmenter(b, training=True)))
+    return {"x": ds.prefetch(tf.data.AUTOTUNE)}
+
+
+def fit_autoencoder(config: AutoencoderQFMConfig, data: hkdata.Dataset, *, stages=None, callbacks=None, verbose: int = 1):
+    """Builds and trains the config's autoencoder on ``data`` (MSE, Adam); returns (model, history dict)."""
+    stages = stages if stages is not None else _Stages(None, config, resume=False)
+    autoencoder = build_autoencoder(data.input_shape, latent_dim=config.latent_dim, hidden_units=config.hidden_units)
+    autoencoder.compile(optimizer=keras.optimizers.Adam(config.ae_learning_rate), loss="mse")
+    augmenter = hkdata.make_augmenter(seed=config.seed) if config.augment else None
+    fit_kwargs = dict(
+        **_autoencoder_inputs(config, data.x_train, augmenter),
+        validation_data=(data.x_val, data.x_val),
+        epochs=config.ae_epochs,
+        verbose=verbose,
+    )
+    history = stages.fit(autoencoder, "autoencoder", fit_kwargs, callbacks or [])
+    return autoencoder, history
+
+
+def train_autoencoder_qfm(
+    config: AutoencoderQFMConfig,
+    *,
+    dataset: hkdata.Dataset | None = None,
+    output_dir=None,
+    resume: bool = True,
+    tensorboard: bool = False,
+    verbose: int = 1,
+) -> PipelineResult:
+    """Runs the whole first-paper experiment and (with ``output_dir``) exports its models.
+
+    Exports under ``output_dir``: ``autoencoder/``, ``classical/`` and ``hybrid/`` SavedModels
+    (each with its history and the data settings needed to evaluate it) and ``record.json``.
+
+    Args:
+        config: An :class:`AutoencoderQFMConfig` (see ``training.configs.CONFIGS``).
+        dataset: Pre-loaded data; by default the config's dataset is loaded.
+        output_dir: Where to write checkpoints and exports; None keeps everything in memory.
+        resume: Continue an interrupted run found in ``output_dir`` (same config).
+        tensorboard: Write TensorBoard logs under ``output_dir/logs``.
+        verbose: Keras / tqdm verbosity (0 silent).
+    """
+    started = time.time()
+    keras.utils.set_random_seed(config.seed)
+    data = dataset if dataset is not None else load_dataset(config)
+    for label, array in (("x_train", data.x_train), ("x_val", data.x_val), ("x_test", data.x_test)):
+        hkdata.check_finite(array, label)
+    output = Path(output_dir) if output_dir is not None else None
+    stages = _Stages(output / "checkpoints" if output is not None else None, config, resume)
+    logs = (output / "logs") if (output is not None and tensorboard) else None
+
+    def callbacks(stage, lr, *, schedule=config.lr_schedule, stop=config.early_stopping):
+        return make_callbacks(
+            lr_schedule=schedule,
+            initial_lr=lr,
+            early_stopping=stop,
+            backup_dir=stages.backup_dir(stage),
+            tensorboard_dir=None if logs is None else logs / stage,
+        )
+
+    # 1. autoencoder
+    autoencoder, ae_history = fit_autoencoder(
+        config, data, stages=stages, callbacks=callbacks("autoencoder", config.ae_learning_rate, stop=None), verbose=verbose
+    )
+    encoder = autoencoder.get_layer("encoder")
+    codes = {split: encoder.predict(getattr(data, f"x_{split}"), batch_size=512, verbose=0) for split in ("train", "val", "test")}
+
+    # 2. classical head on the codes
+    classical_head = compile_for(
+        build_head(config.latent_dim, data.num_classes, units=config.head_units, dropout=config.dropout),
+        learning_rate=config.head_learning_rate,
+    )
+    head_fit = dict(epochs=config.head_epochs, batch_size=config.head_batch_size, verbose=verbose)
+    classical_history = stages.fit(
+        classical_head,
+        "classical",
+        dict(x=codes["train"], y=data.y_train, validation_data=(codes["val"], data.y_val), **head_fit),
+        callbacks("classical", config.head_learning_rate),
+    )
+
+    # 3. quantum features, computed once (the feature map has no trainable weights)
+    front = build_quantum_front(
+        config.latent_dim,
+        reduction=config.reduction,
+        qubits=config.qubits,
+        readout=config.readout,
+        repetitions=config.repetitions,
+    )
+    adapt_front(front, codes["train"])
+    features = stages.cached(
+        "quantum_features",
+        lambda: {
+            split: compute_features(front, codes[split], desc=f"quantum features ({split})", verbose=verbose)
+            for split in ("train", "val", "test")
+        },
+    )
+
+    # 4. hybrid head on the quantum features
+    hybrid_head = compile_for(
+        build_head(features["train"].shape[1], data.num_classes, units=config.head_units, dropout=config.dropout),
+        learning_rate=config.head_learning_rate,
+    )
+    hybrid_history = stages.fit(
+        hybrid_head,
+        "hybrid",
+        dict(x=features["train"], y=data.y_train, validation_data=(features["val"], data.y_val), **head_fit),
+        callbacks("hybrid", config.head_learning_rate),
+    )
+
+    # 5. end-to-end models and their scores on held-out data
+    classical = compile_for(compose([encoder, classical_head], data.input_shape, name="autoencoder_classical"))
+    hybrid = compile_for(compose([encoder, front, hybrid_head], data.input_shape, name="autoencoder_qfm"))
+    metrics = {
+        "autoencoder_train_mse": ae_history["loss"][-1],
+        "autoencoder_val_mse": ae_history["val_loss"][-1],
+    }
+    for label, model, head, inputs in (
+        ("classical", classical, classical_head, codes),
+        ("hybrid", hybrid, hybrid_head, features),
+    ):
+        metrics[f"{label}_val_accuracy"] = float(head.evaluate(inputs["val"], data.y_val, verbose=0)[1])
+        metrics[f"{label}_test_accuracy"] = float(head.evaluate(inputs["test"], data.y_test, verbose=0)[1])
+    metrics["seconds"] = round(time.time() - started, 1)
+
+    result = PipelineResult(
+        config=config,
+        dataset=data,
+        models={"autoencoder": autoencoder, "classical": classical, "hybrid": hybrid},
+        histories={"autoencoder": ae_history, "classical": classical_history, "hybrid": hybrid_history},
+        metrics=metrics,
+        output_dir=output,
+    )
+    if output is not None:
+        spec = data_spec(config, data)
+        for label, model in result.models.items():
+            meta = {"role": label, "data": spec, "config": config.to_dict(), "metrics": metrics}
+            result.exports[label] = save_model(model, output / label, history=result.histories[label], metadata=meta)
+        write_json_atomic(output / RECORD_FILE, {"config": config.to_dict(), "metrics": metrics, "data": spec, "summary": data.summary()})
+        stages.clear()
+    return result

@@ -1,0 +1,92 @@
+"""Entry point for Keras Tuner searches: train the fixed parts, search, export the best model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras_tuner as kt
+
+from hybridkeras._compat import tf
+from hybridkeras.io import save_model, write_json_atomic
+from hybridkeras.training.configs import AutoencoderQFMConfig
+from hybridkeras.training.pipeline import data_spec, fit_autoencoder, load_dataset
+from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
+
+TUNERS = ("random", "hyperband", "bayesian")
+
+
+def make_tuner(hypermodel, kind: str, *, max_trials: int, epochs: int, directory, project_name: str, seed: int, overwrite: bool):
+    """A Keras Tuner of ``kind`` maximising validation accuracy."""
+    common = dict(objective="val_accuracy", directory=str(directory), project_name=project_name, seed=seed, overwrite=overwrite)
+    if kind == "random":
+        return kt.RandomSearch(hypermodel, max_trials=max_trials, **common)
+    if kind == "bayesian":
+        return kt.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+    if kind == "hyperband":
+        return kt.Hyperband(hypermodel, max_epochs=max(epochs, 2), factor=3, **common)
+    raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={kind!r}")
+
+
+def tune_autoencoder_qfm(
+    config: AutoencoderQFMConfig,
+    *,
+    output_dir,
+    tuner: str = "random",
+    max_trials: int = 10,
+    epochs: int | None = None,
+    shots=None,
+    overwrite: bool = False,
+    verbose: int = 1,
+) -> dict:
+    """Searches feature-map and head hyperparameters; exports the best end-to-end model.
+
+    The autoencoder is trained once with the config's settings; each trial trains a head on
+    the quantum features of its choices. The tuner's state lives in ``<output_dir>/tuner``
+    (an interrupted search resumes unless ``overwrite``); the best model is exported to
+    ``<output_dir>/best`` with its hyperparameters and test accuracy. ``shots`` lists the
+    candidate shot counts (0 = exact); by default exact and the config's shots (or 1000).
+
+    Returns:
+        {"best_hyperparameters", "test_accuracy", "export"}.
+    """
+    if tuner not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    output = Path(output_dir)
+    epochs = epochs or config.head_epochs
+    data = load_dataset(config)
+    autoencoder, _ = fit_autoencoder(config, data, verbose=verbose)
+    encoder = autoencoder.get_layer("encoder")
+    codes = {split: encoder.predict(getattr(data, f"x_{split}"), batch_size=512, verbose=0) for split in ("train", "val")}
+
+    if shots is None:
+        shots = (0, config.repetitions or 1000)
+    hypermodel = AutoencoderQFMHyperModel(codes["train"], data.num_classes, qubits=config.qubits, shots=shots)
+    search = make_tuner(
+        hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
+        project_name=config.name, seed=config.seed, overwrite=overwrite,
+    )
+    search.search(
+        codes["train"], data.y_train, validation_data=(codes["val"], data.y_val),
+        epochs=epochs, batch_size=config.head_batch_size, verbose=verbose,
+    )
+    best_hp = search.get_best_hyperparameters(1)[0]
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the trial checkpoint holds optimizer slots a fresh head lacks
+    try:
+        best_head = search.get_best_models(1)[0]
+    finally:
+        logger.setLevel(level)
+    best = hypermodel.export(best_hp, best_head, encoder, data.input_shape)
+    test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
+    meta = {
+        "role": "hybrid",
+        "data": data_spec(config, data),
+        "config": config.to_dict(),
+        "tuner": tuner,
+        "best_hyperparameters": best_hp.values,
+        "metrics": {"hybrid_test_accuracy": test_accuracy},
+    }
+    export = save_model(best, output / "best", metadata=meta)
+    summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export)}
+    write_json_atomic(output / "tuning.json", summary)
+    return summary

@@ -1,0 +1,128 @@
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from hybridkeras import data as hkdata
+from hybridkeras.data import read_idx, write_idx
+
+
+def test_reads_local_mnist_idx(mnist_dir):
+    images = read_idx(mnist_dir / "images-idx3-ubyte.gz")
+    labels = read_idx(mnist_dir / "labels-idx1-ubyte.gz")
+    assert images.shape == (8000, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (8000,) and set(np.unique(labels)) == set(range(10))
+
+
+@pytest.mark.parametrize("name", ["a-idx3-ubyte", "a-idx3-ubyte.gz"])
+def test_idx_round_trip(tmp_path, rng, name):
+    array = rng.integers(0, 255, size=(7, 4, 3), dtype=np.uint8)
+    write_idx(tmp_path / name, array)
+    np.testing.assert_array_equal(read_idx(tmp_path / name), array)
+    floats = rng.normal(size=(3, 2)).astype(np.float32)
+    write_idx(tmp_path / "f.gz", floats)
+    np.testing.assert_array_equal(read_idx(tmp_path / "f.gz"), floats)
+
+
+def test_malformed_idx_files_name_the_problem(tmp_path, rng):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_idx(tmp_path / "missing.gz")
+    (tmp_path / "text.gz").write_bytes(gzip.compress(b"hello world"))
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "text.gz")
+    write_idx(tmp_path / "ok.gz", rng.integers(0, 255, size=(10, 28, 28), dtype=np.uint8))
+    raw = (tmp_path / "ok.gz").read_bytes()
+    (tmp_path / "cut.gz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="corrupt or truncated gzip"):
+        read_idx(tmp_path / "cut.gz")
+    (tmp_path / "short.gz").write_bytes(gzip.compress(gzip.decompress(raw)[:-100]))
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        read_idx(tmp_path / "short.gz")
+
+
+def test_load_local_folder_splits_are_seeded_and_complete(mnist_dir):
+    first = hkdata.load("mnist", mnist_dir, seed=3)
+    again = hkdata.load("mnist", mnist_dir, seed=3)
+    other = hkdata.load("mnist", mnist_dir, seed=4)
+    assert len(first.x_train) + len(first.x_val) + len(first.x_test) == 8000
+    assert len(first.x_test) == 1600 and len(first.x_val) == 640
+    np.testing.assert_array_equal(first.x_test, again.x_test)
+    assert not np.array_equal(first.y_test, other.y_test)
+    assert first.x_train.shape[1:] == (28, 28, 1) and first.x_train.dtype == np.float32
+    assert 0.0 <= first.x_train.min() and first.x_train.max() <= 1.0
+    # stratified: every class in every split
+    for labels in (first.y_train, first.y_val, first.y_test):
+        assert set(np.unique(labels)) == set(range(10))
+
+
+def test_data_dir_environment_variable_and_subfolder(mnist_dir, monkeypatch):
+    monkeypatch.setenv(hkdata.DATA_DIR_ENV, str(mnist_dir.parent))  # root holding mnist/
+    assert hkdata.load("mnist", train_size=50).source.startswith("IDX folder")
+
+
+def test_fashion_mnist_official_split_from_local_folder(tmp_path, mnist_dir):
+    images, labels = read_idx(mnist_dir / "images-idx3-ubyte.gz"), read_idx(mnist_dir / "labels-idx1-ubyte.gz")
+    folder = tmp_path / "fashion_mnist"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", images[:600])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels[:600])
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images[600:700])
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels[600:700])
+    ds = hkdata.load("fashion_mnist", tmp_path, classes=[1, 6])
+    assert ds.class_names == ["Trouser", "Shirt"]
+    assert len(ds.x_test) == int(np.isin(labels[600:700], [1, 6]).sum())
+    assert set(np.unique(ds.y_train)) == {0, 1}
+
+
+def test_balanced_subsets_class_filter_resize_flatten(mnist_dir):
+    ds = hkdata.load("mnist", mnist_dir, classes=[0, 1], train_size=200, val_size=40, test_size=100, resize=(14, 14))
+    assert ds.num_classes == 2 and ds.input_shape == (14, 14, 1)
+    for labels, size in ((ds.y_train, 200), (ds.y_val, 40), (ds.y_test, 100)):
+        assert np.bincount(labels).tolist() == [size // 2, size // 2]
+    flat = hkdata.load("digits", flatten=True)
+    assert flat.x_train.shape[1:] == (64,)
+
+
+def test_bundled_sample_and_digits_need_no_download():
+    sample = hkdata.load("mnist_sample")
+    assert sample.input_shape == (28, 28, 1) and len(sample.x_train) + len(sample.x_val) + len(sample.x_test) == 2000
+    digits = hkdata.load("digits")
+    assert digits.input_shape == (8, 8, 1) and digits.x_train.max() <= 1.0
+
+
+def test_loader_errors_name_the_argument(tmp_path, mnist_dir):
+    with pytest.raises(ValueError, match="Unknown dataset name.*name='cifar'"):
+        hkdata.load("cifar")
+    with pytest.raises(FileNotFoundError, match="`data_dir`"):
+        hkdata.load("mnist", tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="No IDX files for 'mnist'"):
+        hkdata.load("mnist", tmp_path)
+    half = tmp_path / "half"
+    half.mkdir()
+    shutil.copy(mnist_dir / "images-idx3-ubyte.gz", half)
+    with pytest.raises(FileNotFoundError, match="labels-idx1-ubyte"):
+        hkdata.load("mnist", half)
+    with pytest.raises(ValueError, match="classes"):
+        hkdata.load("mnist", mnist_dir, classes=[3, 11])
+    with pytest.raises(ValueError, match="train_size.*class"):
+        hkdata.load("mnist", mnist_dir, classes=[0, 1], train_size=5000)
+    with pytest.raises(ValueError, match="validation_split"):
+        hkdata.load("digits", validation_split=1.5)
+    with pytest.raises(ValueError, match="resize"):
+        hkdata.load("digits", resize=(0, 4))
+
+
+def test_nan_inputs_are_rejected():
+    with pytest.raises(ValueError, match="`x_train` contains 1 NaN"):
+        hkdata.check_finite(np.array([1.0, np.nan]), "x_train")
+    with pytest.raises(ValueError, match="NaN"):
+        hkdata.normalize_images(np.array([[0.5, np.inf]]))
+
+
+def test_augmenter_keeps_shape_and_changes_pixels(tiny_images):
+    augment = hkdata.make_augmenter(seed=0)
+    out = augment(tiny_images, training=True).numpy()
+    assert out.shape == tiny_images.shape
+    assert not np.allclose(out, tiny_images)
+    np.testing.assert_array_equal(augment(tiny_images, training=False).numpy(), tiny_images)

@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+
+import hybridkeras as hk
+from hybridkeras.io import ModelLoadError, read_history, read_record
+from hybridkeras.models import adapt_front, build_autoencoder_classical, build_autoencoder_qfm, compile_for
+from tests.helpers import run_python
+
+
+@pytest.fixture(scope="module")
+def trained_pair(tmp_path_factory):
+    """A briefly trained hybrid (groups, exact ⟨Z⟩) and classical model with saved inputs."""
+    hk.keras.utils.set_random_seed(0)
+    data = hk.data.load("mnist_sample", train_size=200)
+    x, y = data.x_train, data.y_train
+    models = {}
+    for name, build in (("hybrid", build_autoencoder_qfm), ("classical", build_autoencoder_classical)):
+        model = build((28, 28, 1), 10, latent_dim=20, hidden_units=64, head_units=(32, 16))
+        if name == "hybrid":
+            adapt_front(model.get_layer("quantum_front"), model.get_layer("encoder").predict(x, verbose=0))
+        compile_for(model).fit(x, y, epochs=2, batch_size=32, verbose=0)
+        models[name] = model
+    folder = tmp_path_factory.mktemp("io")
+    np.save(folder / "x.npy", data.x_test[:64])
+    return models, folder
+
+
+@pytest.mark.parametrize("name", ["hybrid", "classical"])
+def test_save_load_in_fresh_process_predicts_identically(trained_pair, name):
+    models, folder = trained_pair
+    model = models[name]
+    path = hk.save_model(model, folder / name, history={"loss": [2.0, 1.0]}, metadata={"role": name})
+    x = np.load(folder / "x.npy")
+    expected = model.predict(x, verbose=0)
+    run_python(f"""
+        import numpy as np, hybridkeras
+        model = hybridkeras.load_model({str(path)!r})
+        np.save({str(folder / (name + '_loaded.npy'))!r}, model.predict(np.load({str(folder / 'x.npy')!r}), verbose=0))
+        print(model.name)
+    """)
+    np.testing.assert_array_equal(np.load(folder / f"{name}_loaded.npy"), expected)
+    assert read_history(path) == {"loss": [2.0, 1.0]}
+    record = read_record(path)
+    assert record["metadata"]["role"] == name and record["versions"]["tensorflow"].startswith("2.18")
+
+
+def test_failed_save_leaves_previous_export_and_no_temporary_dirs(trained_pair, monkeypatch):
+    models, folder = trained_pair
+    target = folder / "atomic"
+    hk.save_model(models["classical"], target, metadata={"generation": 1})
+
+    def broken_save(self, path, **kwargs):
+        (__import__("pathlib").Path(path) / "saved_model.pb").parent.mkdir(parents=True, exist_ok=True)
+        (__import__("pathlib").Path(path) / "saved_model.pb").write_bytes(b"partial")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(type(models["classical"]), "save", broken_save)
+    with pytest.raises(RuntimeError, match="disk full"):
+        hk.save_model(models["classical"], target, metadata={"generation": 2})
+    assert read_record(target)["metadata"]["generation"] == 1
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+    with pytest.raises(RuntimeError, match="disk full"):
+        hk.save_model(models["classical"], folder / "fresh")
+    assert not (folder / "fresh").exists()
+
+
+def test_overwrite_false_refuses(trained_pair):
+    models, folder = trained_pair
+    hk.save_model(models["classical"], folder / "keep")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        hk.save_model(models["classical"], folder / "keep", overwrite=False)
+    with pytest.raises(TypeError, match="model"):
+        hk.save_model("not a model", folder / "x")
+
+
+def test_missing_foreign_and_corrupt_exports_raise_clear_errors(trained_pair, tmp_path):
+    models, _ = trained_pair
+    with pytest.raises(FileNotFoundError, match="No saved model"):
+        hk.load_model(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="not a SavedModel"):
+        hk.load_model(tmp_path / "empty")
+    path = hk.save_model(models["hybrid"], tmp_path / "corrupt")
+    for shard in (path / "variables").glob("variables.data-*"):
+        shard.write_bytes(shard.read_bytes()[:100])
+    with pytest.raises(ModelLoadError, match="corrupt or incomplete"):
+        hk.load_model(path)
+    (path / "saved_model.pb").write_bytes(b"garbage")
+    with pytest.raises(ModelLoadError, match="corrupt or incomplete"):
+        hk.load_model(path)

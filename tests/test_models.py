@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from hybridkeras import keras
+from hybridkeras.models import (
+    MODELS,
+    adapt_front,
+    build_autoencoder,
+    build_autoencoder_classical,
+    build_autoencoder_qfm,
+    compile_for,
+    get_builder,
+)
+
+
+def trainable(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+# encoder 784·256+256 + 256·64+64 = 217,408; decoder 64·256+256 + 256·784+784 = 218,128
+# head on d inputs: d·256+256 + 128·256+128 + 64·128+64 + 10·64+10 + BatchNorm γ,β (2·(256+128+64))
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        (lambda: build_autoencoder((28, 28, 1)), 435_536),
+        (lambda: build_autoencoder_classical((28, 28, 1), 10), 276_746),
+        (lambda: build_autoencoder_qfm((28, 28, 1), 10, reduction="groups"), 277_002),
+        (lambda: build_autoencoder_qfm((28, 28, 1), 10, reduction="pca"), 261_642),
+        (lambda: build_autoencoder_qfm((28, 28, 1), 10, reduction="pca", readout="probs"), 268_554),
+    ],
+)
+def test_pinned_trainable_parameter_counts(build, expected):
+    assert trainable(build()) == expected
+
+
+def test_registry_builders_have_stable_names():
+    assert set(MODELS) == {"autoencoder-qfm", "autoencoder-classical"}
+    assert get_builder("autoencoder-qfm")((8, 8, 1), 3, latent_dim=10, hidden_units=16).name == "autoencoder_qfm"
+    with pytest.raises(ValueError, match="Unknown model name"):
+        get_builder("resnet")
+
+
+def test_hybrid_fit_step_keeps_everything_finite(tiny_images, seed):
+    model = build_autoencoder_qfm((28, 28, 1), 10, latent_dim=10, hidden_units=32, head_units=(16,))
+    adapt_front(model.get_layer("quantum_front"), model.get_layer("encoder").predict(tiny_images, verbose=0))
+    compile_for(model)
+    before = [w.numpy().copy() for w in model.get_layer("encoder").trainable_weights]
+    history = model.fit(tiny_images, np.arange(32) % 10, epochs=1, batch_size=16, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert all(np.all(np.isfinite(w.numpy())) for w in model.weights)
+    after = [w.numpy() for w in model.get_layer("encoder").trainable_weights]
+    assert any(not np.allclose(a, b) for a, b in zip(after, before)), "gradients did not reach the encoder through the quantum map"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(input_shape=(28, 0, 1)), "input_shape"),
+        (dict(reduction="tsne"), "reduction"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(qubits=0), "qubits"),
+        (dict(latent_dim=0), "latent_dim"),
+        (dict(num_classes=0), "num_classes"),
+    ],
+)
+def test_builder_validation(kwargs, match):
+    args = dict(input_shape=(28, 28, 1), num_classes=10)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        build_autoencoder_qfm(args.pop("input_shape"), args.pop("num_classes"), **args)

@@ -1,0 +1,23 @@
+"""Notebooks run top to bottom with shrunken settings (injected after the `parameters` cell)."""
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.conftest import REPO
+
+NOTEBOOKS = {
+    "01_autoencoder_quantum_features.ipynb": 'CONFIG = CONFIG.replace(ae_epochs=2, head_epochs=2, train_size=300)\nOUTPUT = {output!r}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebook_runs_top_to_bottom(name, tmp_path):
+    notebook = nbformat.read(REPO / "notebooks" / name, as_version=4)
+    index = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", []))
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(NOTEBOOKS[name].format(output=str(tmp_path / "run"))))
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+    assert (tmp_path / "run" / "hybrid" / "saved_model.pb").is_file()
+    last = notebook.cells[-1].outputs[0]["data"]["text/plain"]
+    assert float(last) == 0.0, f"reloaded model predicts differently: max difference {last}"

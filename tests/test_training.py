@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import pytest
+
+import hybridkeras as hk
+from hybridkeras import keras
+from hybridkeras.training import get_config, make_callbacks, step_schedule, train_autoencoder_qfm
+from hybridkeras.training import pipeline
+
+
+def test_real_digits_classical_and_hybrid_far_above_chance(mnist_dir, tmp_path):
+    """2,000 real MNIST digits for training; both heads must clear 70% on held-out digits (chance: 10%)."""
+    config = get_config("autoencoder-qfm", dataset="mnist", data_dir=str(mnist_dir), train_size=2000, test_size=1000)
+    result = train_autoencoder_qfm(config, output_dir=tmp_path / "run", verbose=0)
+    assert len(result.dataset.x_train) == 2000 and len(result.dataset.x_test) == 1000
+    assert result.metrics["classical_test_accuracy"] >= 0.70, result.metrics
+    assert result.metrics["hybrid_test_accuracy"] >= 0.70, result.metrics
+    # the composed end-to-end models reproduce the two-stage scores
+    for role in ("classical", "hybrid"):
+        predicted = result.models[role].predict(result.dataset.x_test, verbose=0).argmax(axis=1)
+        assert np.mean(predicted == result.dataset.y_test) == pytest.approx(result.metrics[f"{role}_test_accuracy"], abs=1e-6)
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert record["metrics"] == pytest.approx(result.metrics)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_interrupted_run_resumes_from_finished_stages(tmp_path, monkeypatch, capsys):
+    config = get_config("autoencoder-qfm-tiny", ae_epochs=2, head_epochs=2)
+    output = tmp_path / "run"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt("simulated interruption during the quantum precompute")
+
+    monkeypatch.setattr(pipeline, "compute_features", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoder_qfm(config, output_dir=output, verbose=0)
+    saved = sorted(p.name for p in (output / "checkpoints").iterdir())
+    assert "autoencoder.weights.h5" in saved and "classical.weights.h5" in saved
+    first_ae = json.loads((output / "checkpoints" / "autoencoder.history.json").read_text())
+
+    monkeypatch.undo()
+    result = train_autoencoder_qfm(config, output_dir=output, verbose=0)
+    out = capsys.readouterr().out
+    assert "[autoencoder] finished in an earlier run" in out and "[classical] finished in an earlier run" in out
+    assert result.histories["autoencoder"] == first_ae
+    assert (output / "hybrid" / "saved_model.pb").is_file()
+
+
+def test_backup_and_restore_resumes_mid_fit(tmp_path, seed):
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+
+    def model():
+        m = keras.Sequential([keras.layers.InputLayer(input_shape=(4,)), keras.layers.Dense(2, activation="softmax")])
+        m.compile("adam", "sparse_categorical_crossentropy")
+        return m
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("interrupted")
+
+    backup = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        model().fit(x, y, epochs=6, verbose=0, callbacks=make_callbacks(lr_schedule=None, backup_dir=backup) + [Stop()])
+    history = model().fit(x, y, epochs=6, verbose=0, callbacks=make_callbacks(lr_schedule=None, backup_dir=backup))
+    # the backup callback ran before Stop at the end of epoch 2, so epochs 0-2 are kept and 3..5 run
+    assert len(history.history["loss"]) == 3
+
+
+def test_learning_rate_schedules():
+    schedule = step_schedule(0.1, drop=0.5, every=2)
+    assert [schedule(e) for e in range(5)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+    kinds = [type(c).__name__ for c in make_callbacks(lr_schedule="step", early_stopping=3, tensorboard_dir="/tmp/tb")]
+    assert kinds == ["LearningRateScheduler", "EarlyStopping", "TensorBoard"]
+    assert [type(c).__name__ for c in make_callbacks()] == ["ReduceLROnPlateau"]
+    with pytest.raises(ValueError, match="lr_schedule"):
+        make_callbacks(lr_schedule="cosine")
+    with pytest.raises(ValueError, match="drop"):
+        step_schedule(0.1, drop=0.0)
+
+
+def test_named_configs():
+    assert get_config("autoencoder-qfm").dataset == "mnist_sample"
+    assert get_config("autoencoder-qfm-pca").reduction == "pca"
+    assert get_config("autoencoder-qfm", ae_epochs=None).ae_epochs == 30  # None = keep
+    with pytest.raises(ValueError, match="Unknown config name"):
+        get_config("nope")
+    with pytest.raises(ValueError, match="Unknown config fields"):
+        get_config("autoencoder-qfm", epochz=3)
+
+
+def test_nan_training_data_is_rejected():
+    data = hk.data.load("digits")
+    data.x_train[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="`x_train` contains 1 NaN"):
+        train_autoencoder_qfm(get_config("autoencoder-qfm-tiny"), dataset=data, verbose=0)

@@ -1,0 +1,30 @@
+import json
+
+import numpy as np
+import pytest
+import keras_tuner as kt
+
+import hybridkeras as hk
+from hybridkeras.training import get_config
+from hybridkeras.tuning import AutoencoderQFMHyperModel, tune_autoencoder_qfm
+
+
+def test_hypermodel_builds_tf_keras_models_with_explicit_defaults():
+    hypermodel = AutoencoderQFMHyperModel(np.random.default_rng(0).uniform(size=(40, 16)), 10, shots=(0, 500))
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    assert isinstance(model, hk.keras.Model)
+    assert hp.values == {"reduction": "groups", "readout": "Z", "shots": 0, "units": 256, "dropout": 0.3, "learning_rate": 1e-3}
+    assert model.input_shape == (None, 20)  # 16 codes padded to 20 = 4 circuits × 5 qubits
+
+
+def test_two_trial_random_search_exports_its_best_model(tmp_path):
+    config = get_config("autoencoder-qfm-tiny", ae_epochs=2)
+    summary = tune_autoencoder_qfm(config, output_dir=tmp_path, tuner="random", max_trials=2, epochs=2, shots=(0,), verbose=0)
+    trials = list((tmp_path / "tuner" / config.name).glob("trial_*"))
+    assert len(trials) == 2
+    best = hk.load_model(summary["export"])
+    data = hk.data.load("digits")
+    accuracy = float(np.mean(best.predict(data.x_test, verbose=0).argmax(axis=1) == data.y_test))
+    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)  # exact readouts: reproducible
+    assert json.loads((tmp_path / "tuning.json").read_text())["best_hyperparameters"] == summary["best_hyperparameters"]
