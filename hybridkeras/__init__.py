@@ -5,9 +5,20 @@ Importing this package sets ``TF_USE_LEGACY_KERAS=1`` before TensorFlow loads, s
 """
 from hybridkeras import _compat  # noqa: F401  (must run before anything imports TensorFlow)
 from hybridkeras._compat import keras
-from hybridkeras import circuits, data, layers, models  # noqa: E402
+from hybridkeras import circuits, data, layers, models, training, viz  # noqa: E402
 from hybridkeras.io import load_model, save_model  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["circuits", "data", "keras", "layers", "load_model", "models", "save_model", "__version__"]
+__all__ = [
+    "circuits", "data", "keras", "layers", "load_model", "models", "save_model", "training", "tuning", "viz",
+    "__version__",
+]
+
+
+def __getattr__(name):
+    if name == "tuning":  # keras_tuner is slow to import; load it on first use
+        import importlib
+
+        return importlib.import_module("hybridkeras.tuning")
+    raise AttributeError(f"module 'hybridkeras' has no attribute {name!r}")

@@ -39,8 +39,12 @@ import tensorflow as tf  # noqa: E402  (must come after the environment variable
 def _check_keras_resolution() -> None:
     # tf.keras is a lazy loader; if TensorFlow was imported earlier and tf.keras was already
     # resolved to Keras 3, setting the variable now is too late.
+    import tf_keras
+
     resolved = getattr(tf.keras, "__name__", "")
-    if not resolved.startswith("tf_keras"):
+    # Compare classes, not module names: once some library imports ``tensorflow.keras`` by name,
+    # tf.keras is the tf_keras namespace under the name 'tensorflow.keras'.
+    if getattr(tf.keras, "layers", None) is None or tf.keras.layers.Layer is not tf_keras.layers.Layer:
         raise StackError(
             "TensorFlow was imported with Keras 3 active (tf.keras resolved to "
             f"{resolved!r}), and TensorFlow Quantum layers only work with tf_keras. "

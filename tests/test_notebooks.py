@@ -19,5 +19,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(NOTEBOOKS[name].format(output=str(tmp_path / "run"))))
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
     assert (tmp_path / "run" / "hybrid" / "saved_model.pb").is_file()
-    last = notebook.cells[-1].outputs[0]["data"]["text/plain"]
+    results = [o for o in notebook.cells[-1].outputs if o.get("output_type") == "execute_result"]
+    assert results, f"last cell printed no result: {notebook.cells[-1].outputs}"
+    last = results[0]["data"]["text/plain"]
     assert float(last) == 0.0, f"reloaded model predicts differently: max difference {last}"
