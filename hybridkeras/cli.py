@@ -1,10 +1,14 @@
-"""Command line: ``hybridkeras train | evaluate | tune | list``.
+"""Command line: ``hybridkeras train | experiment | evaluate | tune | list``.
 
 Examples:
     hybridkeras train autoencoder-qfm                 # bundled MNIST sample, no download
     hybridkeras evaluate saved_models/autoencoder-qfm
     hybridkeras train autoencoder-qfm --dataset mnist --data-dir ../shared/data/mnist --train-size 2000
     hybridkeras tune autoencoder-qfm --trials 4 --tuner bayesian
+    hybridkeras train hqnn-parallel --epochs 5        # HQNN-Parallel vs its CNN, bundled sample
+    hybridkeras train hqnn-quanv --seeds 0 1 2        # HQNN-Quanv vs CNN4 vs CNN1
+    hybridkeras experiment hqnn-parallel-paper        # any named config (see `hybridkeras list`)
+    hybridkeras tune hqnn-parallel --trials 3 --epochs 2
 """
 from __future__ import annotations
 
@@ -12,7 +16,13 @@ import argparse
 import json
 import sys
 
-FAMILIES = ("autoencoder-qfm",)
+FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv")
+
+# CLI option → config field, by kind of config
+_AE_FIELDS = {"ae_epochs": "--ae-epochs", "head_epochs": "--head-epochs", "reduction": "--reduction",
+              "augment": "--augment"}
+_EXPERIMENT_FIELDS = {"epochs": "--epochs", "seeds": "--seeds", "qubits": "--qubits", "depth": "--depth",
+                      "circuits": "--circuits"}
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
@@ -36,11 +46,51 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="small random rotations and shifts while training the autoencoder")
     group.add_argument("--seed", type=int, help="seed of data splits, initialisation and shuffling")
+    group = parser.add_argument_group("experiment settings (hqnn-parallel, hqnn-quanv and other experiment configs)")
+    group.add_argument("--epochs", type=int, help="training epochs of every model (tune: epochs per trial)")
+    group.add_argument("--seeds", type=int, nargs="+", help="initialisation seeds (one run per model and seed)")
+    group.add_argument("--qubits", type=int, help="HQNN-Parallel: qubits per circuit")
+    group.add_argument("--depth", type=int, help="HQNN-Parallel: strongly entangling layers per circuit")
+    group.add_argument("--circuits", type=int, help="HQNN-Parallel: parallel circuits")
+
+
+def _experiment_config_from(args, config):
+    for name, flag in _AE_FIELDS.items():
+        if getattr(args, name, None) is not None:
+            raise ValueError(f"{flag} applies only to autoencoder-qfm configs, not to {config.name!r}")
+    config = config.replace(
+        dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, test_size=args.test_size,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        seeds=tuple(args.seeds) if args.seeds else None,
+        data_seed=args.seed,
+    )
+    if args.lr_schedule is not None:
+        config = config.replace(lr_schedule=None if args.lr_schedule == "none" else args.lr_schedule)
+    circuit = {k: getattr(args, k) for k in ("qubits", "depth", "circuits") if getattr(args, k) is not None}
+    if args.readout is not None:
+        circuit["readout"] = args.readout
+    if args.shots:
+        circuit.update(repetitions=args.shots, differentiator="parameter_shift")
+    if circuit:
+        if not any(m.startswith("hqnn-parallel") for m in config.models):
+            raise ValueError(f"--qubits/--depth/--circuits/--readout/--shots apply to HQNN-Parallel configs, not to {config.name!r}")
+        if circuit.get("readout") == "probs":
+            raise ValueError("--readout must be X, Y or Z for HQNN-Parallel. Received: probs")
+        config = config.with_model_kwargs(**circuit)
+    return config
 
 
 def _config_from(args):
-    from hybridkeras.training import get_config
+    from hybridkeras.training import ExperimentConfig, get_config
 
+    base = get_config(args.config or args.model)
+    if isinstance(base, ExperimentConfig):
+        return _experiment_config_from(args, base)
+    for name, flag in _EXPERIMENT_FIELDS.items():
+        if name == "epochs" and args.command == "tune":
+            continue  # epochs per trial
+        if getattr(args, name, None) is not None:
+            raise ValueError(f"{flag} applies only to experiment configs, not to {base.name!r}")
     shots = None if args.shots in (None, 0) else args.shots
     config = get_config(
         args.config or args.model,
@@ -74,12 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model family and export its models",
                            description="Train a model family (both the hybrid and its classical baseline) and export SavedModels.")
-    train.add_argument("model", choices=FAMILIES, help="model family to train")
+    train.add_argument("model", choices=FAMILIES, help="model family to train (with its classical baseline)")
     _config_args(train)
     train.add_argument("--output", help="run directory for checkpoints and exports (default: saved_models/<config name>)")
     train.add_argument("--no-resume", action="store_true", help="start over instead of resuming an interrupted run in --output")
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to <output>/logs")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    experiment = sub.add_parser("experiment", help="run a named experiment config over its models and seeds",
+                                description="Train every model of a named experiment config for every seed, then write "
+                                            "per-epoch metrics, a mean ± std table (summary.csv / summary.md) and "
+                                            "curves.png. Re-running resumes an interrupted experiment.")
+    experiment.add_argument("model", metavar="CONFIG", help="named experiment config (see `hybridkeras list`)")
+    _config_args(experiment)
+    experiment.add_argument("--output", help="experiment folder (default: saved_models/<config name>)")
+    experiment.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
+    experiment.add_argument("--tensorboard", action="store_true", help="TensorBoard logs per run")
+    experiment.add_argument("--quiet", action="store_true", help="no progress bars")
 
     evaluate = sub.add_parser("evaluate", help="score exports on held-out data and draw plots",
                               description="Print accuracy, a per-class report and the confusion matrix of every classifier "
@@ -93,11 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help="Keras Tuner search over a family's hyperparameters",
                           description="Train the fixed parts once, search feature-map and head hyperparameters with Keras "
                                       "Tuner, and export the best end-to-end model to <output>/best.")
-    tune.add_argument("model", choices=FAMILIES, help="model family to tune")
+    tune.add_argument("model", choices=FAMILIES + ("hqnn-parallel-cnn",), help="model family to tune")
     _config_args(tune)
     tune.add_argument("--tuner", choices=("random", "hyperband", "bayesian"), default="random", help="search algorithm (default: random)")
     tune.add_argument("--trials", type=int, default=10, help="number of trials (default: 10)")
-    tune.add_argument("--epochs", type=int, help="epochs per trial (default: the config's head epochs)")
     tune.add_argument("--output", help="tuning directory (default: saved_models/<config name>-tuning)")
     tune.add_argument("--overwrite", action="store_true", help="discard an earlier search in --output instead of resuming it")
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -136,8 +196,16 @@ def _run(args) -> int:
         evaluate_export(args.path, dataset=args.dataset, data_dir=args.data_dir, plots_dir=args.plots)
         return 0
 
+    if args.command == "tune" and args.model == "hqnn-parallel-cnn" and not args.config:
+        args.config = "hqnn-parallel"
     config = _config_from(args)
     verbose = 0 if args.quiet else 1
+    from hybridkeras.training import ExperimentConfig
+
+    if isinstance(config, ExperimentConfig):
+        return _run_experiment(args, config, verbose)
+    if args.command == "experiment":
+        raise ValueError(f"{config.name!r} is a pipeline config; run it with `hybridkeras train autoencoder-qfm`")
     if args.command == "train":
         from hybridkeras.training import train_autoencoder_qfm
 
@@ -156,6 +224,26 @@ def _run(args) -> int:
     summary = tune_autoencoder_qfm(config, output_dir=output, tuner=args.tuner, max_trials=args.trials,
                                    epochs=args.epochs, overwrite=args.overwrite, verbose=verbose)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_experiment(args, config, verbose: int) -> int:
+    if args.command == "tune":
+        from hybridkeras.tuning import tune_experiment
+
+        output = args.output or f"saved_models/{config.name}-{args.model}-tuning"
+        summary = tune_experiment(config, args.model, output_dir=output, tuner=args.tuner, max_trials=args.trials,
+                                  epochs=args.epochs, overwrite=args.overwrite, verbose=verbose)
+        print(json.dumps(summary, indent=2))
+        return 0
+    from hybridkeras.training import run_experiment
+
+    output = args.output or f"saved_models/{config.name}"
+    result = run_experiment(config, output, resume=not args.no_resume, verbose=verbose,
+                            tensorboard=args.tensorboard)
+    print(result.markdown)
+    print(f"tables: {output}/summary.md, {output}/summary.csv; curves: {output}/curves.png")
+    print(f"models: {output}/<model>/seed<k>/model  (hybridkeras evaluate <that path>)")
     return 0
 
 

@@ -34,7 +34,8 @@ def test_pinned_trainable_parameter_counts(build, expected):
 
 
 def test_registry_builders_have_stable_names():
-    assert set(MODELS) == {"autoencoder-qfm", "autoencoder-classical"}
+    assert set(MODELS) >= {"autoencoder-qfm", "autoencoder-classical", "hqnn-parallel", "hqnn-parallel-cnn",
+                           "hqnn-quanv", "cnn1", "cnn4"}
     assert get_builder("autoencoder-qfm")((8, 8, 1), 3, latent_dim=10, hidden_units=16).name == "autoencoder_qfm"
     with pytest.raises(ValueError, match="Unknown model name"):
         get_builder("resnet")

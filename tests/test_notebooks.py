@@ -9,6 +9,13 @@ from tests.conftest import REPO
 
 NOTEBOOKS = {
     "01_autoencoder_quantum_features.ipynb": 'CONFIG = CONFIG.replace(ae_epochs=2, head_epochs=2, train_size=300)\nOUTPUT = {output!r}',
+    "02_hqnn_parallel.ipynb": 'CONFIG = CONFIG.replace(epochs=1, train_size=200, test_size=100)\nOUTPUT = {output!r}',
+    "03_hqnn_quanv.ipynb": 'CONFIG = CONFIG.replace(epochs=1, train_size=100, test_size=50, seeds=(0, 1))\nOUTPUT = {output!r}',
+}
+EXPORTS = {
+    "01_autoencoder_quantum_features.ipynb": "hybrid",
+    "02_hqnn_parallel.ipynb": "hqnn-parallel/seed0/model",
+    "03_hqnn_quanv.ipynb": "hqnn-quanv/seed0/model",
 }
 
 
@@ -18,7 +25,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     index = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", []))
     notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(NOTEBOOKS[name].format(output=str(tmp_path / "run"))))
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
-    assert (tmp_path / "run" / "hybrid" / "saved_model.pb").is_file()
+    assert (tmp_path / "run" / EXPORTS[name] / "saved_model.pb").is_file()
     results = [o for o in notebook.cells[-1].outputs if o.get("output_type") == "execute_result"]
     assert results, f"last cell printed no result: {notebook.cells[-1].outputs}"
     last = results[0]["data"]["text/plain"]

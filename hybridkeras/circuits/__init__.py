@@ -1,6 +1,14 @@
 """Pure Cirq circuit builders (no TensorFlow): encoders, ansatze and readouts."""
-from hybridkeras.circuits.ansatze import cnot_chain, feature_map_circuit, hadamard_layer
-from hybridkeras.circuits.encoders import arccos_angles, arccos_ry_encoding, make_symbols
+from hybridkeras.circuits.ansatze import (
+    cnot_chain,
+    entangling_range,
+    feature_map_circuit,
+    hadamard_layer,
+    parallel_pqc_circuit,
+    quanv_kernel_circuit,
+    strongly_entangling_layers,
+)
+from hybridkeras.circuits.encoders import angle_encoding, arccos_angles, arccos_ry_encoding, make_symbols, rotation
 from hybridkeras.circuits.readouts import (
     READOUTS,
     basis_state_projectors,
@@ -12,6 +20,12 @@ from hybridkeras.circuits.readouts import (
 
 __all__ = [
     "READOUTS",
+    "angle_encoding",
+    "entangling_range",
+    "parallel_pqc_circuit",
+    "quanv_kernel_circuit",
+    "rotation",
+    "strongly_entangling_layers",
     "arccos_angles",
     "arccos_ry_encoding",
     "basis_state_projectors",

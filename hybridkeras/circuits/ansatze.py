@@ -35,3 +35,57 @@ def feature_map_circuit(
     if measure:
         circuit.append(cirq.measure(*qubits, key="m"))
     return circuit
+
+
+def entangling_range(layer: int, n_qubits: int) -> int:
+    """CNOT range r = l mod (n − 1) + 1 of strongly entangling layer l (1 for n ≤ 1)."""
+    return layer % (n_qubits - 1) + 1 if n_qubits > 1 else 1
+
+
+def strongly_entangling_layers(qubits: Sequence[cirq.Qid], weights) -> cirq.Circuit:
+    """Strongly entangling layers (Schuld et al. 2020; PennyLane's ``StronglyEntanglingLayers``).
+
+    Layer l: on each qubit j the rotation Rot(φ, θ, ω) = RZ(ω)·RY(θ)·RZ(φ) with
+    (φ, θ, ω) = weights[l][j], then CNOT(j, (j + r) mod n) for j = 0..n−1 with
+    r = l mod (n − 1) + 1. With one qubit there are no CNOTs.
+
+    Args:
+        qubits: The n qubits.
+        weights: Nested sequence of shape (depth, n, 3) of numbers or sympy symbols.
+    """
+    n = len(qubits)
+    circuit = cirq.Circuit()
+    for layer, layer_weights in enumerate(weights):
+        if len(layer_weights) != n:
+            raise ValueError(f"`weights` layer {layer} must have {n} rows (one per qubit). Received: {len(layer_weights)}")
+        for q, (phi, theta, omega) in zip(qubits, layer_weights):
+            circuit.append([cirq.rz(phi).on(q), cirq.ry(theta).on(q), cirq.rz(omega).on(q)])
+        if n > 1:
+            r = entangling_range(layer, n)
+            circuit.append(cirq.CNOT(qubits[j], qubits[(j + r) % n]) for j in range(n))
+    return circuit
+
+
+def parallel_pqc_circuit(
+    qubits: Sequence[cirq.Qid], inputs: Sequence[sympy.Symbol], weights, *, embedding: str = "X"
+) -> cirq.Circuit:
+    """One circuit of HQNN-Parallel: angle embedding of the inputs, then strongly entangling layers."""
+    from hybridkeras.circuits.encoders import angle_encoding
+
+    return angle_encoding(qubits, inputs, embedding) + strongly_entangling_layers(qubits, weights)
+
+
+def quanv_kernel_circuit(
+    qubits: Sequence[cirq.Qid], pixels: Sequence[sympy.Symbol], weights: Sequence, *, rotation_axis: str = "X"
+) -> cirq.Circuit:
+    """HQNN-Quanv's quantum kernel on k² qubits, one per pixel of a k×k patch.
+
+    RY(π·pixel_i) encodes each pixel (feed π·pixel as the symbol value), a trainable rotation
+    R_axis(w_i) acts on every qubit, then a CNOT chain CNOT(0,1), …, CNOT(k²−2, k²−1)
+    (3 CNOTs for k = 2). Read out with ⟨Z_i⟩ on each qubit (k² output channels).
+    """
+    from hybridkeras.circuits.encoders import angle_encoding
+
+    if len(weights) != len(qubits):
+        raise ValueError(f"`weights` must have one entry per qubit ({len(qubits)}). Received: {len(weights)}")
+    return angle_encoding(qubits, pixels, "Y") + angle_encoding(qubits, weights, rotation_axis) + cnot_chain(qubits)

@@ -38,3 +38,25 @@ def arccos_ry_encoding(qubits: Sequence[cirq.Qid], symbols: Sequence[sympy.Symbo
             f"Received: {len(symbols)} symbols"
         )
     return cirq.Circuit(cirq.Moment(cirq.ry(s).on(q) for q, s in zip(qubits, symbols)))
+
+
+_ROTATIONS = {"X": cirq.rx, "Y": cirq.ry, "Z": cirq.rz}
+
+
+def rotation(axis: str):
+    """The Cirq rotation gate factory for axis 'X', 'Y' or 'Z'."""
+    if axis not in _ROTATIONS:
+        raise ValueError(f"`axis` must be one of {tuple(_ROTATIONS)}. Received: axis={axis!r}")
+    return _ROTATIONS[axis]
+
+
+def angle_encoding(
+    qubits: Sequence[cirq.Qid], symbols: Sequence[sympy.Basic], axis: str = "X"
+) -> cirq.Circuit:
+    """One rotation R_axis(s_i) per qubit (PennyLane's ``AngleEmbedding``); symbols may be expressions."""
+    if len(qubits) != len(symbols):
+        raise ValueError(
+            f"`symbols` must have one symbol per qubit ({len(qubits)}). Received: {len(symbols)} symbols"
+        )
+    gate = rotation(axis)
+    return cirq.Circuit(cirq.Moment(gate(s).on(q) for q, s in zip(qubits, symbols)))

@@ -1,12 +1,19 @@
 """Keras layers (tf_keras) that wrap TensorFlow Quantum, plus fitted feature transforms."""
 from hybridkeras.layers.feature_map import QuantumFeatureMap
+from hybridkeras.layers.parallel_pqc import ParallelPQC
 from hybridkeras.layers.preprocessing import MinMaxScaling, PadFeatures, PCAProjection
+from hybridkeras.layers.quanvolution import Quanvolution2D
 
 CUSTOM_OBJECTS = {
     "hybridkeras>QuantumFeatureMap": QuantumFeatureMap,
+    "hybridkeras>ParallelPQC": ParallelPQC,
+    "hybridkeras>Quanvolution2D": Quanvolution2D,
     "hybridkeras>PCAProjection": PCAProjection,
     "hybridkeras>MinMaxScaling": MinMaxScaling,
     "hybridkeras>PadFeatures": PadFeatures,
 }
 
-__all__ = ["CUSTOM_OBJECTS", "MinMaxScaling", "PCAProjection", "PadFeatures", "QuantumFeatureMap"]
+__all__ = [
+    "CUSTOM_OBJECTS", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
+    "Quanvolution2D",
+]

@@ -6,6 +6,7 @@ import cirq
 from hybridkeras._compat import keras, tf, tfq
 from hybridkeras.circuits import feature_map_circuit, make_symbols, readout_operators, walsh_matrix, z_strings
 from hybridkeras.circuits.readouts import READOUTS, readout_size
+from hybridkeras.layers._tfq import make_differentiator
 from hybridkeras.layers._validation import (
     MAX_QUBITS,
     check_choice,
@@ -19,15 +20,6 @@ from hybridkeras.layers._validation import (
 # gradients stay finite when the map sits inside an end-to-end model. The effect on the
 # state is an amplitude change of at most 1e-6.
 _UPPER = 1.0 - 1e-6
-
-
-def make_differentiator(name: str | None):
-    """A TFQ differentiator by name (None lets TFQ choose: adjoint, or parameter shift if sampled)."""
-    if name is None:
-        return None
-    if name == "adjoint":
-        return tfq.differentiators.Adjoint()
-    return tfq.differentiators.ParameterShift()
 
 
 @keras.utils.register_keras_serializable(package="hybridkeras")

@@ -15,10 +15,24 @@ from hybridkeras.models.autoencoder_qfm import (
     compile_for,
     compose,
 )
+from hybridkeras.models.hqnn import (
+    build_cnn1,
+    build_cnn4,
+    build_conv_block,
+    build_hqnn_parallel,
+    build_hqnn_parallel_cnn,
+    build_hqnn_quanv,
+    build_quanv_cnn,
+)
 
 MODELS = {
     "autoencoder-qfm": build_autoencoder_qfm,
     "autoencoder-classical": build_autoencoder_classical,
+    "hqnn-parallel": build_hqnn_parallel,
+    "hqnn-parallel-cnn": build_hqnn_parallel_cnn,
+    "hqnn-quanv": build_hqnn_quanv,
+    "cnn1": build_cnn1,
+    "cnn4": build_cnn4,
 }
 
 
@@ -30,6 +44,7 @@ def get_builder(name: str):
 
 
 __all__ = [
-    "MODELS", "adapt_front", "build_autoencoder", "build_autoencoder_classical", "build_autoencoder_qfm",
+    "MODELS", "adapt_front", "build_cnn1", "build_cnn4", "build_conv_block", "build_hqnn_parallel",
+    "build_hqnn_parallel_cnn", "build_hqnn_quanv", "build_quanv_cnn", "build_autoencoder", "build_autoencoder_classical", "build_autoencoder_qfm",
     "build_decoder", "build_encoder", "build_head", "build_quantum_front", "compile_for", "compose", "get_builder",
 ]

@@ -5,8 +5,21 @@ import dataclasses
 from dataclasses import dataclass, field
 
 
+class _Replaceable:
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (None values are ignored, unknown keys rejected)."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"Unknown config fields {unknown} for config {self.name!r}. Expected some of {sorted(known)}")
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class AutoencoderQFMConfig:
+class AutoencoderQFMConfig(_Replaceable):
     """Settings of the autoencoder + quantum feature map experiment (paper 1)."""
 
     name: str = "autoencoder-qfm"
@@ -41,16 +54,46 @@ class AutoencoderQFMConfig:
     seed: int = 0
     notes: str = field(default="", compare=False)
 
-    def replace(self, **changes) -> "AutoencoderQFMConfig":
-        """A copy with ``changes`` applied (None values are ignored, unknown keys rejected)."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"Unknown config fields {unknown}. Expected some of {sorted(known)}")
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+@dataclass(frozen=True)
+class ExperimentConfig(_Replaceable):
+    """A named comparison: several registered models trained on the same data over several seeds.
+
+    ``model_kwargs`` maps a model name to the hyperparameters of its builder; ``seeds`` are
+    the initialisation seeds; the data split uses ``data_seed`` (None: the run's seed, so
+    the split changes too). ``report_epochs`` adds validation accuracy at those epochs to the
+    table; ``threshold`` (validation accuracy) adds convergence epochs and Q_AB.
+    """
+
+    name: str
+    models: tuple = ()
+    model_kwargs: dict = field(default_factory=dict)
+    # data
+    dataset: str = "mnist_sample"
+    data_dir: str | None = None
+    classes: tuple | None = None
+    train_size: int | None = None
+    val_size: int | None = None
+    test_size: int | None = None
+    validation_split: float = 0.1
+    test_split: float = 0.2
+    resize: tuple | None = None
+    data_seed: int | None = 0
+    # training
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    lr_schedule: str | None = None
+    seeds: tuple = (0,)
+    # reporting
+    report_epochs: tuple = ()
+    threshold: float | None = None
+    notes: str = field(default="", compare=False)
+
+    def with_model_kwargs(self, **hyperparameters) -> "ExperimentConfig":
+        """Applies builder hyperparameters to every model whose builder accepts them."""
+        merged = {name: {**self.model_kwargs.get(name, {}), **hyperparameters} for name in self.models}
+        return dataclasses.replace(self, model_kwargs=merged)
 
 
 CONFIGS = {
@@ -83,6 +126,45 @@ CONFIGS = {
         notes="smoke test on scikit-learn digits",
     ),
 }
+
+
+_PARALLEL = dict(qubits=5, depth=3, circuits=4, readout="Y")
+_PARALLEL_TINY = dict(qubits=2, depth=1, circuits=2, readout="Y", filters=(4, 8))
+
+CONFIGS.update({
+    # Runs here, no download: the 2,000 bundled real MNIST digits, paper model settings.
+    "hqnn-parallel": ExperimentConfig(
+        name="hqnn-parallel", models=("hqnn-parallel", "hqnn-parallel-cnn"),
+        model_kwargs={"hqnn-parallel": _PARALLEL, "hqnn-parallel-cnn": _PARALLEL},
+        epochs=10, batch_size=64, learning_rate=1e-3, seeds=(0,), report_epochs=(1, 5, 10),
+        notes="reduced: bundled MNIST sample, paper model (4 circuits × 5 qubits, depth 3), 10 epochs",
+    ),
+    # The paper's setting on full MNIST (Keras download or HYBRIDKERAS_DATA_DIR).
+    "hqnn-parallel-paper": ExperimentConfig(
+        name="hqnn-parallel-paper", models=("hqnn-parallel", "hqnn-parallel-cnn"),
+        model_kwargs={"hqnn-parallel": _PARALLEL, "hqnn-parallel-cnn": _PARALLEL},
+        dataset="mnist", epochs=20, batch_size=64, learning_rate=1e-3, seeds=(0, 1, 2), report_epochs=(1, 5, 10, 20),
+        notes="paper: full MNIST (60k/10k), 4 circuits × 5 qubits, depth 3, 20 epochs",
+    ),
+    "hqnn-parallel-tiny": ExperimentConfig(
+        name="hqnn-parallel-tiny", models=("hqnn-parallel", "hqnn-parallel-cnn"),
+        model_kwargs={"hqnn-parallel": _PARALLEL_TINY, "hqnn-parallel-cnn": _PARALLEL_TINY},
+        dataset="digits", train_size=200, test_size=100, epochs=2, batch_size=32, seeds=(0,),
+        notes="smoke test on scikit-learn digits",
+    ),
+    # The Quanv paper's protocol: 500 train / 100 test images at 14×14, 20 epochs, 10 initialisations.
+    "hqnn-quanv": ExperimentConfig(
+        name="hqnn-quanv", models=("hqnn-quanv", "cnn4", "cnn1"), resize=(14, 14),
+        train_size=500, test_size=100, epochs=20, batch_size=32, learning_rate=1e-3, seeds=tuple(range(10)),
+        report_epochs=(1, 5, 10, 20),
+        notes="paper protocol: 500/100 real digits at 14×14, 20 epochs, 10 seeds (bundled sample)",
+    ),
+    "hqnn-quanv-tiny": ExperimentConfig(
+        name="hqnn-quanv-tiny", models=("hqnn-quanv", "cnn4", "cnn1"), dataset="digits",
+        train_size=100, test_size=50, epochs=2, batch_size=25, seeds=(0, 1),
+        notes="smoke test on scikit-learn 8×8 digits",
+    ),
+})
 
 
 def get_config(name: str, **overrides):

@@ -45,6 +45,8 @@ def _dataset_for(export: Path, dataset: str | None, data_dir) -> hkdata.Dataset:
         test_size=spec.get("test_size"),
         validation_split=spec.get("validation_split", 0.1),
         test_split=spec.get("test_split", 0.2),
+        classes=spec.get("classes"),
+        resize=spec.get("resize"),
         seed=spec.get("seed", 0),
     )
 

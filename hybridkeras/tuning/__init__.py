@@ -1,5 +1,9 @@
-"""Keras Tuner integration: HyperModels per family and a search entry point (keras-tuner 1.3.5, tf_keras)."""
+"""Keras Tuner integration: HyperModels per family and search entry points (keras-tuner 1.3.5, tf_keras)."""
+from hybridkeras.tuning.hqnn import HYPERMODELS, HQNNParallelHyperModel, HQNNQuanvHyperModel
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
-from hybridkeras.tuning.search import TUNERS, make_tuner, tune_autoencoder_qfm
+from hybridkeras.tuning.search import TUNERS, make_tuner, tune_autoencoder_qfm, tune_experiment
 
-__all__ = ["TUNERS", "AutoencoderQFMHyperModel", "make_tuner", "tune_autoencoder_qfm"]
+__all__ = [
+    "HYPERMODELS", "TUNERS", "AutoencoderQFMHyperModel", "HQNNParallelHyperModel", "HQNNQuanvHyperModel",
+    "make_tuner", "tune_autoencoder_qfm", "tune_experiment",
+]

@@ -7,7 +7,7 @@ import keras_tuner as kt
 
 from hybridkeras._compat import tf
 from hybridkeras.io import save_model, write_json_atomic
-from hybridkeras.training.configs import AutoencoderQFMConfig
+from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
 from hybridkeras.training.pipeline import data_spec, fit_autoencoder, load_dataset
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
 
@@ -24,6 +24,73 @@ def make_tuner(hypermodel, kind: str, *, max_trials: int, epochs: int, directory
     if kind == "hyperband":
         return kt.Hyperband(hypermodel, max_epochs=max(epochs, 2), factor=3, **common)
     raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={kind!r}")
+
+
+def _best_model(search):
+    """The best trial's model, without the warnings about optimizer slots it does not restore."""
+    import gc
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the trial checkpoint holds optimizer slots a fresh model lacks
+    try:
+        best = search.get_best_models(1)[0]
+        gc.collect()  # the checkpoint warns when collected; collect it while the logger is quiet
+    finally:
+        logger.setLevel(level)
+    return best
+
+
+def tune_experiment(
+    config: ExperimentConfig,
+    model: str | None = None,
+    *,
+    output_dir,
+    tuner: str = "random",
+    max_trials: int = 10,
+    epochs: int | None = None,
+    overwrite: bool = False,
+    verbose: int = 1,
+) -> dict:
+    """Keras Tuner search for one model of an experiment config; exports the best model.
+
+    Args:
+        config: An experiment config (its data settings and batch size are used).
+        model: The model to tune (default: the config's first model); one of
+            ``hybridkeras.tuning.HYPERMODELS``.
+        output_dir: The tuner's state lives in ``<output_dir>/tuner`` (an interrupted search
+            resumes unless ``overwrite``); the best model goes to ``<output_dir>/best``.
+        epochs: Epochs per trial (default: the config's).
+
+    Returns:
+        {"best_hyperparameters", "test_accuracy", "export"}.
+    """
+    from hybridkeras.training.experiments import _dataset
+    from hybridkeras.tuning.hqnn import HYPERMODELS
+
+    if tuner not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    model = model or config.models[0]
+    if model not in HYPERMODELS:
+        raise ValueError(f"No HyperModel for {model!r}. Expected one of {tuple(HYPERMODELS)}")
+    output = Path(output_dir)
+    epochs = epochs or config.epochs
+    seed = config.seeds[0]
+    data = _dataset(config, seed if config.data_seed is None else config.data_seed)
+    hypermodel = HYPERMODELS[model](data.input_shape, data.num_classes)
+    search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
+                        project_name=f"{config.name}-{model}", seed=seed, overwrite=overwrite)
+    search.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+                  batch_size=config.batch_size, verbose=verbose)
+    best_hp = search.get_best_hyperparameters(1)[0]
+    best = _best_model(search)
+    test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
+    meta = {"experiment": config.name, "model": model, "tuner": tuner, "best_hyperparameters": best_hp.values,
+            "metrics": {"test_accuracy": test_accuracy}, "data": data.summary()}
+    export = save_model(best, output / "best", metadata=meta)
+    summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export)}
+    write_json_atomic(output / "tuning.json", summary)
+    return summary
 
 
 def tune_autoencoder_qfm(
@@ -69,13 +136,7 @@ def tune_autoencoder_qfm(
         epochs=epochs, batch_size=config.head_batch_size, verbose=verbose,
     )
     best_hp = search.get_best_hyperparameters(1)[0]
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")  # the trial checkpoint holds optimizer slots a fresh head lacks
-    try:
-        best_head = search.get_best_models(1)[0]
-    finally:
-        logger.setLevel(level)
+    best_head = _best_model(search)
     best = hypermodel.export(best_hp, best_head, encoder, data.input_shape)
     test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
     meta = {

@@ -55,6 +55,37 @@ def plot_history(history, path=None, *, title: str = "Training curves"):
     return _finish(fig, path)
 
 
+def plot_experiment_curves(histories: dict, path=None, *, title: str = "Experiment"):
+    """Validation (solid) and training (dashed) accuracy and loss per model: mean over seeds, ±std band.
+
+    Args:
+        histories: {model name: [history dict per seed]}, each history {metric: [per epoch]}.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (ax, metric) in zip(axes, ("accuracy", "loss")):
+        for i, (name, runs) in enumerate(histories.items()):
+            color = f"C{i}"
+            for prefix, style in (("val_", "-"), ("", "--")):
+                series = [r[prefix + metric] for r in runs if r.get(prefix + metric)]
+                if not series:
+                    continue
+                length = min(len(s) for s in series)
+                values = np.array([s[:length] for s in series], dtype=float)
+                epochs = np.arange(1, length + 1)
+                mean, std = values.mean(axis=0), values.std(axis=0)
+                label = f"{name} ({'val' if prefix else 'train'})"
+                ax.plot(epochs, mean, style, color=color, label=label)
+                if prefix and len(series) > 1:
+                    ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
 def plot_confusion_matrix(matrix, class_names=None, path=None, *, title: str = "Confusion matrix"):
     """Counts with row-normalised colour (true class per row)."""
     matrix = np.asarray(matrix)

@@ -1,0 +1,109 @@
+"""Training time of HQNN-Parallel vs its CNN counterpart, and where the hybrid's time goes.
+
+One process, the same batches for every model: seconds per 1,000 training images (Keras
+`train_on_batch`, batch 64, after warm-up) of HQNN-Parallel and its CNN counterpart at paper
+settings (4 circuits × 5 qubits, depth 3), their ratio, and the forward / forward+backward time
+of the quantum layer alone through both TFQ call paths (`Expectation` on a pre-serialised
+circuit, which ParallelPQC uses, vs `ControlledPQC`, which appends circuits on every call).
+
+    python benchmarks/epoch_time.py                # prints a Markdown table
+    python benchmarks/epoch_time.py --batches 30 --output benchmarks/results/epoch_time.md
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+import hybridkeras  # noqa: F401
+from hybridkeras._compat import tf
+from hybridkeras.layers import ParallelPQC
+from hybridkeras.layers._tfq import BatchedCircuit
+from hybridkeras.models import build_hqnn_parallel, build_hqnn_parallel_cnn, compile_for
+
+
+def per_1000_images(model, batches, repeats: int) -> float:
+    x, y = batches[0]
+    model.train_on_batch(x, y)  # trace and warm up
+    best = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for x, y in batches:
+            model.train_on_batch(x, y)
+        best.append(time.perf_counter() - start)
+    images = sum(len(x) for x, _ in batches)
+    return min(best) / images * 1000
+
+
+def quantum_step_ms(via: str, batch: int, repeats: int = 10) -> tuple[float, float]:
+    layer = ParallelPQC(4, 5, depth=3)
+    x = tf.random.normal((batch, 20))
+    layer(x)
+    if via != "expectation":
+        layer._pqc = BatchedCircuit(layer.circuit, layer.operators, layer.symbols, via=via)
+
+    @tf.function
+    def forward(x):
+        return layer(x)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = tf.reduce_sum(layer(x) ** 2)
+        return tape.gradient(value, [x, layer.circuit_weights])
+
+    out = []
+    for fn in (forward, step):
+        fn(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn(x)
+            times.append(time.perf_counter() - start)
+        out.append(float(np.median(times)) * 1000)
+    return out[0], out[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", help="also write the Markdown table here")
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    batches = [(rng.uniform(0, 1, (args.batch_size, 28, 28, 1)).astype(np.float32),
+                rng.integers(0, 10, args.batch_size)) for _ in range(args.batches)]
+    tf.keras.utils.set_random_seed(0)
+    hybrid = per_1000_images(compile_for(build_hqnn_parallel()), batches, args.repeats)
+    cnn = per_1000_images(compile_for(build_hqnn_parallel_cnn()), batches, args.repeats)
+    rows = [
+        "| measurement | value |",
+        "|---|---|",
+        f"| HQNN-Parallel training, s / 1,000 images | {hybrid:.2f} |",
+        f"| CNN counterpart training, s / 1,000 images | {cnn:.2f} |",
+        f"| ratio hybrid / CNN | {hybrid / cnn:.1f} |",
+    ]
+    for via in ("expectation", "controlled_pqc"):
+        fwd, both = quantum_step_ms(via, args.batch_size)
+        rows.append(f"| ParallelPQC alone via {via}: forward / forward+backward, ms per batch of "
+                    f"{args.batch_size} ({4 * args.batch_size} circuits) | {fwd:.1f} / {both:.1f} |")
+    header = (f"{tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads, "
+              f"{len(tf.config.list_physical_devices('CPU'))} CPU device(s); batch {args.batch_size}, "
+              f"{args.batches} batches, best of {args.repeats}.")
+    text = header + "\n\n" + "\n".join(rows) + "\n"
+    print(text)
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Shared TFQ plumbing: differentiators by name, and one batched TFQ call with symbols in our order."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cirq
+import sympy
+
+from hybridkeras._compat import tf, tfq
+
+VIAS = ("expectation", "controlled_pqc")
+
+
+def make_differentiator(name: str | None):
+    """A TFQ differentiator by name (None lets TFQ choose: adjoint, or parameter shift if sampled)."""
+    if name is None:
+        return None
+    if name == "adjoint":
+        return tfq.differentiators.Adjoint()
+    return tfq.differentiators.ParameterShift()
+
+
+class BatchedCircuit:
+    """Runs one symbol-parameterised circuit for a batch of symbol-value rows in a single TFQ op.
+
+    The layers build their values as [data symbols..., weight symbols...]; TFQ orders symbols
+    by name, so this helper holds the permutation between the two.
+
+    Two ways to call TFQ, same numbers:
+
+    * ``via="controlled_pqc"``: `tfq.layers.ControlledPQC` (fed empty input circuits). It
+      appends the model circuit to every input circuit on every call (`tfq.append_circuit`),
+      which parses and re-serialises the whole batch of circuit protos each step.
+    * ``via="expectation"`` (faster): `tfq.layers.Expectation` / `SampledExpectation` on the
+      model circuit serialised once and tiled. On HQNN-Parallel's 256-circuit batch this halves
+      the step time (see ``benchmarks/epoch_time.py``).
+    """
+
+    def __init__(self, circuit: cirq.Circuit, operators, symbols: Sequence[sympy.Symbol], *,
+                 repetitions=None, differentiator=None, via: str = "expectation", name="tfq"):
+        if via not in VIAS:
+            raise ValueError(f"`via` must be one of {VIAS}. Received: via={via!r}")
+        self.via = via
+        self.repetitions = repetitions
+        ours = [str(s) for s in symbols]
+        if via == "controlled_pqc":
+            self.pqc = tfq.layers.ControlledPQC(
+                circuit, operators, repetitions=repetitions,
+                differentiator=make_differentiator(differentiator), name=name,
+            )
+            theirs = [str(s) for s in self.pqc.symbols]
+            self.empty = tfq.convert_to_tensor([cirq.Circuit()])
+        else:
+            theirs = sorted(ours)
+            self.symbol_names = tf.constant(theirs)
+            self.circuit = tfq.convert_to_tensor([circuit])
+            self.operators = tfq.convert_to_tensor([list(operators)])
+            self.n_operators = len(operators)
+            layer = tfq.layers.Expectation if repetitions is None else tfq.layers.SampledExpectation
+            self.layer = layer(differentiator=make_differentiator(differentiator), name=name)
+        if sorted(ours) != sorted(theirs):
+            raise ValueError(f"The circuit's symbols {theirs} differ from the layer's symbols {ours}")
+        position = {s: i for i, s in enumerate(ours)}
+        self.index = None if ours == theirs else tf.constant([position[s] for s in theirs], tf.int32)
+
+    def __call__(self, values):
+        """``values``: [circuits, len(symbols)] float32 → [circuits, len(operators)] expectations."""
+        if self.index is not None:
+            values = tf.gather(values, self.index, axis=1)
+        count = tf.shape(values)[0]
+        if self.via == "controlled_pqc":
+            return self.pqc([tf.tile(self.empty, [count]), values])
+        kwargs = dict(symbol_names=self.symbol_names, symbol_values=values,
+                      operators=tf.tile(self.operators, [count, 1]))
+        if self.repetitions is not None:
+            kwargs["repetitions"] = tf.fill([count, self.n_operators], self.repetitions)
+        return self.layer(tf.tile(self.circuit, [count]), **kwargs)

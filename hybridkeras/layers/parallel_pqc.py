@@ -1,0 +1,127 @@
+"""`ParallelPQC`: HQNN-Parallel's c independent variational circuits as one Keras layer."""
+from __future__ import annotations
+
+import math
+
+import cirq
+import numpy as np
+
+from hybridkeras._compat import keras, tf
+from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
+from hybridkeras.layers._tfq import BatchedCircuit
+from hybridkeras.layers._validation import (
+    MAX_QUBITS,
+    check_choice,
+    check_differentiator,
+    check_positive_int,
+    check_rank2,
+    check_repetitions,
+)
+
+PAULI_AXES = ("X", "Y", "Z")
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class ParallelPQC(keras.layers.Layer):
+    """`circuits` parallel `qubits`-qubit PQCs, each with its own trainable weights.
+
+    The n = circuits·qubits input features are split into `circuits` consecutive parts of
+    `qubits` values. Part i drives circuit i: the angle embedding R_embedding(x_j) on qubit j,
+    then `depth` strongly entangling layers (Rot = RZ·RY·RZ per qubit with trainable angles,
+    then a ring of CNOTs with range r = l mod (qubits − 1) + 1), read out as ⟨P_j⟩ on every
+    qubit (P = `readout`). Inputs and weights both enter as symbol values, and the circuits of a
+    whole batch (batch·circuits of them) run in a single `tfq.layers.Expectation` call
+    (`SampledExpectation` with `repetitions`), so gradients reach the inputs and the weights.
+    (`tfq.layers.ControlledPQC` gives the same numbers but re-serialises every circuit of the
+    batch on each call; see `layers._tfq.BatchedCircuit`.)
+
+    Args:
+        circuits: Number of parallel circuits c (the paper uses 4).
+        qubits: Qubits per circuit q (the paper uses 5).
+        depth: Strongly entangling layers per circuit (the paper uses 3).
+        readout: Pauli axis measured on every qubit: 'Y' (paper), 'X' or 'Z'.
+        embedding: Rotation axis of the angle embedding: 'X' (paper), 'Y' or 'Z'.
+        differentiator: 'adjoint' (default, exact), 'parameter_shift' (hardware-style), or
+            None (TFQ's choice).
+        repetitions: None for exact expectations, or shots per circuit and operator.
+
+    Input shape:
+        (batch, circuits * qubits).
+
+    Output shape:
+        (batch, circuits * qubits): ⟨P_j⟩ of circuit i at position i·qubits + j.
+
+    Weights:
+        ``circuit_weights`` of shape (circuits, depth, qubits, 3): (φ, θ, ω) of every Rot.
+
+    Example:
+        >>> layer = ParallelPQC(4, 5, depth=3)
+        >>> layer(tf.random.uniform((2, 20))).shape
+        TensorShape([2, 20])
+    """
+
+    def __init__(self, circuits=4, qubits=5, *, depth=3, readout="Y", embedding="X",
+                 differentiator="adjoint", repetitions=None, **kwargs):
+        super().__init__(**kwargs)
+        self.circuits = check_positive_int("circuits", circuits)
+        self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+        self.depth = check_positive_int("depth", depth)
+        self.readout = check_choice("readout", readout, PAULI_AXES)
+        self.embedding = check_choice("embedding", embedding, PAULI_AXES)
+        self.repetitions = check_repetitions(repetitions)
+        self.differentiator = check_differentiator(differentiator, self.repetitions)
+
+        self._qubits = cirq.LineQubit.range(self.qubits)
+        self._inputs = make_symbols("x", self.qubits)
+        self._weights = make_symbols("w", self.depth * self.qubits * 3)
+        grid = np.array(self._weights, dtype=object).reshape(self.depth, self.qubits, 3).tolist()
+        self.circuit = parallel_pqc_circuit(self._qubits, self._inputs, grid, embedding=self.embedding)
+        self.operators = pauli_readout(self._qubits, self.readout)
+        self._pqc = BatchedCircuit(
+            self.circuit, self.operators, self._inputs + self._weights,
+            repetitions=self.repetitions, differentiator=self.differentiator,
+        )
+
+    @property
+    def symbols(self):
+        """Input symbols x000… then weight symbols w000… (weights in (depth, qubit, angle) order)."""
+        return list(self._inputs) + list(self._weights)
+
+    @property
+    def units(self) -> int:
+        return self.circuits * self.qubits
+
+    def build(self, input_shape):
+        features = check_rank2("ParallelPQC", input_shape)
+        if features != self.units:
+            raise ValueError(
+                f"The last input dimension ({features}) must be circuits*qubits = "
+                f"{self.circuits}*{self.qubits} = {self.units}. Received input shape {tuple(input_shape)}"
+            )
+        self.circuit_weights = self.add_weight(
+            name="circuit_weights",
+            shape=(self.circuits, self.depth, self.qubits, 3),
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
+            trainable=True,
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x = tf.cast(inputs, tf.float32)
+        x = tf.debugging.check_numerics(x, "ParallelPQC received NaN or Inf inputs")
+        x = tf.reshape(x, [-1, self.circuits, self.qubits])
+        weights = tf.reshape(self.circuit_weights, [1, self.circuits, -1])
+        weights = tf.broadcast_to(weights, [tf.shape(x)[0], self.circuits, self.depth * self.qubits * 3])
+        values = tf.reshape(tf.concat([x, weights], axis=-1), [-1, len(self.symbols)])
+        return tf.reshape(self._pqc(values), [-1, self.units])
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([input_shape[0], self.units])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            circuits=self.circuits, qubits=self.qubits, depth=self.depth, readout=self.readout,
+            embedding=self.embedding, differentiator=self.differentiator, repetitions=self.repetitions,
+        )
+        return config

@@ -1,0 +1,125 @@
+"""`Quanvolution2D`: HQNN-Quanv's k×k quantum convolution kernel as a Keras layer."""
+from __future__ import annotations
+
+import math
+
+import cirq
+
+from hybridkeras._compat import keras, tf
+from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
+from hybridkeras.layers._tfq import BatchedCircuit
+from hybridkeras.layers._validation import (
+    check_choice,
+    check_differentiator,
+    check_positive_int,
+    check_repetitions,
+)
+
+MAX_KERNEL = 3  # k² qubits: 9 at most
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class Quanvolution2D(keras.layers.Layer):
+    """Quantum convolution: a k²-qubit circuit applied to every k×k patch (stride k).
+
+    Each pixel p of a patch (values in [0, 1]) is encoded as RY(π·p) on its own qubit
+    (row-major), a trainable rotation R_rotation(w_i) acts on every qubit (k² weights shared
+    by all patches), a CNOT chain entangles the qubits, and ⟨Z_i⟩ of qubit i becomes output
+    channel i. Every patch of every image (and every input channel, each treated on its own)
+    goes through one batched `tfq.layers.Expectation` call (`SampledExpectation` with
+    `repetitions`).
+
+    Args:
+        kernel_size: k, the patch side and stride (the paper uses 2: 4 qubits).
+        rotation: Axis of the trainable rotation: 'X' (default) or 'Y'. ('Z' would commute
+            with the Z readout through the CNOTs and leave the output unchanged, so it is
+            refused.)
+        differentiator: 'adjoint' (default), 'parameter_shift' or None.
+        repetitions: None for exact expectations, or shots per circuit and operator.
+
+    Input shape:
+        (batch, height, width, channels), height and width divisible by k.
+
+    Output shape:
+        (batch, height/k, width/k, channels·k²): channel c·k² + i is ⟨Z_i⟩ of input channel c.
+
+    Example:
+        >>> layer = Quanvolution2D(2)
+        >>> layer(tf.random.uniform((3, 14, 14, 1))).shape
+        TensorShape([3, 7, 7, 4])
+    """
+
+    def __init__(self, kernel_size=2, *, rotation="X", differentiator="adjoint", repetitions=None, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size, maximum=MAX_KERNEL)
+        self.rotation = check_choice("rotation", rotation, ("X", "Y"))
+        self.repetitions = check_repetitions(repetitions)
+        self.differentiator = check_differentiator(differentiator, self.repetitions)
+        self.n_qubits = self.kernel_size ** 2
+        self._qubits = cirq.LineQubit.range(self.n_qubits)
+        self._pixels = make_symbols("p", self.n_qubits)
+        self._weights = make_symbols("w", self.n_qubits)
+        self.circuit = quanv_kernel_circuit(self._qubits, self._pixels, self._weights, rotation_axis=self.rotation)
+        self.operators = pauli_readout(self._qubits, "Z")
+        self._pqc = BatchedCircuit(
+            self.circuit, self.operators, self._pixels + self._weights,
+            repetitions=self.repetitions, differentiator=self.differentiator,
+        )
+
+    @property
+    def symbols(self):
+        """Pixel symbols p000… (feed π·pixel), then the trainable rotation symbols w000…."""
+        return list(self._pixels) + list(self._weights)
+
+    def _check_shape(self, input_shape):
+        shape = tuple(input_shape)
+        if len(shape) != 4 or any(d is None for d in shape[1:]):
+            raise ValueError(
+                "Quanvolution2D expects inputs of shape (batch, height, width, channels) with known "
+                f"height, width and channels. Received input shape {shape}"
+            )
+        k = self.kernel_size
+        if shape[1] % k or shape[2] % k:
+            raise ValueError(
+                f"The input height and width ({shape[1]}, {shape[2]}) must be divisible by "
+                f"kernel_size = {k}. Resize or crop the images first. Received input shape {shape}"
+            )
+        return shape
+
+    def build(self, input_shape):
+        self._check_shape(input_shape)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.n_qubits,),
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
+            trainable=True,
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        k, kk = self.kernel_size, self.n_qubits
+        _, height, width, channels = self._check_shape(inputs.shape)
+        x = tf.cast(inputs, tf.float32)
+        x = tf.debugging.check_numerics(x, "Quanvolution2D received NaN or Inf inputs")
+        patches = tf.image.extract_patches(x, sizes=[1, k, k, 1], strides=[1, k, k, 1], rates=[1, 1, 1, 1], padding="VALID")
+        rows, cols = height // k, width // k
+        # (batch, rows, cols, k·k·channels) in (pixel, channel) order → one row of k² pixels per circuit
+        patches = tf.reshape(patches, [-1, rows, cols, kk, channels])
+        patches = tf.reshape(tf.transpose(patches, [0, 1, 2, 4, 3]), [-1, kk])
+        weights = tf.broadcast_to(self.kernel[tf.newaxis, :], tf.shape(patches))
+        values = tf.concat([math.pi * patches, weights], axis=1)
+        out = self._pqc(values)
+        return tf.reshape(out, [-1, rows, cols, channels * kk])
+
+    def compute_output_shape(self, input_shape):
+        shape = self._check_shape(input_shape)
+        k = self.kernel_size
+        return tf.TensorShape([shape[0], shape[1] // k, shape[2] // k, shape[3] * self.n_qubits])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            kernel_size=self.kernel_size, rotation=self.rotation,
+            differentiator=self.differentiator, repetitions=self.repetitions,
+        )
+        return config

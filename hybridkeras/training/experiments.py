@@ -1,0 +1,324 @@
+"""The experiment runner: named configs → models × seeds → per-epoch metrics, mean ± std tables, plots.
+
+Layout of ``<output>`` (default ``saved_models/<config name>``)::
+
+    config.json                     the config the run was started with
+    <model>/seed<k>/history.json    per-epoch metrics, written after every epoch
+    <model>/seed<k>/backup/         BackupAndRestore state while the run is unfinished
+    <model>/seed<k>/metrics.json    final metrics (its presence marks the run as done)
+    <model>/seed<k>/model/          the trained model (SavedModel, hybridkeras.save_model)
+    summary.csv, summary.md, summary.json, curves.png
+
+Calling :func:`run_experiment` again on the same folder skips finished runs and resumes an
+interrupted one from its last finished epoch.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+
+from hybridkeras._compat import keras
+from hybridkeras.data import load
+from hybridkeras.io import save_model, write_json_atomic
+from hybridkeras.models import compile_for, get_builder
+from hybridkeras.training.callbacks import make_callbacks
+from hybridkeras.training.configs import ExperimentConfig
+from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Writes the per-epoch logs (and epoch seconds) to a JSON file after every epoch.
+
+    Keyed by epoch, so an epoch redone after an interruption overwrites its earlier entry.
+    Put it before `BackupAndRestore` in the callback list: the record is written before the
+    backup, so a crash between the two only repeats an epoch, never loses one.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        self.epochs = {}
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        if self.path.is_file():
+            self.epochs = {int(k): v for k, v in json.loads(self.path.read_text())["epochs"].items()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {k: float(v) for k, v in (logs or {}).items()}
+        record["seconds"] = time.perf_counter() - self._start
+        self.epochs[epoch + 1] = record
+        self.epochs = {k: v for k, v in self.epochs.items() if k <= epoch + 1}
+        write_json_atomic(self.path, {"epochs": {str(k): v for k, v in sorted(self.epochs.items())}})
+
+    def history(self) -> dict:
+        """{metric: [value per epoch]}, epochs in order."""
+        return history_from_epochs(self.epochs)
+
+
+def history_from_epochs(epochs: dict) -> dict:
+    keys = sorted({k for record in epochs.values() for k in record})
+    return {k: [epochs[e].get(k, math.nan) for e in sorted(epochs)] for k in keys}
+
+
+def read_run_history(run_dir) -> dict:
+    path = Path(run_dir) / "history.json"
+    if not path.is_file():
+        return {}
+    epochs = {int(k): v for k, v in json.loads(path.read_text())["epochs"].items()}
+    return history_from_epochs(epochs)
+
+
+@dataclass
+class ExperimentResult:
+    config: ExperimentConfig
+    output_dir: Path
+    runs: dict = field(default_factory=dict)  # model -> [metrics per seed]
+    histories: dict = field(default_factory=dict)  # model -> [history per seed]
+    rows: list = field(default_factory=list)  # one summary row per model
+    speedups: list = field(default_factory=list)  # Q_AB rows
+    markdown: str = ""
+
+
+def _dataset(config: ExperimentConfig, seed: int):
+    return load(
+        config.dataset, config.data_dir, classes=config.classes, train_size=config.train_size,
+        val_size=config.val_size, test_size=config.test_size, validation_split=config.validation_split,
+        test_split=config.test_split, resize=config.resize, seed=seed,
+    )
+
+
+def experiment_data_spec(config: ExperimentConfig, seed: int, data) -> dict:
+    """The data settings recorded with an export, enough for `evaluate` to rebuild its test split."""
+    return {
+        "dataset": config.dataset,
+        "data_dir": None if config.data_dir is None else str(Path(config.data_dir).resolve()),
+        "seed": seed,
+        "train_size": config.train_size,
+        "val_size": config.val_size,
+        "test_size": config.test_size,
+        "validation_split": config.validation_split,
+        "test_split": config.test_split,
+        "classes": None if config.classes is None else list(config.classes),
+        "resize": None if config.resize is None else list(config.resize),
+        "class_names": data.class_names,
+    }
+
+
+def _check_output(output: Path, config: ExperimentConfig, resume: bool) -> None:
+    record = output / "config.json"
+    if output.exists() and not resume:
+        if any(output.iterdir()) and not record.is_file():
+            raise FileExistsError(
+                f"`output_dir` {str(output)!r} exists and is not an experiment folder; refusing to delete it"
+            )
+        shutil.rmtree(output)
+    if resume and record.is_file():
+        before = json.loads(record.read_text())
+        now = json.loads(json.dumps(config.to_dict(), default=list))
+        changed = sorted(k for k in now if k not in ("notes", "seeds") and before.get(k) != now[k])
+        if changed:
+            raise ValueError(
+                f"{str(output)!r} holds a run of a different config (fields {changed} differ); "
+                "pass resume=False (CLI: --no-resume) to start over, or choose another output folder"
+            )
+    output.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(record, config.to_dict())
+
+
+def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_dir: Path, *,
+              verbose: int = 1, save: bool = True, tensorboard: bool = False) -> dict:
+    """Trains one model with one seed (resuming from ``run_dir/backup``); returns its metrics."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    builder = get_builder(model_name)
+    model = builder(data.input_shape, data.num_classes, **config.model_kwargs.get(model_name, {}))
+    compile_for(model, learning_rate=config.learning_rate)
+    recorder = EpochRecorder(run_dir / "history.json")
+    callbacks = [recorder] + make_callbacks(
+        lr_schedule=config.lr_schedule, initial_lr=config.learning_rate, backup_dir=run_dir / "backup",
+        tensorboard_dir=run_dir / "logs" if tensorboard else None,
+    )
+    started = time.perf_counter()
+    model.fit(
+        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=config.epochs,
+        batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose,
+    )
+    seconds = time.perf_counter() - started
+    test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
+    history = recorder.history()
+    val = history.get("val_accuracy", [])
+    metrics = {
+        "model": model_name,
+        "seed": seed,
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "val_accuracy": float(val[-1]) if val else math.nan,
+        "best_val_accuracy": float(max(val)) if val else math.nan,
+        "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "epochs": len(val),
+        "seconds_per_epoch": float(np.mean(history.get("seconds", [math.nan]))),
+        "seconds_this_session": seconds,
+    }
+    for epoch in config.report_epochs:
+        metrics[f"val_accuracy@{epoch}"] = float(val[epoch - 1]) if len(val) >= epoch else math.nan
+    if config.threshold is not None:
+        metrics["convergence_epoch"] = convergence_epoch(val, config.threshold)
+    if save:
+        data_seed = seed if config.data_seed is None else config.data_seed
+        save_model(model, run_dir / "model", history=history, metadata={
+            "role": model_name, "experiment": config.name, "seed": seed, "metrics": metrics,
+            "data": experiment_data_spec(config, data_seed, data)})
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    return metrics
+
+
+def _mean_std(values) -> tuple[float, float]:
+    values = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], float)
+    if values.size == 0:
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std())
+
+
+def summarise(config: ExperimentConfig, runs: dict) -> tuple[list, list]:
+    """One row per model (mean ± std over seeds) and the Q_AB rows for every ordered pair."""
+    rows = []
+    for model_name, metrics in runs.items():
+        row = {"model": model_name, "seeds": len(metrics), "trainable_params": metrics[0]["trainable_params"]}
+        keys = ["test_accuracy", "val_accuracy", "best_val_accuracy", "seconds_per_epoch"]
+        keys += [f"val_accuracy@{e}" for e in config.report_epochs]
+        if config.threshold is not None:
+            keys.append("convergence_epoch")
+            row["converged_seeds"] = sum(m.get("convergence_epoch") is not None for m in metrics)
+        for key in keys:
+            row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(m.get(key) for m in metrics)
+        rows.append(row)
+    speedups = []
+    if config.threshold is not None:
+        epochs = {r["model"]: r["convergence_epoch_mean"] for r in rows}
+        for a, b in permutations(epochs, 2):
+            ea, eb = epochs[a], epochs[b]
+            q = None if math.isnan(ea) or math.isnan(eb) else convergence_speedup(ea, eb)
+            speedups.append({"A": a, "B": b, "E_A": ea, "E_B": eb, "Q_AB": q})
+    return rows, speedups
+
+
+def _fmt(mean, std, scale=1.0, digits=2):
+    if mean is None or math.isnan(mean):
+        return "–"
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+def render_markdown(config: ExperimentConfig, rows: list, speedups: list, data_summary: str) -> str:
+    header = ["model", "params", "test acc %", "final val acc %"]
+    header += [f"val acc % @{e}" for e in config.report_epochs]
+    if config.threshold is not None:
+        header.append(f"epochs to {config.threshold:.0%} val")
+    header.append("s / epoch")
+    lines = [
+        f"Experiment `{config.name}`: {data_summary}; {config.epochs} epochs, batch {config.batch_size}, "
+        f"Adam lr {config.learning_rate}; mean ± std over seeds {list(config.seeds)}.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for r in rows:
+        cells = [r["model"], f"{r['trainable_params']:,}", _fmt(r["test_accuracy_mean"], r["test_accuracy_std"], 100),
+                 _fmt(r["val_accuracy_mean"], r["val_accuracy_std"], 100)]
+        cells += [_fmt(r[f"val_accuracy@{e}_mean"], r[f"val_accuracy@{e}_std"], 100) for e in config.report_epochs]
+        if config.threshold is not None:
+            cells.append(_fmt(r["convergence_epoch_mean"], r["convergence_epoch_std"], 1, 1)
+                         + f" ({r['converged_seeds']}/{r['seeds']} seeds)")
+        cells.append(f"{r['seconds_per_epoch_mean']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    if speedups:
+        lines += ["", "Convergence speed Q_AB = (E_B − E_A) / E_B (positive: A reaches the threshold in fewer epochs):",
+                  "", "| A | B | E_A | E_B | Q_AB |", "|---|---|---|---|---|"]
+        for s in speedups:
+            q = "–" if s["Q_AB"] is None else f"{s['Q_AB']:+.2f}"
+            lines.append(f"| {s['A']} | {s['B']} | {s['E_A']:.1f} | {s['E_B']:.1f} | {q} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(path: Path, rows: list) -> None:
+    buffer = io.StringIO()
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    writer = csv.DictWriter(buffer, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(buffer.getvalue())
+    tmp.replace(path)
+
+
+def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
+                   save_models: bool = True, tensorboard: bool = False, plots: bool = True) -> ExperimentResult:
+    """Runs every model of ``config`` for every seed and writes the tables and plots.
+
+    Args:
+        config: An :class:`ExperimentConfig` (see ``hybridkeras.training.CONFIGS``).
+        output_dir: Folder of the run (default ``saved_models/<config.name>``).
+        resume: Skip finished runs and resume an interrupted one (default). False deletes an
+            earlier run of the folder first.
+        verbose: Keras' progress bar (1), one line per epoch (2) or silent (0).
+        save_models: Export every trained model to ``<model>/seed<k>/model``.
+
+    Returns:
+        An :class:`ExperimentResult` with per-seed metrics, histories and the summary rows.
+    """
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"`config` must be an ExperimentConfig. Received: config={type(config).__name__}")
+    if not config.models:
+        raise ValueError(f"Config {config.name!r} lists no models")
+    for name in config.models:
+        get_builder(name)
+    output = Path(output_dir or f"saved_models/{config.name}")
+    _check_output(output, config, resume)
+    result = ExperimentResult(config=config, output_dir=output)
+    datasets = {}
+    data_summary = ""
+    for model_name in config.models:
+        result.runs[model_name], result.histories[model_name] = [], []
+        for seed in config.seeds:
+            run_dir = output / model_name / f"seed{seed}"
+            data_seed = seed if config.data_seed is None else config.data_seed
+            if data_seed not in datasets:
+                datasets[data_seed] = _dataset(config, data_seed)
+            data = datasets[data_seed]
+            data_summary = data.summary()
+            done = run_dir / "metrics.json"
+            if done.is_file():
+                metrics = json.loads(done.read_text())
+            else:
+                if verbose:
+                    print(f"[{config.name}] {model_name} seed {seed}", flush=True)
+                metrics = train_one(config, model_name, seed, data, run_dir, verbose=verbose, save=save_models,
+                                    tensorboard=tensorboard)
+                keras.backend.clear_session()
+            result.runs[model_name].append(metrics)
+            result.histories[model_name].append(read_run_history(run_dir))
+    result.rows, result.speedups = summarise(config, result.runs)
+    result.markdown = render_markdown(config, result.rows, result.speedups, data_summary)
+    _write_csv(output / "summary.csv", result.rows)
+    (output / "summary.md.tmp").write_text(result.markdown)
+    (output / "summary.md.tmp").replace(output / "summary.md")
+    write_json_atomic(output / "summary.json", {"rows": result.rows, "speedups": result.speedups,
+                                                "runs": result.runs, "data": data_summary})
+    if plots:
+        from hybridkeras.viz import plot_experiment_curves
+
+        plot_experiment_curves(result.histories, output / "curves.png", title=config.name)
+    return result

@@ -1,0 +1,104 @@
+"""The experiment runner: tables, plots, resume; convergence metrics."""
+import json
+import math
+
+import pytest
+
+import hybridkeras as hk
+from hybridkeras.training import convergence_epoch, convergence_speedup, get_config, run_experiment
+from hybridkeras.training import experiments
+
+
+def test_convergence_epoch_and_speedup():
+    assert convergence_epoch([0.5, 0.8, 0.91, 0.95], 0.9) == 3
+    assert convergence_epoch([0.5, 0.6], 0.9) is None
+    assert convergence_speedup(3, 12) == pytest.approx(0.75)
+    assert convergence_speedup(12, 3) == pytest.approx(-3.0)
+    assert convergence_speedup(None, 3) is None
+    with pytest.raises(ValueError, match="threshold"):
+        convergence_epoch([0.5], 1.5)
+
+
+def test_runner_writes_tables_plots_models_and_resumes(tmp_path, monkeypatch):
+    config = get_config("hqnn-quanv-tiny", threshold=0.15, report_epochs=(1, 2))
+    out = tmp_path / "exp"
+    calls = []
+    real = experiments.train_one
+
+    def counting(config, model_name, seed, *args, **kwargs):
+        calls.append((model_name, seed))
+        if len(calls) == 4:
+            raise KeyboardInterrupt("simulated interruption")
+        return real(config, model_name, seed, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "train_one", counting)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, out, verbose=0)
+    finished = sorted(p.parent.relative_to(out).as_posix() for p in out.glob("*/seed*/metrics.json"))
+    assert finished == ["cnn4/seed0", "hqnn-quanv/seed0", "hqnn-quanv/seed1"]
+    first = (out / "hqnn-quanv" / "seed0" / "metrics.json").read_text()
+
+    calls.clear()
+    result = run_experiment(config, out, verbose=0)
+    assert calls == [("cnn4", 1), ("cnn1", 0), ("cnn1", 1)]  # finished runs are not repeated
+    assert (out / "hqnn-quanv" / "seed0" / "metrics.json").read_text() == first
+
+    assert [r["model"] for r in result.rows] == ["hqnn-quanv", "cnn4", "cnn1"]
+    for row in result.rows:
+        assert row["seeds"] == 2 and 0.0 <= row["test_accuracy_mean"] <= 1.0 and row["test_accuracy_std"] >= 0.0
+        assert not math.isnan(row["val_accuracy@2_mean"])
+    runs = result.runs["hqnn-quanv"]
+    expected_mean = sum(r["test_accuracy"] for r in runs) / 2
+    assert result.rows[0]["test_accuracy_mean"] == pytest.approx(expected_mean)
+    assert len(result.speedups) == 6
+    for name in ("summary.csv", "summary.md", "summary.json", "curves.png", "config.json"):
+        assert (out / name).is_file(), name
+    assert "| hqnn-quanv | 654 |" in (out / "summary.md").read_text()
+    history = json.loads((out / "cnn1" / "seed1" / "history.json").read_text())["epochs"]
+    assert sorted(history) == ["1", "2"] and "val_accuracy" in history["2"]
+    assert not (out / "cnn1" / "seed1" / "backup").exists()
+
+    # the exported model reloads and scores what the runner measured
+    data = experiments._dataset(config, 0)
+    model = hk.load_model(out / "cnn4" / "seed0" / "model")
+    accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)[1]
+    assert accuracy == pytest.approx(result.runs["cnn4"][0]["test_accuracy"], abs=1e-6)
+
+
+def test_runner_refuses_to_mix_configs(tmp_path):
+    config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("cnn1",))
+    run_experiment(config, tmp_path / "exp", verbose=0, save_models=False, plots=False)
+    with pytest.raises(ValueError, match="different config.*epochs"):
+        run_experiment(config.replace(epochs=2), tmp_path / "exp", verbose=0)
+    result = run_experiment(config.replace(epochs=2), tmp_path / "exp", resume=False, verbose=0, save_models=False)
+    assert result.runs["cnn1"][0]["epochs"] == 2
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "precious.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="not an experiment folder"):
+        run_experiment(config, tmp_path / "other", resume=False, verbose=0)
+    assert (tmp_path / "other" / "precious.txt").is_file()
+
+
+def test_epoch_recorder_resumes_mid_fit(tmp_path, seed):
+    """Interrupted inside fit: BackupAndRestore + the recorder continue from the last finished epoch."""
+    config = get_config("hqnn-quanv-tiny", models=("cnn4",), seeds=(0,), epochs=4)
+    data = experiments._dataset(config, 0)
+    run_dir = tmp_path / "run"
+
+    class Crash(hk.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("power cut")
+
+    original = experiments.make_callbacks
+    experiments.make_callbacks = lambda **kw: original(**kw) + [Crash()]
+    try:
+        with pytest.raises(RuntimeError, match="power cut"):
+            experiments.train_one(config, "cnn4", 0, data, run_dir, verbose=0, save=False)
+    finally:
+        experiments.make_callbacks = original
+    assert sorted(json.loads((run_dir / "history.json").read_text())["epochs"]) == ["1", "2"]
+    metrics = experiments.train_one(config, "cnn4", 0, data, run_dir, verbose=0, save=False)
+    assert metrics["epochs"] == 4
+    epochs = json.loads((run_dir / "history.json").read_text())["epochs"]
+    assert sorted(epochs) == ["1", "2", "3", "4"]
