@@ -32,6 +32,11 @@ def pauli_expectations(state: np.ndarray, axis: str) -> np.ndarray:
     return np.array([np.real(cirq.PauliString(pauli(q)).expectation_from_state_vector(state, order)) for q in qubits])
 
 
+def trainable(model) -> int:
+    """Number of trainable parameters of a Keras model."""
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
 def run_python(code: str, timeout: int = 300) -> str:
     """Runs ``code`` in a fresh Python process and returns its stdout (raises on failure)."""
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)

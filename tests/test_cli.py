@@ -11,7 +11,7 @@ def hybridkeras(*args, cwd):
     return subprocess.run([sys.executable, "-m", "hybridkeras.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=900)
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "tune"])
+@pytest.mark.parametrize("command", ["train", "experiment", "evaluate", "tune"])
 def test_help_explains_every_option(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([command, "--help"])
@@ -58,3 +58,43 @@ def test_readme_setup_commands_are_the_ones_ci_runs():
     assert len(block) == 2, block
     for command in block:
         assert command in ci.splitlines(), f"README command not run by .ci/run: {command}"
+
+
+def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_path):
+    train = hybridkeras("train", "hqnn-quanv", "--config", "hqnn-quanv-tiny", "--seeds", "0", "--epochs", "1",
+                        "--quiet", cwd=tmp_path)
+    assert train.returncode == 0, train.stderr[-3000:]
+    run = tmp_path / "saved_models" / "hqnn-quanv-tiny"
+    assert "| hqnn-quanv |" in train.stdout and (run / "summary.csv").is_file()
+    evaluate = hybridkeras("evaluate", str(run / "cnn4" / "seed0" / "model"), cwd=tmp_path)
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+    recorded = json.loads((run / "cnn4" / "seed0" / "metrics.json").read_text())["test_accuracy"]
+    assert f"{recorded:.4f}" in evaluate.stdout
+
+    parallel = hybridkeras("train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--qubits", "3",
+                           "--circuits", "2", "--depth", "1", "--quiet", cwd=tmp_path)
+    assert parallel.returncode == 0, parallel.stderr[-3000:]
+    config = json.loads((tmp_path / "saved_models" / "hqnn-parallel-tiny" / "config.json").read_text())
+    assert config["model_kwargs"]["hqnn-parallel"]["qubits"] == 3
+
+    tune = hybridkeras("tune", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--trials", "2", "--epochs", "1",
+                       "--quiet", cwd=tmp_path)
+    assert tune.returncode == 0, tune.stderr[-3000:]
+    summary = json.loads((tmp_path / "saved_models" / "hqnn-parallel-tiny-hqnn-parallel-tuning" / "tuning.json").read_text())
+    assert {"qubits", "depth", "circuits", "readout", "learning_rate"} <= set(summary["best_hyperparameters"])
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    assert "could not be found in the restored object" not in tune.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "hqnn-quanv", "--ae-epochs", "3"], "--ae-epochs applies only to autoencoder-qfm"),
+        (["train", "autoencoder-qfm", "--seeds", "1"], "--seeds applies only to experiment configs"),
+        (["train", "hqnn-quanv", "--qubits", "3"], "apply to HQNN-Parallel configs"),
+        (["experiment", "no-such-config"], "Unknown config name"),
+    ],
+)
+def test_experiment_option_errors(args, message, tmp_path):
+    done = hybridkeras(*args, cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr

@@ -17,6 +17,28 @@ def _numeric_gradient(f, x: np.ndarray, eps: float = 1e-2) -> np.ndarray:
     return grad
 
 
+def assert_gradients_match_finite_differences(layer, variable, x0, mix, *, eps_x=1e-2, atol_x=2e-3):
+    """d/dx and d/dw of sum(layer(x)·mix): autodiff through TFQ's adjoint vs central differences."""
+    w0 = variable.numpy()
+    x = tf.constant(x0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        value = tf.reduce_sum(layer(x) * mix)
+    grad_x = tape.gradient(value, x).numpy()
+    grad_w = tape.gradient(value, variable).numpy()
+    numeric_x = _numeric_gradient(lambda v: float(tf.reduce_sum(layer(v) * mix)), x0, eps=eps_x)
+    np.testing.assert_allclose(grad_x, numeric_x, rtol=2e-2, atol=atol_x)
+
+    def of_weights(w):
+        variable.assign(w)
+        return float(tf.reduce_sum(layer(x0) * mix))
+
+    numeric_w = _numeric_gradient(of_weights, w0)
+    variable.assign(w0)
+    np.testing.assert_allclose(grad_w, numeric_w, rtol=2e-2, atol=2e-3)
+    assert np.abs(grad_w).max() > 1e-2 and np.abs(grad_x).max() > 1e-2  # both really reach the circuit
+
+
 @pytest.mark.parametrize("readout, embedding", [("Y", "X"), ("Z", "Y"), ("X", "X")])
 def test_parallel_pqc_matches_cirq_simulator(rng, readout, embedding):
     layer = ParallelPQC(3, 4, depth=2, readout=readout, embedding=embedding)
@@ -57,26 +79,7 @@ def test_parallel_pqc_gradients_match_finite_differences(rng):
     x0 = rng.uniform(-1, 1, size=(1, 6)).astype(np.float32)
     layer(x0)
     mix = tf.constant(rng.normal(size=(1, 6)), tf.float32)
-    w0 = layer.circuit_weights.numpy()
-
-    x = tf.constant(x0)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        value = tf.reduce_sum(layer(x) * mix)
-    grad_x = tape.gradient(value, x).numpy()
-    grad_w = tape.gradient(value, layer.circuit_weights).numpy()
-
-    numeric_x = _numeric_gradient(lambda v: float(tf.reduce_sum(layer(v) * mix)), x0)
-    np.testing.assert_allclose(grad_x, numeric_x, rtol=2e-2, atol=2e-3)
-
-    def of_weights(w):
-        layer.circuit_weights.assign(w)
-        return float(tf.reduce_sum(layer(x0) * mix))
-
-    numeric_w = _numeric_gradient(of_weights, w0)
-    layer.circuit_weights.assign(w0)
-    np.testing.assert_allclose(grad_w, numeric_w, rtol=2e-2, atol=2e-3)
-    assert np.abs(grad_w).max() > 1e-2 and np.abs(grad_x).max() > 1e-2
+    assert_gradients_match_finite_differences(layer, layer.circuit_weights, x0, mix)
 
 
 def test_parallel_pqc_parameter_shift_agrees_with_adjoint(rng):
@@ -147,24 +150,7 @@ def test_quanvolution_gradients_match_finite_differences(rng):
     x0 = rng.uniform(0.1, 0.9, size=(1, 2, 4, 1)).astype(np.float32)
     layer(x0)
     mix = tf.constant(rng.normal(size=(1, 1, 2, 4)), tf.float32)
-    w0 = layer.kernel.numpy()
-    x = tf.constant(x0)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        value = tf.reduce_sum(layer(x) * mix)
-    grad_x = tape.gradient(value, x).numpy()
-    grad_w = tape.gradient(value, layer.kernel).numpy()
-    numeric_x = _numeric_gradient(lambda v: float(tf.reduce_sum(layer(v) * mix)), x0, eps=5e-3)
-    np.testing.assert_allclose(grad_x, numeric_x, rtol=2e-2, atol=3e-3)
-
-    def of_weights(w):
-        layer.kernel.assign(w)
-        return float(tf.reduce_sum(layer(x0) * mix))
-
-    numeric_w = _numeric_gradient(of_weights, w0)
-    layer.kernel.assign(w0)
-    np.testing.assert_allclose(grad_w, numeric_w, rtol=2e-2, atol=2e-3)
-    assert np.abs(grad_w).max() > 1e-2 and np.abs(grad_x).max() > 1e-2
+    assert_gradients_match_finite_differences(layer, layer.kernel, x0, mix, eps_x=5e-3, atol_x=3e-3)
 
 
 def test_quanvolution_validation():

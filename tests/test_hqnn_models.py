@@ -12,11 +12,7 @@ from hybridkeras.models import (
     build_hqnn_quanv,
     compile_for,
 )
-from tests.helpers import run_python
-
-
-def trainable(model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+from tests.helpers import run_python, trainable
 
 
 @pytest.mark.parametrize(

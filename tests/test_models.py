@@ -11,10 +11,7 @@ from hybridkeras.models import (
     compile_for,
     get_builder,
 )
-
-
-def trainable(model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+from tests.helpers import trainable
 
 
 # encoder 784·256+256 + 256·64+64 = 217,408; decoder 64·256+256 + 256·784+784 = 218,128
