@@ -55,7 +55,7 @@ def main() -> None:
         return f"{values.mean():.2f} ± {values.std():.2f}"
 
     lines = [
-        f"| feature map | classical val | classical test | hybrid val | hybrid test | AE val MSE |",
+        "| feature map | classical val | classical test | hybrid val | hybrid test | AE val MSE |",
         "|---|---|---|---|---|---|",
     ]
     for variant, row in rows.items():

@@ -59,7 +59,7 @@ def test_runner_writes_tables_plots_models_and_resumes(tmp_path, monkeypatch):
     assert not (out / "cnn1" / "seed1" / "backup").exists()
 
     # the exported model reloads and scores what the runner measured
-    data = experiments._dataset(config, 0)
+    data = experiments.experiment_dataset(config, 0)
     model = hk.load_model(out / "cnn4" / "seed0" / "model")
     accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)[1]
     assert accuracy == pytest.approx(result.runs["cnn4"][0]["test_accuracy"], abs=1e-6)
@@ -82,7 +82,7 @@ def test_runner_refuses_to_mix_configs(tmp_path):
 def test_epoch_recorder_resumes_mid_fit(tmp_path, seed):
     """Interrupted inside fit: BackupAndRestore + the recorder continue from the last finished epoch."""
     config = get_config("hqnn-quanv-tiny", models=("cnn4",), seeds=(0,), epochs=4)
-    data = experiments._dataset(config, 0)
+    data = experiments.experiment_dataset(config, 0)
     run_dir = tmp_path / "run"
 
     class Crash(hk.keras.callbacks.Callback):

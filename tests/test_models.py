@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from hybridkeras import keras
 from hybridkeras.models import (
     MODELS,
     adapt_front,

@@ -1,5 +1,4 @@
 """Notebooks run top to bottom with shrunken settings (injected after the `parameters` cell)."""
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -6,7 +6,7 @@ from typing import Sequence
 import cirq
 import sympy
 
-from hybridkeras.circuits.encoders import arccos_ry_encoding
+from hybridkeras.circuits.encoders import angle_encoding, arccos_ry_encoding
 
 
 def hadamard_layer(qubits: Sequence[cirq.Qid]) -> cirq.Circuit:
@@ -70,8 +70,6 @@ def parallel_pqc_circuit(
     qubits: Sequence[cirq.Qid], inputs: Sequence[sympy.Symbol], weights, *, embedding: str = "X"
 ) -> cirq.Circuit:
     """One circuit of HQNN-Parallel: angle embedding of the inputs, then strongly entangling layers."""
-    from hybridkeras.circuits.encoders import angle_encoding
-
     return angle_encoding(qubits, inputs, embedding) + strongly_entangling_layers(qubits, weights)
 
 
@@ -84,8 +82,6 @@ def quanv_kernel_circuit(
     R_axis(w_i) acts on every qubit, then a CNOT chain CNOT(0,1), …, CNOT(k²−2, k²−1)
     (3 CNOTs for k = 2). Read out with ⟨Z_i⟩ on each qubit (k² output channels).
     """
-    from hybridkeras.circuits.encoders import angle_encoding
-
     if len(weights) != len(qubits):
         raise ValueError(f"`weights` must have one entry per qubit ({len(qubits)}). Received: {len(weights)}")
     return angle_encoding(qubits, pixels, "Y") + angle_encoding(qubits, weights, rotation_axis) + cnot_chain(qubits)

@@ -32,12 +32,7 @@ def arccos_angles(x: np.ndarray) -> np.ndarray:
 
 def arccos_ry_encoding(qubits: Sequence[cirq.Qid], symbols: Sequence[sympy.Symbol]) -> cirq.Circuit:
     """One RY rotation per qubit; feed ``arccos_angles(x)`` as the symbol values."""
-    if len(qubits) != len(symbols):
-        raise ValueError(
-            f"`symbols` must have one symbol per qubit ({len(qubits)}). "
-            f"Received: {len(symbols)} symbols"
-        )
-    return cirq.Circuit(cirq.Moment(cirq.ry(s).on(q) for q, s in zip(qubits, symbols)))
+    return angle_encoding(qubits, symbols, "Y")
 
 
 _ROTATIONS = {"X": cirq.rx, "Y": cirq.ry, "Z": cirq.rz}

@@ -6,7 +6,7 @@ import cirq
 from hybridkeras._compat import keras, tf, tfq
 from hybridkeras.circuits import feature_map_circuit, make_symbols, readout_operators, walsh_matrix, z_strings
 from hybridkeras.circuits.readouts import READOUTS, readout_size
-from hybridkeras.layers._tfq import make_differentiator
+from hybridkeras.layers._tfq import BatchedCircuit
 from hybridkeras.layers._validation import (
     MAX_QUBITS,
     check_choice,
@@ -88,17 +88,10 @@ class QuantumFeatureMap(keras.layers.Layer):
             if self.readout == "probs":
                 pqc_operators = z_strings(self._qubits)
                 self._walsh = tf.constant(walsh_matrix(self.qubits), tf.float32)
-            self._pqc = tfq.layers.ControlledPQC(
-                self.circuit,
-                pqc_operators,
-                repetitions=self.repetitions,
-                differentiator=make_differentiator(self.differentiator),
-                name="controlled_pqc",
+            self._pqc = BatchedCircuit(
+                self.circuit, pqc_operators, self._symbols, repetitions=self.repetitions,
+                differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc",
             )
-            # ControlledPQC orders its symbols by name; ours sort in index order by construction.
-            if [str(s) for s in self._pqc.symbols] != [str(s) for s in self._symbols]:
-                raise RuntimeError("ControlledPQC reordered the feature-map symbols unexpectedly")
-            self._empty = tfq.convert_to_tensor([cirq.Circuit()])
         self.groups = None
 
     @property
@@ -134,7 +127,7 @@ class QuantumFeatureMap(keras.layers.Layer):
             index = tf.reduce_sum(tf.cast(bits, tf.int32) * self._place, axis=-1)
             values = tf.reduce_mean(tf.one_hot(index, self.readout_dim, dtype=tf.float32), axis=1)
         else:
-            values = self._pqc([tf.tile(self._empty, [count]), angles])
+            values = self._pqc(angles)
             if self._walsh is not None:  # ⟨Z_S⟩ for S ≠ ∅, with ⟨Z_∅⟩ = 1 in front → probabilities
                 values = tf.matmul(tf.pad(values, [[0, 0], [1, 0]], constant_values=1.0), self._walsh)
         return tf.reshape(values, [-1, self.groups * self.readout_dim])

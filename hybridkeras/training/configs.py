@@ -90,8 +90,16 @@ class ExperimentConfig(_Replaceable):
     threshold: float | None = None
     notes: str = field(default="", compare=False)
 
+    def split_seed(self, seed: int) -> int:
+        """The seed of the data split used by the run with initialisation seed ``seed``."""
+        return seed if self.data_seed is None else self.data_seed
+
     def with_model_kwargs(self, **hyperparameters) -> "ExperimentConfig":
-        """Applies builder hyperparameters to every model whose builder accepts them."""
+        """Adds builder hyperparameters to every model of the config.
+
+        Every builder must accept them (the CNN counterpart of HQNN-Parallel accepts and
+        ignores the quantum ones).
+        """
         merged = {name: {**self.model_kwargs.get(name, {}), **hyperparameters} for name in self.models}
         return dataclasses.replace(self, model_kwargs=merged)
 

@@ -33,6 +33,7 @@ from hybridkeras.models import compile_for, get_builder
 from hybridkeras.training.callbacks import make_callbacks
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
+from hybridkeras.training.pipeline import data_spec
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -92,29 +93,13 @@ class ExperimentResult:
     markdown: str = ""
 
 
-def _dataset(config: ExperimentConfig, seed: int):
+def experiment_dataset(config: ExperimentConfig, seed: int):
+    """The dataset of ``config`` split with ``seed`` (see :meth:`ExperimentConfig.split_seed`)."""
     return load(
         config.dataset, config.data_dir, classes=config.classes, train_size=config.train_size,
         val_size=config.val_size, test_size=config.test_size, validation_split=config.validation_split,
         test_split=config.test_split, resize=config.resize, seed=seed,
     )
-
-
-def experiment_data_spec(config: ExperimentConfig, seed: int, data) -> dict:
-    """The data settings recorded with an export, enough for `evaluate` to rebuild its test split."""
-    return {
-        "dataset": config.dataset,
-        "data_dir": None if config.data_dir is None else str(Path(config.data_dir).resolve()),
-        "seed": seed,
-        "train_size": config.train_size,
-        "val_size": config.val_size,
-        "test_size": config.test_size,
-        "validation_split": config.validation_split,
-        "test_split": config.test_split,
-        "classes": None if config.classes is None else list(config.classes),
-        "resize": None if config.resize is None else list(config.resize),
-        "class_names": data.class_names,
-    }
 
 
 def _check_output(output: Path, config: ExperimentConfig, resume: bool) -> None:
@@ -177,10 +162,9 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     if config.threshold is not None:
         metrics["convergence_epoch"] = convergence_epoch(val, config.threshold)
     if save:
-        data_seed = seed if config.data_seed is None else config.data_seed
         save_model(model, run_dir / "model", history=history, metadata={
             "role": model_name, "experiment": config.name, "seed": seed, "metrics": metrics,
-            "data": experiment_data_spec(config, data_seed, data)})
+            "data": data_spec(config, data, seed=config.split_seed(seed))})
     write_json_atomic(run_dir / "metrics.json", metrics)
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     return metrics
@@ -294,9 +278,9 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
         result.runs[model_name], result.histories[model_name] = [], []
         for seed in config.seeds:
             run_dir = output / model_name / f"seed{seed}"
-            data_seed = seed if config.data_seed is None else config.data_seed
+            data_seed = config.split_seed(seed)
             if data_seed not in datasets:
-                datasets[data_seed] = _dataset(config, data_seed)
+                datasets[data_seed] = experiment_dataset(config, data_seed)
             data = datasets[data_seed]
             data_summary = data.summary()
             done = run_dir / "metrics.json"

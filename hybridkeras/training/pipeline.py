@@ -62,17 +62,25 @@ def load_dataset(config: AutoencoderQFMConfig) -> hkdata.Dataset:
     )
 
 
-def data_spec(config: AutoencoderQFMConfig, data: hkdata.Dataset) -> dict:
-    """The data settings recorded with an export, enough to rebuild its test split."""
+def data_spec(config, data: hkdata.Dataset, *, seed: int | None = None) -> dict:
+    """The data settings recorded with an export, enough for `evaluate` to rebuild its test split.
+
+    ``config`` is an `AutoencoderQFMConfig` or an `ExperimentConfig`; ``seed`` is the split seed
+    (default: the config's ``seed``).
+    """
+    classes = getattr(config, "classes", None)
+    resize = getattr(config, "resize", None)
     return {
         "dataset": config.dataset,
         "data_dir": None if config.data_dir is None else str(Path(config.data_dir).resolve()),
-        "seed": config.seed,
+        "seed": config.seed if seed is None else seed,
         "train_size": config.train_size,
         "val_size": config.val_size,
         "test_size": config.test_size,
         "validation_split": config.validation_split,
         "test_split": config.test_split,
+        "classes": None if classes is None else list(classes),
+        "resize": None if resize is None else list(resize),
         "class_names": data.class_names,
     }
 

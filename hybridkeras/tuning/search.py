@@ -5,7 +5,6 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-from hybridkeras._compat import tf
 from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
 from hybridkeras.training.pipeline import data_spec, fit_autoencoder, load_dataset
@@ -63,7 +62,7 @@ def tune_experiment(
     Returns:
         {"best_hyperparameters", "test_accuracy", "export"}.
     """
-    from hybridkeras.training.experiments import _dataset
+    from hybridkeras.training.experiments import experiment_dataset
     from hybridkeras.tuning.hqnn import HYPERMODELS
 
     if tuner not in TUNERS:
@@ -74,7 +73,7 @@ def tune_experiment(
     output = Path(output_dir)
     epochs = epochs or config.epochs
     seed = config.seeds[0]
-    data = _dataset(config, seed if config.data_seed is None else config.data_seed)
+    data = experiment_dataset(config, config.split_seed(seed))
     hypermodel = HYPERMODELS[model](data.input_shape, data.num_classes)
     search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
                         project_name=f"{config.name}-{model}", seed=seed, overwrite=overwrite)
