@@ -84,6 +84,10 @@ def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_p
     assert {"qubits", "depth", "circuits", "readout", "learning_rate"} <= set(summary["best_hyperparameters"])
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert "could not be found in the restored object" not in tune.stderr
+    best = hybridkeras("evaluate", str(tmp_path / "saved_models" / "hqnn-parallel-tiny-hqnn-parallel-tuning" / "best"),
+                       cwd=tmp_path)
+    assert best.returncode == 0, best.stderr[-3000:]
+    assert f"{summary['test_accuracy']:.4f}" in best.stdout
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,8 @@ def tune_experiment(
     best = _best_model(search)
     test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
     meta = {"experiment": config.name, "model": model, "tuner": tuner, "best_hyperparameters": best_hp.values,
-            "metrics": {"test_accuracy": test_accuracy}, "data": data.summary()}
+            "metrics": {"test_accuracy": test_accuracy},
+            "data": data_spec(config, data, seed=config.split_seed(seed))}
     export = save_model(best, output / "best", metadata=meta)
     summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export)}
     write_json_atomic(output / "tuning.json", summary)
