@@ -9,6 +9,8 @@ Examples:
     hybridkeras train hqnn-quanv --seeds 0 1 2        # HQNN-Quanv vs CNN4 vs CNN1
     hybridkeras experiment hqnn-parallel-paper        # any named config (see `hybridkeras list`)
     hybridkeras tune hqnn-parallel --trials 3 --epochs 2
+    hybridkeras train lcqhnn                          # LCQHNN vs CNN-4/8/16, MNIST 0 vs 1, Grad-CAM snapshots
+    hybridkeras experiment lcqhnn-fashion             # FashionMNIST trouser vs shirt (Keras download)
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import argparse
 import json
 import sys
 
-FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv")
+FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv", "lcqhnn")
 
 # CLI option → config field, by kind of config
 _AE_FIELDS = {"ae_epochs": "--ae-epochs", "head_epochs": "--head-epochs", "reduction": "--reduction",
@@ -33,6 +35,7 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dataset", choices=DATASETS, help="dataset; 'mnist_sample' (2,000 real digits shipped with the package) needs no download")
     group.add_argument("--data-dir", help="folder of IDX .gz files for mnist / fashion_mnist (else $HYBRIDKERAS_DATA_DIR, else Keras' download)")
     group.add_argument("--train-size", type=int, help="balanced training subset size (default: the whole training split)")
+    group.add_argument("--val-size", type=int, help="balanced validation subset size (default: the whole validation split)")
     group.add_argument("--test-size", type=int, help="balanced test subset size (default: the whole test split)")
     group.add_argument("--ae-epochs", type=int, help="autoencoder epochs")
     group.add_argument("--head-epochs", type=int, help="epochs of each classifier head")
@@ -40,13 +43,14 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--learning-rate", type=float, help="initial learning rate of the heads (Adam)")
     group.add_argument("--reduction", choices=("groups", "pca"),
                        help="how 64 codes reach 5 qubits: 'groups' (pad to 65, 13 circuits) or 'pca' (64→5 principal components)")
-    group.add_argument("--readout", choices=("Z", "X", "Y", "probs"), help="feature-map readout: per-qubit ⟨P⟩ or basis-state probabilities")
+    group.add_argument("--readout", choices=("Z", "X", "Y", "probs"),
+                       help="quantum readout: per-qubit ⟨P⟩ or basis-state probabilities (HQNN-Parallel: X/Y/Z; LCQHNN: Z/probs)")
     group.add_argument("--shots", type=int, help="measurement shots per circuit (omit or 0 for exact expectations)")
     group.add_argument("--lr-schedule", choices=("plateau", "step", "none"), help="learning-rate scheduler of the heads")
     group.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="small random rotations and shifts while training the autoencoder")
     group.add_argument("--seed", type=int, help="seed of data splits, initialisation and shuffling")
-    group = parser.add_argument_group("experiment settings (hqnn-parallel, hqnn-quanv and other experiment configs)")
+    group = parser.add_argument_group("experiment settings (hqnn-parallel, hqnn-quanv, lcqhnn and other experiment configs)")
     group.add_argument("--epochs", type=int, help="training epochs of every model (tune: epochs per trial)")
     group.add_argument("--seeds", type=int, nargs="+", help="initialisation seeds (one run per model and seed)")
     group.add_argument("--qubits", type=int, help="HQNN-Parallel: qubits per circuit")
@@ -59,23 +63,29 @@ def _experiment_config_from(args, config):
         if getattr(args, name, None) is not None:
             raise ValueError(f"{flag} applies only to autoencoder-qfm configs, not to {config.name!r}")
     config = config.replace(
-        dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, test_size=args.test_size,
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, val_size=args.val_size,
+        test_size=args.test_size, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         seeds=tuple(args.seeds) if args.seeds else None,
         data_seed=args.seed,
     )
     if args.lr_schedule is not None:
         config = config.replace(lr_schedule=None if args.lr_schedule == "none" else args.lr_schedule)
+    parallel = any(m.startswith("hqnn-parallel") for m in config.models)
+    lcqhnn = "lcqhnn" in config.models
     circuit = {k: getattr(args, k) for k in ("qubits", "depth", "circuits") if getattr(args, k) is not None}
+    if circuit and not parallel:
+        raise ValueError(f"--qubits/--depth/--circuits apply to HQNN-Parallel configs, not to {config.name!r}")
     if args.readout is not None:
         circuit["readout"] = args.readout
     if args.shots:
         circuit.update(repetitions=args.shots, differentiator="parameter_shift")
     if circuit:
-        if not any(m.startswith("hqnn-parallel") for m in config.models):
-            raise ValueError(f"--qubits/--depth/--circuits/--readout/--shots apply to HQNN-Parallel configs, not to {config.name!r}")
-        if circuit.get("readout") == "probs":
-            raise ValueError("--readout must be X, Y or Z for HQNN-Parallel. Received: probs")
+        if not (parallel or lcqhnn):
+            raise ValueError(f"--readout/--shots apply to HQNN-Parallel and LCQHNN configs, not to {config.name!r}")
+        allowed = ("X", "Y", "Z") if parallel else ("Z", "probs")
+        if circuit.get("readout", allowed[0]) not in allowed:
+            family = "HQNN-Parallel" if parallel else "LCQHNN"
+            raise ValueError(f"--readout must be one of {', '.join(allowed)} for {family}. Received: {circuit['readout']}")
         config = config.with_model_kwargs(**circuit)
     return config
 
@@ -97,6 +107,7 @@ def _config_from(args):
         dataset=args.dataset,
         data_dir=args.data_dir,
         train_size=args.train_size,
+        val_size=args.val_size,
         test_size=args.test_size,
         ae_epochs=args.ae_epochs,
         head_epochs=args.head_epochs,
@@ -154,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help="Keras Tuner search over a family's hyperparameters",
                           description="Train the fixed parts once, search feature-map and head hyperparameters with Keras "
                                       "Tuner, and export the best end-to-end model to <output>/best.")
-    tune.add_argument("model", choices=FAMILIES + ("hqnn-parallel-cnn",), help="model family to tune")
+    tune.add_argument("model", choices=FAMILIES + ("hqnn-parallel-cnn", "lcqhnn-cnn"), help="model family to tune")
     _config_args(tune)
     tune.add_argument("--tuner", choices=("random", "hyperband", "bayesian"), default="random", help="search algorithm (default: random)")
     tune.add_argument("--trials", type=int, default=10, help="number of trials (default: 10)")
@@ -196,8 +207,8 @@ def _run(args) -> int:
         evaluate_export(args.path, dataset=args.dataset, data_dir=args.data_dir, plots_dir=args.plots)
         return 0
 
-    if args.command == "tune" and args.model == "hqnn-parallel-cnn" and not args.config:
-        args.config = "hqnn-parallel"
+    if args.command == "tune" and args.model in ("hqnn-parallel-cnn", "lcqhnn-cnn") and not args.config:
+        args.config = args.model.rsplit("-", 1)[0]
     config = _config_from(args)
     verbose = 0 if args.quiet else 1
     from hybridkeras.training import ExperimentConfig

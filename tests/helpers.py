@@ -9,6 +9,7 @@ import cirq
 import numpy as np
 
 
+
 def reference_feature_map_state(x: np.ndarray) -> np.ndarray:
     """State of RY(2·arccos x_i) on each qubit, H on each, CNOT chain — built here, not by the package."""
     x = np.asarray(x, dtype=np.float64)
@@ -81,3 +82,52 @@ def reference_quanv_patch(pixels: np.ndarray, weights: np.ndarray, rotation: str
     circuit.append(rot(float(w)).on(q) for q, w in zip(qubits, weights))
     circuit.append(cirq.CNOT(a, b) for a, b in zip(qubits[:-1], qubits[1:]))
     return _expectations(circuit, qubits, "Z")
+
+
+def numeric_gradient(f, x: np.ndarray, eps: float = 1e-2) -> np.ndarray:
+    """Central finite differences of the scalar function ``f`` at ``x``."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps
+        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+def assert_gradients_match_finite_differences(layer, variable, x0, mix, *, eps_x=1e-2, atol_x=2e-3):
+    """d/dx and d/dw of sum(layer(x)·mix): autodiff through TFQ's differentiator vs central differences."""
+    from hybridkeras._compat import tf
+
+    w0 = variable.numpy()
+    x = tf.constant(x0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        value = tf.reduce_sum(layer(x) * mix)
+    grad_x = tape.gradient(value, x).numpy()
+    grad_w = tape.gradient(value, variable).numpy()
+    numeric_x = numeric_gradient(lambda v: float(tf.reduce_sum(layer(v) * mix)), x0, eps=eps_x)
+    np.testing.assert_allclose(grad_x, numeric_x, rtol=2e-2, atol=atol_x)
+
+    def of_weights(w):
+        variable.assign(w)
+        return float(tf.reduce_sum(layer(x0) * mix))
+
+    numeric_w = numeric_gradient(of_weights, w0)
+    variable.assign(w0)
+    np.testing.assert_allclose(grad_w, numeric_w, rtol=2e-2, atol=2e-3)
+    assert np.abs(grad_w).max() > 1e-2 and np.abs(grad_x).max() > 1e-2  # both really reach the circuit
+
+
+def reference_lcqhnn_state(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """State of paper 3's block written from its gate list, U1 as an explicit diag(1, e^{2ix}) matrix."""
+    n = len(x)
+    qubits = cirq.LineQubit.range(n)
+    circuit = cirq.Circuit(cirq.H(q) for q in qubits)
+    for q, value in zip(qubits, x):
+        circuit.append(cirq.MatrixGate(np.diag([1.0, np.exp(2j * float(value))])).on(q))
+    ladder = [cirq.CNOT(qubits[i], qubits[i + 1]) for i in range(n - 1)]
+    circuit.append(ladder)
+    circuit.append(cirq.ry(float(t)).on(q) for q, t in zip(qubits, theta))
+    circuit.append(reversed(ladder))
+    circuit.append(cirq.H(qubits[0]))
+    return cirq.Simulator(dtype=np.complex128).simulate(circuit, qubit_order=qubits).final_state_vector

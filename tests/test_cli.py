@@ -90,12 +90,35 @@ def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_p
     assert f"{summary['test_accuracy']:.4f}" in best.stdout
 
 
+def test_lcqhnn_trains_tunes_and_evaluates_from_the_command_line(tmp_path):
+    train = hybridkeras("train", "lcqhnn", "--config", "lcqhnn-tiny", "--readout", "probs", "--quiet", cwd=tmp_path)
+    assert train.returncode == 0, train.stderr[-3000:]
+    run = tmp_path / "saved_models" / "lcqhnn-tiny"
+    assert "| lcqhnn |" in train.stdout and "| lcqhnn-cnn16 |" in train.stdout and "Q_AB" in train.stdout
+    config = json.loads((run / "config.json").read_text())
+    assert config["model_kwargs"]["lcqhnn"]["readout"] == "probs"
+    assert (run / "lcqhnn" / "seed0" / "gradcam" / "gradcam.png").is_file()
+    evaluate = hybridkeras("evaluate", str(run / "lcqhnn" / "seed0" / "model"), cwd=tmp_path)
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+    recorded = json.loads((run / "lcqhnn" / "seed0" / "metrics.json").read_text())["test_accuracy"]
+    assert f"{recorded:.4f}" in evaluate.stdout
+
+    tune = hybridkeras("tune", "lcqhnn-cnn", "--config", "lcqhnn-tiny", "--trials", "2", "--epochs", "1", "--quiet",
+                       cwd=tmp_path)
+    assert tune.returncode == 0, tune.stderr[-3000:]
+    summary = json.loads((tmp_path / "saved_models" / "lcqhnn-tiny-lcqhnn-cnn-tuning" / "tuning.json").read_text())
+    assert {"parameters", "filters1", "hidden_units", "dropout", "learning_rate"} <= set(summary["best_hyperparameters"])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["train", "hqnn-quanv", "--ae-epochs", "3"], "--ae-epochs applies only to autoencoder-qfm"),
         (["train", "autoencoder-qfm", "--seeds", "1"], "--seeds applies only to experiment configs"),
         (["train", "hqnn-quanv", "--qubits", "3"], "apply to HQNN-Parallel configs"),
+        (["train", "hqnn-quanv", "--readout", "Z"], "apply to HQNN-Parallel and LCQHNN configs"),
+        (["train", "lcqhnn", "--readout", "X"], "--readout must be one of Z, probs for LCQHNN"),
+        (["train", "lcqhnn", "--depth", "2"], "apply to HQNN-Parallel configs"),
         (["experiment", "no-such-config"], "Unknown config name"),
     ],
 )

@@ -5,38 +5,7 @@ import pytest
 from hybridkeras import keras
 from hybridkeras._compat import tf
 from hybridkeras.layers import ParallelPQC, Quanvolution2D
-from tests.helpers import reference_parallel_pqc, reference_quanv_patch
-
-
-def _numeric_gradient(f, x: np.ndarray, eps: float = 1e-2) -> np.ndarray:
-    grad = np.zeros_like(x, dtype=np.float64)
-    for index in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[index] = eps
-        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
-    return grad
-
-
-def assert_gradients_match_finite_differences(layer, variable, x0, mix, *, eps_x=1e-2, atol_x=2e-3):
-    """d/dx and d/dw of sum(layer(x)·mix): autodiff through TFQ's adjoint vs central differences."""
-    w0 = variable.numpy()
-    x = tf.constant(x0)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        value = tf.reduce_sum(layer(x) * mix)
-    grad_x = tape.gradient(value, x).numpy()
-    grad_w = tape.gradient(value, variable).numpy()
-    numeric_x = _numeric_gradient(lambda v: float(tf.reduce_sum(layer(v) * mix)), x0, eps=eps_x)
-    np.testing.assert_allclose(grad_x, numeric_x, rtol=2e-2, atol=atol_x)
-
-    def of_weights(w):
-        variable.assign(w)
-        return float(tf.reduce_sum(layer(x0) * mix))
-
-    numeric_w = _numeric_gradient(of_weights, w0)
-    variable.assign(w0)
-    np.testing.assert_allclose(grad_w, numeric_w, rtol=2e-2, atol=2e-3)
-    assert np.abs(grad_w).max() > 1e-2 and np.abs(grad_x).max() > 1e-2  # both really reach the circuit
+from tests.helpers import assert_gradients_match_finite_differences, numeric_gradient, reference_parallel_pqc, reference_quanv_patch
 
 
 @pytest.mark.parametrize("readout, embedding", [("Y", "X"), ("Z", "Y"), ("X", "X")])

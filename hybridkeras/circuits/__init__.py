@@ -4,11 +4,13 @@ from hybridkeras.circuits.ansatze import (
     entangling_range,
     feature_map_circuit,
     hadamard_layer,
+    lcqhnn_circuit,
     parallel_pqc_circuit,
     quanv_kernel_circuit,
+    reversed_cnot_chain,
     strongly_entangling_layers,
 )
-from hybridkeras.circuits.encoders import angle_encoding, arccos_angles, arccos_ry_encoding, make_symbols, rotation
+from hybridkeras.circuits.encoders import angle_encoding, arccos_angles, arccos_ry_encoding, make_symbols, phase_encoding, rotation
 from hybridkeras.circuits.readouts import (
     READOUTS,
     basis_state_projectors,
@@ -32,6 +34,9 @@ __all__ = [
     "cnot_chain",
     "feature_map_circuit",
     "hadamard_layer",
+    "lcqhnn_circuit",
+    "phase_encoding",
+    "reversed_cnot_chain",
     "make_symbols",
     "pauli_readout",
     "readout_operators",

@@ -6,7 +6,7 @@ from typing import Sequence
 import cirq
 import sympy
 
-from hybridkeras.circuits.encoders import angle_encoding, arccos_ry_encoding
+from hybridkeras.circuits.encoders import angle_encoding, arccos_ry_encoding, phase_encoding
 
 
 def hadamard_layer(qubits: Sequence[cirq.Qid]) -> cirq.Circuit:
@@ -17,6 +17,11 @@ def hadamard_layer(qubits: Sequence[cirq.Qid]) -> cirq.Circuit:
 def cnot_chain(qubits: Sequence[cirq.Qid]) -> cirq.Circuit:
     """CNOT(0,1), CNOT(1,2), ..., CNOT(n−2, n−1)."""
     return cirq.Circuit(cirq.CNOT(a, b) for a, b in zip(qubits[:-1], qubits[1:]))
+
+
+def reversed_cnot_chain(qubits: Sequence[cirq.Qid]) -> cirq.Circuit:
+    """The CNOT chain in reverse order: CNOT(n−2, n−1), …, CNOT(1, 2), CNOT(0, 1)."""
+    return cirq.Circuit(cirq.CNOT(a, b) for a, b in reversed(list(zip(qubits[:-1], qubits[1:]))))
 
 
 def feature_map_circuit(
@@ -85,3 +90,28 @@ def quanv_kernel_circuit(
     if len(weights) != len(qubits):
         raise ValueError(f"`weights` must have one entry per qubit ({len(qubits)}). Received: {len(weights)}")
     return angle_encoding(qubits, pixels, "Y") + angle_encoding(qubits, weights, rotation_axis) + cnot_chain(qubits)
+
+
+def lcqhnn_circuit(
+    qubits: Sequence[cirq.Qid], inputs: Sequence[sympy.Basic], weights: Sequence, *, measure: bool = False
+) -> cirq.Circuit:
+    """The LCQHNN variational block (paper 3) on n qubits (the paper uses 4).
+
+    H on every qubit; U1(2·x_i) on qubit i; CNOT(0,1), …, CNOT(n−2, n−1); trainable RY(θ_i) on
+    every qubit; the CNOTs in reverse order; H on qubit 0. With ``measure=True`` a
+    computational-basis measurement (key ``"m"``) is appended for drawing or sampling with Cirq.
+
+    Args:
+        qubits: The n qubits.
+        inputs: One symbol (or expression) per qubit: the features x_i.
+        weights: One symbol or number per qubit: the RY angles θ_i.
+    """
+    if len(weights) != len(qubits):
+        raise ValueError(f"`weights` must have one entry per qubit ({len(qubits)}). Received: {len(weights)}")
+    circuit = phase_encoding(qubits, inputs, scale=2.0) + cnot_chain(qubits)
+    circuit += angle_encoding(qubits, weights, "Y")
+    circuit += reversed_cnot_chain(qubits)
+    circuit.append(cirq.H(qubits[0]))
+    if measure:
+        circuit.append(cirq.measure(*qubits, key="m"))
+    return circuit

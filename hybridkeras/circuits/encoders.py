@@ -55,3 +55,20 @@ def angle_encoding(
         )
     gate = rotation(axis)
     return cirq.Circuit(cirq.Moment(gate(s).on(q) for q, s in zip(qubits, symbols)))
+
+
+def phase_encoding(qubits: Sequence[cirq.Qid], symbols: Sequence[sympy.Basic], *, scale: float = 2.0) -> cirq.Circuit:
+    """H on every qubit, then the phase U1(δ_i) = diag(1, e^{iδ_i}) with δ_i = scale·x_i.
+
+    U1(δ) is ``cirq.ZPowGate(exponent=δ/π)`` exactly (no global phase), so the symbol enters
+    through the affine exponent ``x·scale/π`` that TFQ resolves in the graph.
+    """
+    if len(qubits) != len(symbols):
+        raise ValueError(
+            f"`symbols` must have one symbol per qubit ({len(qubits)}). Received: {len(symbols)} symbols"
+        )
+    factor = float(scale) / np.pi
+    return cirq.Circuit(
+        cirq.Moment(cirq.H.on_each(*qubits)),
+        cirq.Moment(cirq.ZPowGate(exponent=s * factor).on(q) for q, s in zip(qubits, symbols)),
+    )

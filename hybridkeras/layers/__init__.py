@@ -1,5 +1,6 @@
 """Keras layers (tf_keras) that wrap TensorFlow Quantum, plus fitted feature transforms."""
 from hybridkeras.layers.feature_map import QuantumFeatureMap
+from hybridkeras.layers.lcqhnn import LCQHNNBlock
 from hybridkeras.layers.parallel_pqc import ParallelPQC
 from hybridkeras.layers.preprocessing import MinMaxScaling, PadFeatures, PCAProjection
 from hybridkeras.layers.quanvolution import Quanvolution2D
@@ -7,6 +8,7 @@ from hybridkeras.layers.quanvolution import Quanvolution2D
 CUSTOM_OBJECTS = {
     "hybridkeras>QuantumFeatureMap": QuantumFeatureMap,
     "hybridkeras>ParallelPQC": ParallelPQC,
+    "hybridkeras>LCQHNNBlock": LCQHNNBlock,
     "hybridkeras>Quanvolution2D": Quanvolution2D,
     "hybridkeras>PCAProjection": PCAProjection,
     "hybridkeras>MinMaxScaling": MinMaxScaling,
@@ -14,6 +16,6 @@ CUSTOM_OBJECTS = {
 }
 
 __all__ = [
-    "CUSTOM_OBJECTS", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
+    "CUSTOM_OBJECTS", "LCQHNNBlock", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
     "Quanvolution2D",
 ]

@@ -7,6 +7,7 @@ import cirq
 import sympy
 
 from hybridkeras._compat import tf, tfq
+from hybridkeras.circuits import readout_operators, walsh_matrix, z_strings
 
 VIAS = ("expectation", "controlled_pqc")
 
@@ -18,6 +19,33 @@ def make_differentiator(name: str | None):
     if name == "adjoint":
         return tfq.differentiators.Adjoint()
     return tfq.differentiators.ParameterShift()
+
+
+class Readout:
+    """What TFQ measures for a readout name, and how the measured values become the readout.
+
+    Pauli readouts are measured as they are. 'probs' is measured as the 2^n − 1 expectations
+    ⟨Z_S⟩ and a fixed Walsh–Hadamard transform turns them into the 2^n basis-state
+    probabilities (far cheaper than 2^n projector PauliSums of 2^n terms each, and equal to
+    them; see `circuits.readouts`). With shots each ⟨Z_S⟩ is estimated on its own, so sampled
+    'probs' are unbiased but may dip slightly below 0.
+    """
+
+    def __init__(self, qubits: Sequence[cirq.Qid], readout: str):
+        self.readout = readout
+        self.operators = readout_operators(qubits, readout)
+        if readout == "probs":
+            self.measured = z_strings(qubits)
+            self._walsh = tf.constant(walsh_matrix(len(qubits)), tf.float32)
+        else:
+            self.measured = self.operators
+            self._walsh = None
+
+    def __call__(self, values):
+        """[batch, len(measured)] expectations → [batch, len(operators)] readout values."""
+        if self._walsh is None:
+            return values
+        return tf.matmul(tf.pad(values, [[0, 0], [1, 0]], constant_values=1.0), self._walsh)
 
 
 class BatchedCircuit:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import cirq
 
 from hybridkeras._compat import keras, tf, tfq
-from hybridkeras.circuits import feature_map_circuit, make_symbols, readout_operators, walsh_matrix, z_strings
+from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
-from hybridkeras.layers._tfq import BatchedCircuit
+from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import (
     MAX_QUBITS,
     check_choice,
@@ -74,22 +74,18 @@ class QuantumFeatureMap(keras.layers.Layer):
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._symbols = make_symbols("x", self.qubits)
         self.circuit = feature_map_circuit(self._qubits, self._symbols)
-        self.operators = readout_operators(self._qubits, self.readout)
+        self._readout = Readout(self._qubits, self.readout)
+        self.operators = self._readout.operators
         self.readout_dim = readout_size(self.qubits, self.readout)
         self._sampled_probs = self.readout == "probs" and self.repetitions is not None
-        self._walsh = None
         if self._sampled_probs:
             self._sampler = tfq.layers.Sample(name="sample")
             self._model = tfq.convert_to_tensor([self.circuit])
             self._names = tf.constant([str(s) for s in self._symbols])
             self._place = tf.constant([2 ** (self.qubits - 1 - i) for i in range(self.qubits)], tf.int32)
         else:
-            pqc_operators = self.operators
-            if self.readout == "probs":
-                pqc_operators = z_strings(self._qubits)
-                self._walsh = tf.constant(walsh_matrix(self.qubits), tf.float32)
             self._pqc = BatchedCircuit(
-                self.circuit, pqc_operators, self._symbols, repetitions=self.repetitions,
+                self.circuit, self._readout.measured, self._symbols, repetitions=self.repetitions,
                 differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc",
             )
         self.groups = None
@@ -127,9 +123,7 @@ class QuantumFeatureMap(keras.layers.Layer):
             index = tf.reduce_sum(tf.cast(bits, tf.int32) * self._place, axis=-1)
             values = tf.reduce_mean(tf.one_hot(index, self.readout_dim, dtype=tf.float32), axis=1)
         else:
-            values = self._pqc(angles)
-            if self._walsh is not None:  # ⟨Z_S⟩ for S ≠ ∅, with ⟨Z_∅⟩ = 1 in front → probabilities
-                values = tf.matmul(tf.pad(values, [[0, 0], [1, 0]], constant_values=1.0), self._walsh)
+            values = self._readout(self._pqc(angles))
         return tf.reshape(values, [-1, self.groups * self.readout_dim])
 
     def compute_output_shape(self, input_shape):

@@ -24,6 +24,13 @@ from hybridkeras.models.hqnn import (
     build_hqnn_quanv,
     build_quanv_cnn,
 )
+from hybridkeras.models.lcqhnn import (
+    build_lcqhnn,
+    build_lcqhnn_cnn,
+    build_lcqhnn_cnn4,
+    build_lcqhnn_cnn8,
+    build_lcqhnn_cnn16,
+)
 
 MODELS = {
     "autoencoder-qfm": build_autoencoder_qfm,
@@ -33,6 +40,10 @@ MODELS = {
     "hqnn-quanv": build_hqnn_quanv,
     "cnn1": build_cnn1,
     "cnn4": build_cnn4,
+    "lcqhnn": build_lcqhnn,
+    "lcqhnn-cnn4": build_lcqhnn_cnn4,
+    "lcqhnn-cnn8": build_lcqhnn_cnn8,
+    "lcqhnn-cnn16": build_lcqhnn_cnn16,
 }
 
 
@@ -46,5 +57,6 @@ def get_builder(name: str):
 __all__ = [
     "MODELS", "adapt_front", "build_cnn1", "build_cnn4", "build_conv_block", "build_hqnn_parallel",
     "build_hqnn_parallel_cnn", "build_hqnn_quanv", "build_quanv_cnn", "build_autoencoder", "build_autoencoder_classical", "build_autoencoder_qfm",
-    "build_decoder", "build_encoder", "build_head", "build_quantum_front", "compile_for", "compose", "get_builder",
+    "build_decoder", "build_lcqhnn", "build_lcqhnn_cnn", "build_lcqhnn_cnn4", "build_lcqhnn_cnn8",
+    "build_lcqhnn_cnn16", "build_encoder", "build_head", "build_quantum_front", "compile_for", "compose", "get_builder",
 ]

@@ -1,12 +1,12 @@
 """Training: callbacks, named configs, the autoencoder + feature-map pipeline, the experiment runner."""
-from hybridkeras.training.callbacks import make_callbacks, step_schedule
+from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks, step_schedule
 from hybridkeras.training.configs import CONFIGS, AutoencoderQFMConfig, ExperimentConfig, get_config
 from hybridkeras.training.experiments import EpochRecorder, ExperimentResult, run_experiment, train_one
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.pipeline import PipelineResult, compute_features, load_dataset, train_autoencoder_qfm
 
 __all__ = [
-    "CONFIGS", "AutoencoderQFMConfig", "EpochRecorder", "ExperimentConfig", "ExperimentResult", "PipelineResult",
+    "CONFIGS", "AutoencoderQFMConfig", "EpochRecorder", "GradCAMSnapshots", "ExperimentConfig", "ExperimentResult", "PipelineResult",
     "compute_features", "convergence_epoch", "convergence_speedup", "get_config", "load_dataset", "make_callbacks",
     "run_experiment", "step_schedule", "train_autoencoder_qfm", "train_one",
 ]

@@ -1,4 +1,4 @@
-"""Callbacks: learning-rate schedules, early stopping, resumable checkpoints, TensorBoard."""
+"""Callbacks: learning-rate schedules, early stopping, resumable checkpoints, TensorBoard, Grad-CAM snapshots."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -64,3 +64,79 @@ def make_callbacks(
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     return callbacks
+
+
+class GradCAMSnapshots(keras.callbacks.Callback):
+    """Grad-CAM heat maps of fixed images at chosen epochs (0 = before training), as in paper 3's figures.
+
+    After training (or at every snapshot, with ``output_dir``) the maps are kept in
+    ``snapshots`` ({epoch: (N, H, W)}); with ``output_dir`` each snapshot is also written to
+    ``gradcam_epoch<k>.npz`` and the grid to ``gradcam.png``. A resumed run reloads the
+    snapshots it has already written instead of recomputing them with later weights.
+
+    Args:
+        images: The images to explain, (N, H, W, C).
+        epochs: Epochs after which to take a snapshot; 0 means the untrained model.
+        layer_name: Convolution layer (default: the last Conv2D).
+        class_index: Class to explain (default: each image's predicted class at that epoch).
+        output_dir: Folder for the .npz files and the PNG, or None.
+        labels: Row labels for the plot (for example the true classes).
+    """
+
+    def __init__(self, images, epochs=(0,), *, layer_name=None, class_index=None, output_dir=None, labels=None):
+        super().__init__()
+        import numpy as np
+
+        self.images = np.asarray(images, np.float32)
+        if self.images.ndim != 4:
+            raise ValueError(f"`images` must have shape (N, H, W, C). Received shape {self.images.shape}")
+        self.epochs = sorted({int(e) for e in epochs})
+        if not self.epochs or self.epochs[0] < 0:
+            raise ValueError(f"`epochs` must be non-negative ints. Received: epochs={epochs!r}")
+        self.layer_name = layer_name
+        self.class_index = class_index
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.labels = labels
+        self.snapshots = {}
+        self._cam = None
+
+    def _path(self, epoch: int) -> Path:
+        return self.output_dir / f"gradcam_epoch{epoch:03d}.npz"
+
+    def _take(self, epoch: int) -> None:
+        import numpy as np
+
+        from hybridkeras.viz.gradcam import GradCAM
+
+        if self._cam is None:
+            self._cam = GradCAM(self.model, self.layer_name)
+        heatmaps = self._cam(self.images, self.class_index)
+        self.snapshots[epoch] = heatmaps
+        if self.output_dir is not None:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.output_dir / f".gradcam_epoch{epoch:03d}.tmp.npz"
+            np.savez(tmp, heatmaps=heatmaps, images=self.images)
+            tmp.replace(self._path(epoch))
+
+    def on_train_begin(self, logs=None):
+        import numpy as np
+
+        if self.output_dir is not None:
+            for epoch in self.epochs:
+                if self._path(epoch).is_file():
+                    self.snapshots[epoch] = np.load(self._path(epoch))["heatmaps"]
+        if 0 in self.epochs and 0 not in self.snapshots:
+            self._take(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 in self.epochs:
+            self._take(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self.output_dir is not None and self.snapshots:
+            from hybridkeras.viz.gradcam import plot_grad_cam_snapshots
+            from hybridkeras.viz.plots import plt
+
+            fig = plot_grad_cam_snapshots(self.images, self.snapshots, self.output_dir / "gradcam.png",
+                                          labels=self.labels)
+            plt.close(fig)

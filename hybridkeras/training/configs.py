@@ -62,7 +62,9 @@ class ExperimentConfig(_Replaceable):
     ``model_kwargs`` maps a model name to the hyperparameters of its builder; ``seeds`` are
     the initialisation seeds; the data split uses ``data_seed`` (None: the run's seed, so
     the split changes too). ``report_epochs`` adds validation accuracy at those epochs to the
-    table; ``threshold`` (validation accuracy) adds convergence epochs and Q_AB.
+    table (and test accuracy with ``report_test``); ``threshold`` (validation accuracy) adds convergence epochs and Q_AB.
+    ``gradcam_epochs`` (0 = untrained) records Grad-CAM maps of ``gradcam_images`` test
+    images at those epochs for every model with a convolution layer.
     """
 
     name: str
@@ -87,7 +89,10 @@ class ExperimentConfig(_Replaceable):
     seeds: tuple = (0,)
     # reporting
     report_epochs: tuple = ()
+    report_test: bool = False
     threshold: float | None = None
+    gradcam_epochs: tuple = ()
+    gradcam_images: int = 4
     notes: str = field(default="", compare=False)
 
     def split_seed(self, seed: int) -> int:
@@ -171,6 +176,38 @@ CONFIGS.update({
         name="hqnn-quanv-tiny", models=("hqnn-quanv", "cnn4", "cnn1"), dataset="digits",
         train_size=100, test_size=50, epochs=2, batch_size=25, seeds=(0, 1),
         notes="smoke test on scikit-learn 8×8 digits",
+    ),
+})
+
+
+# Paper 3 (LCQHNN): two-class tasks, balanced 2,048 / 512 / 1,024 subsets, Adam 1e-3, batch 64, 50 epochs, seed 42.
+_LCQHNN_MODELS = ("lcqhnn", "lcqhnn-cnn4", "lcqhnn-cnn8", "lcqhnn-cnn16")
+_LCQHNN = dict(models=_LCQHNN_MODELS, epochs=50, batch_size=64, learning_rate=1e-3, seeds=(42,), data_seed=42,
+               report_epochs=(10, 25, 50), report_test=True, gradcam_epochs=(0, 25, 50))
+
+CONFIGS.update({
+    # Runs here, no download: the 0s and 1s of the bundled MNIST sample (balanced 240 / 56 / 108, the paper's 4:1:2).
+    "lcqhnn": ExperimentConfig(
+        name="lcqhnn", dataset="mnist_sample", classes=(0, 1), train_size=240, val_size=56, test_size=108,
+        validation_split=0.2, test_split=0.28, threshold=0.99, **_LCQHNN,
+        notes="reduced: MNIST 0 vs 1 from the bundled sample, LCQHNN vs CNN-4/8/16, 50 epochs",
+    ),
+    "lcqhnn-mnist": ExperimentConfig(
+        name="lcqhnn-mnist", dataset="mnist", classes=(0, 1), train_size=2048, val_size=512, test_size=1024,
+        threshold=0.99, **_LCQHNN,
+        notes="paper: MNIST 0 vs 1, balanced 2,048 / 512 / 1,024, 50 epochs, threshold 99%",
+    ),
+    "lcqhnn-fashion": ExperimentConfig(
+        name="lcqhnn-fashion", dataset="fashion_mnist", classes=(1, 6), train_size=2048, val_size=512,
+        test_size=1024, threshold=0.90, **_LCQHNN,
+        notes="paper: FashionMNIST trouser vs shirt, balanced 2,048 / 512 / 1,024, 50 epochs, threshold 90%",
+    ),
+    "lcqhnn-tiny": ExperimentConfig(
+        name="lcqhnn-tiny", models=_LCQHNN_MODELS, dataset="digits", classes=(0, 1), resize=(12, 12),
+        train_size=100, val_size=40, test_size=60, validation_split=0.2, test_split=0.28, epochs=2, batch_size=25,
+        seeds=(0,), report_epochs=(1, 2), report_test=True,
+        threshold=0.9, gradcam_epochs=(0, 2), gradcam_images=2,
+        notes="smoke test on scikit-learn digits 0 vs 1 at 12×12",
     ),
 })
 

@@ -30,7 +30,7 @@ from hybridkeras._compat import keras
 from hybridkeras.data import load
 from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.models import compile_for, get_builder
-from hybridkeras.training.callbacks import make_callbacks
+from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.pipeline import data_spec
@@ -123,6 +123,49 @@ def _check_output(output: Path, config: ExperimentConfig, resume: bool) -> None:
     write_json_atomic(record, config.to_dict())
 
 
+class TestAccuracyAt(keras.callbacks.Callback):
+    """Adds ``test_accuracy`` (and ``test_loss``) to the logs of the chosen epochs, for reporting only.
+
+    Nothing is selected on it: it lets a table show held-out accuracy at epochs 10/25/50 as
+    the LCQHNN paper does. Put it before the recorder so the values are stored in the history.
+    """
+
+    def __init__(self, epochs, x, y, batch_size: int = 256):
+        super().__init__()
+        self.epochs, self.x, self.y, self.batch_size = set(epochs), x, y, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and epoch + 1 in self.epochs:
+            loss, accuracy = self.model.evaluate(self.x, self.y, batch_size=self.batch_size, verbose=0)[:2]
+            logs["test_loss"], logs["test_accuracy"] = loss, accuracy
+
+
+def _gradcam_callbacks(config: ExperimentConfig, model, data, run_dir: Path) -> list:
+    """A GradCAMSnapshots callback on the first test images (classes in turn), if the config asks and the model has a conv layer."""
+    if not config.gradcam_epochs or not any(isinstance(layer, keras.layers.Conv2D) for layer in _all_layers(model)):
+        return []
+    key = _round_robin(data.y_test) * data.num_classes + data.y_test
+    chosen = np.argsort(key, kind="stable")[: config.gradcam_images]
+    labels = [data.class_names[int(c)] for c in data.y_test[chosen]]
+    return [GradCAMSnapshots(data.x_test[chosen], config.gradcam_epochs, output_dir=run_dir / "gradcam", labels=labels)]
+
+
+def _round_robin(labels: np.ndarray) -> np.ndarray:
+    """Rank of each sample within its class, so sorting by it takes one sample of every class in turn."""
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        index = np.flatnonzero(labels == label)
+        rank[index] = np.arange(len(index))
+    return rank
+
+
+def _all_layers(model) -> list:
+    layers = []
+    for layer in model.layers:
+        layers.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return layers
+
+
 def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_dir: Path, *,
               verbose: int = 1, save: bool = True, tensorboard: bool = False) -> dict:
     """Trains one model with one seed (resuming from ``run_dir/backup``); returns its metrics."""
@@ -132,7 +175,8 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     model = builder(data.input_shape, data.num_classes, **config.model_kwargs.get(model_name, {}))
     compile_for(model, learning_rate=config.learning_rate)
     recorder = EpochRecorder(run_dir / "history.json")
-    callbacks = [recorder] + make_callbacks(
+    tests = [TestAccuracyAt(config.report_epochs, data.x_test, data.y_test)] if config.report_test else []
+    callbacks = tests + [recorder] + _gradcam_callbacks(config, model, data, run_dir) + make_callbacks(
         lr_schedule=config.lr_schedule, initial_lr=config.learning_rate, backup_dir=run_dir / "backup",
         tensorboard_dir=run_dir / "logs" if tensorboard else None,
     )
@@ -159,6 +203,10 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     }
     for epoch in config.report_epochs:
         metrics[f"val_accuracy@{epoch}"] = float(val[epoch - 1]) if len(val) >= epoch else math.nan
+        if config.report_test:
+            tested = history.get("test_accuracy", [])
+            value = tested[epoch - 1] if len(tested) >= epoch else math.nan
+            metrics[f"test_accuracy@{epoch}"] = math.nan if value is None else float(value)
     if config.threshold is not None:
         metrics["convergence_epoch"] = convergence_epoch(val, config.threshold)
     if save:
@@ -184,6 +232,8 @@ def summarise(config: ExperimentConfig, runs: dict) -> tuple[list, list]:
         row = {"model": model_name, "seeds": len(metrics), "trainable_params": metrics[0]["trainable_params"]}
         keys = ["test_accuracy", "val_accuracy", "best_val_accuracy", "seconds_per_epoch"]
         keys += [f"val_accuracy@{e}" for e in config.report_epochs]
+        if config.report_test:
+            keys += [f"test_accuracy@{e}" for e in config.report_epochs]
         if config.threshold is not None:
             keys.append("convergence_epoch")
             row["converged_seeds"] = sum(m.get("convergence_epoch") is not None for m in metrics)
@@ -209,6 +259,8 @@ def _fmt(mean, std, scale=1.0, digits=2):
 def render_markdown(config: ExperimentConfig, rows: list, speedups: list, data_summary: str) -> str:
     header = ["model", "params", "test acc %", "final val acc %"]
     header += [f"val acc % @{e}" for e in config.report_epochs]
+    if config.report_test:
+        header += [f"test acc % @{e}" for e in config.report_epochs]
     if config.threshold is not None:
         header.append(f"epochs to {config.threshold:.0%} val")
     header.append("s / epoch")
@@ -223,6 +275,8 @@ def render_markdown(config: ExperimentConfig, rows: list, speedups: list, data_s
         cells = [r["model"], f"{r['trainable_params']:,}", _fmt(r["test_accuracy_mean"], r["test_accuracy_std"], 100),
                  _fmt(r["val_accuracy_mean"], r["val_accuracy_std"], 100)]
         cells += [_fmt(r[f"val_accuracy@{e}_mean"], r[f"val_accuracy@{e}_std"], 100) for e in config.report_epochs]
+        if config.report_test:
+            cells += [_fmt(r[f"test_accuracy@{e}_mean"], r[f"test_accuracy@{e}_std"], 100) for e in config.report_epochs]
         if config.threshold is not None:
             cells.append(_fmt(r["convergence_epoch_mean"], r["convergence_epoch_std"], 1, 1)
                          + f" ({r['converged_seeds']}/{r['seeds']} seeds)")

@@ -56,9 +56,3 @@ class HQNNQuanvHyperModel(kt.HyperModel):
                                  rotation=hp.Choice("rotation", ["X", "Y"], default="X"))
         return compile_for(model, learning_rate=hp.Float("learning_rate", 1e-4, 1e-1, sampling="log", default=1e-3))
 
-
-HYPERMODELS = {
-    "hqnn-parallel": lambda shape, classes: HQNNParallelHyperModel(shape, classes, quantum=True),
-    "hqnn-parallel-cnn": lambda shape, classes: HQNNParallelHyperModel(shape, classes, quantum=False),
-    "hqnn-quanv": lambda shape, classes: HQNNQuanvHyperModel(shape, classes),
-}

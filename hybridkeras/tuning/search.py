@@ -63,7 +63,7 @@ def tune_experiment(
         {"best_hyperparameters", "test_accuracy", "export"}.
     """
     from hybridkeras.training.experiments import experiment_dataset
-    from hybridkeras.tuning.hqnn import HYPERMODELS
+    from hybridkeras.tuning.registry import HYPERMODELS
 
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")

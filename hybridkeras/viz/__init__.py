@@ -1,4 +1,5 @@
-"""Plots: training curves, experiment curves, confusion matrices, reconstructions, circuit diagrams."""
+"""Plots: training curves, experiment curves, confusion matrices, reconstructions, circuit diagrams, Grad-CAM."""
+from hybridkeras.viz.gradcam import GradCAM, grad_cam, plot_grad_cam, plot_grad_cam_snapshots
 from hybridkeras.viz.plots import (
     plot_circuit,
     plot_confusion_matrix,
@@ -9,6 +10,7 @@ from hybridkeras.viz.plots import (
 )
 
 __all__ = [
+    "GradCAM", "grad_cam", "plot_grad_cam", "plot_grad_cam_snapshots",
     "plot_circuit", "plot_confusion_matrix", "plot_experiment_curves", "plot_history", "plot_reconstructions",
     "save_figure",
 ]

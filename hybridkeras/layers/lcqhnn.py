@@ -1,0 +1,107 @@
+"""`LCQHNNBlock`: the third paper's lean variational block as a Keras layer over ControlledPQC."""
+from __future__ import annotations
+
+import math
+
+import cirq
+
+from hybridkeras._compat import keras, tf
+from hybridkeras.circuits import lcqhnn_circuit, make_symbols
+from hybridkeras.circuits.readouts import readout_size
+from hybridkeras.layers._tfq import BatchedCircuit, Readout
+from hybridkeras.layers._validation import (
+    MAX_QUBITS,
+    check_choice,
+    check_differentiator,
+    check_positive_int,
+    check_rank2,
+    check_repetitions,
+)
+
+LCQHNN_READOUTS = ("Z", "probs")
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class LCQHNNBlock(keras.layers.Layer):
+    """The LCQHNN variational block: one n-qubit circuit per sample, run by `tfq.layers.ControlledPQC`.
+
+    For features x_0 … x_{n−1}: H on every qubit; the phase U1(2·x_i) on qubit i; CNOT(0,1),
+    …, CNOT(n−2, n−1); trainable RY(θ_i) on every qubit; the same CNOTs in reverse order; H on
+    qubit 0; then the readout. The features enter as symbol values and the θ_i as layer
+    weights, so gradients reach both (adjoint differentiation when exact, parameter shift
+    with shots).
+
+    Args:
+        qubits: Number of qubits n, one per input feature (the paper uses 4).
+        readout: 'Z' (default): ⟨Z_i⟩ on every qubit (n values in [−1, 1]); 'probs': the 2^n
+            basis-state probabilities (big-endian, qubit 0 most significant).
+        differentiator: 'adjoint' (default, exact only), 'parameter_shift' (hardware-style),
+            or None (TFQ's choice).
+        repetitions: None for exact expectations, or shots per circuit and operator.
+
+    Input shape:
+        (batch, qubits).
+
+    Output shape:
+        (batch, qubits) for 'Z', (batch, 2**qubits) for 'probs'.
+
+    Weights:
+        ``theta`` of shape (qubits,): the RY angles.
+
+    Example:
+        >>> block = LCQHNNBlock(4)
+        >>> block(tf.random.normal((2, 4))).shape
+        TensorShape([2, 4])
+    """
+
+    def __init__(self, qubits=4, *, readout="Z", differentiator="adjoint", repetitions=None, **kwargs):
+        super().__init__(**kwargs)
+        self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+        self.readout = check_choice("readout", readout, LCQHNN_READOUTS)
+        self.repetitions = check_repetitions(repetitions)
+        self.differentiator = check_differentiator(differentiator, self.repetitions)
+
+        self._qubits = cirq.LineQubit.range(self.qubits)
+        self._inputs = make_symbols("x", self.qubits)
+        self._weights = make_symbols("theta", self.qubits)
+        self.circuit = lcqhnn_circuit(self._qubits, self._inputs, self._weights)
+        self._readout = Readout(self._qubits, self.readout)
+        self.operators = self._readout.operators
+        self.units = readout_size(self.qubits, self.readout)
+        self._pqc = BatchedCircuit(
+            self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
+            differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc",
+        )
+
+    @property
+    def symbols(self):
+        """Input symbols x000… then weight symbols theta000…."""
+        return list(self._inputs) + list(self._weights)
+
+    def build(self, input_shape):
+        features = check_rank2("LCQHNNBlock", input_shape)
+        if features != self.qubits:
+            raise ValueError(
+                f"The last input dimension ({features}) must equal qubits = {self.qubits} (one feature per "
+                f"qubit). Received input shape {tuple(input_shape)}"
+            )
+        self.theta = self.add_weight(
+            name="theta", shape=(self.qubits,),
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x = tf.cast(inputs, tf.float32)
+        x = tf.debugging.check_numerics(x, "LCQHNNBlock received NaN or Inf inputs")
+        theta = tf.broadcast_to(self.theta[None, :], tf.shape(x))
+        return self._readout(self._pqc(tf.concat([x, theta], axis=1)))
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([input_shape[0], self.units])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(qubits=self.qubits, readout=self.readout, differentiator=self.differentiator,
+                      repetitions=self.repetitions)
+        return config
