@@ -11,6 +11,9 @@ Examples:
     hybridkeras tune hqnn-parallel --trials 3 --epochs 2
     hybridkeras train lcqhnn                          # LCQHNN vs CNN-4/8/16, MNIST 0 vs 1, Grad-CAM snapshots
     hybridkeras experiment lcqhnn-fashion             # FashionMNIST trouser vs shirt (Keras download)
+    hybridkeras train distill                         # paper 4's table: teachers, students, gains
+    hybridkeras distill --teacher lenet --student student-3q
+    hybridkeras distill --teacher saved_models/my_cnn --student student-4q --temperature 4 --alpha 0.7
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import argparse
 import json
 import sys
 
-FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv", "lcqhnn")
+FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv", "lcqhnn", "distill")
 
 # CLI option → config field, by kind of config
 _AE_FIELDS = {"ae_epochs": "--ae-epochs", "head_epochs": "--head-epochs", "reduction": "--reduction",
@@ -56,6 +59,11 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--qubits", type=int, help="HQNN-Parallel: qubits per circuit")
     group.add_argument("--depth", type=int, help="HQNN-Parallel: strongly entangling layers per circuit")
     group.add_argument("--circuits", type=int, help="HQNN-Parallel: parallel circuits")
+    group = parser.add_argument_group("distillation settings (distill configs)")
+    group.add_argument("--temperature", type=float, help="distillation temperature T (paper: 3)")
+    group.add_argument("--alpha", type=float, help="weight λ of the distillation term (paper: 0.9)")
+    group.add_argument("--teacher-epochs", type=int, help="epochs of the teachers")
+    group.add_argument("--per-class", type=int, help="training images per class (paper: 150)")
 
 
 def _experiment_config_from(args, config):
@@ -90,10 +98,35 @@ def _experiment_config_from(args, config):
     return config
 
 
-def _config_from(args):
-    from hybridkeras.training import ExperimentConfig, get_config
+_DISTILL_FIELDS = {"temperature": "--temperature", "alpha": "--alpha", "teacher_epochs": "--teacher-epochs",
+                   "per_class": "--per-class"}
 
-    base = get_config(args.config or args.model)
+
+def _distillation_config_from(args, config):
+    for name, flag in {**_AE_FIELDS, **{k: v for k, v in _EXPERIMENT_FIELDS.items() if k not in ("epochs", "seeds")},
+                       "train_size": "--train-size", "val_size": "--val-size", "readout": "--readout",
+                       "shots": "--shots", "lr_schedule": "--lr-schedule"}.items():
+        if getattr(args, name, None) is not None:
+            raise ValueError(f"{flag} does not apply to distillation config {config.name!r}")
+    return config.replace(
+        dataset=args.dataset, data_dir=args.data_dir, test_size=args.test_size, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, data_seed=args.seed,
+        seeds=tuple(args.seeds) if args.seeds else None,
+        **{name: getattr(args, name, None) for name in _DISTILL_FIELDS},
+    )
+
+
+def _config_from(args):
+    from hybridkeras.training import DistillationConfig, ExperimentConfig, get_config
+
+    base = get_config(args.config or ("distill" if args.command == "distill" else args.model))
+    if isinstance(base, DistillationConfig):
+        return _distillation_config_from(args, base)
+    if args.command == "distill":
+        raise ValueError(f"`distill` needs a distillation config (distill, distill-mnist-6, ...). Received: {base.name!r}")
+    for name, flag in _DISTILL_FIELDS.items():
+        if getattr(args, name, None) is not None:
+            raise ValueError(f"{flag} applies only to distillation configs, not to {base.name!r}")
     if isinstance(base, ExperimentConfig):
         return _experiment_config_from(args, base)
     for name, flag in _EXPERIMENT_FIELDS.items():
@@ -173,6 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--overwrite", action="store_true", help="discard an earlier search in --output instead of resuming it")
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    distill = sub.add_parser("distill", help="distil a classical teacher into a quantum student",
+                             description="Train (or load) a teacher, distil it into a fresh quantum student with the "
+                                         "Distiller (T² · KL of softened outputs + cross-entropy), and export the "
+                                         "student on its own to <output>/student.")
+    distill.add_argument("--teacher", default="lenet",
+                         help="lenet, alexnet, ensemble (of the config's teachers), or the path of any saved Keras classifier")
+    distill.add_argument("--student", default="student-3q", help="student-3q or student-4q (default: student-3q)")
+    _config_args(distill)
+    distill.add_argument("--output", help="folder for the teacher and the student (default: saved_models/<config>-<teacher>-<student>)")
+    distill.add_argument("--quiet", action="store_true", help="no progress bars")
+
     sub.add_parser("list", help="list model families and named configs")
     return parser
 
@@ -211,8 +255,10 @@ def _run(args) -> int:
         args.config = args.model.rsplit("-", 1)[0]
     config = _config_from(args)
     verbose = 0 if args.quiet else 1
-    from hybridkeras.training import ExperimentConfig
+    from hybridkeras.training import DistillationConfig, ExperimentConfig
 
+    if isinstance(config, DistillationConfig):
+        return _run_distillation(args, config, verbose)
     if isinstance(config, ExperimentConfig):
         return _run_experiment(args, config, verbose)
     if args.command == "experiment":
@@ -235,6 +281,51 @@ def _run(args) -> int:
     summary = tune_autoencoder_qfm(config, output_dir=output, tuner=args.tuner, max_trials=args.trials,
                                    epochs=args.epochs, overwrite=args.overwrite, verbose=verbose)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_distillation(args, config, verbose: int) -> int:
+    from pathlib import Path
+
+    if args.command == "tune":
+        from hybridkeras.tuning import tune_distillation
+
+        output = args.output or f"saved_models/{config.name}-tuning"
+        summary = tune_distillation(config, output_dir=output, tuner=args.tuner, max_trials=args.trials,
+                                    epochs=args.epochs, overwrite=args.overwrite, verbose=verbose)
+        print(json.dumps(summary, indent=2))
+        return 0
+    if args.command == "distill":
+        from hybridkeras.io import save_model
+        from hybridkeras.models import compile_for
+        from hybridkeras.training.distillation import build_student, distill, distillation_dataset, load_teacher
+        from hybridkeras.training.pipeline import data_spec
+
+        label = Path(args.teacher).name if Path(args.teacher).exists() else args.teacher
+        output = Path(args.output or f"saved_models/{config.name}-{label}-{args.student}")
+        seed = config.seeds[0]
+        data = distillation_dataset(config, config.split_seed(seed))
+        teacher = load_teacher(config, args.teacher, data, seed, output / "teacher", verbose=verbose)
+        student = build_student(config, args.student, data, seed)
+        distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha, epochs=config.epochs,
+                batch_size=config.batch_size, learning_rate=config.learning_rate, verbose=verbose)
+        compile_for(student, learning_rate=config.learning_rate)
+        metrics = {"teacher_test_accuracy": float(teacher.evaluate(data.x_test, data.y_test, verbose=0)[1]),
+                   "student_test_accuracy": float(student.evaluate(data.x_test, data.y_test, verbose=0)[1]),
+                   "temperature": config.temperature, "alpha": config.alpha}
+        export = save_model(student, output / "student", metadata={
+            "role": f"{args.student} from {label}", "experiment": config.name, "seed": seed, "metrics": metrics,
+            "data": data_spec(config, data, seed=config.split_seed(seed))})
+        print(data.summary())
+        print(json.dumps(metrics, indent=2))
+        print(f"saved student -> {export}\nnext: hybridkeras evaluate {export}")
+        return 0
+    from hybridkeras.training import run_distillation
+
+    output = args.output or f"saved_models/{config.name}"
+    result = run_distillation(config, output, resume=not args.no_resume, verbose=verbose)
+    print(result.markdown)
+    print(f"tables: {output}/summary.md, {output}/summary.csv; models: {output}/seed<k>/...")
     return 0
 
 

@@ -131,3 +131,35 @@ def reference_lcqhnn_state(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     circuit.append(reversed(ladder))
     circuit.append(cirq.H(qubits[0]))
     return cirq.Simulator(dtype=np.complex128).simulate(circuit, qubit_order=qubits).final_state_vector
+
+
+def _student_layers(qubits, weights):
+    """RY, RZ on every qubit then CNOT(0,1)…CNOT(n−2,n−1) and CNOT(n−1,0) for n > 2, per layer."""
+    ops = []
+    n = len(qubits)
+    for layer in weights:
+        ops += [cirq.ry(float(w[0])).on(q) for q, w in zip(qubits, layer)]
+        ops += [cirq.rz(float(w[1])).on(q) for q, w in zip(qubits, layer)]
+        ops += [cirq.CNOT(qubits[i], qubits[i + 1]) for i in range(n - 1)]
+        if n > 2:
+            ops.append(cirq.CNOT(qubits[-1], qubits[0]))
+    return ops
+
+
+def reference_student_probs(x: np.ndarray, weights: np.ndarray, encoding: str = "amplitude") -> np.ndarray:
+    """Basis-state probabilities of a student circuit, its encoded state built without the package.
+
+    'amplitude': the simulation starts from the L2-normalised x itself (the state the encoder
+    must prepare); 'angle': H then RY(π·x_i) per qubit.
+    """
+    n = weights.shape[1]
+    qubits = cirq.LineQubit.range(n)
+    if encoding == "amplitude":
+        initial = (np.asarray(x, np.float64) / np.linalg.norm(x)).astype(np.complex128)
+        circuit = cirq.Circuit(_student_layers(qubits, weights))
+    else:
+        initial = None
+        circuit = cirq.Circuit([cirq.H(q) for q in qubits] + [cirq.ry(np.pi * float(v)).on(q) for q, v in zip(qubits, x)])
+        circuit.append(_student_layers(qubits, weights))
+    state = cirq.Simulator(dtype=np.complex128).simulate(circuit, qubit_order=qubits, initial_state=initial).final_state_vector
+    return np.abs(state) ** 2

@@ -110,6 +110,30 @@ def test_lcqhnn_trains_tunes_and_evaluates_from_the_command_line(tmp_path):
     assert {"parameters", "filters1", "hidden_units", "dropout", "learning_rate"} <= set(summary["best_hyperparameters"])
 
 
+def test_distillation_table_pair_and_tuning_from_the_command_line(tmp_path):
+    table = hybridkeras("train", "distill", "--config", "distill-tiny", "--quiet", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr[-3000:]
+    assert "| student-3q |" in table.stdout and "ensemble" in table.stdout and "gain (points)" in table.stdout
+    teacher = tmp_path / "saved_models" / "distill-tiny" / "seed0" / "teachers" / "lenet" / "model"
+
+    pair = hybridkeras("distill", "--config", "distill-tiny", "--teacher", str(teacher), "--student", "student-4q",
+                       "--temperature", "4", "--alpha", "0.5", "--quiet", cwd=tmp_path)
+    assert pair.returncode == 0, pair.stderr[-3000:]
+    export = tmp_path / "saved_models" / "distill-tiny-model-student-4q" / "student"
+    record = json.loads((export / "hybridkeras.json").read_text())
+    assert record["metadata"]["metrics"]["temperature"] == 4.0 and record["metadata"]["metrics"]["alpha"] == 0.5
+    recorded = json.loads((tmp_path / "saved_models" / "distill-tiny" / "seed0" / "teachers" / "lenet" / "metrics.json").read_text())
+    assert abs(record["metadata"]["metrics"]["teacher_test_accuracy"] - recorded["test_accuracy"]) < 1e-6
+    evaluate = hybridkeras("evaluate", str(export), cwd=tmp_path)
+    assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+
+    tune = hybridkeras("tune", "distill", "--config", "distill-tiny", "--trials", "2", "--epochs", "1", "--quiet",
+                       cwd=tmp_path)
+    assert tune.returncode == 0, tune.stderr[-3000:]
+    summary = json.loads((tmp_path / "saved_models" / "distill-tiny-tuning" / "tuning.json").read_text())
+    assert {"temperature", "alpha", "learning_rate"} <= set(summary["best_hyperparameters"])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -119,6 +143,10 @@ def test_lcqhnn_trains_tunes_and_evaluates_from_the_command_line(tmp_path):
         (["train", "hqnn-quanv", "--readout", "Z"], "apply to HQNN-Parallel and LCQHNN configs"),
         (["train", "lcqhnn", "--readout", "X"], "--readout must be one of Z, probs for LCQHNN"),
         (["train", "lcqhnn", "--depth", "2"], "apply to HQNN-Parallel configs"),
+        (["train", "distill", "--readout", "Z"], "--readout does not apply to distillation config"),
+        (["train", "lcqhnn", "--temperature", "2"], "--temperature applies only to distillation configs"),
+        (["distill", "--config", "lcqhnn"], "`distill` needs a distillation config"),
+        (["distill", "--config", "distill-tiny", "--teacher", "no/such/model"], "neither a registered model"),
         (["experiment", "no-such-config"], "Unknown config name"),
     ],
 )

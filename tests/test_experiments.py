@@ -74,7 +74,7 @@ def test_runner_refuses_to_mix_configs(tmp_path):
     assert result.runs["cnn1"][0]["epochs"] == 2
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "precious.txt").write_text("keep")
-    with pytest.raises(FileExistsError, match="not an experiment folder"):
+    with pytest.raises(FileExistsError, match="not a run folder"):
         run_experiment(config, tmp_path / "other", resume=False, verbose=0)
     assert (tmp_path / "other" / "precious.txt").is_file()
 

@@ -11,12 +11,15 @@ NOTEBOOKS = {
     "02_hqnn_parallel.ipynb": 'CONFIG = CONFIG.replace(epochs=1, train_size=200, test_size=100)\nOUTPUT = {output!r}',
     "03_hqnn_quanv.ipynb": 'CONFIG = CONFIG.replace(epochs=1, train_size=100, test_size=50, seeds=(0, 1))\nOUTPUT = {output!r}',
     "04_lcqhnn.ipynb": 'CONFIG = CONFIG.replace(epochs=2, report_epochs=(1, 2), gradcam_epochs=(0, 2))\nOUTPUT = {output!r}',
+    "05_distillation.ipynb": 'CONFIG = CONFIG.replace(epochs=1, teacher_epochs=1, seeds=(0,), per_class=20, val_per_class=5, '
+                             'teacher_kwargs={{"alexnet": {{"fc_units": 32}}}})\nOUTPUT = {output!r}',
 }
 EXPORTS = {
     "01_autoencoder_quantum_features.ipynb": "hybrid",
     "02_hqnn_parallel.ipynb": "hqnn-parallel/seed0/model",
     "03_hqnn_quanv.ipynb": "hqnn-quanv/seed0/model",
     "04_lcqhnn.ipynb": "lcqhnn/seed42/model",
+    "05_distillation.ipynb": "seed0/student-3q/from-ensemble/model",
 }
 
 

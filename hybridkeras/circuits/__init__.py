@@ -8,9 +8,20 @@ from hybridkeras.circuits.ansatze import (
     parallel_pqc_circuit,
     quanv_kernel_circuit,
     reversed_cnot_chain,
+    ry_rz_layers,
     strongly_entangling_layers,
 )
-from hybridkeras.circuits.encoders import angle_encoding, arccos_angles, arccos_ry_encoding, make_symbols, phase_encoding, rotation
+from hybridkeras.circuits.encoders import (
+    amplitude_angles,
+    amplitude_encoding,
+    angle_encoding,
+    arccos_angles,
+    arccos_ry_encoding,
+    hadamard_angle_encoding,
+    make_symbols,
+    phase_encoding,
+    rotation,
+)
 from hybridkeras.circuits.readouts import (
     READOUTS,
     basis_state_projectors,
@@ -22,6 +33,10 @@ from hybridkeras.circuits.readouts import (
 
 __all__ = [
     "READOUTS",
+    "amplitude_angles",
+    "amplitude_encoding",
+    "hadamard_angle_encoding",
+    "ry_rz_layers",
     "angle_encoding",
     "entangling_range",
     "parallel_pqc_circuit",

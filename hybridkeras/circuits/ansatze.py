@@ -115,3 +115,23 @@ def lcqhnn_circuit(
     if measure:
         circuit.append(cirq.measure(*qubits, key="m"))
     return circuit
+
+
+def ry_rz_layers(qubits: Sequence[cirq.Qid], weights) -> cirq.Circuit:
+    """The quantum students' trainable layers: per layer RY(w) and RZ(w') on every qubit, then a CNOT ring.
+
+    Args:
+        qubits: The n qubits.
+        weights: Nested sequence (depth, n, 2) of numbers or symbols: (RY angle, RZ angle).
+    """
+    n = len(qubits)
+    circuit = cirq.Circuit()
+    for layer, layer_weights in enumerate(weights):
+        if len(layer_weights) != n:
+            raise ValueError(f"`weights` layer {layer} must have {n} rows (one per qubit). Received: {len(layer_weights)}")
+        circuit.append(cirq.ry(w[0]).on(q) for q, w in zip(qubits, layer_weights))
+        circuit.append(cirq.rz(w[1]).on(q) for q, w in zip(qubits, layer_weights))
+        circuit += cnot_chain(qubits)
+        if n > 2:
+            circuit.append(cirq.CNOT(qubits[-1], qubits[0]))
+    return circuit

@@ -4,11 +4,14 @@ from hybridkeras.layers.lcqhnn import LCQHNNBlock
 from hybridkeras.layers.parallel_pqc import ParallelPQC
 from hybridkeras.layers.preprocessing import MinMaxScaling, PadFeatures, PCAProjection
 from hybridkeras.layers.quanvolution import Quanvolution2D
+from hybridkeras.layers.student import ClassProbabilities, EncodedPQC
 
 CUSTOM_OBJECTS = {
     "hybridkeras>QuantumFeatureMap": QuantumFeatureMap,
     "hybridkeras>ParallelPQC": ParallelPQC,
     "hybridkeras>LCQHNNBlock": LCQHNNBlock,
+    "hybridkeras>EncodedPQC": EncodedPQC,
+    "hybridkeras>ClassProbabilities": ClassProbabilities,
     "hybridkeras>Quanvolution2D": Quanvolution2D,
     "hybridkeras>PCAProjection": PCAProjection,
     "hybridkeras>MinMaxScaling": MinMaxScaling,
@@ -16,6 +19,6 @@ CUSTOM_OBJECTS = {
 }
 
 __all__ = [
-    "CUSTOM_OBJECTS", "LCQHNNBlock", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
+    "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "LCQHNNBlock", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
     "Quanvolution2D",
 ]

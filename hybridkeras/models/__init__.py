@@ -24,6 +24,14 @@ from hybridkeras.models.hqnn import (
     build_hqnn_quanv,
     build_quanv_cnn,
 )
+from hybridkeras.models.distillation import (
+    build_alexnet,
+    build_ensemble,
+    build_lenet,
+    build_quantum_student,
+    build_student_3q,
+    build_student_4q,
+)
 from hybridkeras.models.lcqhnn import (
     build_lcqhnn,
     build_lcqhnn_cnn,
@@ -44,6 +52,10 @@ MODELS = {
     "lcqhnn-cnn4": build_lcqhnn_cnn4,
     "lcqhnn-cnn8": build_lcqhnn_cnn8,
     "lcqhnn-cnn16": build_lcqhnn_cnn16,
+    "lenet": build_lenet,
+    "alexnet": build_alexnet,
+    "student-3q": build_student_3q,
+    "student-4q": build_student_4q,
 }
 
 
@@ -55,7 +67,8 @@ def get_builder(name: str):
 
 
 __all__ = [
-    "MODELS", "adapt_front", "build_cnn1", "build_cnn4", "build_conv_block", "build_hqnn_parallel",
+    "MODELS", "adapt_front", "build_alexnet", "build_ensemble", "build_lenet", "build_quantum_student",
+    "build_student_3q", "build_student_4q", "build_cnn1", "build_cnn4", "build_conv_block", "build_hqnn_parallel",
     "build_hqnn_parallel_cnn", "build_hqnn_quanv", "build_quanv_cnn", "build_autoencoder", "build_autoencoder_classical", "build_autoencoder_qfm",
     "build_decoder", "build_lcqhnn", "build_lcqhnn_cnn", "build_lcqhnn_cnn4", "build_lcqhnn_cnn8",
     "build_lcqhnn_cnn16", "build_encoder", "build_head", "build_quantum_front", "compile_for", "compose", "get_builder",

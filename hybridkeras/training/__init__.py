@@ -1,12 +1,14 @@
 """Training: callbacks, named configs, the autoencoder + feature-map pipeline, the experiment runner."""
 from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks, step_schedule
-from hybridkeras.training.configs import CONFIGS, AutoencoderQFMConfig, ExperimentConfig, get_config
+from hybridkeras.training.configs import CONFIGS, AutoencoderQFMConfig, DistillationConfig, ExperimentConfig, get_config
+from hybridkeras.training.distillation import DistillationResult, distill, run_distillation
+from hybridkeras.training.distiller import Distiller
 from hybridkeras.training.experiments import EpochRecorder, ExperimentResult, run_experiment, train_one
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.pipeline import PipelineResult, compute_features, load_dataset, train_autoencoder_qfm
 
 __all__ = [
-    "CONFIGS", "AutoencoderQFMConfig", "EpochRecorder", "GradCAMSnapshots", "ExperimentConfig", "ExperimentResult", "PipelineResult",
-    "compute_features", "convergence_epoch", "convergence_speedup", "get_config", "load_dataset", "make_callbacks",
-    "run_experiment", "step_schedule", "train_autoencoder_qfm", "train_one",
+    "CONFIGS", "AutoencoderQFMConfig", "DistillationConfig", "DistillationResult", "Distiller", "EpochRecorder", "GradCAMSnapshots", "ExperimentConfig", "ExperimentResult", "PipelineResult",
+    "compute_features", "convergence_epoch", "convergence_speedup", "distill", "get_config", "load_dataset", "make_callbacks",
+    "run_distillation", "run_experiment", "step_schedule", "train_autoencoder_qfm", "train_one",
 ]

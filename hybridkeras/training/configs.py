@@ -212,6 +212,82 @@ CONFIGS.update({
 })
 
 
+@dataclass(frozen=True)
+class DistillationConfig(_Replaceable):
+    """Paper 4: teachers, quantum students and every teacher → student pair on one task.
+
+    ``per_class`` training images per class (balanced, seeded; the split changes with the
+    seed unless ``data_seed`` is set), ``val_per_class`` for validation; the test split is
+    the source's own test set of those classes, or ``test_split`` of the pool. Teachers train
+    ``teacher_epochs`` epochs; students (alone and distilled, from the same initial weights)
+    ``epochs`` epochs. ``student_kwargs`` / ``teacher_kwargs`` map a model name to builder
+    arguments.
+    """
+
+    name: str
+    dataset: str = "mnist_sample"
+    data_dir: str | None = None
+    classes: tuple = (0, 1, 2, 3, 4, 5)
+    per_class: int = 150
+    val_per_class: int = 30
+    test_size: int | None = None
+    validation_split: float = 0.2
+    test_split: float = 0.2
+    resize: tuple | None = None
+    data_seed: int | None = None
+    students: tuple = ("student-3q", "student-4q")
+    student_kwargs: dict = field(default_factory=dict)
+    teachers: tuple = ("lenet", "alexnet")
+    teacher_kwargs: dict = field(default_factory=dict)
+    ensemble: bool = True
+    temperature: float = 3.0
+    alpha: float = 0.9
+    epochs: int = 10
+    teacher_epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seeds: tuple = (0, 1, 2)
+    notes: str = field(default="", compare=False)
+
+    def split_seed(self, seed: int) -> int:
+        return seed if self.data_seed is None else self.data_seed
+
+    @property
+    def train_size(self) -> int:
+        return self.per_class * len(self.classes)
+
+    @property
+    def val_size(self) -> int:
+        return self.val_per_class * len(self.classes)
+
+
+_DISTILL = dict(per_class=150, epochs=10, teacher_epochs=10, learning_rate=1e-3, temperature=3.0, alpha=0.9,
+                seeds=(0, 1, 2))
+
+CONFIGS.update({
+    # Runs here, no download: classes 0–5 of the bundled real MNIST sample.
+    "distill": DistillationConfig(
+        name="distill", dataset="mnist_sample", classes=tuple(range(6)),
+        **{**_DISTILL, "per_class": 100, "val_per_class": 20},
+        notes="reduced: MNIST 0–5 from the bundled sample (100 per class: all it holds after the test split), "
+              "LeNet/AlexNet/ensemble → 3- and 4-qubit students",
+    ),
+    "distill-mnist-6": DistillationConfig(name="distill-mnist-6", dataset="mnist", classes=tuple(range(6)), **_DISTILL,
+                                          notes="paper: MNIST 0–5, 150 per class, 10 epochs"),
+    "distill-mnist-8": DistillationConfig(name="distill-mnist-8", dataset="mnist", classes=tuple(range(8)), **_DISTILL,
+                                          notes="paper: MNIST 0–7, 150 per class, 10 epochs"),
+    "distill-fashion-6": DistillationConfig(name="distill-fashion-6", dataset="fashion_mnist", classes=tuple(range(6)),
+                                            **_DISTILL, notes="paper: FashionMNIST 0–5, 150 per class, 10 epochs"),
+    "distill-fashion-8": DistillationConfig(name="distill-fashion-8", dataset="fashion_mnist", classes=tuple(range(8)),
+                                            **_DISTILL, notes="paper: FashionMNIST 0–7, 150 per class, 10 epochs"),
+    "distill-tiny": DistillationConfig(
+        name="distill-tiny", dataset="digits", classes=(0, 1, 2, 3), resize=(16, 16), per_class=20, val_per_class=5, test_size=40,
+        teacher_kwargs={"alexnet": {"fc_units": 32}}, epochs=1, teacher_epochs=1, batch_size=16, seeds=(0,),
+        notes="smoke test on scikit-learn digits 0–3 (AlexNet with 32-unit FC layers)",
+    ),
+})
+
+
 def get_config(name: str, **overrides):
     """The named config with ``overrides`` applied."""
     if name not in CONFIGS:

@@ -107,7 +107,7 @@ def _check_output(output: Path, config: ExperimentConfig, resume: bool) -> None:
     if output.exists() and not resume:
         if any(output.iterdir()) and not record.is_file():
             raise FileExistsError(
-                f"`output_dir` {str(output)!r} exists and is not an experiment folder; refusing to delete it"
+                f"`output_dir` {str(output)!r} exists and is not a run folder of hybridkeras (no config.json); refusing to delete it"
             )
         shutil.rmtree(output)
     if resume and record.is_file():

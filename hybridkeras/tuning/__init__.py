@@ -1,11 +1,12 @@
 """Keras Tuner integration: HyperModels per family and search entry points (keras-tuner 1.3.5, tf_keras)."""
+from hybridkeras.tuning.distillation import DistillerHyperModel
 from hybridkeras.tuning.hqnn import HQNNParallelHyperModel, HQNNQuanvHyperModel
 from hybridkeras.tuning.lcqhnn import LCQHNNHyperModel
 from hybridkeras.tuning.registry import HYPERMODELS
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
-from hybridkeras.tuning.search import TUNERS, make_tuner, tune_autoencoder_qfm, tune_experiment
+from hybridkeras.tuning.search import TUNERS, make_tuner, tune_autoencoder_qfm, tune_distillation, tune_experiment
 
 __all__ = [
-    "HYPERMODELS", "TUNERS", "AutoencoderQFMHyperModel", "HQNNParallelHyperModel", "HQNNQuanvHyperModel", "LCQHNNHyperModel",
-    "make_tuner", "tune_autoencoder_qfm", "tune_experiment",
+    "HYPERMODELS", "TUNERS", "AutoencoderQFMHyperModel", "DistillerHyperModel", "HQNNParallelHyperModel", "HQNNQuanvHyperModel", "LCQHNNHyperModel",
+    "make_tuner", "tune_autoencoder_qfm", "tune_distillation", "tune_experiment",
 ]

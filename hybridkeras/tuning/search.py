@@ -149,3 +149,57 @@ def tune_autoencoder_qfm(
     summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export)}
     write_json_atomic(output / "tuning.json", summary)
     return summary
+
+
+def tune_distillation(
+    config,
+    *,
+    teacher: str = "lenet",
+    student: str | None = None,
+    output_dir,
+    tuner: str = "random",
+    max_trials: int = 10,
+    epochs: int | None = None,
+    overwrite: bool = False,
+    verbose: int = 1,
+) -> dict:
+    """Searches the Distiller's T and λ (and learning rate) for one teacher → student pair.
+
+    The teacher (a registered name, trained once with the config's settings, or the path of
+    a saved classifier) is kept fixed; every trial distils a fresh student. The best student
+    is exported alone to ``<output_dir>/best``.
+
+    Returns:
+        {"best_hyperparameters", "test_accuracy", "teacher_test_accuracy", "export"}.
+    """
+    from hybridkeras.training.distillation import build_student, distillation_dataset, load_teacher
+    from hybridkeras.tuning.distillation import DistillerHyperModel
+
+    if tuner not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    output = Path(output_dir)
+    student = student or config.students[0]
+    epochs = epochs or config.epochs
+    seed = config.seeds[0]
+    data = distillation_dataset(config, config.split_seed(seed))
+    trained = load_teacher(config, teacher, data, seed, output / "teacher", verbose=verbose)
+    teacher_accuracy = float(trained.evaluate(data.x_test, data.y_test, verbose=0)[1])
+    hypermodel = DistillerHyperModel(lambda: build_student(config, student, data, seed), trained)
+    search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
+                        project_name=f"{config.name}-{student}", seed=seed, overwrite=overwrite)
+    search.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+                  batch_size=config.batch_size, verbose=verbose)
+    best_hp = search.get_best_hyperparameters(1)[0]
+    best = _best_model(search).student
+    from hybridkeras.models import compile_for
+
+    compile_for(best, learning_rate=best_hp.values["learning_rate"])
+    test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
+    meta = {"experiment": config.name, "model": student, "teacher": str(teacher), "tuner": tuner,
+            "best_hyperparameters": best_hp.values, "metrics": {"test_accuracy": test_accuracy},
+            "data": data_spec(config, data, seed=config.split_seed(seed))}
+    export = save_model(best, output / "best", metadata=meta)
+    summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy,
+               "teacher_test_accuracy": teacher_accuracy, "export": str(export)}
+    write_json_atomic(output / "tuning.json", summary)
+    return summary

@@ -1,0 +1,180 @@
+"""The quantum students of paper 4: `EncodedPQC` (encoding → trainable layers → probabilities) and `ClassProbabilities`."""
+from __future__ import annotations
+
+import math
+
+import cirq
+import numpy as np
+
+from hybridkeras._compat import keras, tf
+from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
+from hybridkeras.layers._tfq import BatchedCircuit, Readout
+from hybridkeras.layers._validation import (
+    MAX_QUBITS,
+    check_choice,
+    check_differentiator,
+    check_positive_int,
+    check_rank2,
+    check_repetitions,
+)
+
+ENCODINGS = ("amplitude", "angle")
+_EPS = 1e-12
+
+
+def amplitude_angles_tf(features, qubits: int):
+    """TensorFlow version of `circuits.amplitude_angles`: (batch, 2^n) features → (batch, 2^n − 1) RY angles.
+
+    Differentiable: the norms carry a 1e-12 floor inside the square root, so an all-zero
+    block gives angle 0 and finite gradients.
+    """
+    size = 2**qubits
+    x = tf.math.l2_normalize(tf.cast(features, tf.float32), axis=-1, epsilon=_EPS)
+    angles = []
+    for level in range(qubits):
+        blocks = tf.reshape(x, [-1, 2**level, 2, size // 2 ** (level + 1)])
+        if level == qubits - 1:
+            angles.append(2.0 * tf.atan2(blocks[:, :, 1, 0], blocks[:, :, 0, 0]))
+        else:
+            norms = tf.sqrt(tf.reduce_sum(tf.square(blocks), axis=-1) + _EPS)
+            angles.append(2.0 * tf.atan2(norms[:, :, 1], norms[:, :, 0]))
+    return tf.concat(angles, axis=-1)
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class EncodedPQC(keras.layers.Layer):
+    """A quantum student's circuit: data encoding, `depth` trainable layers, basis-state probabilities.
+
+    Encodings:
+
+    * 'amplitude': the 2^n input features, L2-normalised, become the amplitudes of the
+      n-qubit state, prepared by RY and uniformly controlled RY rotations whose angles the
+      layer computes from the features inside the graph (so gradients reach the features).
+    * 'angle': H on every qubit, then RY(π·x_i) on qubit i for the n input features (feed
+      tanh-scaled features, as the authors' notebooks do).
+
+    Then `depth` layers of trainable RY and RZ on every qubit and a CNOT ring, and the 2^n
+    basis-state probabilities (big-endian), exact or estimated from `repetitions` shots,
+    through `tfq.layers.ControlledPQC`.
+
+    Args:
+        qubits: Qubits n (the paper's students use 3 and 4).
+        encoding: 'amplitude' (default) or 'angle'.
+        depth: Trainable layers.
+        repetitions: None for exact probabilities, or shots per circuit and operator (the
+            paper's configs use 5000); needs ``differentiator='parameter_shift'``.
+        differentiator: 'adjoint' (default, exact only), 'parameter_shift' or None.
+
+    Input shape:
+        (batch, 2**qubits) for 'amplitude', (batch, qubits) for 'angle'.
+
+    Output shape:
+        (batch, 2**qubits).
+
+    Example:
+        >>> layer = EncodedPQC(3)
+        >>> layer(tf.random.normal((2, 8))).shape
+        TensorShape([2, 8])
+    """
+
+    def __init__(self, qubits=3, *, encoding="amplitude", depth=2, repetitions=None, differentiator="adjoint",
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+        self.encoding = check_choice("encoding", encoding, ENCODINGS)
+        self.depth = check_positive_int("depth", depth)
+        self.repetitions = check_repetitions(repetitions)
+        self.differentiator = check_differentiator(differentiator, self.repetitions)
+
+        self._qubits = cirq.LineQubit.range(self.qubits)
+        if self.encoding == "amplitude":
+            self._inputs = make_symbols("a", 2**self.qubits - 1)
+            encoder = amplitude_encoding(self._qubits, self._inputs)
+        else:
+            self._inputs = make_symbols("x", self.qubits)
+            encoder = hadamard_angle_encoding(self._qubits, self._inputs)
+        self._weights = make_symbols("w", self.depth * self.qubits * 2)
+        grid = np.array(self._weights, dtype=object).reshape(self.depth, self.qubits, 2).tolist()
+        self.circuit = encoder + ry_rz_layers(self._qubits, grid)
+        self._readout = Readout(self._qubits, "probs")
+        self.operators = self._readout.operators
+        self._pqc = BatchedCircuit(
+            self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
+            differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc",
+        )
+
+    @property
+    def symbols(self):
+        """Encoding symbols (a000… amplitude angles, or x000… features), then weight symbols w000…."""
+        return list(self._inputs) + list(self._weights)
+
+    @property
+    def features(self) -> int:
+        """Input features the layer expects."""
+        return 2**self.qubits if self.encoding == "amplitude" else self.qubits
+
+    def build(self, input_shape):
+        features = check_rank2("EncodedPQC", input_shape)
+        if features != self.features:
+            expected = f"2**qubits = {self.features}" if self.encoding == "amplitude" else f"qubits = {self.qubits}"
+            raise ValueError(
+                f"The last input dimension ({features}) must be {expected} for {self.encoding} encoding. "
+                f"Received input shape {tuple(input_shape)}"
+            )
+        self.circuit_weights = self.add_weight(
+            name="circuit_weights", shape=(self.depth, self.qubits, 2),
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x = tf.cast(inputs, tf.float32)
+        x = tf.debugging.check_numerics(x, "EncodedPQC received NaN or Inf inputs")
+        values = amplitude_angles_tf(x, self.qubits) if self.encoding == "amplitude" else x
+        weights = tf.broadcast_to(tf.reshape(self.circuit_weights, [1, -1]), [tf.shape(x)[0], len(self._weights)])
+        return self._readout(self._pqc(tf.concat([values, weights], axis=1)))
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([input_shape[0], 2**self.qubits])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(qubits=self.qubits, encoding=self.encoding, depth=self.depth, repetitions=self.repetitions,
+                      differentiator=self.differentiator)
+        return config
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class ClassProbabilities(keras.layers.Layer):
+    """The first `num_classes` of 2^n basis-state probabilities, renormalised to sum to 1.
+
+    Maps a quantum student's measurement distribution to class probabilities without
+    classical weights (class k ↔ basis state k). Sampled probabilities may dip slightly
+    below 0; they are clipped at ``floor`` first.
+
+    Input shape: (batch, m) with m ≥ num_classes. Output shape: (batch, num_classes).
+    """
+
+    def __init__(self, num_classes, *, floor: float = 1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.floor = float(floor)
+
+    def build(self, input_shape):
+        available = check_rank2("ClassProbabilities", input_shape)
+        if available < self.num_classes:
+            raise ValueError(
+                f"ClassProbabilities needs at least num_classes = {self.num_classes} inputs; "
+                f"{available} basis states are too few (add qubits or use a Dense head). "
+                f"Received input shape {tuple(input_shape)}"
+            )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        p = tf.maximum(tf.cast(inputs[:, : self.num_classes], tf.float32), self.floor)
+        return p / tf.reduce_sum(p, axis=-1, keepdims=True)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_classes=self.num_classes, floor=self.floor)
+        return config

@@ -1,0 +1,134 @@
+"""Paper 4: classical teachers (LeNet, the adapted AlexNet, their ensemble) and quantum students.
+
+* ``lenet``: Conv2D(6, 5×5, same, ReLU) → MaxPool 2 → Conv2D(16, 5×5, ReLU) → MaxPool 2 →
+  Flatten → Dense(120, ReLU) → Dense(84, ReLU) → Dense(classes, softmax).
+* ``alexnet``: the paper's adaptation to 28×28×1: Conv 64 3×3 s1 p1 → ReLU → MaxPool 2 →
+  Conv 192 3×3 p1 → ReLU → MaxPool 2 → Conv 384 3×3 p1 → ReLU → Dropout → FC 4096 → ReLU →
+  Dropout → FC 4096 → ReLU → FC classes (softmax).
+* ``build_ensemble(members)``: averages the members' class probabilities.
+* ``student-3q`` / ``student-4q``: Flatten → [Dense(u, ReLU) …] → Dense(features, tanh) →
+  EncodedPQC(n qubits, amplitude encoding of 2^n features by default) → the first
+  ``classes`` basis-state probabilities, renormalised (``head='slice'``), or Dense(classes,
+  softmax) on all 2^n (``head='dense'``).
+
+Every model outputs class probabilities; the Distiller takes logs for its temperature.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from hybridkeras._compat import keras
+from hybridkeras.layers import ClassProbabilities, EncodedPQC
+from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int
+from hybridkeras.models.hqnn import _check_classes, _check_image_shape
+
+HEADS = ("slice", "dense")
+
+
+def build_lenet(input_shape=(28, 28, 1), num_classes: int = 10) -> "keras.Model":
+    """LeNet-5 for 28×28 inputs (the first convolution pads, as is usual for MNIST)."""
+    shape = _check_image_shape(input_shape)
+    num_classes = _check_classes(num_classes)
+    return keras.Sequential([
+        keras.Input(shape, name="image"),
+        keras.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"),
+        keras.layers.MaxPooling2D(2, name="pool1"),
+        keras.layers.Conv2D(16, 5, activation="relu", name="conv2"),
+        keras.layers.MaxPooling2D(2, name="pool2"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(120, activation="relu", name="fc1"),
+        keras.layers.Dense(84, activation="relu", name="fc2"),
+        keras.layers.Dense(num_classes, activation="softmax", name="classifier"),
+    ], name="lenet")
+
+
+def build_alexnet(input_shape=(28, 28, 1), num_classes: int = 10, *, fc_units: int = 4096,
+                  dropout: float = 0.5) -> "keras.Model":
+    """The paper's AlexNet adapted to small images (``fc_units`` = 4096 as in the paper)."""
+    shape = _check_image_shape(input_shape)
+    num_classes = _check_classes(num_classes)
+    fc_units = check_positive_int("fc_units", fc_units)
+    if min(shape[0], shape[1]) < 4:
+        raise ValueError(f"AlexNet pools twice; images must be at least 4×4. Received: input_shape={input_shape!r}")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    return keras.Sequential([
+        keras.Input(shape, name="image"),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv1"),
+        keras.layers.MaxPooling2D(2, name="pool1"),
+        keras.layers.Conv2D(192, 3, padding="same", activation="relu", name="conv2"),
+        keras.layers.MaxPooling2D(2, name="pool2"),
+        keras.layers.Conv2D(384, 3, padding="same", activation="relu", name="conv3"),
+        keras.layers.Dropout(dropout, name="dropout1"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(fc_units, activation="relu", name="fc1"),
+        keras.layers.Dropout(dropout, name="dropout2"),
+        keras.layers.Dense(fc_units, activation="relu", name="fc2"),
+        keras.layers.Dense(num_classes, activation="softmax", name="classifier"),
+    ], name="alexnet")
+
+
+def build_ensemble(members: Sequence["keras.Model"], *, name: str = "ensemble") -> "keras.Model":
+    """A model whose output is the mean of the members' class probabilities (members are not retrained)."""
+    members = list(members)
+    if len(members) < 2:
+        raise ValueError(f"`members` must hold at least two models. Received: {len(members)}")
+    shapes = {tuple(m.input_shape[1:]) for m in members}
+    outputs = {tuple(m.output_shape[1:]) for m in members}
+    if len(shapes) != 1 or len(outputs) != 1:
+        raise ValueError(
+            f"Ensemble members must share input and output shapes. Received inputs {sorted(shapes)}, "
+            f"outputs {sorted(outputs)}"
+        )
+    inputs = keras.Input(shapes.pop(), name="image")
+    averaged = keras.layers.Average(name="average")([m(inputs) for m in members])
+    return keras.Model(inputs, averaged, name=name)
+
+
+def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubits: int = 3,
+                          encoding: str = "amplitude", depth: int = 2, front_units: Sequence[int] = (),
+                          head: str = "slice", repetitions: int | None = None,
+                          differentiator: str | None = "adjoint") -> "keras.Model":
+    """A quantum student: a small classical front, tanh features, the circuit, class probabilities.
+
+    Args:
+        qubits: Circuit qubits n (the paper: 3 and 4).
+        encoding: 'amplitude' (2^n features) or 'angle' (n features, H + RY(π·x)).
+        depth: Trainable RY/RZ + CNOT-ring layers.
+        front_units: Hidden ReLU layers of the front before the tanh features (default none).
+        head: 'slice' (first `num_classes` basis-state probabilities, renormalised; needs
+            2^n ≥ classes) or 'dense' (Dense(classes, softmax) on all 2^n).
+        repetitions, differentiator: See :class:`~hybridkeras.layers.EncodedPQC`.
+    """
+    shape = _check_image_shape(input_shape)
+    num_classes = _check_classes(num_classes)
+    qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+    head = check_choice("head", head, HEADS)
+    if head == "slice" and 2**qubits < num_classes:
+        raise ValueError(
+            f"`head='slice'` maps classes to basis states and needs 2**qubits ≥ num_classes; "
+            f"2**{qubits} = {2**qubits} < {num_classes}. Use more qubits or head='dense'"
+        )
+    layer = EncodedPQC(qubits, encoding=encoding, depth=depth, repetitions=repetitions,
+                       differentiator=differentiator, name="circuit")
+    inputs = keras.Input(shape, name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for i, units in enumerate(front_units):
+        x = keras.layers.Dense(check_positive_int("front_units", units), activation="relu", name=f"front{i + 1}")(x)
+    x = keras.layers.Dense(layer.features, activation="tanh", name="features")(x)
+    x = layer(x)
+    if head == "slice":
+        outputs = ClassProbabilities(num_classes, name="class_probabilities")(x)
+    else:
+        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    return keras.Model(inputs, outputs, name=f"student_{qubits}q")
+
+
+def build_student_3q(input_shape=(28, 28, 1), num_classes: int = 8, **kwargs) -> "keras.Model":
+    """The 3-qubit quantum student (amplitude encoding of 8 features by default)."""
+    return build_quantum_student(input_shape, num_classes, qubits=3, **kwargs)
+
+
+def build_student_4q(input_shape=(28, 28, 1), num_classes: int = 8, **kwargs) -> "keras.Model":
+    """The 4-qubit quantum student (amplitude encoding of 16 features by default)."""
+    return build_quantum_student(input_shape, num_classes, qubits=4, **kwargs)

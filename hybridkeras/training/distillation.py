@@ -1,0 +1,284 @@
+"""The distillation runner (paper 4): teachers, students alone, every teacher → student pair, the gains table.
+
+Layout of ``<output>`` (default ``saved_models/<config name>``)::
+
+    config.json
+    seed<k>/teachers/<teacher>/          metrics.json, history.json, model/ (SavedModel)
+    seed<k>/teachers/ensemble/           metrics.json, model/ (the members' averaged probabilities)
+    seed<k>/<student>/alone/             the student trained on labels only
+    seed<k>/<student>/from-<teacher>/    the student distilled from that teacher (the student alone is exported)
+    summary.md, summary.csv, summary.json
+
+A run whose ``metrics.json`` exists is skipped when the runner is called again, so an
+interrupted table resumes at the run it stopped in.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hybridkeras._compat import keras
+from hybridkeras.data import load
+from hybridkeras.io import load_model, save_model, write_json_atomic
+from hybridkeras.models import build_ensemble, compile_for, get_builder
+from hybridkeras.training.configs import DistillationConfig
+from hybridkeras.training.distiller import Distiller
+from hybridkeras.training.experiments import EpochRecorder, _check_output, _mean_std, _write_csv
+from hybridkeras.training.pipeline import data_spec
+
+
+@dataclass
+class DistillationResult:
+    config: DistillationConfig
+    output_dir: Path
+    runs: list = field(default_factory=list)  # one metrics dict per (seed, role)
+    rows: list = field(default_factory=list)
+    markdown: str = ""
+
+
+def distillation_dataset(config: DistillationConfig, seed: int):
+    """The balanced ``per_class`` training subset, ``val_per_class`` validation subset and the test split."""
+    return load(config.dataset, config.data_dir, classes=config.classes, train_size=config.train_size,
+                val_size=config.val_size, test_size=config.test_size, validation_split=config.validation_split,
+                test_split=config.test_split, resize=config.resize, seed=seed)
+
+
+def build_student(config: DistillationConfig, name: str, data, seed: int):
+    """The student ``name`` with the initial weights of ``seed`` (equal for its alone and distilled runs)."""
+    keras.utils.set_random_seed(seed)
+    return get_builder(name)(data.input_shape, data.num_classes, **config.student_kwargs.get(name, {}))
+
+
+def distill(student, teacher, data, *, temperature: float = 3.0, alpha: float = 0.9, epochs: int = 10,
+            batch_size: int = 32, learning_rate: float = 1e-3, callbacks=(), verbose: int = 1,
+            cache_teacher: bool = True) -> Distiller:
+    """Distils ``teacher`` into ``student`` on ``data`` (a hybridkeras Dataset); returns the fitted Distiller.
+
+    With ``cache_teacher`` (default) the teacher's outputs on the training and validation
+    images are computed once (inference mode, so they are the same at every step) instead of
+    at every step; for the 95-million-parameter AlexNet this is most of the cost.
+    """
+    distiller = Distiller(student, teacher, temperature=temperature, alpha=alpha)
+    distiller.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"])
+    y_train, y_val = data.y_train, data.y_val
+    if cache_teacher:
+        y_train = (data.y_train, teacher.predict(data.x_train, batch_size=256, verbose=0))
+        y_val = (data.y_val, teacher.predict(data.x_val, batch_size=256, verbose=0))
+    distiller.fit(data.x_train, y_train, validation_data=(data.x_val, y_val), epochs=epochs,
+                  batch_size=batch_size, shuffle=True, callbacks=list(callbacks), verbose=verbose)
+    return distiller
+
+
+def _metrics(model, data, role: str, seed: int, seconds: float, history: dict | None = None) -> dict:
+    loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)[:2]
+    val = (history or {}).get("val_accuracy", [])
+    return {"role": role, "seed": seed, "test_accuracy": float(accuracy), "test_loss": float(loss),
+            "val_accuracy": float(val[-1]) if val else math.nan,
+            "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)), "seconds": seconds}
+
+
+def _finish(run_dir: Path, model, metrics: dict, config, data, seed, history=None, save=True) -> dict:
+    if save:
+        save_model(model, run_dir / "model", history=history, metadata={
+            "role": metrics["role"], "experiment": config.name, "seed": seed, "metrics": metrics,
+            "data": data_spec(config, data, seed=config.split_seed(seed))})
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _done(run_dir: Path):
+    path = run_dir / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _fit_classifier(model, config, data, run_dir: Path, epochs: int, verbose: int) -> dict:
+    compile_for(model, learning_rate=config.learning_rate)
+    recorder = EpochRecorder(run_dir / "history.json")
+    model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+              batch_size=config.batch_size, shuffle=True, callbacks=[recorder], verbose=verbose)
+    return recorder.history()
+
+
+def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_dir: Path, *, verbose: int = 1):
+    """Trains the registered teacher ``name`` (or reloads it from ``run_dir``); returns (model, metrics).
+
+    Teachers are always exported: a resumed table, the ensemble and `tune` reuse them.
+    """
+    metrics = _done(run_dir)
+    if metrics is not None and (run_dir / "model").is_dir():
+        return load_model(run_dir / "model"), metrics
+    if verbose:
+        print(f"[{config.name}] seed {seed}: teacher {name}", flush=True)
+    keras.utils.set_random_seed(seed)
+    model = get_builder(name)(data.input_shape, data.num_classes, **config.teacher_kwargs.get(name, {}))
+    started = time.perf_counter()
+    history = _fit_classifier(model, config, data, run_dir, config.teacher_epochs, verbose)
+    metrics = _finish(run_dir, model, _metrics(model, data, name, seed, time.perf_counter() - started, history),
+                      config, data, seed, history, save=True)
+    return model, metrics
+
+
+def load_teacher(config: DistillationConfig, teacher: str, data, seed: int, run_dir: Path, *, verbose: int = 1):
+    """A trained teacher: a registered name (trained with the config), 'ensemble' (of the config's
+    teachers), or the path of any saved Keras classifier (SavedModel folder, .keras or .h5 file)."""
+    from hybridkeras.layers import CUSTOM_OBJECTS
+    from hybridkeras.models import MODELS
+
+    if teacher == "ensemble":
+        members = [train_teacher(config, name, data, seed, Path(run_dir) / name, verbose=verbose)[0]
+                   for name in config.teachers]
+        return compile_for(build_ensemble(members), learning_rate=config.learning_rate)
+    if teacher in MODELS:
+        return train_teacher(config, teacher, data, seed, Path(run_dir) / teacher, verbose=verbose)[0]
+    path = Path(teacher)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"`teacher` {teacher!r} is neither a registered model ({', '.join(config.teachers)}, ensemble, ...) "
+            "nor the path of a saved classifier"
+        )
+    model = load_model(path) if path.is_dir() else keras.models.load_model(str(path), custom_objects=CUSTOM_OBJECTS)
+    if model.output_shape[-1] != data.num_classes or tuple(model.input_shape[1:]) != data.input_shape:
+        raise ValueError(
+            f"The teacher at {teacher!r} maps {model.input_shape[1:]} to {model.output_shape[-1]} classes; the data "
+            f"has inputs {data.input_shape} and {data.num_classes} classes"
+        )
+    if not model.compiled_loss:
+        compile_for(model, learning_rate=config.learning_rate)
+    return model
+
+
+def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: int = 1,
+             save_models: bool = True) -> tuple[list, str]:
+    """All runs of one seed (teachers, ensemble, each student alone and from each teacher) and the data summary."""
+    data = distillation_dataset(config, config.split_seed(seed))
+    root = output / f"seed{seed}"
+    runs, teachers = [], {}
+    for name in config.teachers:
+        teachers[name], metrics = train_teacher(config, name, data, seed, root / "teachers" / name, verbose=verbose)
+        runs.append(metrics)
+    if config.ensemble and len(teachers) >= 2:
+        run_dir = root / "teachers" / "ensemble"
+        teachers["ensemble"] = compile_for(build_ensemble(list(teachers.values())), learning_rate=config.learning_rate)
+        metrics = _done(run_dir)
+        if metrics is None:
+            metrics = _finish(run_dir, teachers["ensemble"], _metrics(teachers["ensemble"], data, "ensemble", seed, 0.0),
+                              config, data, seed, save=save_models)
+        runs.append(metrics)
+    for student_name in config.students:
+        run_dir = root / student_name / "alone"
+        metrics = _done(run_dir)
+        if metrics is None:
+            if verbose:
+                print(f"[{config.name}] seed {seed}: {student_name} alone", flush=True)
+            student = build_student(config, student_name, data, seed)
+            started = time.perf_counter()
+            history = _fit_classifier(student, config, data, run_dir, config.epochs, verbose)
+            metrics = _finish(run_dir, student, _metrics(student, data, f"{student_name}", seed,
+                                                         time.perf_counter() - started, history),
+                              config, data, seed, history, save=save_models)
+        runs.append({**metrics, "student": student_name, "teacher": None})
+        for teacher_name, teacher in teachers.items():
+            run_dir = root / student_name / f"from-{teacher_name}"
+            metrics = _done(run_dir)
+            if metrics is None:
+                if verbose:
+                    print(f"[{config.name}] seed {seed}: {teacher_name} → {student_name}", flush=True)
+                student = build_student(config, student_name, data, seed)
+                before = [w.copy() for w in teacher.get_weights()]
+                started = time.perf_counter()
+                recorder = EpochRecorder(run_dir / "history.json")
+                distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha,
+                        epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+                        callbacks=[recorder], verbose=verbose)
+                if not all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights())):
+                    raise RuntimeError(f"teacher {teacher_name!r} changed during distillation")
+                compile_for(student, learning_rate=config.learning_rate)
+                role = f"{student_name} from {teacher_name}"
+                metrics = _finish(run_dir, student, _metrics(student, data, role, seed, time.perf_counter() - started,
+                                                             recorder.history()),
+                                  config, data, seed, recorder.history(), save=save_models)
+            runs.append({**metrics, "student": student_name, "teacher": teacher_name})
+    keras.backend.clear_session()
+    return runs, data.summary()
+
+
+def summarise(config: DistillationConfig, runs: list) -> list:
+    """The paper's table: per student and teacher, the student alone, the teacher, the distilled student, the gain."""
+    def accuracies(predicate):
+        return [r["test_accuracy"] for r in runs if predicate(r)]
+
+    rows = []
+    for student in config.students:
+        alone = accuracies(lambda r: r.get("student") == student and r.get("teacher") is None)
+        params = next(r["trainable_params"] for r in runs if r.get("student") == student)
+        for teacher in [t for t in (*config.teachers, "ensemble") if any(r.get("teacher") == t for r in runs)]:
+            taught = accuracies(lambda r: r.get("student") == student and r.get("teacher") == teacher)
+            gains = [b - a for a, b in zip(alone, taught)]
+            teacher_acc = accuracies(lambda r: r["role"] == teacher and "student" not in r)
+            row = {"student": student, "student_params": params, "teacher": teacher, "seeds": len(taught)}
+            for key, values in (("student_alone", alone), ("teacher", teacher_acc), ("distilled", taught),
+                                ("gain", gains)):
+                row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(values)
+            rows.append(row)
+    return rows
+
+
+def render_markdown(config: DistillationConfig, rows: list, data_summary: str) -> str:
+    def cell(row, key):
+        mean, std = row[f"{key}_mean"], row[f"{key}_std"]
+        return "–" if math.isnan(mean) else f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+    def gain(row):
+        mean, std = row["gain_mean"], row["gain_std"]
+        return "–" if math.isnan(mean) else f"{100 * mean:+.2f} ± {100 * std:.2f}"
+
+    lines = [
+        f"Distillation `{config.name}`: {data_summary}; T = {config.temperature}, λ = {config.alpha}; "
+        f"teachers {config.teacher_epochs} epochs, students {config.epochs} epochs, batch {config.batch_size}, "
+        f"Adam lr {config.learning_rate}; test accuracy %, mean ± std over seeds {list(config.seeds)}.",
+        "",
+        "| student | params | student alone | teacher | teacher acc | distilled student | gain (points) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(f"| {row['student']} | {row['student_params']:,} | {cell(row, 'student_alone')} | {row['teacher']} | "
+                     f"{cell(row, 'teacher')} | {cell(row, 'distilled')} | {gain(row)} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_distillation(config: DistillationConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
+                     save_models: bool = True) -> DistillationResult:
+    """Runs every seed of ``config`` and writes ``summary.md|csv|json``.
+
+    Args:
+        config: A :class:`DistillationConfig` (see ``hybridkeras.training.CONFIGS``).
+        output_dir: Folder of the run (default ``saved_models/<config.name>``).
+        resume: Skip finished runs (default); False deletes an earlier run of the folder first.
+        verbose: Keras' progress bars (1), one line per epoch (2) or silent (0).
+        save_models: Export students and the ensemble (teachers are always exported: the
+            pairs of a resumed run need them).
+    """
+    if not isinstance(config, DistillationConfig):
+        raise TypeError(f"`config` must be a DistillationConfig. Received: config={type(config).__name__}")
+    for name in (*config.teachers, *config.students):
+        get_builder(name)
+    output = Path(output_dir or f"saved_models/{config.name}")
+    _check_output(output, config, resume)
+    result = DistillationResult(config=config, output_dir=output)
+    summary = ""
+    for seed in config.seeds:
+        runs, summary = run_seed(config, seed, output, verbose=verbose, save_models=save_models)
+        result.runs += runs
+    result.rows = summarise(config, result.runs)
+    result.markdown = render_markdown(config, result.rows, summary)
+    _write_csv(output / "summary.csv", result.rows)
+    (output / "summary.md.tmp").write_text(result.markdown)
+    (output / "summary.md.tmp").replace(output / "summary.md")
+    write_json_atomic(output / "summary.json", {"rows": result.rows, "runs": result.runs, "data": summary})
+    return result

@@ -1,0 +1,135 @@
+"""`Distiller`: knowledge distillation from any trained Keras classifier into a (quantum) student.
+
+Total loss (Hinton et al. 2015; paper 4):
+
+    (1 − λ) · CE(y, student) + λ · T² · KL( softmax(z_teacher / T) ‖ softmax(z_student / T) )
+
+with T the temperature and λ (``alpha``) the weight of the soft term. Models that output
+probabilities (every hybridkeras model, and most saved classifiers) have their logits taken
+as log p, which changes no softmax; pass ``teacher_outputs="logits"`` for a teacher whose
+last layer has no softmax. Only the student's weights train; the teacher runs in inference
+mode, so its outputs on a fixed dataset never change: pass ``y=(labels, teacher_outputs)``
+to use outputs computed once (``distill(..., cache_teacher=True)`` does it) instead of
+running a large teacher at every step. ``train_step`` reports ``loss``, ``student_loss`` (the CE term) and
+``distillation_loss`` (the KL term, before weighting) plus the compiled metrics.
+"""
+from __future__ import annotations
+
+from hybridkeras._compat import keras, tf
+
+OUTPUTS = ("probabilities", "logits")
+_EPS = 1e-7
+
+
+def _logits(values, kind: str):
+    if kind == "logits":
+        return values
+    return tf.math.log(tf.clip_by_value(values, _EPS, 1.0))
+
+
+class Distiller(keras.Model):
+    """Trains ``student`` on labels and on ``teacher``'s softened outputs.
+
+    Args:
+        student: The model to train (its output: class probabilities, or logits with
+            ``student_outputs="logits"``).
+        teacher: Any trained Keras classifier with the same input and class count, for example
+            one loaded with ``hybridkeras.load_model`` or ``keras.models.load_model``.
+        temperature: T > 0 (paper: 3).
+        alpha: λ in [0, 1], the weight of the distillation term (paper: 0.9).
+        teacher_outputs, student_outputs: 'probabilities' (default) or 'logits'.
+
+    Example:
+        >>> distiller = Distiller(student, teacher, temperature=3.0, alpha=0.9)
+        >>> distiller.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"])
+        >>> distiller.fit(x, y, epochs=10)
+        >>> hybridkeras.save_model(distiller.student, "saved_models/student")
+    """
+
+    def __init__(self, student, teacher, *, temperature: float = 3.0, alpha: float = 0.9,
+                 teacher_outputs: str = "probabilities", student_outputs: str = "probabilities", **kwargs):
+        kwargs.setdefault("name", "distiller")
+        super().__init__(**kwargs)
+        if not isinstance(student, keras.Model) or not isinstance(teacher, keras.Model):
+            raise TypeError(
+                "`student` and `teacher` must be tf_keras models (build them with hybridkeras or load them with "
+                f"hybridkeras.load_model). Received: student={type(student).__name__}, teacher={type(teacher).__name__}"
+            )
+        if not float(temperature) > 0:
+            raise ValueError(f"`temperature` must be positive. Received: temperature={temperature!r}")
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f"`alpha` (λ) must be in [0, 1]. Received: alpha={alpha!r}")
+        for name, value in (("teacher_outputs", teacher_outputs), ("student_outputs", student_outputs)):
+            if value not in OUTPUTS:
+                raise ValueError(f"`{name}` must be one of {OUTPUTS}. Received: {name}={value!r}")
+        s_out, t_out = student.output_shape[-1], teacher.output_shape[-1]
+        if s_out != t_out:
+            raise ValueError(
+                f"The teacher predicts {t_out} classes and the student {s_out}; they must agree"
+            )
+        if tuple(student.input_shape[1:]) != tuple(teacher.input_shape[1:]):
+            raise ValueError(
+                f"The teacher's input shape {teacher.input_shape[1:]} differs from the student's "
+                f"{student.input_shape[1:]}"
+            )
+        self.student = student
+        self.teacher = teacher
+        self.teacher.trainable = False
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self.teacher_outputs = teacher_outputs
+        self.student_outputs = student_outputs
+        self._student_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=student_outputs == "logits")
+        self._kl = keras.losses.KLDivergence()
+        self._trackers = {
+            name: keras.metrics.Mean(name=name) for name in ("loss", "student_loss", "distillation_loss")
+        }
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values()) + super().metrics
+
+    def call(self, inputs, training=False):
+        return self.student(inputs, training=training)
+
+    def _loss_terms(self, y, student_out, teacher_out):
+        student_loss = self._student_loss(y, student_out)
+        t = self.temperature
+        soft_teacher = tf.nn.softmax(_logits(teacher_out, self.teacher_outputs) / t, axis=-1)
+        soft_student = tf.nn.softmax(_logits(student_out, self.student_outputs) / t, axis=-1)
+        distillation_loss = self._kl(soft_teacher, soft_student)
+        total = (1.0 - self.alpha) * student_loss + self.alpha * t**2 * distillation_loss
+        return total, student_loss, distillation_loss
+
+    def _record(self, y, predictions, values):
+        for tracker, value in zip(self._trackers.values(), values):
+            tracker.update_state(value)
+        probabilities = tf.nn.softmax(predictions) if self.student_outputs == "logits" else predictions
+        self.compiled_metrics.update_state(y, probabilities)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _unpack(self, data):
+        """(x, y, teacher outputs): y may carry precomputed teacher outputs as (labels, teacher_outputs)."""
+        x, y = data[0], data[1]
+        if isinstance(y, (tuple, list)):
+            return x, y[0], y[1]
+        return x, y, self.teacher(x, training=False)
+
+    def train_step(self, data):
+        x, y, teacher_out = self._unpack(data)
+        with tf.GradientTape() as tape:
+            student_out = self.student(x, training=True)
+            values = self._loss_terms(y, student_out, teacher_out)
+            loss = values[0] + tf.add_n(self.student.losses) if self.student.losses else values[0]
+        variables = self.student.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return self._record(y, student_out, values)
+
+    def test_step(self, data):
+        x, y, teacher_out = self._unpack(data)
+        student_out = self.student(x, training=False)
+        return self._record(y, student_out, self._loss_terms(y, student_out, teacher_out))
+
+    def get_config(self):
+        return {"temperature": self.temperature, "alpha": self.alpha, "teacher_outputs": self.teacher_outputs,
+                "student_outputs": self.student_outputs, "name": self.name}

@@ -1,0 +1,277 @@
+"""Paper 4: amplitude encoding, quantum students, teachers, the Distiller and the runner."""
+import json
+
+import cirq
+import numpy as np
+import pytest
+
+import hybridkeras as hk
+from hybridkeras._compat import tf
+from hybridkeras.circuits import amplitude_angles, amplitude_encoding, make_symbols
+from hybridkeras.layers import ClassProbabilities, EncodedPQC
+from hybridkeras.layers.student import amplitude_angles_tf
+from hybridkeras.models import (
+    build_alexnet,
+    build_ensemble,
+    build_lenet,
+    build_quantum_student,
+    build_student_3q,
+    build_student_4q,
+    compile_for,
+)
+from hybridkeras.training import Distiller
+from hybridkeras.training.distillation import distill
+from tests.helpers import assert_gradients_match_finite_differences, reference_student_probs, run_python, trainable
+
+
+def _prepared_state(angles, n):
+    qubits = cirq.LineQubit.range(n)
+    symbols = make_symbols("a", 2**n - 1)
+    circuit = amplitude_encoding(qubits, symbols)
+    resolver = cirq.ParamResolver({s: float(a) for s, a in zip(symbols, angles)})
+    return cirq.Simulator(dtype=np.complex128).simulate(circuit, resolver, qubit_order=qubits).final_state_vector
+
+
+# ---------------------------------------------------------------- amplitude encoding
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_amplitude_encoding_prepares_the_normalised_target_state(rng, n):
+    cases = [rng.normal(size=2**n) for _ in range(6)]
+    cases.append(np.tanh(rng.normal(size=2**n)))  # what the students feed it
+    zeros = rng.normal(size=2**n)
+    zeros[: 2 ** (n - 1)] = 0.0  # a whole half of the vector empty
+    cases.append(zeros)
+    for x in cases:
+        target = x / np.linalg.norm(x)
+        for angles in (amplitude_angles(x), amplitude_angles_tf(x[None].astype(np.float32), n).numpy()[0]):
+            state = _prepared_state(angles, n)
+            assert abs(np.vdot(target, state)) ** 2 >= 0.9999
+            np.testing.assert_allclose(state.real, target, atol=1e-5)  # signs included, no phase
+
+
+def test_amplitude_encoding_validates_its_arguments():
+    with pytest.raises(ValueError, match="2\\^n − 1 = 7"):
+        amplitude_encoding(cirq.LineQubit.range(3), make_symbols("a", 8))
+    with pytest.raises(ValueError, match="2\\^n"):
+        amplitude_angles(np.ones(6))
+
+
+@pytest.mark.parametrize("encoding, n", [("amplitude", 3), ("amplitude", 4), ("angle", 3), ("angle", 4)])
+def test_student_circuit_matches_an_independent_simulation(rng, encoding, n):
+    layer = EncodedPQC(n, encoding=encoding, depth=2)
+    x = np.tanh(rng.normal(size=(4, layer.features))).astype(np.float32)
+    out = layer(x).numpy()
+    weights = layer.circuit_weights.numpy().astype(np.float64)
+    for row in range(len(x)):
+        np.testing.assert_allclose(out[row], reference_student_probs(x[row], weights, encoding), atol=1e-5)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("encoding", ["amplitude", "angle"])
+def test_student_circuit_gradients_match_finite_differences(rng, encoding):
+    layer = EncodedPQC(3, encoding=encoding, depth=1)
+    x0 = np.tanh(rng.normal(size=(2, layer.features))).astype(np.float32)
+    layer(x0)
+    mix = tf.constant(rng.normal(size=(1, 8)).astype(np.float32))
+    assert_gradients_match_finite_differences(layer, layer.circuit_weights, x0, mix)
+
+
+def test_gradients_flow_from_the_loss_to_the_classical_front(mnist_dir):
+    data = hk.data.load("mnist", mnist_dir, classes=tuple(range(6)), train_size=60, test_size=30)
+    student = build_student_4q(data.input_shape, 6)
+    with tf.GradientTape() as tape:
+        probabilities = student(data.x_train[:16])
+        loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(data.y_train[:16], probabilities))
+    front = student.get_layer("features").kernel
+    grad = tape.gradient(loss, [front, student.get_layer("circuit").circuit_weights])
+    assert all(g is not None and np.isfinite(g.numpy()).all() and np.abs(g.numpy()).max() > 1e-5 for g in grad)
+
+
+def test_sampled_probabilities_are_within_shot_noise(rng):
+    exact = EncodedPQC(3)
+    sampled = EncodedPQC(3, repetitions=5000, differentiator="parameter_shift")
+    x = rng.normal(size=(3, 8)).astype(np.float32)
+    expected = exact(x).numpy()
+    sampled(x)
+    sampled.circuit_weights.assign(exact.circuit_weights)
+    # each probability is a Walsh combination of 7 ⟨Z_S⟩ estimates, each with σ ≤ 1/√5000
+    assert np.abs(sampled(x).numpy() - expected).max() < 4 * np.sqrt(7) / 8 / np.sqrt(5000) * 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(qubits=0), ValueError, "qubits"),
+        (dict(encoding="basis"), ValueError, "encoding"),
+        (dict(depth=0), ValueError, "depth"),
+        (dict(repetitions=100), ValueError, "differentiator"),
+    ],
+)
+def test_student_layer_validation(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        EncodedPQC(**kwargs)
+
+
+def test_student_layer_rejects_wrong_feature_counts():
+    with pytest.raises(ValueError, match=r"2\*\*qubits = 8 for amplitude"):
+        EncodedPQC(3).build((None, 3))
+    with pytest.raises(ValueError, match="qubits = 3 for angle"):
+        EncodedPQC(3, encoding="angle").build((None, 8))
+
+
+def test_class_probabilities_renormalise_the_first_states():
+    p = np.array([[0.1, 0.2, 0.3, 0.4], [0.0, 0.0, 0.5, 0.5]], np.float32)
+    out = ClassProbabilities(2)(p).numpy()
+    np.testing.assert_allclose(out[0], [1 / 3, 2 / 3], atol=1e-6)
+    np.testing.assert_allclose(out[1], [0.5, 0.5], atol=1e-6)
+    with pytest.raises(ValueError, match="too few"):
+        ClassProbabilities(5).build((None, 4))
+    with pytest.raises(ValueError, match="2\\*\\*qubits ≥ num_classes"):
+        build_quantum_student((28, 28, 1), 10, qubits=3)
+
+
+# ---------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        # conv 156 + conv 2,416 + FC 400→120 48,120 + FC 120→84 10,164 + FC 84→10 850
+        (lambda: build_lenet((28, 28, 1), 10), 61_706),
+        # conv 640 + 110,784 + 663,936 + FC 18,816→4096 77,074,432 + FC 4096→4096 16,781,312 + FC 4096→10 40,970
+        (lambda: build_alexnet((28, 28, 1), 10), 94_672_074),
+        (lambda: build_student_3q((28, 28, 1), 8), 784 * 8 + 8 + 2 * 3 * 2),
+        (lambda: build_student_4q((28, 28, 1), 8), 784 * 16 + 16 + 2 * 4 * 2),
+        (lambda: build_student_3q((28, 28, 1), 8, encoding="angle"), 784 * 3 + 3 + 2 * 3 * 2),
+    ],
+)
+def test_pinned_parameter_counts(build, expected):
+    assert trainable(build()) == expected
+
+
+def test_ensemble_averages_member_probabilities(tiny_images):
+    a, b = build_lenet((28, 28, 1), 4), build_alexnet((28, 28, 1), 4, fc_units=16)
+    ensemble = build_ensemble([a, b])
+    expected = (a.predict(tiny_images[:5], verbose=0) + b.predict(tiny_images[:5], verbose=0)) / 2
+    np.testing.assert_allclose(ensemble.predict(tiny_images[:5], verbose=0), expected, atol=1e-6)
+    assert trainable(ensemble) == trainable(a) + trainable(b)
+    with pytest.raises(ValueError, match="share input and output shapes"):
+        build_ensemble([a, build_lenet((28, 28, 1), 5)])
+
+
+# ---------------------------------------------------------------- the Distiller
+
+
+@pytest.fixture(scope="module")
+def digits4():
+    return hk.data.load("digits", classes=(0, 1, 2, 3), resize=(16, 16), train_size=120, val_size=24, test_size=60)
+
+
+@pytest.fixture(scope="module")
+def lenet_teacher(digits4):
+    hk.keras.utils.set_random_seed(0)
+    teacher = compile_for(build_lenet(digits4.input_shape, 4))
+    teacher.fit(digits4.x_train, digits4.y_train, epochs=8, batch_size=16, verbose=0)
+    return teacher
+
+
+@pytest.mark.parametrize("cache_teacher", [True, False])
+def test_teacher_stays_fixed_and_student_learns(digits4, lenet_teacher, cache_teacher):
+    student = build_student_3q(digits4.input_shape, 4)
+    teacher_before = [w.copy() for w in lenet_teacher.get_weights()]
+    student_before = [w.copy() for w in student.get_weights()]
+    distiller = distill(student, lenet_teacher, digits4, epochs=2, batch_size=16, verbose=0,
+                        cache_teacher=cache_teacher)
+    for before, after in zip(teacher_before, lenet_teacher.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    changed = [not np.array_equal(b, a) for b, a in zip(student_before, student.get_weights())]
+    assert all(changed)  # every student weight, the circuit's included, moved
+    assert {"loss", "student_loss", "distillation_loss", "accuracy", "val_accuracy"} <= set(distiller.history.history)
+
+
+def test_distillation_loss_follows_the_formula(digits4, lenet_teacher, rng):
+    student = build_student_3q(digits4.input_shape, 4)
+    distiller = Distiller(student, lenet_teacher, temperature=3.0, alpha=0.9)
+    x, y = digits4.x_train[:8], digits4.y_train[:8]
+    s, t = student(x).numpy().astype(np.float64), lenet_teacher(x).numpy().astype(np.float64)
+    total, ce, kl = (float(v) for v in distiller._loss_terms(tf.constant(y), tf.constant(s, tf.float32),
+                                                              tf.constant(t, tf.float32)))
+
+    def soft(p):
+        z = np.log(np.clip(p, 1e-7, 1.0)) / 3.0
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    expected_ce = -np.mean(np.log(s[np.arange(8), y]))
+    pt, ps = soft(t), soft(s)
+    expected_kl = np.mean(np.sum(pt * np.log(np.clip(pt, 1e-7, 1) / np.clip(ps, 1e-7, 1)), axis=1))
+    assert ce == pytest.approx(expected_ce, rel=1e-4)
+    assert kl == pytest.approx(expected_kl, rel=1e-3, abs=1e-6)
+    assert total == pytest.approx(0.1 * expected_ce + 0.9 * 9 * expected_kl, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(temperature=0.0), ValueError, "temperature"),
+        (dict(alpha=1.5), ValueError, "alpha"),
+        (dict(teacher_outputs="scores"), ValueError, "teacher_outputs"),
+    ],
+)
+def test_distiller_validation(digits4, lenet_teacher, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Distiller(build_student_3q(digits4.input_shape, 4), lenet_teacher, **kwargs)
+
+
+def test_distiller_rejects_mismatched_models(digits4, lenet_teacher):
+    with pytest.raises(ValueError, match="predicts 4 classes and the student 6"):
+        Distiller(build_student_3q(digits4.input_shape, 6), lenet_teacher)
+    with pytest.raises(TypeError, match="tf_keras models"):
+        Distiller(object(), lenet_teacher)
+
+
+def test_students_teachers_and_ensemble_reload_in_a_fresh_process(digits4, lenet_teacher, tmp_path):
+    hk.keras.utils.set_random_seed(0)
+    alexnet = compile_for(build_alexnet(digits4.input_shape, 4, fc_units=32))
+    alexnet.fit(digits4.x_train, digits4.y_train, epochs=1, verbose=0)
+    models = {
+        "lenet": lenet_teacher,
+        "alexnet": alexnet,
+        "ensemble": compile_for(build_ensemble([lenet_teacher, alexnet])),
+        "student-3q": build_student_3q(digits4.input_shape, 4),
+        "student-4q-angle-dense": build_student_4q(digits4.input_shape, 4, encoding="angle", head="dense"),
+    }
+    distill(models["student-3q"], models["ensemble"], digits4, epochs=1, verbose=0)
+    x = digits4.x_test[:20]
+    np.save(tmp_path / "x.npy", x)
+    for name, model in models.items():
+        np.save(tmp_path / f"{name}_expected.npy", model.predict(x, verbose=0))
+        hk.save_model(model, tmp_path / name)
+    run_python(f"""
+        import numpy as np, hybridkeras
+        folder = {str(tmp_path)!r}
+        for name in {sorted(models)!r}:
+            model = hybridkeras.load_model(f"{{folder}}/{{name}}")
+            np.save(f"{{folder}}/{{name}}_loaded.npy", model.predict(np.load(f"{{folder}}/x.npy"), verbose=0))
+    """)
+    for name in models:
+        np.testing.assert_array_equal(np.load(tmp_path / f"{name}_loaded.npy"), np.load(tmp_path / f"{name}_expected.npy"))
+
+
+# ---------------------------------------------------------------- the runner
+
+
+def test_tiny_distillation_table_has_the_papers_shape_and_resumes(tmp_path):
+    config = hk.training.get_config("distill-tiny")
+    result = hk.training.run_distillation(config, tmp_path / "run", verbose=0)
+    assert [(r["student"], r["teacher"]) for r in result.rows] == [
+        (s, t) for s in config.students for t in ("lenet", "alexnet", "ensemble")]
+    for row in result.rows:
+        assert row["gain_mean"] == pytest.approx(row["distilled_mean"] - row["student_alone_mean"], abs=1e-9)
+    assert "| student-3q |" in result.markdown and "gain (points)" in result.markdown
+    assert (tmp_path / "run" / "seed0" / "student-4q" / "from-ensemble" / "model" / "saved_model.pb").is_file()
+    again = hk.training.run_distillation(config, tmp_path / "run", verbose=0)  # finished runs are reused
+    assert again.rows == result.rows
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert len(summary["rows"]) == 6
