@@ -5,7 +5,7 @@ import pytest
 from hybridkeras import keras
 from hybridkeras._compat import tf
 from hybridkeras.layers import ParallelPQC, Quanvolution2D
-from tests.helpers import assert_gradients_match_finite_differences, numeric_gradient, reference_parallel_pqc, reference_quanv_patch
+from tests.helpers import assert_gradients_match_finite_differences, reference_parallel_pqc, reference_quanv_patch
 
 
 @pytest.mark.parametrize("readout, embedding", [("Y", "X"), ("Z", "Y"), ("X", "X")])
