@@ -30,7 +30,8 @@ def main() -> int:
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "distillation_mnist.md"))
     args = parser.parse_args()
 
-    parts = [f"Command: `python benchmarks/distillation.py {' '.join(sys.argv[1:])}`".replace(" `", " `").strip()]
+    command = " ".join(["python", "benchmarks/distillation.py", *sys.argv[1:]])
+    parts = [f"Command: `{command}`"]
     for task in args.tasks:
         config = get_config(task).replace(data_dir=args.data_dir, seeds=tuple(args.seeds))
         result = run_distillation(config, REPO / "saved_models" / f"{task}-local", verbose=2)

@@ -190,6 +190,16 @@ def test_teacher_stays_fixed_and_student_learns(digits4, lenet_teacher, cache_te
     assert {"loss", "student_loss", "distillation_loss", "accuracy", "val_accuracy"} <= set(distiller.history.history)
 
 
+def test_cached_teacher_outputs_give_the_same_student(digits4, lenet_teacher):
+    predictions = []
+    for cache in (True, False):
+        hk.keras.utils.set_random_seed(3)
+        student = build_student_3q(digits4.input_shape, 4)
+        distill(student, lenet_teacher, digits4, epochs=2, batch_size=16, verbose=0, cache_teacher=cache)
+        predictions.append(student.predict(digits4.x_test, verbose=0))
+    np.testing.assert_allclose(predictions[0], predictions[1], atol=1e-6)
+
+
 def test_distillation_loss_follows_the_formula(digits4, lenet_teacher, rng):
     student = build_student_3q(digits4.input_shape, 4)
     distiller = Distiller(student, lenet_teacher, temperature=3.0, alpha=0.9)
