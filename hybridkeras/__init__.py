@@ -7,11 +7,13 @@ from hybridkeras import _compat  # noqa: F401  (must run before anything imports
 from hybridkeras._compat import keras
 from hybridkeras import circuits, data, layers, models, training, viz  # noqa: E402
 from hybridkeras.io import load_model, save_model  # noqa: E402
+from hybridkeras.layers._backend import get_backend, set_backend  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "circuits", "data", "keras", "layers", "load_model", "models", "save_model", "training", "tuning", "viz",
+    "circuits", "data", "get_backend", "keras", "layers", "load_model", "models", "save_model", "set_backend",
+    "training", "tuning", "viz",
     "__version__",
 ]
 

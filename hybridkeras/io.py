@@ -102,14 +102,22 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     return path
 
 
-def load_model(path, *, compile: bool = True, custom_objects: dict | None = None):
+def load_model(path, *, compile: bool = True, custom_objects: dict | None = None, backend: str | None = None):
     """Loads a model written by :func:`save_model` (or any tf_keras SavedModel).
+
+    ``backend`` ('tfq' or 'statevector') rebuilds every quantum layer on that simulator,
+    whatever it was saved with: same circuits, same weights (outputs agree within float32
+    rounding, about 1e-6).
 
     Raises:
         FileNotFoundError: nothing at ``path``.
         ModelLoadError: ``path`` is not a SavedModel, or it is corrupt or incomplete.
     """
     from hybridkeras.layers import CUSTOM_OBJECTS
+    from hybridkeras.layers._backend import BACKENDS, backend_override
+
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={backend!r}")
 
     path = Path(path)
     if not path.exists():
@@ -122,7 +130,8 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
     objects = dict(CUSTOM_OBJECTS)
     objects.update(custom_objects or {})
     try:
-        return keras.models.load_model(str(path), custom_objects=objects, compile=compile)
+        with backend_override(backend):
+            return keras.models.load_model(str(path), custom_objects=objects, compile=compile)
     except Exception as exc:
         raise ModelLoadError(
             f"The SavedModel at {str(path)!r} is corrupt or incomplete and could not be loaded "

@@ -65,11 +65,18 @@ class BatchedCircuit:
     """
 
     def __init__(self, circuit: cirq.Circuit, operators, symbols: Sequence[sympy.Symbol], *,
-                 repetitions=None, differentiator=None, via: str = "expectation", name="tfq"):
+                 repetitions=None, differentiator=None, via: str = "expectation", name="tfq", backend: str = "tfq"):
         if via not in VIAS:
             raise ValueError(f"`via` must be one of {VIAS}. Received: via={via!r}")
         self.via = via
         self.repetitions = repetitions
+        self.engine = None
+        if backend == "statevector":
+            from hybridkeras.engines import StateVectorCircuit
+
+            qubits = sorted(set(circuit.all_qubits()).union(*(op.qubits for op in operators)))
+            self.engine = StateVectorCircuit(circuit, symbols, list(operators), qubits=qubits)
+            return
         ours = [str(s) for s in symbols]
         if via == "controlled_pqc":
             self.pqc = tfq.layers.ControlledPQC(
@@ -93,6 +100,8 @@ class BatchedCircuit:
 
     def __call__(self, values):
         """``values``: [circuits, len(symbols)] float32 → [circuits, len(operators)] expectations."""
+        if self.engine is not None:
+            return self.engine(values)
         if self.index is not None:
             values = tf.gather(values, self.index, axis=1)
         count = tf.shape(values)[0]

@@ -6,6 +6,7 @@ import cirq
 from hybridkeras._compat import keras, tf, tfq
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
+from hybridkeras.layers._backend import resolve_backend
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import (
     MAX_QUBITS,
@@ -63,13 +64,14 @@ class QuantumFeatureMap(keras.layers.Layer):
         TensorShape([8, 10])
     """
 
-    def __init__(self, qubits=5, *, readout="Z", repetitions=None, differentiator=None, **kwargs):
+    def __init__(self, qubits=5, *, readout="Z", repetitions=None, differentiator=None, backend=None, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.readout = check_choice("readout", readout, READOUTS)
         self.repetitions = check_repetitions(repetitions)
         self.differentiator = check_differentiator(differentiator, self.repetitions)
+        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._symbols = make_symbols("x", self.qubits)
@@ -86,7 +88,7 @@ class QuantumFeatureMap(keras.layers.Layer):
         else:
             self._pqc = BatchedCircuit(
                 self.circuit, self._readout.measured, self._symbols, repetitions=self.repetitions,
-                differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc",
+                differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
             )
         self.groups = None
 
@@ -133,6 +135,7 @@ class QuantumFeatureMap(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
+            backend=self.backend,
             qubits=self.qubits,
             readout=self.readout,
             repetitions=self.repetitions,

@@ -8,6 +8,7 @@ import cirq
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
+from hybridkeras.layers._backend import resolve_backend
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import (
     MAX_QUBITS,
@@ -54,12 +55,13 @@ class LCQHNNBlock(keras.layers.Layer):
         TensorShape([2, 4])
     """
 
-    def __init__(self, qubits=4, *, readout="Z", differentiator="adjoint", repetitions=None, **kwargs):
+    def __init__(self, qubits=4, *, readout="Z", differentiator="adjoint", repetitions=None, backend=None, **kwargs):
         super().__init__(**kwargs)
         self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.readout = check_choice("readout", readout, LCQHNN_READOUTS)
         self.repetitions = check_repetitions(repetitions)
         self.differentiator = check_differentiator(differentiator, self.repetitions)
+        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._inputs = make_symbols("x", self.qubits)
@@ -70,7 +72,7 @@ class LCQHNNBlock(keras.layers.Layer):
         self.units = readout_size(self.qubits, self.readout)
         self._pqc = BatchedCircuit(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
-            differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc",
+            differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
         )
 
     @property
@@ -102,6 +104,6 @@ class LCQHNNBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(qubits=self.qubits, readout=self.readout, differentiator=self.differentiator,
+        config.update(backend=self.backend, qubits=self.qubits, readout=self.readout, differentiator=self.differentiator,
                       repetitions=self.repetitions)
         return config

@@ -8,6 +8,7 @@ import numpy as np
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
+from hybridkeras.layers._backend import resolve_backend
 from hybridkeras.layers._tfq import BatchedCircuit
 from hybridkeras.layers._validation import (
     MAX_QUBITS,
@@ -61,7 +62,7 @@ class ParallelPQC(keras.layers.Layer):
     """
 
     def __init__(self, circuits=4, qubits=5, *, depth=3, readout="Y", embedding="X",
-                 differentiator="adjoint", repetitions=None, **kwargs):
+                 differentiator="adjoint", repetitions=None, backend=None, **kwargs):
         super().__init__(**kwargs)
         self.circuits = check_positive_int("circuits", circuits)
         self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
@@ -70,6 +71,7 @@ class ParallelPQC(keras.layers.Layer):
         self.embedding = check_choice("embedding", embedding, PAULI_AXES)
         self.repetitions = check_repetitions(repetitions)
         self.differentiator = check_differentiator(differentiator, self.repetitions)
+        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._inputs = make_symbols("x", self.qubits)
@@ -79,7 +81,7 @@ class ParallelPQC(keras.layers.Layer):
         self.operators = pauli_readout(self._qubits, self.readout)
         self._pqc = BatchedCircuit(
             self.circuit, self.operators, self._inputs + self._weights,
-            repetitions=self.repetitions, differentiator=self.differentiator,
+            repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
         )
 
     @property
@@ -121,6 +123,7 @@ class ParallelPQC(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
+            backend=self.backend,
             circuits=self.circuits, qubits=self.qubits, depth=self.depth, readout=self.readout,
             embedding=self.embedding, differentiator=self.differentiator, repetitions=self.repetitions,
         )

@@ -7,6 +7,7 @@ import cirq
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
+from hybridkeras.layers._backend import resolve_backend
 from hybridkeras.layers._tfq import BatchedCircuit
 from hybridkeras.layers._validation import (
     check_choice,
@@ -49,12 +50,13 @@ class Quanvolution2D(keras.layers.Layer):
         TensorShape([3, 7, 7, 4])
     """
 
-    def __init__(self, kernel_size=2, *, rotation="X", differentiator="adjoint", repetitions=None, **kwargs):
+    def __init__(self, kernel_size=2, *, rotation="X", differentiator="adjoint", repetitions=None, backend=None, **kwargs):
         super().__init__(**kwargs)
         self.kernel_size = check_positive_int("kernel_size", kernel_size, maximum=MAX_KERNEL)
         self.rotation = check_choice("rotation", rotation, ("X", "Y"))
         self.repetitions = check_repetitions(repetitions)
         self.differentiator = check_differentiator(differentiator, self.repetitions)
+        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
         self.n_qubits = self.kernel_size ** 2
         self._qubits = cirq.LineQubit.range(self.n_qubits)
         self._pixels = make_symbols("p", self.n_qubits)
@@ -63,7 +65,7 @@ class Quanvolution2D(keras.layers.Layer):
         self.operators = pauli_readout(self._qubits, "Z")
         self._pqc = BatchedCircuit(
             self.circuit, self.operators, self._pixels + self._weights,
-            repetitions=self.repetitions, differentiator=self.differentiator,
+            repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
         )
 
     @property
@@ -119,6 +121,7 @@ class Quanvolution2D(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
+            backend=self.backend,
             kernel_size=self.kernel_size, rotation=self.rotation,
             differentiator=self.differentiator, repetitions=self.repetitions,
         )

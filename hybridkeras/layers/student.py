@@ -8,6 +8,7 @@ import numpy as np
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
+from hybridkeras.layers._backend import resolve_backend
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import (
     MAX_QUBITS,
@@ -78,13 +79,14 @@ class EncodedPQC(keras.layers.Layer):
     """
 
     def __init__(self, qubits=3, *, encoding="amplitude", depth=2, repetitions=None, differentiator="adjoint",
-                 **kwargs):
+                 backend=None, **kwargs):
         super().__init__(**kwargs)
         self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.encoding = check_choice("encoding", encoding, ENCODINGS)
         self.depth = check_positive_int("depth", depth)
         self.repetitions = check_repetitions(repetitions)
         self.differentiator = check_differentiator(differentiator, self.repetitions)
+        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         if self.encoding == "amplitude":
@@ -100,7 +102,7 @@ class EncodedPQC(keras.layers.Layer):
         self.operators = self._readout.operators
         self._pqc = BatchedCircuit(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
-            differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc",
+            differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
         )
 
     @property
@@ -139,7 +141,7 @@ class EncodedPQC(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(qubits=self.qubits, encoding=self.encoding, depth=self.depth, repetitions=self.repetitions,
+        config.update(backend=self.backend, qubits=self.qubits, encoding=self.encoding, depth=self.depth, repetitions=self.repetitions,
                       differentiator=self.differentiator)
         return config
 

@@ -1,0 +1,58 @@
+"""Which simulator runs the quantum layers: TensorFlow Quantum ('tfq') or the state-vector engine ('statevector')."""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+BACKENDS = ("tfq", "statevector")
+_state = threading.local()
+_default = {"backend": "tfq"}
+
+
+def set_backend(name: str) -> None:
+    """Sets the backend that quantum layers built afterwards use when they are given ``backend=None``."""
+    if name not in BACKENDS:
+        raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={name!r}")
+    _default["backend"] = name
+
+
+def get_backend() -> str:
+    """The default backend (see :func:`set_backend`)."""
+    return _default["backend"]
+
+
+@contextlib.contextmanager
+def backend_override(name: str | None):
+    """Within the block, every quantum layer is built with backend ``name`` (None: no override).
+
+    ``hybridkeras.load_model(path, backend=...)`` uses it to load a model saved with one
+    backend onto the other: same weights, same circuits, another simulator.
+    """
+    if name is not None and name not in BACKENDS:
+        raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={name!r}")
+    previous = getattr(_state, "override", None)
+    _state.override = name
+    try:
+        yield
+    finally:
+        _state.override = previous
+
+
+def resolve_backend(value, repetitions, differentiator) -> str:
+    """The backend a layer uses: an active override, else ``value``, else the default; checked against its settings."""
+    override = getattr(_state, "override", None)
+    backend = override or value or get_backend()
+    if backend not in BACKENDS:
+        raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={backend!r}")
+    if backend == "statevector":
+        if repetitions is not None:
+            raise ValueError(
+                "`backend='statevector'` computes exact values; shot sampling (repetitions="
+                f"{repetitions}) runs on backend='tfq'"
+            )
+        if differentiator == "parameter_shift":
+            raise ValueError(
+                "`backend='statevector'` differentiates with TensorFlow autodiff; the hardware-style "
+                "parameter-shift rule runs on backend='tfq'. Received: differentiator='parameter_shift'"
+            )
+    return backend
