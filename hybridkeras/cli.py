@@ -53,6 +53,8 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="small random rotations and shifts while training the autoencoder")
     group.add_argument("--seed", type=int, help="seed of data splits, initialisation and shuffling")
+    group.add_argument("--backend", choices=("tfq", "statevector"),
+                       help="simulator of the quantum layers: TensorFlow Quantum (default) or the state-vector engine")
     group = parser.add_argument_group("experiment settings (hqnn-parallel, hqnn-quanv, lcqhnn and other experiment configs)")
     group.add_argument("--epochs", type=int, help="training epochs of every model (tune: epochs per trial)")
     group.add_argument("--seeds", type=int, nargs="+", help="initialisation seeds (one run per model and seed)")
@@ -251,6 +253,10 @@ def _run(args) -> int:
         evaluate_export(args.path, dataset=args.dataset, data_dir=args.data_dir, plots_dir=args.plots)
         return 0
 
+    if getattr(args, "backend", None):
+        from hybridkeras import set_backend
+
+        set_backend(args.backend)
     if args.command == "tune" and args.model in ("hqnn-parallel-cnn", "lcqhnn-cnn") and not args.config:
         args.config = args.model.rsplit("-", 1)[0]
     config = _config_from(args)

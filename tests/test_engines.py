@@ -114,3 +114,13 @@ def test_saved_with_tfq_loads_on_the_engine_and_back(tmp_path, tiny_images):
     assert out.split() == ["statevector", "tfq"]
     np.testing.assert_allclose(np.load(tmp_path / "engine.npy"), expected, atol=1e-5)
     np.testing.assert_array_equal(np.load(tmp_path / "back.npy"), expected)
+
+
+def test_cli_backend_flag_builds_engine_layers(tmp_path):
+    from tests.test_cli import hybridkeras as cli
+
+    done = cli("train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--backend", "statevector", "--epochs", "1",
+               "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    export = tmp_path / "saved_models" / "hqnn-parallel-tiny" / "hqnn-parallel" / "seed0" / "model"
+    assert hk.load_model(export).get_layer("parallel_pqc").backend == "statevector"
