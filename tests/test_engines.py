@@ -5,7 +5,10 @@ import pytest
 
 import hybridkeras as hk
 from hybridkeras._compat import tf
-from hybridkeras.circuits import feature_map_circuit, lcqhnn_circuit, make_symbols
+from hybridkeras.circuits import (
+    amplitude_encoding, feature_map_circuit, hadamard_angle_encoding, lcqhnn_circuit, make_symbols, parallel_pqc_circuit,
+    pauli_readout, phase_encoding, quanv_kernel_circuit, ry_rz_layers, strongly_entangling_layers,
+)
 from hybridkeras.engines import StateVectorCircuit, UnsupportedGateError
 from hybridkeras.layers import EncodedPQC, LCQHNNBlock, ParallelPQC, QuantumFeatureMap, Quanvolution2D
 from tests.helpers import run_python
@@ -66,6 +69,70 @@ def test_engine_equals_cirq_for_the_builders(rng):
     assert StateVectorCircuit(measured, x, "probs", qubits=qubits)(np.zeros((1, 4), np.float32)).shape == (1, 16)
 
 
+def _builder_circuits():
+    """(name, circuit, per-row symbols, weight symbols, qubits) for every circuit builder of the package."""
+    out = []
+    for n in (1, 3, 5):
+        q = cirq.LineQubit.range(n)
+        x, w = make_symbols("x", n), make_symbols("w", 2 * n * 3)
+        grid = np.array(w, dtype=object).reshape(2, n, 3).tolist()
+        out.append((f"parallel-{n}", parallel_pqc_circuit(q, x, grid, embedding="Y"), x, w, q))
+    q = cirq.LineQubit.range(4)
+    x, w = make_symbols("x", 4), make_symbols("w", 4)
+    out.append(("quanv", quanv_kernel_circuit(q, x, w, rotation_axis="Z"), x, w, q))
+    out.append(("lcqhnn", lcqhnn_circuit(q, x, w), x, w, q))
+    out.append(("feature-map", feature_map_circuit(q, x), x, [], q))
+    out.append(("phase+ry-rz", phase_encoding(q, x) + ry_rz_layers(q, np.array(make_symbols("w", 8), dtype=object)
+                                                                   .reshape(1, 4, 2).tolist()), x, make_symbols("w", 8), q))
+    a, w = make_symbols("a", 15), make_symbols("w", 16)
+    out.append(("amplitude+ry-rz", amplitude_encoding(q, a) + ry_rz_layers(q, np.array(w, dtype=object)
+                                                                           .reshape(2, 4, 2).tolist()), a, w, q))
+    q3 = cirq.LineQubit.range(3)
+    x3, w3 = make_symbols("x", 3), make_symbols("w", 9)
+    out.append(("hadamard-angle+sel", hadamard_angle_encoding(q3, x3) + strongly_entangling_layers(
+        q3, np.array(w3, dtype=object).reshape(1, 3, 3).tolist()), x3, w3, q3))
+    # data re-uploading: per-row rotations after entangling gates, a controlled rotation after
+    # the weights, and symbols inside affine expressions
+    r = cirq.Circuit(cirq.rx(2 * x3[0] + 0.3).on(q3[0]), cirq.H(q3[1]), cirq.CNOT(q3[0], q3[1]),
+                     cirq.ry(w3[0]).on(q3[1]), cirq.rz(x3[1] - w3[1]).on(q3[2]), cirq.CZ(q3[1], q3[2]),
+                     cirq.ry(x3[2]).on(q3[0]), cirq.ry(w3[2]).on(q3[2]).controlled_by(q3[0], control_values=[0]),
+                     cirq.ZPowGate(exponent=w3[3] / np.pi).on(q3[1]), cirq.XPowGate(exponent=0.25).on(q3[2]))
+    out.append(("re-uploading", r, x3, w3[:4], q3))
+    return out
+
+
+BUILDERS = {name: rest for name, *rest in _builder_circuits()}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_engine_equals_cirq_for_every_builder_with_and_without_shared_weights(name, rng):
+    circuit, rows, weights, qubits = BUILDERS[name]
+    groups, per_group = 3, 2  # 6 rows: (sample, group) order, one weight row per group
+    x = rng.uniform(-2, 2, size=(groups * per_group, len(rows)))
+    w = rng.uniform(-3, 3, size=(groups, len(weights)))
+    full = np.concatenate([x, np.tile(w, (per_group, 1))], axis=1).astype(np.float32)
+    operators = pauli_readout(qubits, "Y") + pauli_readout(qubits, "X")[:1]
+    if len(qubits) > 1:
+        operators.append(0.5 * cirq.Z(qubits[0]) * cirq.X(qubits[-1]) - 0.25 * cirq.Y(qubits[1]))
+    plain = StateVectorCircuit(circuit, rows + weights, "probs", qubits=qubits)
+    shared = StateVectorCircuit(circuit, rows + weights, "probs", qubits=qubits, shared=len(weights))
+    paulis = StateVectorCircuit(circuit, rows + weights, operators, qubits=qubits, shared=len(weights))
+    states = [plain.state(full).numpy(), shared.state(x.astype(np.float32), w.astype(np.float32)).numpy(),
+              shared.state(full).numpy()]
+    probs = shared(x.astype(np.float32), w.astype(np.float32)).numpy()
+    expectations = paulis(x.astype(np.float32), w.astype(np.float32)).numpy()
+    simulator = cirq.Simulator(dtype=np.complex128)
+    for row in range(len(full)):
+        resolver = cirq.ParamResolver(dict(zip(rows + weights, full[row].astype(np.float64))))
+        reference = simulator.simulate(circuit, resolver, qubit_order=qubits).final_state_vector
+        for state in states:  # the state itself, global phase included
+            np.testing.assert_allclose(state[row].reshape(-1), reference, atol=1e-5)
+        np.testing.assert_allclose(probs[row], np.abs(reference) ** 2, atol=1e-5)
+        for k, operator in enumerate(operators):
+            expected = operator.expectation_from_state_vector(reference, {q: i for i, q in enumerate(qubits)}).real
+            assert abs(expectations[row, k] - expected) < 1e-5, (name, k)
+
+
 def test_engine_errors_name_the_backend_to_use():
     q = cirq.LineQubit(0)
     s = make_symbols("x", 1)[0]
@@ -75,12 +142,56 @@ def test_engine_errors_name_the_backend_to_use():
         StateVectorCircuit(cirq.Circuit(cirq.depolarize(0.1).on(q)), [s], "probs")
     with pytest.raises(ValueError, match="at most 20 qubits"):
         StateVectorCircuit(cirq.Circuit(cirq.H.on_each(*cirq.LineQubit.range(21))), [], "probs")
-    with pytest.raises(ValueError, match="shot sampling .* backend='tfq'"):
+    with pytest.raises(ValueError, match="parameter-shift rule runs on backend='tfq'"):
         ParallelPQC(2, 2, repetitions=100, differentiator="parameter_shift", backend="statevector")
+    with pytest.raises(ValueError, match="Shot sampling .* at most 10 qubits.*backend='tfq'"):
+        StateVectorCircuit(cirq.Circuit(cirq.H.on_each(*cirq.LineQubit.range(11))), [], "probs", repetitions=10)
     with pytest.raises(ValueError, match="parameter-shift rule runs on backend='tfq'"):
         LCQHNNBlock(4, differentiator="parameter_shift", backend="statevector")
     with pytest.raises(ValueError, match="backend"):
         LCQHNNBlock(4, backend="qsim")
+
+
+SAMPLED = {
+    "parallel-Y": (lambda b, r: ParallelPQC(2, 3, depth=2, differentiator=None, repetitions=r, backend=b), (6, 6)),
+    "lcqhnn-probs": (lambda b, r: LCQHNNBlock(4, readout="probs", differentiator=None, repetitions=r, backend=b), (6, 4)),
+    "feature-map-probs": (lambda b, r: QuantumFeatureMap(3, readout="probs", repetitions=r, backend=b), (6, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLED))
+def test_engine_shots_estimate_the_exact_values_with_exact_gradients(name, rng):
+    make, shape = SAMPLED[name]
+    x = tf.constant(rng.uniform(0.05, 0.95, size=shape).astype(np.float32))
+    shots = 4000
+    hk.keras.utils.set_random_seed(3)
+    exact, sampled, tfq_sampled = make("statevector", None), make("statevector", shots), make("tfq", shots)
+    for layer in (exact, sampled, tfq_sampled):
+        layer(x)
+        layer.set_weights(exact.get_weights())
+    hk.keras.utils.set_random_seed(3)
+    twin = make("statevector", shots)  # same seed → same shots
+    twin(x)
+    twin.set_weights(exact.get_weights())
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        values = {k: layer(x) for k, layer in (("exact", exact), ("sampled", sampled))}
+        losses = {k: tf.reduce_sum(v * tf.range(1.0, v.shape[1] + 1.0)) for k, v in values.items()}
+    reference = values["exact"].numpy()
+    first = values["sampled"].numpy()
+    second = sampled(x).numpy()
+    tolerance = 5.0 / np.sqrt(shots)  # > 5 standard deviations of any estimate in [-1, 1]
+    assert np.abs(first - reference).max() < tolerance
+    assert np.abs(tfq_sampled(x).numpy() - reference).max() < tolerance
+    assert np.abs(first - reference).max() > 0 and np.abs(first - second).max() > 0  # shots are drawn, anew each call
+    np.testing.assert_array_equal(twin(x).numpy(), first)  # same seed, same call count → same shots
+    if name.endswith("probs"):
+        assert first.min() >= -1e-6 and np.allclose(first.reshape(len(first), -1, 16 if "lcqhnn" in name else 8).sum(-1), 1)
+        assert np.allclose(first * shots, np.round(first * shots), atol=1e-3)  # frequencies of whole shots
+    np.testing.assert_allclose(tape.gradient(losses["sampled"], x), tape.gradient(losses["exact"], x), atol=1e-5)
+    if exact.trainable_weights:
+        np.testing.assert_allclose(tape.gradient(losses["sampled"], sampled.trainable_weights[0]),
+                                   tape.gradient(losses["exact"], exact.trainable_weights[0]), atol=1e-5)
 
 
 def test_global_default_backend():

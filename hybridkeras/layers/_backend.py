@@ -45,11 +45,6 @@ def resolve_backend(value, repetitions, differentiator) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={backend!r}")
     if backend == "statevector":
-        if repetitions is not None:
-            raise ValueError(
-                "`backend='statevector'` computes exact values; shot sampling (repetitions="
-                f"{repetitions}) runs on backend='tfq'"
-            )
         if differentiator == "parameter_shift":
             raise ValueError(
                 "`backend='statevector'` differentiates with TensorFlow autodiff; the hardware-style "

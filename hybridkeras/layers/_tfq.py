@@ -65,17 +65,20 @@ class BatchedCircuit:
     """
 
     def __init__(self, circuit: cirq.Circuit, operators, symbols: Sequence[sympy.Symbol], *,
-                 repetitions=None, differentiator=None, via: str = "expectation", name="tfq", backend: str = "tfq"):
+                 repetitions=None, differentiator=None, via: str = "expectation", name="tfq", backend: str = "tfq",
+                 shared: int = 0):
         if via not in VIAS:
             raise ValueError(f"`via` must be one of {VIAS}. Received: via={via!r}")
         self.via = via
         self.repetitions = repetitions
+        self.shared = shared
         self.engine = None
         if backend == "statevector":
             from hybridkeras.engines import StateVectorCircuit
 
             qubits = sorted(set(circuit.all_qubits()).union(*(op.qubits for op in operators)))
-            self.engine = StateVectorCircuit(circuit, symbols, list(operators), qubits=qubits)
+            self.engine = StateVectorCircuit(circuit, symbols, list(operators), qubits=qubits, shared=shared,
+                                             repetitions=repetitions)
             return
         ours = [str(s) for s in symbols]
         if via == "controlled_pqc":
@@ -98,10 +101,18 @@ class BatchedCircuit:
         position = {s: i for i, s in enumerate(ours)}
         self.index = None if ours == theirs else tf.constant([position[s] for s in theirs], tf.int32)
 
-    def __call__(self, values):
-        """``values``: [circuits, len(symbols)] float32 → [circuits, len(operators)] expectations."""
+    def __call__(self, values, shared=None):
+        """[circuits, len(operators)] expectations.
+
+        ``values``: [circuits, len(symbols)] float32; or, when the last ``shared`` symbols (the
+        weights) are the same for every circuit of a group, [circuits, len(symbols) − shared]
+        with ``shared``: [groups, shared], circuit r using row r mod groups. The engine then
+        multiplies the weights' part of the circuit out once per group.
+        """
         if self.engine is not None:
-            return self.engine(values)
+            return self.engine(values, shared)
+        if shared is not None:
+            values = tf.concat([values, tf.tile(shared, [tf.shape(values)[0] // tf.shape(shared)[0], 1])], axis=1)
         if self.index is not None:
             values = tf.gather(values, self.index, axis=1)
         count = tf.shape(values)[0]

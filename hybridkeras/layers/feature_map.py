@@ -50,6 +50,9 @@ class QuantumFeatureMap(keras.layers.Layer):
             2^qubits basis-state probabilities (big-endian, qubit 0 most significant).
         repetitions: None for exact expectations, or the number of shots per circuit.
         differentiator: None (TFQ's default), 'adjoint' (exact only) or 'parameter_shift'.
+        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
+            numbers, much faster; shots too, noise and parameter shift not); None: the default
+            of `hybridkeras.set_backend`.
 
     Input shape:
         (batch, features), features a multiple of `qubits`; each consecutive group of
@@ -79,7 +82,8 @@ class QuantumFeatureMap(keras.layers.Layer):
         self._readout = Readout(self._qubits, self.readout)
         self.operators = self._readout.operators
         self.readout_dim = readout_size(self.qubits, self.readout)
-        self._sampled_probs = self.readout == "probs" and self.repetitions is not None
+        # TFQ: sampled probabilities from bitstrings (tfq.layers.Sample); the engine samples them itself
+        self._sampled_probs = self.readout == "probs" and self.repetitions is not None and self.backend == "tfq"
         if self._sampled_probs:
             self._sampler = tfq.layers.Sample(name="sample")
             self._model = tfq.convert_to_tensor([self.circuit])

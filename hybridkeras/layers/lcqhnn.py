@@ -39,6 +39,9 @@ class LCQHNNBlock(keras.layers.Layer):
         differentiator: 'adjoint' (default, exact only), 'parameter_shift' (hardware-style),
             or None (TFQ's choice).
         repetitions: None for exact expectations, or shots per circuit and operator.
+        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
+            numbers, much faster; shots too, noise and parameter shift not); None: the default
+            of `hybridkeras.set_backend`.
 
     Input shape:
         (batch, qubits).
@@ -73,6 +76,7 @@ class LCQHNNBlock(keras.layers.Layer):
         self._pqc = BatchedCircuit(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
+            shared=self.qubits,
         )
 
     @property
@@ -96,8 +100,7 @@ class LCQHNNBlock(keras.layers.Layer):
     def call(self, inputs):
         x = tf.cast(inputs, tf.float32)
         x = tf.debugging.check_numerics(x, "LCQHNNBlock received NaN or Inf inputs")
-        theta = tf.broadcast_to(self.theta[None, :], tf.shape(x))
-        return self._readout(self._pqc(tf.concat([x, theta], axis=1)))
+        return self._readout(self._pqc(x, shared=self.theta[None, :]))
 
     def compute_output_shape(self, input_shape):
         return tf.TensorShape([input_shape[0], self.units])

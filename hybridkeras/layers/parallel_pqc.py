@@ -45,6 +45,9 @@ class ParallelPQC(keras.layers.Layer):
         differentiator: 'adjoint' (default, exact), 'parameter_shift' (hardware-style), or
             None (TFQ's choice).
         repetitions: None for exact expectations, or shots per circuit and operator.
+        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
+            numbers, much faster; shots too, noise and parameter shift not); None: the default
+            of `hybridkeras.set_backend`.
 
     Input shape:
         (batch, circuits * qubits).
@@ -82,6 +85,7 @@ class ParallelPQC(keras.layers.Layer):
         self._pqc = BatchedCircuit(
             self.circuit, self.operators, self._inputs + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
+            shared=len(self._weights),
         )
 
     @property
@@ -112,10 +116,8 @@ class ParallelPQC(keras.layers.Layer):
         x = tf.cast(inputs, tf.float32)
         x = tf.debugging.check_numerics(x, "ParallelPQC received NaN or Inf inputs")
         x = tf.reshape(x, [-1, self.circuits, self.qubits])
-        weights = tf.reshape(self.circuit_weights, [1, self.circuits, -1])
-        weights = tf.broadcast_to(weights, [tf.shape(x)[0], self.circuits, self.depth * self.qubits * 3])
-        values = tf.reshape(tf.concat([x, weights], axis=-1), [-1, len(self.symbols)])
-        return tf.reshape(self._pqc(values), [-1, self.units])
+        weights = tf.reshape(self.circuit_weights, [self.circuits, -1])  # rows are (sample, circuit)
+        return tf.reshape(self._pqc(tf.reshape(x, [-1, self.qubits]), shared=weights), [-1, self.units])
 
     def compute_output_shape(self, input_shape):
         return tf.TensorShape([input_shape[0], self.units])

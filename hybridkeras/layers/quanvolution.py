@@ -37,6 +37,9 @@ class Quanvolution2D(keras.layers.Layer):
             refused.)
         differentiator: 'adjoint' (default), 'parameter_shift' or None.
         repetitions: None for exact expectations, or shots per circuit and operator.
+        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
+            numbers, much faster; shots too, noise and parameter shift not); None: the default
+            of `hybridkeras.set_backend`.
 
     Input shape:
         (batch, height, width, channels), height and width divisible by k.
@@ -66,6 +69,7 @@ class Quanvolution2D(keras.layers.Layer):
         self._pqc = BatchedCircuit(
             self.circuit, self.operators, self._pixels + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
+            shared=len(self._weights),
         )
 
     @property
@@ -108,9 +112,7 @@ class Quanvolution2D(keras.layers.Layer):
         # (batch, rows, cols, k·k·channels) in (pixel, channel) order → one row of k² pixels per circuit
         patches = tf.reshape(patches, [-1, rows, cols, kk, channels])
         patches = tf.reshape(tf.transpose(patches, [0, 1, 2, 4, 3]), [-1, kk])
-        weights = tf.broadcast_to(self.kernel[tf.newaxis, :], tf.shape(patches))
-        values = tf.concat([math.pi * patches, weights], axis=1)
-        out = self._pqc(values)
+        out = self._pqc(math.pi * patches, shared=self.kernel[tf.newaxis, :])
         return tf.reshape(out, [-1, rows, cols, channels * kk])
 
     def compute_output_shape(self, input_shape):

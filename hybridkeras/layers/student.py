@@ -63,8 +63,11 @@ class EncodedPQC(keras.layers.Layer):
         encoding: 'amplitude' (default) or 'angle'.
         depth: Trainable layers.
         repetitions: None for exact probabilities, or shots per circuit and operator (the
-            paper's configs use 5000); needs ``differentiator='parameter_shift'``.
+            paper's configs use 5000); needs ``differentiator='parameter_shift'`` or None.
         differentiator: 'adjoint' (default, exact only), 'parameter_shift' or None.
+        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
+            numbers, much faster; shots too, noise and parameter shift not); None: the default
+            of `hybridkeras.set_backend`.
 
     Input shape:
         (batch, 2**qubits) for 'amplitude', (batch, qubits) for 'angle'.
@@ -103,6 +106,7 @@ class EncodedPQC(keras.layers.Layer):
         self._pqc = BatchedCircuit(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
+            shared=len(self._weights),
         )
 
     @property
@@ -133,8 +137,7 @@ class EncodedPQC(keras.layers.Layer):
         x = tf.cast(inputs, tf.float32)
         x = tf.debugging.check_numerics(x, "EncodedPQC received NaN or Inf inputs")
         values = amplitude_angles_tf(x, self.qubits) if self.encoding == "amplitude" else x
-        weights = tf.broadcast_to(tf.reshape(self.circuit_weights, [1, -1]), [tf.shape(x)[0], len(self._weights)])
-        return self._readout(self._pqc(tf.concat([values, weights], axis=1)))
+        return self._readout(self._pqc(values, shared=tf.reshape(self.circuit_weights, [1, -1])))
 
     def compute_output_shape(self, input_shape):
         return tf.TensorShape([input_shape[0], 2**self.qubits])
