@@ -33,6 +33,19 @@ from hybridkeras._compat import tf
 MAX_ENGINE_QUBITS = 20
 
 
+def join_shared(values, shared):
+    """[rows, per-row + shared symbols]: ``values`` [rows, k] with row r followed by ``shared`` row
+    r mod groups (``shared``: [groups, m]; rows ordered (sample, group), as the layers build them)."""
+    values = tf.cast(values, tf.float32)
+    shared = tf.cast(shared, tf.float32)
+    return tf.concat([values, tf.tile(shared, [tf.shape(values)[0] // tf.shape(shared)[0], 1])], axis=1)
+
+
+def _bit_table(n: int) -> np.ndarray:
+    """[2^n, n]: bit q of basis state i (qubit 0 most significant, as in Cirq)."""
+    return (np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)[None, :]) & 1
+
+
 class UnsupportedGateError(ValueError):
     """An operation the state-vector engine cannot compile (use backend='tfq')."""
 
@@ -126,7 +139,7 @@ class StateVectorCircuit:
             self._sampling_setup(seed)
         self._diagonal = self._dense = self._basis = None
         if not self.probabilities and self.n <= self._FUSE_MAX_QUBITS:
-            matrices = np.stack([self._operator_matrix(o) for o in operators])  # [ops, 2^n, 2^n]
+            unrotated = matrices = np.stack([self._operator_matrix(o) for o in operators])  # [ops, 2^n, 2^n]
             basis = self._measurement_basis_of([(k, c, p) for k, op in enumerate(self._terms) for c, p in op])
             if basis is not None:  # one Pauli axis per qubit: rotate it to Z, then <O> = |B psi|^2 · diag(B O B†)
                 matrices = basis[None] @ matrices @ basis.conj().T[None]
@@ -137,7 +150,7 @@ class StateVectorCircuit:
                 self._diagonal = tf.constant(np.einsum("oii->io", matrices).real.astype(np.float32))
             else:
                 self._basis = None
-                self._dense = tf.constant(np.stack([self._operator_matrix(o) for o in operators]).astype(np.complex64))
+                self._dense = tf.constant(unrotated.astype(np.complex64))
         self._layered_readout = self._layered
         if self._layered and self._layered[-1][0] == "shared" and self._basis is not None:
             # the readout's basis rotation joins the circuit's last unitary (once per group, not per row)
@@ -247,10 +260,12 @@ class StateVectorCircuit:
                     groups.append(pending.pop(axis))
 
         split = self.n <= self._LAYER_MAX_QUBITS
-        row_dependent = np.abs(self._pow_coeffs_np[: self._row_symbols]).sum(axis=0) > 0  # [P]
+        # which gates depend on per-row symbols (a rotation whose exponent has a per-row coefficient)
+        self._per_row_gate = np.concatenate([np.abs(self._pow_coeffs_np[: self._row_symbols]).sum(axis=0) > 0,
+                                             np.zeros(len(const_items), bool)])
 
         def per_row(i):
-            return i < self._pow_count and bool(row_dependent[i])
+            return bool(self._per_row_gate[i])
 
         for step in plan:
             if step[0] == "1q":
@@ -265,7 +280,6 @@ class StateVectorCircuit:
                 flush(step[-1])
                 grouped.append(step)
         flush(list(pending))
-        length = max((len(g) for g in groups), default=1)
         self._groups = groups
         self._identity_group = len(groups)  # one all-identity group at the end, for the layered plan
         self._all_groups = self._group_spec(list(range(len(groups) + 1)))
@@ -300,8 +314,7 @@ class StateVectorCircuit:
         """Whether group ``g`` depends on shared symbols and constants only (not on per-row symbols)."""
         if g == self._identity_group:
             return True
-        row = self._pow_coeffs_np[: self._row_symbols]
-        return all(i >= self._pow_count or not np.any(row[:, i]) for i in self._groups[g])
+        return not any(self._per_row_gate[i] for i in self._groups[g])
 
     @staticmethod
     def _step_matrix(step) -> np.ndarray:
@@ -343,9 +356,8 @@ class StateVectorCircuit:
             if step[0] != "group":
                 touched.update(step[-1])
             rest.append(step)
-        self._bits = (np.arange(2**self.n)[:, None] >> np.arange(self.n - 1, -1, -1)[None, :]) & 1  # [2^n, n]
         prefix = [first.get(axis, self._identity_group) for axis in range(1, self.n + 1)]
-        self._prefix_gather = tf.constant(np.arange(self.n)[None, :] * 2 + self._bits, tf.int32)  # [2^n, n]
+        self._prefix_gather = tf.constant(np.arange(self.n)[None, :] * 2 + _bit_table(self.n), tf.int32)  # [2^n, n]
         merged = []  # runs of groups → one layer
         for step in rest:
             if step[0] == "group":
@@ -528,13 +540,13 @@ class StateVectorCircuit:
         values = tf.cast(values, tf.float32)
         rows = tf.shape(values)[0]
         size = 2**self.n
-        if self.shared and shared is None:  # full rows given: every row is its own group
-            shared, values = values[:, self._row_symbols:], values[:, : self._row_symbols]
         if self.shared:
-            shared = tf.cast(shared, tf.float32)
-            count = tf.shape(shared)[0]
-            full = tf.concat([values, tf.tile(shared, [rows // count, 1])], axis=1)
-            shared_full = tf.concat([tf.zeros([count, self._row_symbols]), shared], axis=1)
+            if shared is None:  # full rows given: every row is its own group
+                full, shared = values, values[:, self._row_symbols:]
+            else:
+                full = join_shared(values, shared)
+            shared_full = tf.concat([tf.zeros([tf.shape(shared)[0], self._row_symbols]), tf.cast(shared, tf.float32)],
+                                    axis=1)
         else:
             full, shared_full = values, tf.zeros([1, len(self.symbols)])
         shape = [-1] + [2] * self.n
@@ -566,15 +578,12 @@ class StateVectorCircuit:
                 state = tf.reshape(self._run_op(tf.reshape(state, shape), step[1], full, rows), [-1, size])
         return state
 
-    def _full(self, values, shared):
-        """[rows, len(symbols)] values from per-row values and per-group shared values."""
-        if shared is None:
-            return tf.cast(values, tf.float32)
-        if not self.shared:
-            raise ValueError("This circuit was compiled with shared=0; pass all symbol values in `values`")
-        shared = tf.cast(shared, tf.float32)
-        rows, count = tf.shape(values)[0], tf.shape(shared)[0]
-        return tf.concat([tf.cast(values, tf.float32), tf.tile(shared, [rows // count, 1])], axis=1)
+    def _flat(self, values, shared=None, readout=False):
+        """Final states [rows, 2^n], by whichever plan this register uses (``readout``: with the
+        readout's basis change folded in, see `__call__`)."""
+        if self._layered is not None:
+            return self._flat_state(values, shared, readout)
+        return tf.reshape(self.state(values, shared), [tf.shape(values)[0], -1])
 
     def state(self, values, shared=None):
         """Final states [rows, 2, …, 2].
@@ -587,7 +596,9 @@ class StateVectorCircuit:
         shape = tf.concat([[batch], tf.fill([self.n], 2)], axis=0)
         if self._layered is not None:
             return tf.reshape(self._flat_state(values, shared), shape)
-        values = self._full(values, shared)
+        if shared is not None and not self.shared:
+            raise ValueError("This circuit was compiled with shared=0; pass all symbol values in `values`")
+        values = tf.cast(values, tf.float32) if shared is None else join_shared(values, shared)
         initial = np.zeros((1,) + (2,) * self.n, np.complex64)
         initial[(0,) * (self.n + 1)] = 1.0
         state = tf.tile(tf.constant(initial), [batch] + [1] * self.n)
@@ -628,11 +639,7 @@ class StateVectorCircuit:
         """Readout values [rows, outputs]; arguments as in `state`."""
         if self.repetitions is not None:
             return self._sampled(values, shared)
-        if self._layered is not None:
-            state = flat = self._flat_state(values, shared, readout=True)
-        else:
-            state = self.state(values, shared)
-            flat = tf.reshape(state, [tf.shape(state)[0], -1])
+        flat = self._flat(values, shared, readout=True)
         if self.probabilities:
             return tf.math.real(flat * tf.math.conj(flat))
         if self._diagonal is not None:
@@ -641,6 +648,7 @@ class StateVectorCircuit:
             return tf.linalg.matmul(tf.math.real(flat * tf.math.conj(flat)), self._diagonal)
         if self._dense is not None:
             return tf.math.real(tf.einsum("bi,oij,bj->bo", tf.math.conj(flat), self._dense, flat))
+        state = tf.reshape(flat, [-1] + [2] * self.n)
         outputs = []
         for terms in self._terms:
             total = 0.0
@@ -661,7 +669,7 @@ class StateVectorCircuit:
                 f"circuit on {self.n} qubits; use backend='tfq'"
             )
         size = 2**self.n
-        bits = (np.arange(size)[:, None] >> np.arange(self.n - 1, -1, -1)[None, :]) & 1  # [2^n, n]
+        bits = _bit_table(self.n)
         signs = coefficients = None
         if self.probabilities:
             settings = [np.eye(size)]
@@ -705,11 +713,7 @@ class StateVectorCircuit:
 
     def _sampled(self, values, shared):
         """Readout values estimated from ``repetitions`` shots (see the class docstring)."""
-        if self._layered is not None:
-            flat = self._flat_state(values, shared)
-        else:
-            state = self.state(values, shared)
-            flat = tf.reshape(state, [tf.shape(state)[0], -1])
+        flat = self._flat(values, shared)
         size = 2**self.n
         settings = int(self._rotations.shape[0])
         rotated = tf.einsum("rd,skd->rsk", flat, self._rotations)

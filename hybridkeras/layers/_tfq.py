@@ -8,6 +8,7 @@ import sympy
 
 from hybridkeras._compat import tf, tfq
 from hybridkeras.circuits import readout_operators, walsh_matrix, z_strings
+from hybridkeras.engines import StateVectorCircuit, join_shared
 
 VIAS = ("expectation", "controlled_pqc")
 
@@ -71,11 +72,8 @@ class BatchedCircuit:
             raise ValueError(f"`via` must be one of {VIAS}. Received: via={via!r}")
         self.via = via
         self.repetitions = repetitions
-        self.shared = shared
         self.engine = None
         if backend == "statevector":
-            from hybridkeras.engines import StateVectorCircuit
-
             qubits = sorted(set(circuit.all_qubits()).union(*(op.qubits for op in operators)))
             self.engine = StateVectorCircuit(circuit, symbols, list(operators), qubits=qubits, shared=shared,
                                              repetitions=repetitions)
@@ -112,7 +110,7 @@ class BatchedCircuit:
         if self.engine is not None:
             return self.engine(values, shared)
         if shared is not None:
-            values = tf.concat([values, tf.tile(shared, [tf.shape(values)[0] // tf.shape(shared)[0], 1])], axis=1)
+            values = join_shared(values, shared)
         if self.index is not None:
             values = tf.gather(values, self.index, axis=1)
         count = tf.shape(values)[0]
