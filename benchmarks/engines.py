@@ -11,7 +11,6 @@ with the ratios.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,31 +20,7 @@ from hybridkeras._compat import tf
 from hybridkeras.layers import ParallelPQC
 from hybridkeras.models import build_hqnn_parallel, build_hqnn_parallel_cnn, compile_for
 
-from epoch_time import per_1000_images  # noqa: E402  (same directory)
-
-
-def step_ms(layer, x, *, jit: bool, repeats: int) -> tuple[float, float]:
-    @tf.function(jit_compile=jit)
-    def forward(x):
-        return layer(x)
-
-    @tf.function(jit_compile=jit)
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = tf.reduce_sum(layer(x) ** 2)
-        return tape.gradient(value, [x, layer.circuit_weights])
-
-    out = []
-    for fn in (forward, step):
-        fn(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn(x)
-            times.append(time.perf_counter() - start)
-        out.append(float(np.median(times)) * 1000)
-    return out[0], out[1]
+from epoch_time import per_1000_images, step_ms  # noqa: E402  (same directory)
 
 
 def main() -> None:
