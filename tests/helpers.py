@@ -46,6 +46,19 @@ def run_python(code: str, timeout: int = 300) -> str:
     return done.stdout
 
 
+def predict_in_fresh_process(folder, inputs: dict) -> dict:
+    """Loads each saved model ``folder/<name>`` in one fresh Python process and predicts on the
+    array saved at ``folder/<inputs[name]>``; returns {name: predictions}."""
+    run_python(f"""
+        import numpy as np, hybridkeras
+        folder = {str(folder)!r}
+        for name, x in {dict(inputs)!r}.items():
+            model = hybridkeras.load_model(f"{{folder}}/{{name}}")
+            np.save(f"{{folder}}/{{name}}_loaded.npy", model.predict(np.load(f"{{folder}}/{{x}}"), verbose=0))
+    """)
+    return {name: np.load(f"{folder}/{name}_loaded.npy") for name in inputs}
+
+
 def _expectations(circuit, qubits, axis):
     state = cirq.Simulator(dtype=np.complex128).simulate(circuit, qubit_order=qubits).final_state_vector
     return pauli_expectations(state, axis)

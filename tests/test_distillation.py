@@ -21,7 +21,9 @@ from hybridkeras.models import (
 )
 from hybridkeras.training import Distiller
 from hybridkeras.training.distillation import distill
-from tests.helpers import assert_gradients_match_finite_differences, reference_student_probs, run_python, trainable
+from tests.helpers import (
+    assert_gradients_match_finite_differences, predict_in_fresh_process, reference_student_probs, trainable,
+)
 
 
 def _prepared_state(angles, n):
@@ -255,18 +257,13 @@ def test_students_teachers_and_ensemble_reload_in_a_fresh_process(digits4, lenet
     distill(models["student-3q"], models["ensemble"], digits4, epochs=1, verbose=0)
     x = digits4.x_test[:20]
     np.save(tmp_path / "x.npy", x)
+    expected = {}
     for name, model in models.items():
-        np.save(tmp_path / f"{name}_expected.npy", model.predict(x, verbose=0))
+        expected[name] = model.predict(x, verbose=0)
         hk.save_model(model, tmp_path / name)
-    run_python(f"""
-        import numpy as np, hybridkeras
-        folder = {str(tmp_path)!r}
-        for name in {sorted(models)!r}:
-            model = hybridkeras.load_model(f"{{folder}}/{{name}}")
-            np.save(f"{{folder}}/{{name}}_loaded.npy", model.predict(np.load(f"{{folder}}/x.npy"), verbose=0))
-    """)
+    loaded = predict_in_fresh_process(tmp_path, {name: "x.npy" for name in models})
     for name in models:
-        np.testing.assert_array_equal(np.load(tmp_path / f"{name}_loaded.npy"), np.load(tmp_path / f"{name}_expected.npy"))
+        np.testing.assert_array_equal(loaded[name], expected[name])
 
 
 # ---------------------------------------------------------------- the runner

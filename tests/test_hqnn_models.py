@@ -12,7 +12,7 @@ from hybridkeras.models import (
     build_hqnn_quanv,
     compile_for,
 )
-from tests.helpers import run_python, trainable
+from tests.helpers import predict_in_fresh_process, trainable
 
 
 @pytest.mark.parametrize(
@@ -95,15 +95,9 @@ def saved_models(tmp_path_factory):
 
 def test_all_four_models_reload_in_a_fresh_process_with_identical_predictions(saved_models):
     folder, models = saved_models
-    run_python(f"""
-        import numpy as np, hybridkeras
-        folder = {str(folder)!r}
-        for name in {sorted(models)!r}:
-            model = hybridkeras.load_model(f"{{folder}}/{{name}}")
-            np.save(f"{{folder}}/{{name}}_loaded.npy", model.predict(np.load(f"{{folder}}/{{name}}_x.npy"), verbose=0))
-    """)
+    loaded = predict_in_fresh_process(folder, {name: f"{name}_x.npy" for name in models})
     for name in models:
-        np.testing.assert_array_equal(np.load(folder / f"{name}_loaded.npy"), np.load(folder / f"{name}_expected.npy"))
+        np.testing.assert_array_equal(loaded[name], np.load(folder / f"{name}_expected.npy"))
 
 
 def test_models_survive_get_config_from_config(saved_models):

@@ -21,8 +21,8 @@ from hybridkeras.viz import GradCAM, plot_grad_cam
 from tests.helpers import (
     assert_gradients_match_finite_differences,
     pauli_expectations,
+    predict_in_fresh_process,
     reference_lcqhnn_state,
-    run_python,
     trainable,
 )
 
@@ -181,18 +181,13 @@ def test_all_four_models_reload_in_a_fresh_process_with_identical_predictions(tm
     models["lcqhnn-probs"] = compile_for(build_lcqhnn(readout="probs"))
     x = mnist01.x_test[:32]
     np.save(tmp_path / "x.npy", x)
+    expected = {}
     for name, model in models.items():
-        np.save(tmp_path / f"{name}_expected.npy", model.predict(x, verbose=0))
+        expected[name] = model.predict(x, verbose=0)
         hk.save_model(model, tmp_path / name)
-    run_python(f"""
-        import numpy as np, hybridkeras
-        folder = {str(tmp_path)!r}
-        for name in {sorted(models)!r}:
-            model = hybridkeras.load_model(f"{{folder}}/{{name}}")
-            np.save(f"{{folder}}/{{name}}_loaded.npy", model.predict(np.load(f"{{folder}}/x.npy"), verbose=0))
-    """)
+    loaded = predict_in_fresh_process(tmp_path, {name: "x.npy" for name in models})
     for name in models:
-        np.testing.assert_array_equal(np.load(tmp_path / f"{name}_loaded.npy"), np.load(tmp_path / f"{name}_expected.npy"))
+        np.testing.assert_array_equal(loaded[name], expected[name])
 
 
 # ---------------------------------------------------------------- Grad-CAM
