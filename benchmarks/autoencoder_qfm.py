@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import hybridkeras  # noqa: F401
-from hybridkeras.io import write_json_atomic
+from hybridkeras.io import write_json_atomic, write_text_atomic
 from hybridkeras.training import get_config, train_autoencoder_qfm
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,8 +72,7 @@ def main() -> None:
     )
     print("\n" + header + "\n\n" + table)
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    (out.with_suffix(".md")).write_text(header + "\n\n" + table + "\n")
+    write_text_atomic(out.with_suffix(".md"), header + "\n\n" + table + "\n")
     write_json_atomic(out.with_suffix(".json"), rows)
 
 

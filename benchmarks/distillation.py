@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import hybridkeras  # noqa: F401
+from hybridkeras.io import write_text_atomic
 from hybridkeras.training import get_config, run_distillation
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,11 +38,7 @@ def main() -> int:
         result = run_distillation(config, REPO / "saved_models" / f"{task}-local", verbose=2)
         parts.append(result.markdown)
         print(result.markdown, flush=True)
-    path = Path(args.results)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n\n".join(parts) + "\n")
-    tmp.replace(path)
+    write_text_atomic(args.results, "\n\n".join(parts) + "\n")
     return 0
 
 

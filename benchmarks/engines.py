@@ -11,12 +11,12 @@ with the ratios.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 import hybridkeras as hk
 from hybridkeras._compat import tf
+from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
 from hybridkeras.models import build_hqnn_parallel, build_hqnn_parallel_cnn, compile_for
 
@@ -70,11 +70,7 @@ def main() -> None:
     text = f"batch {args.batch_size}; steps: median of {args.repeats}; training: {args.batches} batches, best of 3.\n\n" + "\n".join(rows) + "\n"
     print(text)
     if args.output:
-        path = Path(args.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_text_atomic(args.output, text)
 
 
 if __name__ == "__main__":

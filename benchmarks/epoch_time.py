@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 import hybridkeras  # noqa: F401
 from hybridkeras._compat import tf
+from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
 from hybridkeras.layers._tfq import BatchedCircuit
 from hybridkeras.models import build_hqnn_parallel, build_hqnn_parallel_cnn, compile_for
@@ -102,11 +102,7 @@ def main() -> None:
     text = header + "\n\n" + "\n".join(rows) + "\n"
     print(text)
     if args.output:
-        path = Path(args.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_text_atomic(args.output, text)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import hybridkeras  # noqa: F401
+from hybridkeras.io import write_text_atomic
 from hybridkeras.training import get_config, run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,10 +48,7 @@ def main() -> int:
     result = run_experiment(config, args.output, verbose=2)
     command = "python benchmarks/lcqhnn.py " + " ".join(sys.argv[1:])
     text = f"Command: `{command.strip()}`\n\n{result.markdown}"
-    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.results).with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(args.results)
+    write_text_atomic(args.results, text)
     print(text)
     hybrid = next(r for r in result.rows if r["model"] == "lcqhnn")
     print(f"LCQHNN test accuracy {100 * hybrid['test_accuracy_mean']:.2f}% (requirement on 0 vs 1: >= 99%)")

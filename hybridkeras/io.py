@@ -22,18 +22,24 @@ class ModelLoadError(OSError):
     """A saved model exists but cannot be read (corrupt, incomplete or foreign)."""
 
 
-def write_json_atomic(path, obj) -> Path:
-    """Writes JSON to ``path`` through a temporary file and ``os.replace``."""
+def write_text_atomic(path, text: str) -> Path:
+    """Writes ``text`` to ``path`` (creating its folder) through a temporary file and ``os.replace``:
+    readers see the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable))
+        tmp.write_text(text)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def write_json_atomic(path, obj) -> Path:
+    """Writes JSON to ``path`` atomically (see `write_text_atomic`)."""
+    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable))
 
 
 def _jsonable(value):

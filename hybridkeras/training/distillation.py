@@ -24,7 +24,7 @@ import numpy as np
 
 from hybridkeras._compat import keras
 from hybridkeras.data import load
-from hybridkeras.io import load_model, save_model, write_json_atomic
+from hybridkeras.io import load_model, save_model, write_json_atomic, write_text_atomic
 from hybridkeras.models import build_ensemble, compile_for, get_builder
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
@@ -277,7 +277,6 @@ def run_distillation(config: DistillationConfig, output_dir=None, *, resume: boo
     result.rows = summarise(config, result.runs)
     result.markdown = render_markdown(config, result.rows, summary)
     _write_csv(output / "summary.csv", result.rows)
-    (output / "summary.md.tmp").write_text(result.markdown)
-    (output / "summary.md.tmp").replace(output / "summary.md")
+    write_text_atomic(output / "summary.md", result.markdown)
     write_json_atomic(output / "summary.json", {"rows": result.rows, "runs": result.runs, "data": summary})
     return result

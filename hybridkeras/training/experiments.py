@@ -28,7 +28,7 @@ import numpy as np
 
 from hybridkeras._compat import keras
 from hybridkeras.data import load
-from hybridkeras.io import save_model, write_json_atomic
+from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
 from hybridkeras.models import compile_for, get_builder
 from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks
 from hybridkeras.training.configs import ExperimentConfig
@@ -297,9 +297,7 @@ def _write_csv(path: Path, rows: list) -> None:
     writer = csv.DictWriter(buffer, fieldnames=keys)
     writer.writeheader()
     writer.writerows(rows)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buffer.getvalue())
-    tmp.replace(path)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
@@ -351,8 +349,7 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
     result.rows, result.speedups = summarise(config, result.runs)
     result.markdown = render_markdown(config, result.rows, result.speedups, data_summary)
     _write_csv(output / "summary.csv", result.rows)
-    (output / "summary.md.tmp").write_text(result.markdown)
-    (output / "summary.md.tmp").replace(output / "summary.md")
+    write_text_atomic(output / "summary.md", result.markdown)
     write_json_atomic(output / "summary.json", {"rows": result.rows, "speedups": result.speedups,
                                                 "runs": result.runs, "data": data_summary})
     if plots:
