@@ -59,6 +59,21 @@ def predict_in_fresh_process(folder, inputs: dict) -> dict:
     return {name: np.load(f"{folder}/{name}_loaded.npy") for name in inputs}
 
 
+def assert_fresh_process_reload_identical(folder, models: dict, x) -> None:
+    """Saves every model under ``folder/<name>``, reloads them in a fresh process and requires
+    bit-identical predictions on ``x``."""
+    import hybridkeras as hk
+
+    np.save(f"{folder}/x.npy", x)
+    expected = {}
+    for name, model in models.items():
+        expected[name] = model.predict(x, verbose=0)
+        hk.save_model(model, f"{folder}/{name}")
+    loaded = predict_in_fresh_process(folder, {name: "x.npy" for name in models})
+    for name in models:
+        np.testing.assert_array_equal(loaded[name], expected[name], err_msg=name)
+
+
 def _expectations(circuit, qubits, axis):
     state = cirq.Simulator(dtype=np.complex128).simulate(circuit, qubit_order=qubits).final_state_vector
     return pauli_expectations(state, axis)

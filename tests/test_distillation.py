@@ -22,7 +22,7 @@ from hybridkeras.models import (
 from hybridkeras.training import Distiller
 from hybridkeras.training.distillation import distill
 from tests.helpers import (
-    assert_gradients_match_finite_differences, predict_in_fresh_process, reference_student_probs, trainable,
+    assert_gradients_match_finite_differences, assert_fresh_process_reload_identical, reference_student_probs, trainable,
 )
 
 
@@ -255,15 +255,7 @@ def test_students_teachers_and_ensemble_reload_in_a_fresh_process(digits4, lenet
         "student-4q-angle-dense": build_student_4q(digits4.input_shape, 4, encoding="angle", head="dense"),
     }
     distill(models["student-3q"], models["ensemble"], digits4, epochs=1, verbose=0)
-    x = digits4.x_test[:20]
-    np.save(tmp_path / "x.npy", x)
-    expected = {}
-    for name, model in models.items():
-        expected[name] = model.predict(x, verbose=0)
-        hk.save_model(model, tmp_path / name)
-    loaded = predict_in_fresh_process(tmp_path, {name: "x.npy" for name in models})
-    for name in models:
-        np.testing.assert_array_equal(loaded[name], expected[name])
+    assert_fresh_process_reload_identical(tmp_path, models, digits4.x_test[:20])
 
 
 # ---------------------------------------------------------------- the runner

@@ -19,9 +19,9 @@ from hybridkeras.models import (
 )
 from hybridkeras.viz import GradCAM, plot_grad_cam
 from tests.helpers import (
+    assert_fresh_process_reload_identical,
     assert_gradients_match_finite_differences,
     pauli_expectations,
-    predict_in_fresh_process,
     reference_lcqhnn_state,
     trainable,
 )
@@ -179,15 +179,7 @@ def test_all_four_models_reload_in_a_fresh_process_with_identical_predictions(tm
         models[name] = compile_for(MODELS[name]())
         models[name].fit(mnist01.x_train[:64], mnist01.y_train[:64], epochs=1, verbose=0)
     models["lcqhnn-probs"] = compile_for(build_lcqhnn(readout="probs"))
-    x = mnist01.x_test[:32]
-    np.save(tmp_path / "x.npy", x)
-    expected = {}
-    for name, model in models.items():
-        expected[name] = model.predict(x, verbose=0)
-        hk.save_model(model, tmp_path / name)
-    loaded = predict_in_fresh_process(tmp_path, {name: "x.npy" for name in models})
-    for name in models:
-        np.testing.assert_array_equal(loaded[name], expected[name])
+    assert_fresh_process_reload_identical(tmp_path, models, mnist01.x_test[:32])
 
 
 # ---------------------------------------------------------------- Grad-CAM
