@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
+from hybridkeras.layers._validation import check_differentiator, check_repetitions
+
 BACKENDS = ("tfq", "statevector")
 _state = threading.local()
 _default = {"backend": "tfq"}
@@ -51,3 +53,10 @@ def resolve_backend(value, repetitions, differentiator) -> str:
                 "parameter-shift rule runs on backend='tfq'. Received: differentiator='parameter_shift'"
             )
     return backend
+
+
+def check_simulation(repetitions, differentiator, backend) -> tuple:
+    """A quantum layer's (repetitions, differentiator, backend), each checked against the others."""
+    repetitions = check_repetitions(repetitions)
+    differentiator = check_differentiator(differentiator, repetitions)
+    return repetitions, differentiator, resolve_backend(backend, repetitions, differentiator)

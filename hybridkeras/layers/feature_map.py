@@ -6,16 +6,9 @@ import cirq
 from hybridkeras._compat import keras, tf, tfq
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
-from hybridkeras.layers._backend import resolve_backend
+from hybridkeras.layers._backend import check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import (
-    MAX_QUBITS,
-    check_choice,
-    check_differentiator,
-    check_positive_int,
-    check_rank2,
-    check_repetitions,
-)
+from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int, check_rank2
 
 # RY(2·arccos x) has an infinite derivative at x = 1; features are clipped just below it so
 # gradients stay finite when the map sits inside an end-to-end model. The effect on the
@@ -72,9 +65,7 @@ class QuantumFeatureMap(keras.layers.Layer):
         super().__init__(**kwargs)
         self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.readout = check_choice("readout", readout, READOUTS)
-        self.repetitions = check_repetitions(repetitions)
-        self.differentiator = check_differentiator(differentiator, self.repetitions)
-        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
+        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._symbols = make_symbols("x", self.qubits)

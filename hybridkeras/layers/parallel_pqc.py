@@ -8,16 +8,9 @@ import numpy as np
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
-from hybridkeras.layers._backend import resolve_backend
+from hybridkeras.layers._backend import check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit
-from hybridkeras.layers._validation import (
-    MAX_QUBITS,
-    check_choice,
-    check_differentiator,
-    check_positive_int,
-    check_rank2,
-    check_repetitions,
-)
+from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int, check_rank2
 
 PAULI_AXES = ("X", "Y", "Z")
 
@@ -72,9 +65,7 @@ class ParallelPQC(keras.layers.Layer):
         self.depth = check_positive_int("depth", depth)
         self.readout = check_choice("readout", readout, PAULI_AXES)
         self.embedding = check_choice("embedding", embedding, PAULI_AXES)
-        self.repetitions = check_repetitions(repetitions)
-        self.differentiator = check_differentiator(differentiator, self.repetitions)
-        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
+        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._inputs = make_symbols("x", self.qubits)

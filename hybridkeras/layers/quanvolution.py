@@ -7,14 +7,9 @@ import cirq
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
-from hybridkeras.layers._backend import resolve_backend
+from hybridkeras.layers._backend import check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit
-from hybridkeras.layers._validation import (
-    check_choice,
-    check_differentiator,
-    check_positive_int,
-    check_repetitions,
-)
+from hybridkeras.layers._validation import check_choice, check_positive_int
 
 MAX_KERNEL = 3  # k² qubits: 9 at most
 
@@ -57,9 +52,7 @@ class Quanvolution2D(keras.layers.Layer):
         super().__init__(**kwargs)
         self.kernel_size = check_positive_int("kernel_size", kernel_size, maximum=MAX_KERNEL)
         self.rotation = check_choice("rotation", rotation, ("X", "Y"))
-        self.repetitions = check_repetitions(repetitions)
-        self.differentiator = check_differentiator(differentiator, self.repetitions)
-        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
+        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
         self.n_qubits = self.kernel_size ** 2
         self._qubits = cirq.LineQubit.range(self.n_qubits)
         self._pixels = make_symbols("p", self.n_qubits)

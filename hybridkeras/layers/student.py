@@ -8,16 +8,9 @@ import numpy as np
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
-from hybridkeras.layers._backend import resolve_backend
+from hybridkeras.layers._backend import check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import (
-    MAX_QUBITS,
-    check_choice,
-    check_differentiator,
-    check_positive_int,
-    check_rank2,
-    check_repetitions,
-)
+from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int, check_rank2
 
 ENCODINGS = ("amplitude", "angle")
 _EPS = 1e-12
@@ -87,9 +80,7 @@ class EncodedPQC(keras.layers.Layer):
         self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.encoding = check_choice("encoding", encoding, ENCODINGS)
         self.depth = check_positive_int("depth", depth)
-        self.repetitions = check_repetitions(repetitions)
-        self.differentiator = check_differentiator(differentiator, self.repetitions)
-        self.backend = resolve_backend(backend, self.repetitions, self.differentiator)
+        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         if self.encoding == "amplitude":
