@@ -144,8 +144,6 @@ def test_engine_errors_name_the_backend_to_use():
         StateVectorCircuit(cirq.Circuit(cirq.H.on_each(*cirq.LineQubit.range(21))), [], "probs")
     with pytest.raises(ValueError, match="parameter-shift rule runs on backend='tfq'"):
         ParallelPQC(2, 2, repetitions=100, differentiator="parameter_shift", backend="statevector")
-    with pytest.raises(ValueError, match="Shot sampling .* at most 10 qubits.*backend='tfq'"):
-        StateVectorCircuit(cirq.Circuit(cirq.H.on_each(*cirq.LineQubit.range(11))), [], "probs", repetitions=10)
     with pytest.raises(ValueError, match="parameter-shift rule runs on backend='tfq'"):
         LCQHNNBlock(4, differentiator="parameter_shift", backend="statevector")
     with pytest.raises(ValueError, match="backend"):
@@ -235,3 +233,144 @@ def test_cli_backend_flag_builds_engine_layers(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     export = tmp_path / "saved_models" / "hqnn-parallel-tiny" / "hqnn-parallel" / "seed0" / "model"
     assert hk.load_model(export).get_layer("parallel_pqc").backend == "statevector"
+
+
+# ---------------------------------------------------------------- issue 11: measured failures of the old engine
+
+def _cirq_state(circuit, resolver, qubits):
+    return cirq.Simulator(dtype=np.complex128).simulate(circuit, resolver, qubit_order=qubits).final_state_vector
+
+
+def test_eleven_qubits_keep_the_gate_order():
+    qubits = cirq.LineQubit.range(11)
+    engine = StateVectorCircuit(cirq.Circuit(cirq.H(qubits[0]), cirq.CNOT(qubits[0], qubits[1])), [], "probs",
+                                qubits=qubits)
+    probs = engine(np.zeros((1, 0), np.float32)).numpy()[0]
+    expected = np.zeros(2**11)
+    expected[0] = expected[0b11 << 9] = 0.5  # |00…0⟩ and |110…0⟩
+    np.testing.assert_allclose(probs, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("readout", ["Z", "Y", "X"])
+def test_eleven_qubit_parallel_pqc_equals_tfq(readout, rng):
+    x = rng.normal(size=(3, 11)).astype(np.float32)
+    tfq_layer, engine_layer = (ParallelPQC(1, 11, depth=1, readout=readout, backend=b) for b in ("tfq", "statevector"))
+    tfq_layer(x)
+    engine_layer(x)
+    engine_layer.set_weights(tfq_layer.get_weights())
+    np.testing.assert_allclose(engine_layer(x).numpy(), tfq_layer(x).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("qubits,controls", [
+    (3, [(0, 1), (0, 1)]),
+    (3, cirq.SumOfProducts(((0, 0), (0, 1), (1, 1)))),
+    (4, cirq.SumOfProducts(((0, 1, 1), (1, 0, 0)))),
+])
+def test_controlled_rotations_with_several_allowed_values_equal_cirq(qubits, controls):
+    q = cirq.LineQubit.range(qubits)
+    a = make_symbols("a", 1)[0]
+    circuit = cirq.Circuit(cirq.H.on_each(*q), cirq.ry(0.4).on(q[1]),
+                           cirq.rx(a).on(q[0]).controlled_by(*q[1:], control_values=controls))
+    engine = StateVectorCircuit(circuit, [a], "probs", qubits=q)
+    for value in (0.7, -2.1):
+        state = engine.state(np.array([[value]], np.float32)).numpy().reshape(-1)
+        np.testing.assert_allclose(state, _cirq_state(circuit, {a: value}, q), atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: cirq.CXPowGate(exponent=a), lambda a: cirq.CZPowGate(exponent=a),
+    lambda a: (cirq.S**a).controlled(), lambda a: (cirq.T**a).controlled(),
+    lambda a: cirq.CZPowGate(exponent=0.5 * a + 0.1, global_shift=0.25),
+])
+def test_controlled_powers_with_zero_global_shift_compile_exactly(make):
+    q = cirq.LineQubit.range(2)
+    a = make_symbols("a", 1)[0]
+    circuit = cirq.Circuit(cirq.H.on_each(*q), make(a).on(*q), cirq.rx(0.3).on(q[0]))
+    engine = StateVectorCircuit(circuit, [a], [cirq.X(q[0]) * cirq.Y(q[1]), cirq.Z(q[1])], qubits=q)
+    for value in (0.37, 1.9):
+        reference = _cirq_state(circuit, {a: value}, q)
+        np.testing.assert_allclose(engine.state(np.array([[value]], np.float32)).numpy().reshape(-1), reference, atol=1e-6)
+
+
+def test_unclear_inputs_get_errors_that_name_the_problem():
+    q = cirq.LineQubit.range(2)
+    a, b = make_symbols("a", 2)
+    circuit = cirq.Circuit(cirq.rx(a).on(q[0]), cirq.CNOT(*q))
+    with pytest.raises(ValueError, match=r"`symbols` must be distinct.*a000"):
+        StateVectorCircuit(circuit, [a, a], "probs")
+    with pytest.raises(ValueError, match=r"acts on \[cirq.LineQubit\(1\)\], which are not in `qubits`"):
+        StateVectorCircuit(circuit, [a], "probs", qubits=[q[0]])
+    with pytest.raises(ValueError, match=r"operator .* acts on \[cirq.LineQubit\(5\)\], which are not in `qubits`"):
+        StateVectorCircuit(circuit, [a], [cirq.Z(cirq.LineQubit(5))], qubits=q)
+    qutrit = cirq.LineQid(0, dimension=3)
+    with pytest.raises(UnsupportedGateError, match="dimension 3.*qubits"):
+        StateVectorCircuit(cirq.Circuit(cirq.MatrixGate(np.eye(3), qid_shape=(3,)).on(qutrit)), [], "probs")
+    plain = StateVectorCircuit(circuit, [a, b], "probs")
+    with pytest.raises(ValueError, match="compiled with shared=0"):
+        plain(np.zeros((2, 1), np.float32), shared=np.zeros((1, 1), np.float32))
+    grouped = StateVectorCircuit(circuit, [a, b], "probs", shared=1)
+    with pytest.raises(ValueError, match=r"number of rows \(3\) must be a multiple of the number of groups .*\(2\)"):
+        grouped(np.zeros((3, 1), np.float32), shared=np.zeros((2, 1), np.float32))
+    with pytest.raises(ValueError, match=r"`values` must have 2 columns"):
+        plain(np.zeros((3, 5), np.float32))
+    dynamic = tf.function(lambda v, s: grouped(v, shared=s),
+                          input_signature=[tf.TensorSpec([None, 1]), tf.TensorSpec([None, 1])])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="multiple of the number of groups"):
+        dynamic(tf.zeros((3, 1)), tf.zeros((2, 1)))
+    with pytest.raises(ValueError, match="`shared` must be an int between 0 and the number of symbols"):
+        StateVectorCircuit(circuit, [a], "probs", shared=2)
+    with pytest.raises(ValueError, match="`operators` must be a list of Pauli operators or 'probs'"):
+        StateVectorCircuit(circuit, [a], "prob")
+    with pytest.raises(ValueError, match="`repetitions` must be a positive number of shots"):
+        StateVectorCircuit(circuit, [a], "probs", repetitions=0)
+
+
+def test_shots_are_independent_across_rows_and_calls():
+    """Variance of the batch mean of shot frequencies against the independent-rows prediction.
+
+    The old sampler (tf.random.stateless_categorical) reused random streams between worker
+    threads, which doubled this variance."""
+    qubits = cirq.LineQubit.range(3)
+    rows, shots, calls = 400, 200, 200
+    engine = StateVectorCircuit(cirq.Circuit(cirq.H.on_each(*qubits)), [], "probs", repetitions=shots, seed=11)
+    values = np.zeros((rows, 0), np.float32)
+    means = np.array([engine(values).numpy().mean(axis=0) for _ in range(calls)])  # [calls, 8]
+    p = 1 / 8
+    predicted = p * (1 - p) / (shots * rows)
+    ratio = means.var(axis=0, ddof=1) / predicted  # each ~ chi2(calls − 1) / (calls − 1): sd 0.1
+    assert np.all(ratio > 0.6) and np.all(ratio < 1.45), ratio
+    assert abs(np.corrcoef(means[:-1, 0], means[1:, 0])[0, 1]) < 4 / np.sqrt(calls)  # successive calls independent
+    assert abs(means.mean() - p) < 5 * np.sqrt(predicted / calls)
+    twin = StateVectorCircuit(cirq.Circuit(cirq.H.on_each(*qubits)), [], "probs", repetitions=shots, seed=11)
+    np.testing.assert_array_equal(twin(values).numpy(), StateVectorCircuit(
+        cirq.Circuit(cirq.H.on_each(*qubits)), [], "probs", repetitions=shots, seed=11)(values).numpy())
+    other = StateVectorCircuit(cirq.Circuit(cirq.H.on_each(*qubits)), [], "probs", repetitions=shots, seed=12)
+    assert not np.array_equal(other(values).numpy(), twin(values).numpy())
+
+
+def test_layers_take_up_to_twenty_qubits_on_the_engine(rng):
+    from tests.helpers import reference_parallel_pqc
+
+    layer = ParallelPQC(1, 16, depth=1, readout="Y", backend="statevector")
+    x = rng.normal(size=(2, 16)).astype(np.float32)
+    out = layer(x).numpy()
+    weights = layer.get_weights()[0]
+    for row in range(2):
+        np.testing.assert_allclose(out[row], reference_parallel_pqc(x[row], weights, "Y"), atol=1e-5)
+    assert ParallelPQC(1, 20, depth=1, backend="statevector")(x[:1, :1].repeat(20, axis=1)).shape == (1, 20)
+    with pytest.raises(ValueError, match="`qubits` must be at most 20 on backend='statevector'"):
+        ParallelPQC(1, 21, backend="statevector")
+    with pytest.raises(ValueError, match="`qubits` must be at most 12 on backend='tfq'"):
+        ParallelPQC(1, 13, backend="tfq")
+    with pytest.raises(ValueError, match="readout='probs' .* at most 12 qubits"):
+        LCQHNNBlock(13, readout="probs", backend="statevector")
+
+
+def test_a_batch_that_would_exhaust_memory_is_refused_before_it_runs():
+    qubits = cirq.LineQubit.range(20)
+    engine = StateVectorCircuit(cirq.Circuit(cirq.H.on_each(*qubits)), [], "probs")
+    with pytest.raises(ValueError, match=r"A batch of 100000 rows of 20-qubit states would exceed .* memory"):
+        engine.state(tf.zeros((100_000, 0)))
+    dynamic = tf.function(engine.state, input_signature=[tf.TensorSpec([None, 0])])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="would exceed .* memory"):
+        dynamic(tf.zeros((100_000, 0)))

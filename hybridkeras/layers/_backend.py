@@ -4,7 +4,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from hybridkeras.layers._validation import check_differentiator, check_repetitions
+from hybridkeras.engines import MAX_ENGINE_QUBITS
+from hybridkeras.layers._validation import MAX_QUBITS, check_differentiator, check_positive_int, check_repetitions
 
 BACKENDS = ("tfq", "statevector")
 _state = threading.local()
@@ -60,3 +61,13 @@ def check_simulation(repetitions, differentiator, backend) -> tuple:
     repetitions = check_repetitions(repetitions)
     differentiator = check_differentiator(differentiator, repetitions)
     return repetitions, differentiator, resolve_backend(backend, repetitions, differentiator)
+
+
+def check_qubits(value, backend: str, *, name: str = "qubits") -> int:
+    """A layer's qubit count: at most MAX_QUBITS (12) on TFQ, MAX_ENGINE_QUBITS (20) on the state-vector engine."""
+    maximum = MAX_ENGINE_QUBITS if backend == "statevector" else MAX_QUBITS
+    value = check_positive_int(name, value)
+    if value > maximum:
+        raise ValueError(f"`{name}` must be at most {maximum} on backend={backend!r} (the state-vector engine takes up "
+                         f"to {MAX_ENGINE_QUBITS}). Received: {name}={value!r}")
+    return value

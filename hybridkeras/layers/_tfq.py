@@ -1,6 +1,7 @@
 """Shared TFQ plumbing: differentiators by name, and one batched TFQ call with symbols in our order."""
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import cirq
@@ -11,6 +12,7 @@ from hybridkeras.circuits import readout_operators, walsh_matrix, z_strings
 from hybridkeras.engines import StateVectorCircuit, join_shared
 
 VIAS = ("expectation", "controlled_pqc")
+MAX_PROBS_QUBITS = 12
 
 
 def make_differentiator(name: str | None):
@@ -25,22 +27,34 @@ def make_differentiator(name: str | None):
 class Readout:
     """What TFQ measures for a readout name, and how the measured values become the readout.
 
-    Pauli readouts are measured as they are. 'probs' is measured as the 2^n − 1 expectations
+    Pauli readouts are measured as they are. On the state-vector engine 'probs' are the
+    engine's own basis-state probabilities. On TFQ 'probs' is measured as the 2^n − 1 expectations
     ⟨Z_S⟩ and a fixed Walsh–Hadamard transform turns them into the 2^n basis-state
     probabilities (far cheaper than 2^n projector PauliSums of 2^n terms each, and equal to
     them; see `circuits.readouts`). With shots each ⟨Z_S⟩ is estimated on its own, so sampled
     'probs' are unbiased but may dip slightly below 0.
     """
 
-    def __init__(self, qubits: Sequence[cirq.Qid], readout: str):
+    def __init__(self, qubits: Sequence[cirq.Qid], readout: str, backend: str = "tfq"):
         self.readout = readout
-        self.operators = readout_operators(qubits, readout)
-        if readout == "probs":
+        self._qubits = list(qubits)
+        if readout == "probs" and len(qubits) > MAX_PROBS_QUBITS:
+            raise ValueError(f"readout='probs' gives 2^qubits values per circuit; it takes at most {MAX_PROBS_QUBITS} "
+                             f"qubits ({2**MAX_PROBS_QUBITS} values). Received: qubits={len(qubits)}")
+        if readout == "probs" and backend == "statevector":  # the engine reads probabilities directly
+            self.measured = "probs"
+            self._walsh = None
+        elif readout == "probs":
             self.measured = z_strings(qubits)
             self._walsh = tf.constant(walsh_matrix(len(qubits)), tf.float32)
         else:
-            self.measured = self.operators
+            self.measured = readout_operators(qubits, readout)
             self._walsh = None
+
+    @functools.cached_property
+    def operators(self) -> list:
+        """The readout's operators (for 'probs': the 2^n basis-state projectors, built on first use)."""
+        return readout_operators(self._qubits, self.readout)
 
     def __call__(self, values):
         """[batch, len(measured)] expectations → [batch, len(operators)] readout values."""
@@ -74,8 +88,10 @@ class BatchedCircuit:
         self.repetitions = repetitions
         self.engine = None
         if backend == "statevector":
-            qubits = sorted(set(circuit.all_qubits()).union(*(op.qubits for op in operators)))
-            self.engine = StateVectorCircuit(circuit, symbols, list(operators), qubits=qubits, shared=shared,
+            operators = operators if isinstance(operators, str) else list(operators)
+            qubits = sorted(set(circuit.all_qubits()).union(*([] if isinstance(operators, str) else
+                                                              [op.qubits for op in operators])))
+            self.engine = StateVectorCircuit(circuit, symbols, operators, qubits=qubits, shared=shared,
                                              repetitions=repetitions)
             return
         ours = [str(s) for s in symbols]

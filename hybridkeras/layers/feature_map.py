@@ -6,9 +6,9 @@ import cirq
 from hybridkeras._compat import keras, tf, tfq
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
-from hybridkeras.layers._backend import check_simulation
+from hybridkeras.layers._backend import check_qubits, check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import check_choice, check_positive_int, check_rank2
 
 # RY(2·arccos x) has an infinite derivative at x = 1; features are clipped just below it so
 # gradients stay finite when the map sits inside an end-to-end model. The effect on the
@@ -63,15 +63,14 @@ class QuantumFeatureMap(keras.layers.Layer):
     def __init__(self, qubits=5, *, readout="Z", repetitions=None, differentiator=None, backend=None, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.readout = check_choice("readout", readout, READOUTS)
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
+        self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._symbols = make_symbols("x", self.qubits)
         self.circuit = feature_map_circuit(self._qubits, self._symbols)
-        self._readout = Readout(self._qubits, self.readout)
-        self.operators = self._readout.operators
+        self._readout = Readout(self._qubits, self.readout, self.backend)
         self.readout_dim = readout_size(self.qubits, self.readout)
         # TFQ: sampled probabilities from bitstrings (tfq.layers.Sample); the engine samples them itself
         self._sampled_probs = self.readout == "probs" and self.repetitions is not None and self.backend == "tfq"
@@ -86,6 +85,11 @@ class QuantumFeatureMap(keras.layers.Layer):
                 differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
             )
         self.groups = None
+
+    @property
+    def operators(self) -> list:
+        """The readout operators (for 'probs': the basis-state projectors, built on first use)."""
+        return self._readout.operators
 
     @property
     def symbols(self):

@@ -8,9 +8,9 @@ import cirq
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
-from hybridkeras.layers._backend import check_simulation
+from hybridkeras.layers._backend import check_qubits, check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import check_choice, check_positive_int, check_rank2
 
 LCQHNN_READOUTS = ("Z", "probs")
 
@@ -53,22 +53,26 @@ class LCQHNNBlock(keras.layers.Layer):
 
     def __init__(self, qubits=4, *, readout="Z", differentiator="adjoint", repetitions=None, backend=None, **kwargs):
         super().__init__(**kwargs)
-        self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.readout = check_choice("readout", readout, LCQHNN_READOUTS)
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
+        self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._inputs = make_symbols("x", self.qubits)
         self._weights = make_symbols("theta", self.qubits)
         self.circuit = lcqhnn_circuit(self._qubits, self._inputs, self._weights)
-        self._readout = Readout(self._qubits, self.readout)
-        self.operators = self._readout.operators
+        self._readout = Readout(self._qubits, self.readout, self.backend)
         self.units = readout_size(self.qubits, self.readout)
         self._pqc = BatchedCircuit(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
             shared=self.qubits,
         )
+
+    @property
+    def operators(self) -> list:
+        """The readout operators (for 'probs': the basis-state projectors, built on first use)."""
+        return self._readout.operators
 
     @property
     def symbols(self):

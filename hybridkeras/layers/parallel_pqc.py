@@ -8,9 +8,9 @@ import numpy as np
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
-from hybridkeras.layers._backend import check_simulation
+from hybridkeras.layers._backend import check_qubits, check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit
-from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import check_choice, check_positive_int, check_rank2
 
 PAULI_AXES = ("X", "Y", "Z")
 
@@ -61,11 +61,11 @@ class ParallelPQC(keras.layers.Layer):
                  differentiator="adjoint", repetitions=None, backend=None, **kwargs):
         super().__init__(**kwargs)
         self.circuits = check_positive_int("circuits", circuits)
-        self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.depth = check_positive_int("depth", depth)
         self.readout = check_choice("readout", readout, PAULI_AXES)
         self.embedding = check_choice("embedding", embedding, PAULI_AXES)
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
+        self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         self._inputs = make_symbols("x", self.qubits)

@@ -8,9 +8,9 @@ import numpy as np
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
-from hybridkeras.layers._backend import check_simulation
+from hybridkeras.layers._backend import check_qubits, check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import check_choice, check_positive_int, check_rank2
 
 ENCODINGS = ("amplitude", "angle")
 _EPS = 1e-12
@@ -77,10 +77,10 @@ class EncodedPQC(keras.layers.Layer):
     def __init__(self, qubits=3, *, encoding="amplitude", depth=2, repetitions=None, differentiator="adjoint",
                  backend=None, **kwargs):
         super().__init__(**kwargs)
-        self.qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
         self.encoding = check_choice("encoding", encoding, ENCODINGS)
         self.depth = check_positive_int("depth", depth)
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
+        self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
         if self.encoding == "amplitude":
@@ -92,13 +92,17 @@ class EncodedPQC(keras.layers.Layer):
         self._weights = make_symbols("w", self.depth * self.qubits * 2)
         grid = np.array(self._weights, dtype=object).reshape(self.depth, self.qubits, 2).tolist()
         self.circuit = encoder + ry_rz_layers(self._qubits, grid)
-        self._readout = Readout(self._qubits, "probs")
-        self.operators = self._readout.operators
+        self._readout = Readout(self._qubits, "probs", self.backend)
         self._pqc = BatchedCircuit(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
             shared=len(self._weights),
         )
+
+    @property
+    def operators(self) -> list:
+        """The readout operators (for 'probs': the basis-state projectors, built on first use)."""
+        return self._readout.operators
 
     @property
     def symbols(self):

@@ -1,0 +1,241 @@
+"""The state-vector engine side by side with TFQ, PennyLane and TensorCircuit-NG, in one process.
+
+Workload (as in the engine issue): one n-qubit circuit — RX angle embedding of the row's n
+features, `depth` strongly entangling layers (Rot = RZ·RY·RZ per qubit, CNOT ring of range
+l mod (n−1) + 1), ⟨Y⟩ on every qubit — for a batch of rows, forward + backward (gradients of
+sum(outputs · mix) with respect to the inputs and the weights). Plus HQNN-Parallel's 4 × 5:
+four such 5-qubit circuits with their own weights on consecutive features.
+
+* engine: `ParallelPQC(..., backend='statevector')` in a `tf.function`;
+* tfq: `tfq.layers.Expectation` (qsim, adjoint differentiator) on the same Cirq circuit;
+* pennylane: `default.qubit` with the JAX interface, parameter broadcasting over the rows,
+  `jax.jit(jax.value_and_grad(...))` (backprop);
+* tensorcircuit: TensorCircuit-NG on its JAX backend, `jax.vmap` over rows, `jax.jit(value_and_grad)`.
+
+Rounds are interleaved: each round times every simulator once, in a fresh random order, as
+the mean of 3 back-to-back steps after one untimed step (so every simulator's worker threads
+are awake, as in a training loop, whoever ran before it); the table shows median ms per
+step, and the engine's plan + first-trace time. Outputs are cross-checked against the engine
+before timing. Peers are optional: ``pip install -e ".[bench]"``; a missing one is skipped.
+
+    python benchmarks/simulators.py
+    python benchmarks/simulators.py --qubits 2 4 5 6 8 10 12 14 16 --output benchmarks/results/simulators.md
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+import hybridkeras  # noqa: F401
+from hybridkeras._compat import tf, tfq
+from hybridkeras.circuits import entangling_range, make_symbols, parallel_pqc_circuit, pauli_readout
+from hybridkeras.io import write_text_atomic
+from hybridkeras.layers import ParallelPQC
+
+
+def _inputs(batch, circuits, n, depth, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, (batch, circuits * n)).astype(np.float32)
+    w = rng.uniform(0.0, 2 * np.pi, (circuits, depth, n, 3)).astype(np.float32)
+    mix = rng.normal(size=(batch, circuits * n)).astype(np.float32)
+    return x, w, mix
+
+
+def engine_step(circuits, n, depth, x, w, mix):
+    start = time.perf_counter()
+    layer = ParallelPQC(circuits, n, depth=depth, backend="statevector")
+    layer.build((None, circuits * n))
+    layer.set_weights([w])
+    xt, mixt = tf.constant(x), tf.constant(mix)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x)
+            loss = tf.reduce_sum(out * mixt)
+        gx, gw = tape.gradient(loss, [x, layer.circuit_weights])
+        return out, gx, gw
+
+    out = step(xt)
+    setup = time.perf_counter() - start
+    return (lambda: [t.numpy() for t in step(xt)]), out[0].numpy(), setup
+
+
+def tfq_step(circuits, n, depth, x, w, mix):
+    qubits = __import__("cirq").LineQubit.range(n)
+    inputs, weights = make_symbols("x", n), make_symbols("w", depth * n * 3)
+    grid = np.array(weights, dtype=object).reshape(depth, n, 3).tolist()
+    circuit = parallel_pqc_circuit(qubits, inputs, grid, embedding="X")
+    names = tf.constant(sorted(str(s) for s in inputs + weights))
+    order = [sorted(str(s) for s in inputs + weights).index(str(s)) for s in inputs + weights]
+    inverse = tf.constant(np.argsort(order), tf.int32)
+    layer = tfq.layers.Expectation(differentiator=tfq.differentiators.Adjoint())
+    batch = len(x)
+    programs = tf.tile(tfq.convert_to_tensor([circuit]), [batch * circuits])
+    operators = tf.tile(tfq.convert_to_tensor([pauli_readout(qubits, "Y")]), [batch * circuits, 1])
+    xt, wt, mixt = tf.constant(x), tf.Variable(w), tf.constant(mix)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            rows = tf.reshape(x, [-1, n])
+            weights_rows = tf.tile(tf.reshape(wt, [circuits, -1]), [batch, 1])
+            values = tf.gather(tf.concat([rows, weights_rows], axis=1), inverse, axis=1)
+            out = tf.reshape(layer(programs, symbol_names=names, symbol_values=values, operators=operators),
+                             [batch, circuits * n])
+            loss = tf.reduce_sum(out * mixt)
+        gx, gw = tape.gradient(loss, [x, wt])
+        return out, gx, gw
+
+    out = step(xt)
+    return (lambda: [t.numpy() for t in step(xt)]), out[0].numpy()
+
+
+def pennylane_step(circuits, n, depth, x, w, mix):
+    import jax
+    import jax.numpy as jnp
+    import pennylane as qml
+
+    jax.config.update("jax_enable_x64", False)
+    dev = qml.device("default.qubit", wires=n)
+
+    @qml.qnode(dev, interface="jax", diff_method="backprop")
+    def circuit(features, weights):
+        qml.AngleEmbedding(features, wires=range(n), rotation="X")
+        qml.StronglyEntanglingLayers(weights, wires=range(n))
+        return [qml.expval(qml.PauliY(i)) for i in range(n)]
+
+    def outputs(x, w):
+        parts = []
+        for c in range(circuits):
+            parts.append(jnp.stack(circuit(x[:, c * n:(c + 1) * n], w[c]), axis=-1))
+        return jnp.concatenate(parts, axis=-1)
+
+    def loss(x, w, mix):
+        out = outputs(x, w)
+        return jnp.sum(out * mix), out
+
+    fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+    xj, wj, mj = jnp.asarray(x), jnp.asarray(w), jnp.asarray(mix)
+    (_, out), _ = fn(xj, wj, mj)
+    return (lambda: jax.block_until_ready(fn(xj, wj, mj))), np.asarray(out)
+
+
+def tensorcircuit_step(circuits, n, depth, x, w, mix):
+    import jax
+    import jax.numpy as jnp
+    import tensorcircuit as tc
+
+    K = tc.set_backend("jax")
+    tc.set_dtype("complex64")
+
+    def one(features, weights):
+        c = tc.Circuit(n)
+        for i in range(n):
+            c.rx(i, theta=features[i])
+        for layer in range(depth):
+            for i in range(n):
+                c.rz(i, theta=weights[layer, i, 0])
+                c.ry(i, theta=weights[layer, i, 1])
+                c.rz(i, theta=weights[layer, i, 2])
+            if n > 1:
+                r = entangling_range(layer, n)
+                for i in range(n):
+                    c.cnot(i, (i + r) % n)
+        return K.stack([K.real(c.expectation_ps(y=[i])) for i in range(n)])
+
+    batched = jax.vmap(jax.vmap(one, in_axes=(0, 0)), in_axes=(0, None))  # rows, then circuits
+
+    def loss(x, w, mix):
+        out = batched(x.reshape(len(x), circuits, n), w).reshape(len(x), circuits * n)
+        return jnp.sum(out * mix), out
+
+    fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+    xj, wj, mj = jnp.asarray(x), jnp.asarray(w), jnp.asarray(mix)
+    (_, out), _ = fn(xj, wj, mj)
+    return (lambda: jax.block_until_ready(fn(xj, wj, mj))), np.asarray(out)
+
+
+PEERS = {"tfq": tfq_step, "pennylane": pennylane_step, "tensorcircuit": tensorcircuit_step}
+
+
+def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3):
+    """{name: median ms} for one workload (interleaved rounds), the engine's setup seconds and output gaps."""
+    x, w, mix = _inputs(batch, circuits, n, depth)
+    engine, reference, setup = engine_step(circuits, n, depth, x, w, mix)
+    steps, gaps = {"engine": engine}, {}
+    for name in peers:
+        if name in skip:
+            continue
+        try:
+            start = time.perf_counter()
+            fn, out = PEERS[name](circuits, n, depth, x, w, mix)
+            if time.perf_counter() - start > budget:
+                skip.add(name)  # too slow to time in rounds at this size and beyond
+        except ImportError as error:
+            print(f"  {name}: not installed ({error}); skipped")
+            skip.add(name)
+            continue
+        gaps[name] = float(np.abs(out - reference).max())
+        steps[name] = fn
+    times = {name: [] for name in steps}
+    order = np.random.default_rng(n)
+    for _ in range(rounds):
+        for name in order.permutation(list(steps)):  # a fresh order each round
+            fn = steps[name]
+            fn()  # one untimed call: this simulator's worker threads are awake, as in a training loop
+            start = time.perf_counter()
+            for _ in range(burst):
+                fn()
+            times[name].append((time.perf_counter() - start) / burst)
+            if name != "engine" and times[name][-1] > budget:
+                skip.add(name)
+    return {name: float(np.median(t)) * 1000 for name, t in times.items()}, setup, gaps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--qubits", type=int, nargs="+", default=[2, 4, 5, 6, 8, 10, 12, 14, 16])
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
+    parser.add_argument("--budget", type=float, default=30.0,
+                        help="seconds: a peer slower than this at one size is not run at larger sizes")
+    parser.add_argument("--no-hqnn", action="store_true", help="skip the HQNN-Parallel 4 x 5 row")
+    parser.add_argument("--output", help="also write the Markdown table here")
+    args = parser.parse_args()
+
+    names = ["engine"] + args.peers
+    header = "| workload | " + " | ".join(names) + " | fastest peer / engine | engine plan + trace, s |"
+    lines = [header, "|" + "---|" * (len(names) + 3)]
+    gaps_all = {}
+    skip: set[str] = set()
+    workloads = [(1, n) for n in args.qubits] + ([] if args.no_hqnn else [(4, 5)])
+    for circuits, n in workloads:
+        label = f"{n} qubits" if circuits == 1 else f"HQNN-Parallel {circuits} x {n}"
+        times, setup, gaps = measure(circuits, n, args.depth, args.batch, args.rounds, args.peers, args.budget,
+                                     skip if circuits == 1 else set())
+        gaps_all[label] = gaps
+        peers = [times[p] for p in args.peers if p in times]
+        ratio = f"{min(peers) / times['engine']:.2f}" if peers else "–"
+        cells = [f"{times[p]:.1f}" if p in times else "–" for p in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup:.2f} |")
+        print(lines[-1], flush=True)
+    text = (f"{platform.processor() or platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'}"
+            f" intra-op threads; batch {args.batch}, depth {args.depth}, forward + backward, median ms of {args.rounds} "
+            f"interleaved rounds ('–': not run; a peer slower than {args.budget:.0f} s at one size is skipped beyond it).\n\n"
+            + "\n".join(lines) + "\n\nLargest output difference from the engine: "
+            + "; ".join(f"{k}: " + ", ".join(f"{p} {v:.1e}" for p, v in g.items()) for k, g in gaps_all.items()) + "\n")
+    print(text)
+    if args.output:
+        write_text_atomic(args.output, text)
+
+
+if __name__ == "__main__":
+    main()

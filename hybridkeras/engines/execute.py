@@ -1,0 +1,276 @@
+"""Running a plan: TensorFlow constants of a `Plan` and the ops that evolve a batch of states.
+
+States are complex64 [rows, 2^n] (qubit 0 most significant, as in Cirq). Rows come in
+(sample, group) order: row r uses group r mod groups for the weights (``shared=``), so a
+per-group matrix meets its rows through a [samples, groups, …] view, never a copy.
+Matrices act through flattened views — [rows·2^a, 2^k, 2^b] for a block on qubits a … a+k−1 —
+so no tensor has more than five axes whatever n is.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hybridkeras._compat import tf
+from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide
+
+
+def _table(records, n_symbols):
+    """NumPy constants to evaluate many records of one size at once (see `evaluate`).
+
+    Nothing here is a TensorFlow tensor: constants are made inside each traced call, so one
+    engine serves any number of graphs (Keras traces a layer several times).
+    """
+    bases = np.stack([r.base for r in records])
+    width = max((len(r.terms) for r in records), default=0)
+    if width == 0:
+        return {"base": bases, "terms": None}
+    d = bases.shape[-1]
+    matrices = np.zeros((len(records), width, d, d), np.complex128)
+    coeffs = np.zeros((n_symbols, len(records) * width))
+    consts = np.zeros(len(records) * width)
+    mask = np.zeros(len(records) * width)  # padded terms contribute nothing
+    for i, r in enumerate(records):
+        for t, term in enumerate(r.terms):
+            matrices[i, t] = term.matrix
+            coeffs[:, i * width + t] = term.coeffs
+            consts[i * width + t] = term.const
+            mask[i * width + t] = 1.0
+    return {
+        "base": bases, "terms": matrices.astype(np.complex64), "width": width,
+        "coeffs": coeffs.astype(np.float32), "consts": consts.astype(np.float32),
+    }
+
+
+def evaluate(table, values):
+    """[X, records, d, d] unitaries at the symbol rows ``values`` [X, symbols] (or [1, …] constants)."""
+    base = tf.constant(table["base"].astype(np.complex64))[None]
+    if table["terms"] is None:
+        return base
+    angles = tf.linalg.matmul(values, tf.constant(table["coeffs"])) + tf.constant(table["consts"])
+    phases = tf.reshape(tf.exp(tf.complex(tf.zeros_like(angles), angles)), [tf.shape(values)[0], -1, table["width"]])
+    return base + tf.einsum("xrt,rtij->xrij", phases, tf.constant(table["terms"]))
+
+
+def _chain(factors):
+    """Product F_last · … · F_first of [..., 2, 2] factors listed in order (elementwise: cheaper than tiny matmuls)."""
+    product = factors[0]
+    for factor in factors[1:]:
+        product = tf.reduce_sum(factor[..., :, :, None] * product[..., None, :, :], axis=-2)
+    return product
+
+
+def _kron(factors):
+    """Kronecker product over the second-to-last pair of axes of [X, L, 2, 2] factors (first most significant)."""
+    out = factors[0]
+    for factor in factors[1:]:
+        side = out.shape[-1] * 2
+        out = tf.reshape(tf.einsum("xlac,xlbd->xlabcd", out, factor), [-1, out.shape[1], side, side])
+    return out
+
+
+def _embed_rows(matrix, kind, rows, groups):
+    """A per-kind matrix [X, …] as one per row [rows, …] (groups tiled, constants broadcast)."""
+    if kind == "row":
+        return matrix
+    if kind == "group":
+        return tf.tile(matrix, tf.concat([[rows // groups], tf.ones([tf.rank(matrix) - 1], tf.int32)], 0))
+    return tf.tile(matrix, tf.concat([[rows], tf.ones([tf.rank(matrix) - 1], tf.int32)], 0))
+
+
+class Executor:
+    """The constants of one plan, and `run` that evolves a batch of states through it."""
+
+    def __init__(self, plan: Plan, n_symbols: int):
+        self.plan = plan
+        self.n = plan.n
+        self.n_symbols = n_symbols
+        runs = {"row": [], "group": []}
+        for run in list(plan.prefix.values()) + [m for s in plan.steps if isinstance(s, Block) for m in s.members
+                                                 if isinstance(m, Run)]:
+            if all(id(run) != id(r) for r in runs[run.kind]):
+                runs[run.kind].append(run)
+        self._runs = runs
+        self._run_id = {id(r): (kind, i) for kind, rs in runs.items() for i, r in enumerate(rs)}
+        self._tables, self._run_index, self._run_const = {}, {}, {}
+        for kind, rs in runs.items():
+            if not rs:
+                continue
+            members = sorted({m for r in rs for m in r.members})
+            local = {m: i for i, m in enumerate(members)}
+            table = _table([plan.singles[m] for m in members], n_symbols)
+            length = max(len(r.members) for r in rs)
+            identity = len(members)
+            index = np.array([[local[m] for m in r.members] + [identity] * (length - len(r.members)) for r in rs])
+            if table["terms"] is None:  # constant runs: multiplied out here
+                mats = np.concatenate([table["base"], np.eye(2)[None]])[index]  # [runs, length, 2, 2]
+                product = mats[:, 0]
+                for k in range(1, length):
+                    product = mats[:, k] @ product
+                self._run_const[kind] = np.concatenate([product, np.eye(2)[None]])  # identity last
+            else:
+                self._tables[kind] = table
+                self._run_index[kind] = index.astype(np.int32)
+        # blocks: layer gather indices and factor constants
+        self._blocks = {}
+        for step in plan.steps:
+            if isinstance(step, Block):
+                self._blocks[id(step)] = self._block_setup(step)
+
+    # ------------------------------------------------------------------ run matrices
+    def run_matrices(self, kind, values):
+        """[X, runs + 1, 2, 2]: every run's 2×2 product for the runs of ``kind`` (identity appended)."""
+        if kind in self._run_const:
+            return tf.constant(self._run_const[kind].astype(np.complex64))[None]
+        mats = evaluate(self._tables[kind], values)  # [X, members, 2, 2]
+        eye = tf.tile(tf.eye(2, dtype=tf.complex64)[None, None], [tf.shape(mats)[0], 1, 1, 1])
+        gathered = tf.gather(tf.concat([mats, eye], axis=1), tf.constant(self._run_index[kind]), axis=1)  # [X, runs, L, 2, 2]
+        product = _chain(tf.unstack(gathered, axis=2))
+        return tf.concat([product, eye], axis=1)
+
+    def _block_setup(self, block: Block):
+        kind = block.kind
+        identity = len(self._runs[kind])
+        layers, factors = [], []
+        for seg_kind, content in block.segments:
+            if seg_kind == "layer":
+                layers.append([self._run_id[id(content[p])][1] if p in content else identity
+                               for p in range(block.lo, block.lo + block.width)])
+                factors.append(("layer", len(layers) - 1))
+            else:
+                for f_kind, x in content:
+                    if f_kind == "const":
+                        factors.append(("const", x))
+                    else:
+                        factors.append(("param", _table([x], self.n_symbols)))
+        constant = kind not in self._tables and all(f[0] != "param" for f in factors)
+        setup = {"layers": np.array(layers, np.int64).reshape(len(layers), block.width), "factors": factors,
+                 "constant": None}
+        if constant:  # the whole block is one constant matrix
+            runs = self._run_const.get(kind)
+            matrix = np.eye(2**block.width, dtype=np.complex128)
+            for f_kind, x in factors:
+                if f_kind == "layer":
+                    m = np.ones((1, 1))
+                    for r in setup["layers"][x]:
+                        m = np.kron(m, runs[r])
+                    matrix = m @ matrix
+                else:
+                    matrix = x @ matrix
+            setup["constant"] = matrix
+        return setup
+
+    def block_matrix(self, block: Block, values, run_mats):
+        """[X, 2^k, 2^k] (or [2^k, 2^k] when constant): the block's unitary."""
+        setup = self._blocks[id(block)]
+        if setup["constant"] is not None:
+            return tf.constant(setup["constant"].astype(np.complex64))
+        kron = None
+        if len(setup["layers"]):
+            layers = setup["layers"]
+            gathered = tf.gather(run_mats, tf.constant(layers.reshape(-1), tf.int32), axis=1)
+            gathered = tf.reshape(gathered, [-1, layers.shape[0], layers.shape[1], 2, 2])
+            kron = _kron(tf.unstack(gathered, axis=2))  # [X, layers, d, d]
+        unitary = None
+        for f_kind, x in setup["factors"]:
+            if f_kind == "layer":
+                factor = kron[:, x]
+            elif f_kind == "const":
+                factor = tf.constant(x.astype(np.complex64))[None]
+            else:
+                factor = evaluate(x, values)[:, 0]
+            unitary = factor if unitary is None else tf.linalg.matmul(factor, unitary)
+        return unitary
+
+    # ------------------------------------------------------------------ apply
+    def _apply_block(self, state, matrix, block: Block, kind, rows, groups):
+        n, k = self.n, block.width
+        a, b = block.lo, self.n - block.lo - block.width
+        d, left, right = 2**k, 2**a, 2**b
+        if matrix.shape.rank == 2:  # constant
+            if b == 0:
+                return tf.reshape(tf.linalg.matmul(tf.reshape(state, [-1, d]), matrix, transpose_b=True), [rows, -1])
+            return tf.reshape(tf.linalg.matmul(matrix[None], tf.reshape(state, [-1, d, right])), [rows, -1])
+        if kind == "row":
+            view = tf.reshape(state, [rows, left, d, right])
+            if b == 0:
+                out = tf.linalg.matmul(view[:, :, :, 0], matrix, transpose_b=True)
+            else:
+                out = tf.linalg.matmul(matrix[:, None], view)
+            return tf.reshape(out, [rows, -1])
+        view = tf.reshape(state, [rows // groups, groups, left, d, right])
+        if b == 0:
+            out = tf.linalg.matmul(view[..., 0], matrix[None], transpose_b=True)
+        else:
+            out = tf.linalg.matmul(matrix[None, :, None], view)
+        return tf.reshape(out, [rows, -1])
+
+    def _apply_wide(self, state, matrix, qubits, rows):
+        """A [rows, 2^k, 2^k] (or constant [2^k, 2^k]) matrix on arbitrary qubits, through a transposed view."""
+        n, k = self.n, len(qubits)
+        if k == 0:
+            return state * (matrix[:, :1, 0] if matrix.shape.rank == 3 else matrix[0, 0])
+        others = [q for q in range(n) if q not in qubits]
+        order = [0] + [q + 1 for q in others] + [q + 1 for q in qubits]
+        view = tf.reshape(tf.transpose(tf.reshape(state, [-1] + [2] * n), order), [rows, 2 ** (n - k), 2**k])
+        if matrix.shape.rank == 2:
+            out = tf.linalg.matmul(view, matrix[None], transpose_b=True)
+        else:
+            out = tf.linalg.matmul(view, matrix, transpose_b=True)
+        inverse = np.argsort(order)
+        return tf.reshape(tf.transpose(tf.reshape(out, [-1] + [2] * n), inverse), [rows, -1])
+
+    # ------------------------------------------------------------------ run
+    def run(self, full, group_values, rows, groups):
+        """Final states [rows, 2^n] for per-row symbol values ``full`` and per-group values ``group_values``."""
+        run_mats = {}
+
+        def mats(kind):
+            if kind not in run_mats:
+                if kind in self._run_const or kind in self._tables:
+                    run_mats[kind] = self.run_matrices(kind, full if kind == "row" else group_values)
+            return run_mats.get(kind)
+
+        state = self._product_state(mats, rows, groups)
+        for step in self.plan.steps:
+            if isinstance(step, Block):
+                values = full if step.kind == "row" else group_values
+                matrix = self.block_matrix(step, values, mats(step.kind))
+                state = self._apply_block(state, matrix, step, step.kind, rows, groups)
+            elif isinstance(step, Perm):
+                state = tf.gather(state, tf.constant(step.source, tf.int32), axis=1)
+                if not np.allclose(step.phases, 1.0):
+                    state = state * tf.constant(step.phases.astype(np.complex64))[None]
+            else:
+                state = self._apply_wide(state, self._wide_matrix(step, full, group_values, rows, groups),
+                                         list(step.record.qubits), rows)
+        return state
+
+    def _wide_matrix(self, step: Wide, full, group_values, rows, groups):
+        if step.kind == "const":
+            return tf.constant(step.record.base.astype(np.complex64))
+        table = _table([step.record], self.n_symbols)
+        matrix = evaluate(table, full if step.kind == "row" else group_values)[:, 0]
+        return _embed_rows(matrix, step.kind, rows, groups)
+
+    def _product_state(self, mats, rows, groups):
+        """The state after the prefix runs: per row, the Kronecker product of each qubit's first column."""
+        prefix = self.plan.prefix
+        if not prefix:
+            return tf.one_hot(tf.zeros([rows], tf.int32), 2**self.n, dtype=tf.complex64)
+        zero = tf.constant([[1.0, 0.0]], tf.complex64)
+        columns = []
+        cached = {}
+        for q in range(self.n):
+            run = prefix.get(q)
+            if run is None:
+                columns.append(tf.tile(zero, [rows, 1]))
+                continue
+            kind, i = self._run_id[id(run)]
+            if kind not in cached:
+                cached[kind] = _embed_rows(mats(kind)[:, :, :, 0], "const" if kind in self._run_const else kind,
+                                           rows, groups)  # [rows, runs + 1, 2]
+            columns.append(cached[kind][:, i])
+        state = columns[0]
+        for column in columns[1:]:
+            state = tf.reshape(state[:, :, None] * column[:, None, :], [rows, -1])
+        return state

@@ -1,0 +1,265 @@
+"""Planning: compiled gate records → the steps a state-vector run takes (pure NumPy).
+
+1. **Single-qubit runs.** Consecutive single-qubit gates on one qubit are fused into one
+   `Run` (a 2×2 product evaluated for all runs of the circuit in one vectorised pass at run
+   time). A run that depends on per-row symbols (data) is kept apart from the weight-only gates
+   after it, so those stay in the cheap per-group part.
+2. **Product state.** The first run on each qubit acts on |0⟩: the state after them is a product
+   state, built per row from one column of each run (`Plan.prefix`).
+3. **Blocks.** The rest is packed greedily into `Block`s: a contiguous qubit span of at most
+   ``block_qubits`` qubits (the whole register for small registers) whose unitary is built per
+   row ('row': the block depends on per-row symbols), per group of rows sharing weights
+   ('group'), or once here ('const'), then applied as one matrix on a flattened
+   [rows, 2^a, 2^k, 2^b] view of the state (no rank limits). Blocks tile the register
+   (spans [0, k), [k, 2k), …; a gate across a tile boundary gets a span of its own), and an
+   operation moves into the
+   earliest block it may join without crossing an operation on its qubits. On larger
+   registers, runs of constant permutation gates (CNOT, CZ, SWAP, X, Toffoli, …) become one
+   `Perm` (a gather with phases over the register); a gate wider than a block is a `Wide`
+   step (applied through a transposed view).
+
+Cost then grows like a state-vector simulator's: a few passes over the 2^n amplitudes per
+layer of gates, dense 2^k blocks only where they pay, and planning time linear in the circuit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hybridkeras.engines.compiler import GateRecord, PhaseTerm
+
+DENSE_QUBITS = 6  # up to here every block spans the whole register
+BLOCK_QUBITS = 4  # block width on larger registers
+
+
+@dataclass(eq=False)
+class Run:
+    """Fused single-qubit gates on one qubit: ``members`` index `Plan.singles`, applied in order."""
+
+    qubit: int
+    members: list[int]
+    kind: str  # 'row' (uses per-row symbols) | 'group'
+
+
+@dataclass(eq=False)
+class Block:
+    """Operations on the contiguous span [lo, lo + width), applied as one 2^width matrix."""
+
+    lo: int
+    width: int
+    kind: str  # 'row' | 'group'
+    members: list = field(default_factory=list)  # Run | GateRecord, in order
+    segments: list = field(default_factory=list)  # filled by `_segments`: ('layer', {pos: Run}) | ('gates', [...])
+
+    @property
+    def qubits(self) -> set[int]:
+        return {q for m in self.members for q in _qubits_of(m)}
+
+
+@dataclass(eq=False)
+class Perm:
+    """new[i] = phases[i] · old[source[i]] over the whole register (constant permutation gates)."""
+
+    source: np.ndarray
+    phases: np.ndarray
+    qubits: set[int] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class Wide:
+    """One gate applied on its own (wider than a block, or acting on no qubit: a global phase)."""
+
+    record: GateRecord
+    kind: str  # 'row' | 'group' | 'const'
+
+
+@dataclass(eq=False)
+class Plan:
+    n: int
+    singles: list[GateRecord]  # every single-qubit record, indexed by Run.members
+    single_kinds: list[str]
+    prefix: dict[int, Run]
+    steps: list
+
+
+def _qubits_of(item) -> tuple[int, ...]:
+    return (item.qubit,) if isinstance(item, Run) else item.qubits
+
+
+def record_kind(record: GateRecord, row_mask: np.ndarray) -> str:
+    """'row' (depends on per-row symbols), 'shared' (on shared symbols only) or 'const'."""
+    if record.uses(row_mask):
+        return "row"
+    return "shared" if record.terms else "const"
+
+
+def permutation_of(record: GateRecord, n: int):
+    """(source, phases) over the whole register when ``record`` is a constant permutation with phases, else None."""
+    if record.terms or not record.qubits:
+        return None
+    u = record.base
+    nonzero = np.abs(u) > 1e-12
+    if not ((nonzero.sum(axis=1) == 1).all() and (nonzero.sum(axis=0) == 1).all()):
+        return None
+    local_source = nonzero.argmax(axis=1)  # new local j ← old local local_source[j]
+    local_phase = u[np.arange(len(u)), local_source]
+    index = np.arange(2**n)
+    k = len(record.qubits)
+    shifts = [n - 1 - q for q in record.qubits]
+    local = np.zeros(2**n, np.int64)
+    for j, s in enumerate(shifts):
+        local |= ((index >> s) & 1) << (k - 1 - j)
+    src_local = local_source[local]
+    source = index.copy()
+    for j, s in enumerate(shifts):
+        bit = (src_local >> (k - 1 - j)) & 1
+        source = (source & ~(1 << s)) | (bit << s)
+    return source, local_phase[local]
+
+
+def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
+              dense_qubits: int = DENSE_QUBITS, block_qubits: int = BLOCK_QUBITS) -> Plan:
+    dense = n <= dense_qubits
+    width = n if dense else min(block_qubits, n)
+    singles, single_kinds, items, pending = [], [], [], {}
+    for record in records:
+        kind = record_kind(record, row_mask)
+        if record.width == 1:
+            q = record.qubits[0]
+            run = pending.get(q)
+            if run is not None and run.kind == "row" and kind != "row":
+                items.append(pending.pop(q))  # per-row gates and the weight-only gates after them stay apart
+                run = None
+            if run is None:
+                run = pending[q] = Run(q, [], "group")
+            run.members.append(len(singles))
+            if kind == "row":
+                run.kind = "row"
+            singles.append(record)
+            single_kinds.append(kind)
+        else:
+            for q in record.qubits:
+                if q in pending:
+                    items.append(pending.pop(q))
+            items.append(record)
+    items.extend(pending[q] for q in sorted(pending))
+
+    prefix, touched, rest = {}, set(), []
+    for item in items:
+        qubits = _qubits_of(item)
+        if isinstance(item, Run) and item.qubit not in touched:
+            prefix[item.qubit] = item
+        else:
+            rest.append(item)
+        touched.update(qubits)
+
+    steps, last = [], {}  # last[q]: the latest step acting on qubit q
+
+    def latest(qubits):
+        return max((steps.index(last[q]) for q in qubits if q in last), default=-1)
+
+    def place(step, at, qubits):
+        if at is None:
+            steps.insert(latest(qubits) + 1, step)
+        for q in qubits:
+            last[q] = step
+
+    for item in rest:
+        qubits = _qubits_of(item)
+        kind = "row" if isinstance(item, Run) and item.kind == "row" else None
+        if isinstance(item, GateRecord):
+            kind = record_kind(item, row_mask)
+            perm = None if dense else permutation_of(item, n)
+            if perm is not None:
+                target = next((s for s in steps[max(latest(qubits), 0):] if isinstance(s, Perm)), None)
+                if target is not None:  # compose: this gate after the permutation so far
+                    source, phases = perm
+                    target.phases = phases * target.phases[source]
+                    target.source = target.source[source]
+                    target.qubits.update(qubits)
+                    place(target, target, qubits)
+                else:
+                    place(Perm(perm[0], perm[1].astype(np.complex128), set(qubits)), None, qubits)
+                continue
+            if not qubits or max(qubits) - min(qubits) + 1 > width:
+                place(Wide(item, "row" if kind == "row" else ("group" if kind == "shared" else "const")), None, qubits)
+                continue
+        block_kind = "row" if kind == "row" else "group"
+        low, high = min(qubits), max(qubits)
+        target = next((step for step in steps[max(latest(qubits), 0):] if isinstance(step, Block)
+                       and step.kind == block_kind and step.lo <= low and high < step.lo + step.width), None)
+        if target is None:
+            lo = (low // width) * width  # blocks tile the register, so a layer of gates packs into n / width blocks
+            if high >= lo + width:  # straddles two tiles: a span of its own
+                lo = low
+            target = Block(min(lo, n - width), width, block_kind)
+            place(target, None, qubits)
+        else:
+            place(target, target, qubits)
+        target.members.append(item)
+    for step in steps:
+        if isinstance(step, Block):
+            step.segments = _segments(step)
+    return Plan(n, singles, single_kinds, prefix, steps)
+
+
+def _segments(block: Block) -> list:
+    """The block as alternating layers of runs on distinct qubits and runs of gates.
+
+    A run joins the last layer when that layer does not hold its qubit yet and no gate after
+    the layer touches it (it commutes to there); gates keep their order. Constant gates of one
+    'gates' segment are multiplied out here; parameterised ones are lifted to the block's span.
+    """
+    segments, layer_at = [], None
+    for member in block.members:
+        if isinstance(member, Run):
+            q = member.qubit
+            ok = layer_at is not None and q not in segments[layer_at][1] and not any(
+                q in g.qubits for seg in segments[layer_at + 1:] for g in seg[1])
+            if ok:
+                segments[layer_at][1][q] = member
+            else:
+                segments.append(("layer", {q: member}))
+                layer_at = len(segments) - 1
+        else:
+            if segments and segments[-1][0] == "gates":
+                segments[-1][1].append(member)
+            else:
+                segments.append(("gates", [member]))
+    span = tuple(range(block.lo, block.lo + block.width))
+    out = []
+    for kind, content in segments:
+        if kind == "layer":
+            out.append(("layer", content))
+            continue
+        factors, constant = [], None
+        for record in content:
+            lifted = lift(record, span)
+            if lifted.terms:
+                if constant is not None:
+                    factors.append(("const", constant))
+                    constant = None
+                factors.append(("param", lifted))
+            else:
+                constant = lifted.base if constant is None else lifted.base @ constant
+        if constant is not None:
+            factors.append(("const", constant))
+        out.append(("gates", factors))
+    return out
+
+
+def lift(record: GateRecord, span: tuple[int, ...]) -> GateRecord:
+    """``record`` as an operator on the consecutive positions ``span`` (identity elsewhere)."""
+    k = len(span)
+    local = [q - span[0] for q in record.qubits]
+    rest = [i for i in range(k) if i not in local]
+    order = local + rest
+    perm = [order.index(i) for i in range(k)]
+
+    def up(matrix):
+        full = np.kron(matrix, np.eye(2 ** len(rest))).reshape((2,) * (2 * k))
+        return full.transpose(perm + [k + p for p in perm]).reshape(2**k, 2**k)
+
+    return GateRecord(record.name, span, up(record.base), tuple(PhaseTerm(up(t.matrix), t.coeffs, t.const)
+                                                               for t in record.terms))

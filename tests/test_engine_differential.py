@@ -1,0 +1,99 @@
+"""Differential tests of the state-vector engine against cirq.Simulator (complex128) on random circuits.
+
+The default run sweeps 1–14 qubits; ``-m slow`` runs ≥ 1,000 circuits up to 16 qubits. Every
+circuit is checked for final states (global phase included), probabilities, Pauli-string /
+PauliSum expectations (common-basis and non-commuting readouts) and, on smaller registers,
+gradients against central finite differences of the Cirq reference, with and without
+shared (per-group) weights, on line, gapped-line and grid qubits.
+"""
+import cirq
+import numpy as np
+import pytest
+
+from hybridkeras._compat import tf
+from hybridkeras.engines import StateVectorCircuit
+from tests.engine_circuits import (
+    random_circuit, random_operators, reference_expectations, reference_state, register, symbols_for,
+)
+
+ATOL = 1e-5
+GRAD_ATOL = 1e-4  # float32 autodiff vs float64 central differences (eps 1e-4) of the Cirq reference
+
+
+def _check_circuit(seed: int, n: int, *, rows: int = 2, gradients: bool = True, ops: int | None = None):
+    rng = np.random.default_rng(seed)
+    qubits = register(n, ["line", "gapped", "grid"][seed % 3])
+    per_row, weights = int(rng.integers(0, 4)), int(rng.integers(0, 4))
+    symbols = symbols_for(per_row, "x") + symbols_for(weights, "w")
+    circuit = random_circuit(rng, qubits, symbols, ops=ops or int(rng.integers(6, 30)))
+    operators = random_operators(rng, qubits)
+    pauli = [cirq.X, cirq.Y, cirq.Z][seed % 3]  # every qubit read on one axis: the basis-change path
+    common = [cirq.PauliString(pauli(q)) for q in qubits]
+
+    groups = 2 if weights else 1
+    x = rng.uniform(-2, 2, (rows * groups, per_row))
+    w = rng.uniform(-2, 2, (groups, weights))
+    full = np.concatenate([x, np.tile(w, (rows, 1))], axis=1)  # rows ordered (sample, group)
+
+    shared = StateVectorCircuit(circuit, symbols, operators, qubits=qubits, shared=weights)
+    plain = StateVectorCircuit(circuit, symbols, "probs", qubits=qubits)
+    along = StateVectorCircuit(circuit, symbols, common, qubits=qubits, shared=weights)
+    xs, ws = tf.constant(x, tf.float32), tf.constant(w, tf.float32)
+    states = [plain.state(full.astype(np.float32)).numpy().reshape(len(full), -1),
+              shared.state(xs, ws).numpy().reshape(len(full), -1)]
+    probs = plain(full.astype(np.float32)).numpy()
+    values = shared(xs, ws).numpy()
+    values_common = along(xs, ws).numpy()
+    for row in range(len(full)):
+        reference = reference_state(circuit, symbols, full[row], qubits)
+        for state in states:
+            np.testing.assert_allclose(state[row], reference, atol=ATOL, err_msg=f"seed {seed}, n {n}, row {row}")
+        np.testing.assert_allclose(probs[row], np.abs(reference) ** 2, atol=ATOL)
+        np.testing.assert_allclose(values[row], reference_expectations(reference, operators, qubits), atol=ATOL)
+        np.testing.assert_allclose(values_common[row], reference_expectations(reference, common, qubits), atol=ATOL)
+    if gradients and symbols:
+        _check_gradients(shared, circuit, symbols, operators, qubits, x, w, rows, groups, rng)
+
+
+def _check_gradients(engine, circuit, symbols, operators, qubits, x, w, rows, groups, rng):
+    mix = rng.normal(size=(len(x), len(operators)))
+    xs, ws = tf.constant(x, tf.float32), tf.constant(w, tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([xs, ws])
+        loss = tf.reduce_sum(engine(xs, ws) * tf.constant(mix, tf.float32))
+    grad_x, grad_w = tape.gradient(loss, [xs, ws], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def loss_of(x, w):
+        full = np.concatenate([x, np.tile(w, (rows, 1))], axis=1)
+        return sum(float(reference_expectations(reference_state(circuit, symbols, full[r], qubits), operators, qubits)
+                         @ mix[r]) for r in range(len(full)))
+
+    eps = 1e-4
+    for array, grad in ((x, grad_x), (w, grad_w)):
+        if array.size == 0:
+            continue
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            plus, minus = array.copy(), array.copy()
+            plus[index] += eps
+            minus[index] -= eps
+            args_plus = (plus, w) if array is x else (x, plus)
+            args_minus = (minus, w) if array is x else (x, minus)
+            numeric[index] = (loss_of(*args_plus) - loss_of(*args_minus)) / (2 * eps)
+        np.testing.assert_allclose(grad.numpy(), numeric, atol=GRAD_ATOL)
+
+
+SMALL_SWEEP = [(seed, n) for n in range(1, 15) for seed in (n, 100 + n)]
+
+
+@pytest.mark.parametrize("seed,n", SMALL_SWEEP)
+def test_random_circuits_equal_cirq(seed, n):
+    _check_circuit(seed, n, gradients=n <= 6, ops=None if n <= 10 else 16)
+
+
+@pytest.mark.slow
+def test_random_circuit_sweep_of_a_thousand_circuits_up_to_16_qubits():
+    rng = np.random.default_rng(2026)
+    sizes = list(rng.choice(np.arange(1, 11), size=900)) + list(rng.choice(np.arange(11, 17), size=100))
+    for seed, n in enumerate(sizes):
+        _check_circuit(10_000 + seed, int(n), gradients=n <= 5, ops=None if n <= 10 else 14)
