@@ -1,73 +1,125 @@
-"""TFQ vs the state-vector engine: the ParallelPQC step and HQNN-Parallel training, one process, same inputs.
+"""Training cost of every hybrid family on the state-vector engine, on TFQ, and of its classical twin.
 
-Rows: forward and forward+backward time of ParallelPQC(4 circuits × 5 qubits, depth 3) at
-batch 64 (256 circuits) on each backend (`tf.function`, median of repeats; the engine also
-under XLA, `jit_compile=True`), and seconds per 1,000 training images (Keras
-`train_on_batch`, batch 64) of HQNN-Parallel on each backend and of its CNN counterpart,
-with the ratios.
+One process, the same batches for every model of a family: seconds per 1,000 training images
+(Keras `train_on_batch`, batch 64, after a warm-up pass), as the median of interleaved rounds
+(each round trains the engine model, the TFQ model and the classical twin once over the
+batches), and the ratios engine / classical and TFQ / classical. Families and twins:
+
+* HQNN-Parallel (4 × 5-qubit PQCs) vs its CNN counterpart (`build_hqnn_parallel_cnn`);
+* HQNN-Quanv (2×2 quantum kernel, 14×14 images) vs CNN4 (`build_cnn4`);
+* LCQHNN (4-qubit block) vs CNN-4 (`build_lcqhnn_cnn4`);
+* the autoencoder + quantum feature map (5 qubits, groups reduction) vs the classical
+  autoencoder classifier (`build_autoencoder_classical`);
+* the 3- and 4-qubit distillation students vs the same front with a Dense softmax in place of
+  the circuit.
+
+Plus the ParallelPQC step alone (4 × 5 qubits, depth 3, batch 64): forward and forward+backward
+ms on each backend.
 
     python benchmarks/engines.py --output benchmarks/results/engines.md
 """
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 
 import hybridkeras as hk
-from hybridkeras._compat import tf
+from hybridkeras._compat import keras, tf
 from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
-from hybridkeras.models import build_hqnn_parallel, build_hqnn_parallel_cnn, compile_for
+from hybridkeras.models import (
+    adapt_front, build_autoencoder_classical, build_autoencoder_qfm, build_cnn4, build_hqnn_parallel,
+    build_hqnn_parallel_cnn, build_hqnn_quanv, build_lcqhnn, build_lcqhnn_cnn4, build_student_3q, build_student_4q,
+    compile_for,
+)
 
-from epoch_time import per_1000_images, step_ms  # noqa: E402  (same directory)
+from epoch_time import step_ms  # noqa: E402  (same directory)
+
+
+def _student_twin(qubits):
+    def build(input_shape, num_classes):
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Dense(2**qubits, activation="tanh")(keras.layers.Flatten()(inputs))
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x), name=f"student_{qubits}q_twin")
+    return build
+
+
+def _autoencoder_qfm(input_shape, num_classes):
+    model = build_autoencoder_qfm(input_shape, num_classes, reduction="groups")
+    adapt_front(model.get_layer("quantum_front"), np.random.default_rng(0).normal(size=(256, 64)).astype(np.float32))
+    return model
+
+
+FAMILIES = {  # name: (hybrid builder, classical twin, image shape, classes)
+    "HQNN-Parallel": (build_hqnn_parallel, build_hqnn_parallel_cnn, (28, 28, 1), 10),
+    "HQNN-Quanv": (build_hqnn_quanv, build_cnn4, (14, 14, 1), 10),
+    "LCQHNN": (build_lcqhnn, build_lcqhnn_cnn4, (28, 28, 1), 2),
+    "autoencoder + feature map": (_autoencoder_qfm, build_autoencoder_classical, (28, 28, 1), 10),
+    "student 3q": (build_student_3q, _student_twin(3), (28, 28, 1), 8),
+    "student 4q": (build_student_4q, _student_twin(4), (28, 28, 1), 8),
+}
+
+
+def _epoch(model, batches) -> float:
+    start = time.perf_counter()
+    for x, y in batches:
+        model.train_on_batch(x, y)
+    return time.perf_counter() - start
+
+
+def family_times(name, batches_per_round, rounds) -> dict:
+    hybrid, twin, shape, classes = FAMILIES[name]
+    rng = np.random.default_rng(0)
+    batches = [(rng.uniform(0, 1, (64, *shape)).astype(np.float32), rng.integers(0, classes, 64))
+               for _ in range(batches_per_round)]
+    models = {}
+    for backend in ("statevector", "tfq"):
+        hk.set_backend(backend)
+        tf.keras.utils.set_random_seed(0)
+        models[backend] = compile_for(hybrid(shape, classes))
+    hk.set_backend("tfq")
+    models["classical"] = compile_for(twin(shape, classes))
+    for model in models.values():
+        _epoch(model, batches[:2])  # trace and warm up
+    times = {key: [] for key in models}
+    for _ in range(rounds):
+        for key, model in models.items():
+            times[key].append(_epoch(model, batches))
+    images = 64 * batches_per_round
+    return {key: float(np.median(t)) / images * 1000 for key, t in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--output", help="also write the Markdown table here")
     args = parser.parse_args()
 
-    x = tf.random.stateless_normal((args.batch_size, 20), seed=(0, 0))
-    tfq_layer = ParallelPQC(4, 5, depth=3, backend="tfq")
-    engine_layer = ParallelPQC(4, 5, depth=3, backend="statevector")
+    x = tf.random.stateless_normal((64, 20), seed=(0, 0))
+    tfq_layer, engine_layer = ParallelPQC(4, 5, depth=3, backend="tfq"), ParallelPQC(4, 5, depth=3, backend="statevector")
     tfq_layer(x)
     engine_layer(x)
     engine_layer.set_weights(tfq_layer.get_weights())
     gap = float(np.abs(tfq_layer(x).numpy() - engine_layer(x).numpy()).max())
-    tfq_fwd, tfq_both = step_ms(tfq_layer, x, jit=False, repeats=args.repeats)
-    eng_fwd, eng_both = step_ms(engine_layer, x, jit=False, repeats=args.repeats)
-    xla_fwd, xla_both = step_ms(engine_layer, x, jit=True, repeats=args.repeats)
+    tfq_fwd, tfq_both = step_ms(tfq_layer, x, repeats=args.repeats)
+    eng_fwd, eng_both = step_ms(engine_layer, x, repeats=args.repeats)
 
-    rng = np.random.default_rng(0)
-    batches = [(rng.uniform(0, 1, (args.batch_size, 28, 28, 1)).astype(np.float32),
-                rng.integers(0, 10, args.batch_size)) for _ in range(args.batches)]
-    timings = {}
-    for backend in ("tfq", "statevector"):
-        hk.set_backend(backend)
-        tf.keras.utils.set_random_seed(0)
-        timings[backend] = per_1000_images(compile_for(build_hqnn_parallel()), batches, 3)
-    hk.set_backend("tfq")
-    cnn = per_1000_images(compile_for(build_hqnn_parallel_cnn()), batches, 3)
-
-    n = 4 * args.batch_size
-    rows = [
-        "| measurement | value |",
-        "|---|---|",
-        f"| ParallelPQC, TFQ (Expectation, adjoint): forward / forward+backward, ms per {n} circuits | {tfq_fwd:.1f} / {tfq_both:.1f} |",
-        f"| ParallelPQC, state-vector engine: forward / forward+backward, ms | {eng_fwd:.1f} / {eng_both:.1f} |",
-        f"| ParallelPQC, state-vector engine under XLA: forward / forward+backward, ms | {xla_fwd:.1f} / {xla_both:.1f} |",
-        f"| speed-up of the forward+backward step, engine / engine+XLA vs TFQ | {tfq_both / eng_both:.1f}× / {tfq_both / xla_both:.1f}× |",
-        f"| largest output difference engine vs TFQ | {gap:.1e} |",
-        f"| HQNN-Parallel training on TFQ, s / 1,000 images | {timings['tfq']:.2f} |",
-        f"| HQNN-Parallel training on the engine, s / 1,000 images | {timings['statevector']:.2f} |",
-        f"| CNN counterpart training, s / 1,000 images | {cnn:.2f} |",
-        f"| ratio HQNN-Parallel / CNN: TFQ, engine | {timings['tfq'] / cnn:.1f}, {timings['statevector'] / cnn:.1f} |",
-    ]
-    text = f"batch {args.batch_size}; steps: median of {args.repeats}; training: {args.batches} batches, best of 3.\n\n" + "\n".join(rows) + "\n"
+    rows = ["| family | engine, s / 1,000 images | TFQ | classical twin | engine / classical | TFQ / classical |",
+            "|---|---|---|---|---|---|"]
+    for name in args.families:
+        t = family_times(name, args.batches, args.rounds)
+        rows.append(f"| {name} | {t['statevector']:.2f} | {t['tfq']:.2f} | {t['classical']:.2f} | "
+                    f"{t['statevector'] / t['classical']:.2f} | {t['tfq'] / t['classical']:.1f} |")
+        print(rows[-1], flush=True)
+    text = (f"batch 64; training: {args.batches} batches per round, median of {args.rounds} interleaved rounds.\n\n"
+            f"ParallelPQC 4 × 5 × 3, batch 64 (256 circuits), forward / forward+backward ms: TFQ {tfq_fwd:.1f} / "
+            f"{tfq_both:.1f}, engine {eng_fwd:.1f} / {eng_both:.1f} ({tfq_both / eng_both:.0f}× faster); largest output "
+            f"difference {gap:.1e}.\n\n" + "\n".join(rows) + "\n")
     print(text)
     if args.output:
         write_text_atomic(args.output, text)

@@ -374,3 +374,18 @@ def test_a_batch_that_would_exhaust_memory_is_refused_before_it_runs():
     dynamic = tf.function(engine.state, input_signature=[tf.TensorSpec([None, 0])])
     with pytest.raises(tf.errors.InvalidArgumentError, match="would exceed .* memory"):
         dynamic(tf.zeros((100_000, 0)))
+
+
+@pytest.mark.parametrize("build", [
+    lambda: hk.models.build_student_3q(),
+    lambda: hk.models.build_lcqhnn(readout="probs"),
+    lambda: hk.models.build_hqnn_parallel(),
+])
+def test_engine_models_build_with_static_output_shapes(build):
+    try:
+        hk.set_backend("statevector")
+        model = build()
+    finally:
+        hk.set_backend("tfq")
+    assert all(d is not None for d in model.output_shape[1:])
+    assert model(np.zeros((2,) + model.input_shape[1:], np.float32)).shape[0] == 2

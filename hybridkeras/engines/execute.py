@@ -13,6 +13,8 @@ import numpy as np
 from hybridkeras._compat import tf
 from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide
 
+_GATHER_PRODUCT_QUBITS = 10  # product states up to here: one gather and same-shape products
+
 
 def _table(records, n_symbols):
     """NumPy constants to evaluate many records of one size at once (see `evaluate`).
@@ -123,8 +125,12 @@ class Executor:
             return tf.constant(self._run_const[kind].astype(np.complex64))[None]
         mats = evaluate(self._tables[kind], values)  # [X, members, 2, 2]
         eye = tf.tile(tf.eye(2, dtype=tf.complex64)[None, None], [tf.shape(mats)[0], 1, 1, 1])
-        gathered = tf.gather(tf.concat([mats, eye], axis=1), tf.constant(self._run_index[kind]), axis=1)  # [X, runs, L, 2, 2]
-        product = _chain(tf.unstack(gathered, axis=2))
+        index = self._run_index[kind]
+        if index.shape[1] == 1 and np.array_equal(index[:, 0], np.arange(len(index))):
+            product = mats  # one gate per run, in member order: nothing to multiply
+        else:
+            gathered = tf.gather(tf.concat([mats, eye], axis=1), tf.constant(index), axis=1)  # [X, runs, L, 2, 2]
+            product = _chain(tf.unstack(gathered, axis=2))
         return tf.concat([product, eye], axis=1)
 
     def _block_setup(self, block: Block):
@@ -159,26 +165,33 @@ class Executor:
             setup["constant"] = matrix
         return setup
 
-    def block_matrix(self, block: Block, values, run_mats):
-        """[X, 2^k, 2^k] (or [2^k, 2^k] when constant): the block's unitary."""
+    def block_factors(self, block: Block, values, run_mats) -> list:
+        """The block's unitary as factors in circuit order: [X, 2^k, 2^k] tensors, or one [2^k, 2^k] constant."""
         setup = self._blocks[id(block)]
         if setup["constant"] is not None:
-            return tf.constant(setup["constant"].astype(np.complex64))
+            return [tf.constant(setup["constant"].astype(np.complex64))]
         kron = None
         if len(setup["layers"]):
             layers = setup["layers"]
             gathered = tf.gather(run_mats, tf.constant(layers.reshape(-1), tf.int32), axis=1)
             gathered = tf.reshape(gathered, [-1, layers.shape[0], layers.shape[1], 2, 2])
             kron = _kron(tf.unstack(gathered, axis=2))  # [X, layers, d, d]
-        unitary = None
+        factors = []
         for f_kind, x in setup["factors"]:
             if f_kind == "layer":
-                factor = kron[:, x]
+                factors.append(kron[:, x])
             elif f_kind == "const":
-                factor = tf.constant(x.astype(np.complex64))[None]
+                factors.append(tf.constant(x.astype(np.complex64))[None])
             else:
-                factor = evaluate(x, values)[:, 0]
-            unitary = factor if unitary is None else tf.linalg.matmul(factor, unitary)
+                factors.append(evaluate(x, values)[:, 0])
+        return factors
+
+    def block_matrix(self, block: Block, values, run_mats):
+        """[X, 2^k, 2^k] (or [2^k, 2^k] when constant): the block's unitary."""
+        factors = self.block_factors(block, values, run_mats)
+        unitary = factors[0]
+        for factor in factors[1:]:
+            unitary = tf.linalg.matmul(factor, unitary)
         return unitary
 
     # ------------------------------------------------------------------ apply
@@ -220,8 +233,9 @@ class Executor:
         return tf.reshape(tf.transpose(tf.reshape(out, [-1] + [2] * n), inverse), [rows, -1])
 
     # ------------------------------------------------------------------ run
-    def run(self, full, group_values, rows, groups):
-        """Final states [rows, 2^n] for per-row symbol values ``full`` and per-group values ``group_values``."""
+    def run(self, full, group_values, rows, groups, static_groups=None):
+        """Final states [rows, 2^n] for per-row symbol values ``full`` and per-group values ``group_values``
+        (``static_groups``: the number of groups when known while tracing)."""
         run_mats = {}
 
         def mats(kind):
@@ -232,9 +246,16 @@ class Executor:
 
         state = self._product_state(mats, rows, groups)
         for step in self.plan.steps:
-            if isinstance(step, Block):
+            if isinstance(step, Block) and step.kind == "row" and step.width == self.n:
+                # a whole-register block that changes from row to row: applying its factors one by one
+                # (rows·4^n each) is cheaper than multiplying them into one matrix per row (rows·8^n each)
+                for factor in self.block_factors(step, full, mats("row")):
+                    state = self._apply_block(state, factor, step, "row", rows, groups)
+            elif isinstance(step, Block):
                 values = full if step.kind == "row" else group_values
                 matrix = self.block_matrix(step, values, mats(step.kind))
+                if step.kind == "group" and static_groups == 1 and matrix.shape.rank == 3:
+                    matrix = matrix[0]  # one group for all rows: a plain matrix product
                 state = self._apply_block(state, matrix, step, step.kind, rows, groups)
             elif isinstance(step, Perm):
                 state = tf.gather(state, tf.constant(step.source, tf.int32), axis=1)
@@ -243,7 +264,7 @@ class Executor:
             else:
                 state = self._apply_wide(state, self._wide_matrix(step, full, group_values, rows, groups),
                                          list(step.record.qubits), rows)
-        return state
+        return tf.reshape(state, [-1, 2**self.n])  # the static width, for Keras' shape inference
 
     def _wide_matrix(self, step: Wide, full, group_values, rows, groups):
         if step.kind == "const":
@@ -257,20 +278,35 @@ class Executor:
         prefix = self.plan.prefix
         if not prefix:
             return tf.one_hot(tf.zeros([rows], tf.int32), 2**self.n, dtype=tf.complex64)
-        zero = tf.constant([[1.0, 0.0]], tf.complex64)
-        columns = []
-        cached = {}
-        for q in range(self.n):
-            run = prefix.get(q)
-            if run is None:
-                columns.append(tf.tile(zero, [rows, 1]))
-                continue
-            kind, i = self._run_id[id(run)]
-            if kind not in cached:
-                cached[kind] = _embed_rows(mats(kind)[:, :, :, 0], "const" if kind in self._run_const else kind,
-                                           rows, groups)  # [rows, runs + 1, 2]
-            columns.append(cached[kind][:, i])
+        kinds = {self._run_id[id(run)][0] for run in prefix.values()}
+        if len(kinds) == 1:  # one gather: each qubit's first column, |0⟩ (the identity's) where no run acts
+            kind = kinds.pop()
+            identity = len(self._runs[kind])
+            index = [self._run_id[id(prefix[q])][1] if q in prefix else identity for q in range(self.n)]
+            picked = tf.gather(mats(kind)[:, :, :, 0], tf.constant(index, tf.int32), axis=1)  # [X, n, 2]
+            columns = tf.unstack(_embed_rows(picked, "const" if kind in self._run_const else kind, rows, groups), axis=1)
+        else:
+            zero = tf.constant([[1.0, 0.0]], tf.complex64)
+            columns, cached = [], {}
+            for q in range(self.n):
+                run = prefix.get(q)
+                if run is None:
+                    columns.append(tf.tile(zero, [rows, 1]))
+                    continue
+                kind, i = self._run_id[id(run)]
+                if kind not in cached:
+                    cached[kind] = _embed_rows(mats(kind)[:, :, :, 0], "const" if kind in self._run_const else kind,
+                                               rows, groups)  # [rows, runs + 1, 2]
+                columns.append(cached[kind][:, i])
+        if self.n <= _GATHER_PRODUCT_QUBITS:  # amplitude i = Π_q column_q[bit_q(i)]: same-shape products only
+            bits = (np.arange(2**self.n)[:, None] >> np.arange(self.n - 1, -1, -1)[None, :]) & 1
+            flat = tf.reshape(tf.stack(columns, axis=1), [rows, 2 * self.n])
+            picked = tf.gather(flat, tf.constant((bits + 2 * np.arange(self.n)[None, :]).T, tf.int32), axis=1)
+            state = picked[:, 0]
+            for q in range(1, self.n):
+                state = state * picked[:, q]
+            return state
         state = columns[0]
-        for column in columns[1:]:
+        for column in columns[1:]:  # larger registers: outer products (the last is one pass over the state)
             state = tf.reshape(state[:, :, None] * column[:, None, :], [rows, -1])
         return state

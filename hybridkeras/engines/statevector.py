@@ -115,7 +115,8 @@ class StateVectorCircuit:
         self._executors = {}
         self._sampler = Sampler(self.repetitions, seed) if self.repetitions is not None else None
         self.outputs = 2**self.n if self.probabilities else len(operators)
-        self._state_executor = self._executor(rotated=False)
+        self._rotated = self._readout is not None and self._readout.common is not None  # exact readouts rotate
+        self._executor(self._rotated)  # plan now: errors surface at construction
 
     # ------------------------------------------------------------------ planning
     def _executor(self, rotated: bool) -> Executor:
@@ -127,11 +128,11 @@ class StateVectorCircuit:
 
     @property
     def plan(self):
-        """The plan of the final state (see `hybridkeras.engines.plan`)."""
-        return self._state_executor.plan
+        """The plan of the readout's run (see `hybridkeras.engines.plan`)."""
+        return self._executor(self._rotated).plan
 
     def _max_rows(self) -> int:
-        steps = len(self._state_executor.plan.steps) + 4  # autodiff keeps about one state per step
+        steps = len(self.plan.steps) + 4  # autodiff keeps about one state per step
         return max(1, int(MEMORY_FRACTION * _physical_memory() // (8 * 2**self.n * steps)))
 
     # ------------------------------------------------------------------ inputs
@@ -183,7 +184,8 @@ class StateVectorCircuit:
     # ------------------------------------------------------------------ run
     def _final(self, values, shared, rotated: bool):
         full, group, rows, groups = self._inputs(values, shared)
-        return self._executor(rotated).run(full, group, rows, groups)
+        static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+        return self._executor(rotated).run(full, group, rows, groups, static_groups=static)
 
     def state(self, values, shared=None):
         """Final states [rows, 2, …, 2].
@@ -192,11 +194,13 @@ class StateVectorCircuit:
         for the per-row symbols and ``shared``: [groups, shared] for the trailing symbols, where
         row r uses shared row r mod groups (rows ordered (sample, group), as the layers build them).
         """
-        flat = self._final(values, shared, rotated=False)
-        return tf.reshape(flat, tf.concat([tf.shape(flat)[:1], tf.fill([self.n], 2)], axis=0))
+        return tf.reshape(self._final(values, shared, rotated=False), [-1] + [2] * self.n)
 
     def __call__(self, values, shared=None):
         """Readout values [rows, outputs]; arguments as in `state`."""
+        return tf.reshape(self._values(values, shared), [-1, self.outputs])
+
+    def _values(self, values, shared):
         if self.repetitions is not None:
             return self._sampled(values, shared)
         if self.probabilities:
