@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-import hybridkeras  # noqa: F401
+import hybridkeras  # noqa: F401  (sets up tf_keras before TensorFlow loads)
 from hybridkeras._compat import tf, tfq
 from hybridkeras.circuits import entangling_range, make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.io import write_text_atomic

@@ -389,3 +389,21 @@ def test_engine_models_build_with_static_output_shapes(build):
         hk.set_backend("tfq")
     assert all(d is not None for d in model.output_shape[1:])
     assert model(np.zeros((2,) + model.input_shape[1:], np.float32)).shape[0] == 2
+
+
+def test_shots_of_non_commuting_terms_estimate_each_term_in_its_own_basis():
+    q = cirq.LineQubit.range(3)
+    a = make_symbols("a", 1)[0]
+    circuit = cirq.Circuit(cirq.ry(a).on(q[0]), cirq.H(q[1]), cirq.CNOT(q[1], q[2]), cirq.rx(0.7).on(q[2]))
+    operators = [0.5 * cirq.X(q[0]) + 0.8 * cirq.Z(q[0]), cirq.Y(q[1]) * cirq.Z(q[2]) - 0.3 * cirq.X(q[1])]
+    shots = 20_000
+    values = np.array([[0.3], [1.2], [-2.0]], np.float32)
+    exact = StateVectorCircuit(circuit, [a], operators)(values).numpy()
+    sampled = StateVectorCircuit(circuit, [a], operators, repetitions=shots, seed=5)(values).numpy()
+    for row in range(3):
+        reference = _cirq_state(circuit, {a: float(values[row, 0])}, q)
+        expected = [op.expectation_from_state_vector(reference, {x: i for i, x in enumerate(q)}).real for op in operators]
+        np.testing.assert_allclose(exact[row], expected, atol=1e-5)
+    bound = 5 * np.array([0.5 + 0.8, 1 + 0.3]) / np.sqrt(shots)  # 5 sd of a sum of independent ±1 estimates
+    assert np.all(np.abs(sampled - exact) < bound)
+    assert np.abs(sampled - exact).max() > 0

@@ -1,4 +1,10 @@
-"""Simulation engines other than TensorFlow Quantum: a batched state-vector compiler in plain TensorFlow ops."""
-from hybridkeras.engines.statevector import MAX_ENGINE_QUBITS, StateVectorCircuit, UnsupportedGateError, join_shared
+"""Simulation engines other than TensorFlow Quantum: a batched state-vector compiler in plain TensorFlow ops.
 
-__all__ = ["MAX_ENGINE_QUBITS", "StateVectorCircuit", "UnsupportedGateError", "join_shared"]
+`StateVectorCircuit` (in `statevector`) is the entry point; `compiler` turns Cirq operations
+into `GateRecord`s, `plan` fuses them into run steps, `execute` runs the steps, `readout` and
+`sampling` turn final states into expectations, probabilities and shots.
+"""
+from hybridkeras.engines.compiler import GateRecord, UnsupportedGateError
+from hybridkeras.engines.statevector import MAX_ENGINE_QUBITS, StateVectorCircuit, join_shared
+
+__all__ = ["MAX_ENGINE_QUBITS", "GateRecord", "StateVectorCircuit", "UnsupportedGateError", "join_shared"]

@@ -103,8 +103,8 @@ def _controlled(record: GateRecord, active: np.ndarray, controls: tuple[int, ...
     return GateRecord(name, controls + record.qubits, base, terms)
 
 
-def _embed(record: GateRecord, qubits: tuple[int, ...]) -> GateRecord:
-    """The record as an operator on ``qubits`` (a superset of its own, in that order)."""
+def embed(record: GateRecord, qubits: tuple[int, ...]) -> GateRecord:
+    """The record as an operator on ``qubits`` (a superset of its own, in that order; identity on the others)."""
     if record.qubits == qubits:
         return record
     k = len(qubits)
@@ -123,7 +123,7 @@ def _embed(record: GateRecord, qubits: tuple[int, ...]) -> GateRecord:
 
 def _multiply(records: list[GateRecord], qubits: tuple[int, ...], name: str) -> GateRecord | None:
     """One record for a product of records (in circuit order) when at most one of them is parameterised."""
-    lifted = [_embed(r, qubits) for r in records]
+    lifted = [embed(r, qubits) for r in records]
     if sum(bool(r.terms) for r in lifted) > 1:
         return None
     base = np.eye(2 ** len(qubits), dtype=np.complex128)
@@ -218,6 +218,6 @@ class Compiler:
             expected = cirq.unitary(cirq.resolve_parameters(op, resolver))
             got = np.eye(2 ** len(qubits), dtype=np.complex128)
             for r in records:
-                got = _embed(GateRecord(r.name, r.qubits, r.unitary(values)), tuple(self.position[q] for q in qubits)).base @ got
+                got = embed(GateRecord(r.name, r.qubits, r.unitary(values)), tuple(self.position[q] for q in qubits)).base @ got
             if not np.allclose(got, expected, atol=1e-8):
                 raise UnsupportedGateError(f"the state-vector engine cannot reproduce {op!r} exactly; use backend='tfq'")

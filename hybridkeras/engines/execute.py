@@ -13,7 +13,8 @@ import numpy as np
 from hybridkeras._compat import tf
 from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide
 
-_GATHER_PRODUCT_QUBITS = 10  # product states up to here: one gather and same-shape products
+_GATHER_PRODUCT_QUBITS = 10
+_MIX_TERMS = 128  # records' phase terms evaluated by one real matrix product up to here  # product states up to here: one gather and same-shape products
 
 
 def _table(records, n_symbols):
@@ -30,14 +31,12 @@ def _table(records, n_symbols):
     matrices = np.zeros((len(records), width, d, d), np.complex128)
     coeffs = np.zeros((n_symbols, len(records) * width))
     consts = np.zeros(len(records) * width)
-    mask = np.zeros(len(records) * width)  # padded terms contribute nothing
     for i, r in enumerate(records):
         for t, term in enumerate(r.terms):
             matrices[i, t] = term.matrix
             coeffs[:, i * width + t] = term.coeffs
             consts[i * width + t] = term.const
-            mask[i * width + t] = 1.0
-    return {
+    return {  # padded terms have zero matrices: they contribute nothing
         "base": bases, "terms": matrices.astype(np.complex64), "width": width,
         "coeffs": coeffs.astype(np.float32), "consts": consts.astype(np.float32),
     }
@@ -196,7 +195,7 @@ class Executor:
 
     # ------------------------------------------------------------------ apply
     def _apply_block(self, state, matrix, block: Block, kind, rows, groups):
-        n, k = self.n, block.width
+        k = block.width
         a, b = block.lo, self.n - block.lo - block.width
         d, left, right = 2**k, 2**a, 2**b
         if matrix.shape.rank == 2:  # constant

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hybridkeras.engines.compiler import GateRecord, PhaseTerm
+from hybridkeras.engines.compiler import GateRecord, embed
 
 DENSE_QUBITS = 6  # up to here every block spans the whole register
 BLOCK_QUBITS = 4  # block width on larger registers
@@ -235,7 +235,7 @@ def _segments(block: Block) -> list:
             continue
         factors, constant = [], None
         for record in content:
-            lifted = lift(record, span)
+            lifted = embed(record, span)
             if lifted.terms:
                 if constant is not None:
                     factors.append(("const", constant))
@@ -247,19 +247,3 @@ def _segments(block: Block) -> list:
             factors.append(("const", constant))
         out.append(("gates", factors))
     return out
-
-
-def lift(record: GateRecord, span: tuple[int, ...]) -> GateRecord:
-    """``record`` as an operator on the consecutive positions ``span`` (identity elsewhere)."""
-    k = len(span)
-    local = [q - span[0] for q in record.qubits]
-    rest = [i for i in range(k) if i not in local]
-    order = local + rest
-    perm = [order.index(i) for i in range(k)]
-
-    def up(matrix):
-        full = np.kron(matrix, np.eye(2 ** len(rest))).reshape((2,) * (2 * k))
-        return full.transpose(perm + [k + p for p in perm]).reshape(2**k, 2**k)
-
-    return GateRecord(record.name, span, up(record.base), tuple(PhaseTerm(up(t.matrix), t.coeffs, t.const)
-                                                               for t in record.terms))

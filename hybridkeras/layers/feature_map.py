@@ -8,7 +8,7 @@ from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
 from hybridkeras.layers._backend import check_qubits, check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import check_choice, check_rank2
 
 # RY(2·arccos x) has an infinite derivative at x = 1; features are clipped just below it so
 # gradients stay finite when the map sits inside an end-to-end model. The effect on the

@@ -10,7 +10,7 @@ from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers._backend import check_qubits, check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import check_choice, check_rank2
 
 LCQHNN_READOUTS = ("Z", "probs")
 

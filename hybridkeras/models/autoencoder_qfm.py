@@ -21,7 +21,8 @@ import numpy as np
 from hybridkeras._compat import keras
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers import MinMaxScaling, PadFeatures, PCAProjection, QuantumFeatureMap
-from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int
+from hybridkeras.engines import MAX_ENGINE_QUBITS
+from hybridkeras.layers._validation import check_choice, check_positive_int
 
 REDUCTIONS = ("pca", "groups")
 
@@ -105,7 +106,7 @@ def build_quantum_front(
     The PCA and scaling layers must be fitted with :func:`adapt_front` before use.
     """
     check_choice("reduction", reduction, REDUCTIONS)
-    check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+    check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     if reduction == "pca":
         prepare = [PCAProjection(qubits, name="pca"), MinMaxScaling(name="scale")]
     else:

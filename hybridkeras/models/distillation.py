@@ -19,7 +19,8 @@ from typing import Sequence
 
 from hybridkeras._compat import keras
 from hybridkeras.layers import ClassProbabilities, EncodedPQC
-from hybridkeras.layers._validation import MAX_QUBITS, check_choice, check_positive_int
+from hybridkeras.engines import MAX_ENGINE_QUBITS
+from hybridkeras.layers._validation import check_choice, check_positive_int
 from hybridkeras.models.hqnn import _check_classes, _check_image_shape
 
 HEADS = ("slice", "dense")
@@ -102,7 +103,7 @@ def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubi
     """
     shape = _check_image_shape(input_shape)
     num_classes = _check_classes(num_classes)
-    qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+    qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     head = check_choice("head", head, HEADS)
     if head == "slice" and 2**qubits < num_classes:
         raise ValueError(

@@ -15,7 +15,8 @@ from typing import Sequence
 
 from hybridkeras._compat import keras
 from hybridkeras.layers import ParallelPQC, Quanvolution2D
-from hybridkeras.layers._validation import MAX_QUBITS, check_positive_int
+from hybridkeras.engines import MAX_ENGINE_QUBITS
+from hybridkeras.layers._validation import check_positive_int
 from hybridkeras.models.autoencoder_qfm import _check_input_shape
 
 DEFAULT_FILTERS = (16, 32, 64, 128)
@@ -72,7 +73,7 @@ def build_conv_block(input_shape=(28, 28, 1), *, conv_blocks: int = 2, filters: 
 def _hqnn_parallel(input_shape, num_classes, quantum: bool, *, qubits, depth, circuits, conv_blocks, filters,
                    readout, embedding, differentiator, repetitions, name, units_mid=None):
     num_classes = _check_classes(num_classes)
-    qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+    qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     circuits = check_positive_int("circuits", circuits)
     units = circuits * qubits
     features = build_conv_block(input_shape, conv_blocks=conv_blocks, filters=filters)

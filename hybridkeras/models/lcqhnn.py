@@ -19,7 +19,8 @@ from typing import Sequence
 
 from hybridkeras._compat import keras
 from hybridkeras.layers import LCQHNNBlock
-from hybridkeras.layers._validation import MAX_QUBITS, check_positive_int
+from hybridkeras.engines import MAX_ENGINE_QUBITS
+from hybridkeras.layers._validation import check_positive_int
 from hybridkeras.models.hqnn import _check_classes, _check_image_shape
 
 DEFAULT_FILTERS = (8, 16)
@@ -74,7 +75,7 @@ def build_lcqhnn(input_shape=(28, 28, 1), num_classes: int = 2, *, qubits: int =
     """
     shape = _check_image_shape(input_shape)
     num_classes = _check_classes(num_classes)
-    qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+    qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     inputs = keras.Input(shape, name="image")
     x = _extractor(inputs, qubits=qubits, filters=filters, kernel_size=kernel_size, hidden_units=hidden_units,
                    dropout=dropout)
@@ -98,7 +99,7 @@ def build_lcqhnn_cnn(input_shape=(28, 28, 1), num_classes: int = 2, *, parameter
         raise TypeError(f"build_lcqhnn_cnn got unexpected arguments {unknown}")
     shape = _check_image_shape(input_shape)
     num_classes = _check_classes(num_classes)
-    qubits = check_positive_int("qubits", qubits, maximum=MAX_QUBITS)
+    qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     parameters = check_positive_int("parameters", parameters)
     if parameters % qubits:
         raise ValueError(
