@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv", "lcqhnn", "distill")
@@ -30,6 +31,30 @@ _EXPERIMENT_FIELDS = {"epochs": "--epochs", "seeds": "--seeds", "qubits": "--qub
                       "circuits": "--circuits"}
 
 
+def _number(kind, *, minimum=None, strict=True, maximum=None):
+    """An argparse type: ``kind`` (int or float), finite, above ``minimum`` (or at least it when not
+    ``strict``) and at most ``maximum``; anything else is a usage error naming the value."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if minimum is not None and (value <= minimum if strict else value < minimum):
+            raise argparse.ArgumentTypeError(f"expected a value {'>' if strict else '>='} {minimum}, got {text!r}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected a value <= {maximum}, got {text!r}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+POSITIVE_INT = _number(int, minimum=0)
+COUNT = _number(int, minimum=0, strict=False)
+POSITIVE = _number(float, minimum=0.0)
+
+
 def _config_args(parser: argparse.ArgumentParser) -> None:
     from hybridkeras.data import DATASETS
 
@@ -37,35 +62,35 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config", help="named config to start from (default: the model's own; see `hybridkeras list`)")
     group.add_argument("--dataset", choices=DATASETS, help="dataset; 'mnist_sample' (2,000 real digits shipped with the package) needs no download")
     group.add_argument("--data-dir", help="folder of IDX .gz files for mnist / fashion_mnist (else $HYBRIDKERAS_DATA_DIR, else Keras' download)")
-    group.add_argument("--train-size", type=int, help="balanced training subset size (default: the whole training split)")
-    group.add_argument("--val-size", type=int, help="balanced validation subset size (default: the whole validation split)")
-    group.add_argument("--test-size", type=int, help="balanced test subset size (default: the whole test split)")
-    group.add_argument("--ae-epochs", type=int, help="autoencoder epochs")
-    group.add_argument("--head-epochs", type=int, help="epochs of each classifier head")
-    group.add_argument("--batch-size", type=int, help="batch size of the classifier heads")
-    group.add_argument("--learning-rate", type=float, help="initial learning rate of the heads (Adam)")
+    group.add_argument("--train-size", type=POSITIVE_INT, help="balanced training subset size (default: the whole training split)")
+    group.add_argument("--val-size", type=POSITIVE_INT, help="balanced validation subset size (default: the whole validation split)")
+    group.add_argument("--test-size", type=POSITIVE_INT, help="balanced test subset size (default: the whole test split)")
+    group.add_argument("--ae-epochs", type=POSITIVE_INT, help="autoencoder epochs")
+    group.add_argument("--head-epochs", type=POSITIVE_INT, help="epochs of each classifier head")
+    group.add_argument("--batch-size", type=POSITIVE_INT, help="batch size of the classifier heads")
+    group.add_argument("--learning-rate", type=POSITIVE, help="initial learning rate of the heads (Adam)")
     group.add_argument("--reduction", choices=("groups", "pca"),
                        help="how 64 codes reach 5 qubits: 'groups' (pad to 65, 13 circuits) or 'pca' (64→5 principal components)")
     group.add_argument("--readout", choices=("Z", "X", "Y", "probs"),
                        help="quantum readout: per-qubit ⟨P⟩ or basis-state probabilities (HQNN-Parallel: X/Y/Z; LCQHNN: Z/probs)")
-    group.add_argument("--shots", type=int, help="measurement shots per circuit (omit or 0 for exact expectations)")
+    group.add_argument("--shots", type=COUNT, help="measurement shots per circuit (omit or 0 for exact expectations)")
     group.add_argument("--lr-schedule", choices=("plateau", "step", "none"), help="learning-rate scheduler of the heads")
     group.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="small random rotations and shifts while training the autoencoder")
-    group.add_argument("--seed", type=int, help="seed of data splits, initialisation and shuffling")
+    group.add_argument("--seed", type=COUNT, help="seed of data splits, initialisation and shuffling")
     group.add_argument("--backend", choices=("tfq", "statevector"),
                        help="simulator of the quantum layers: TensorFlow Quantum (default) or the state-vector engine")
     group = parser.add_argument_group("experiment settings (hqnn-parallel, hqnn-quanv, lcqhnn and other experiment configs)")
-    group.add_argument("--epochs", type=int, help="training epochs of every model (tune: epochs per trial)")
-    group.add_argument("--seeds", type=int, nargs="+", help="initialisation seeds (one run per model and seed)")
-    group.add_argument("--qubits", type=int, help="HQNN-Parallel: qubits per circuit")
-    group.add_argument("--depth", type=int, help="HQNN-Parallel: strongly entangling layers per circuit")
-    group.add_argument("--circuits", type=int, help="HQNN-Parallel: parallel circuits")
+    group.add_argument("--epochs", type=POSITIVE_INT, help="training epochs of every model (tune: epochs per trial)")
+    group.add_argument("--seeds", type=COUNT, nargs="+", help="initialisation seeds (one run per model and seed)")
+    group.add_argument("--qubits", type=POSITIVE_INT, help="HQNN-Parallel: qubits per circuit")
+    group.add_argument("--depth", type=POSITIVE_INT, help="HQNN-Parallel: strongly entangling layers per circuit")
+    group.add_argument("--circuits", type=POSITIVE_INT, help="HQNN-Parallel: parallel circuits")
     group = parser.add_argument_group("distillation settings (distill configs)")
-    group.add_argument("--temperature", type=float, help="distillation temperature T (paper: 3)")
-    group.add_argument("--alpha", type=float, help="weight λ of the distillation term (paper: 0.9)")
-    group.add_argument("--teacher-epochs", type=int, help="epochs of the teachers")
-    group.add_argument("--per-class", type=int, help="training images per class (paper: 150)")
+    group.add_argument("--temperature", type=POSITIVE, help="distillation temperature T (paper: 3)")
+    group.add_argument("--alpha", type=_number(float, minimum=0.0, strict=False, maximum=1.0), help="weight λ of the distillation term (paper: 0.9)")
+    group.add_argument("--teacher-epochs", type=POSITIVE_INT, help="epochs of the teachers")
+    group.add_argument("--per-class", type=POSITIVE_INT, help="training images per class (paper: 150)")
 
 
 def _experiment_config_from(args, config):
@@ -196,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset", help="evaluate on another dataset than the one recorded at training time")
     evaluate.add_argument("--data-dir", help="folder of IDX .gz files, if the recorded one moved")
     evaluate.add_argument("--plots", help="where to write the PNGs and evaluation.json (default: <run dir>/plots)")
+    evaluate.add_argument("--unsafe-load", action="store_true",
+                          help="load models that hold stored Python bytecode (Lambda layers); only for trusted sources")
 
     tune = sub.add_parser("tune", help="Keras Tuner search over a family's hyperparameters",
                           description="Train the fixed parts once, search feature-map and head hyperparameters with Keras "
@@ -203,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("model", choices=FAMILIES + ("hqnn-parallel-cnn", "lcqhnn-cnn"), help="model family to tune")
     _config_args(tune)
     tune.add_argument("--tuner", choices=("random", "hyperband", "bayesian"), default="random", help="search algorithm (default: random)")
-    tune.add_argument("--trials", type=int, default=10, help="number of trials (default: 10)")
+    tune.add_argument("--trials", type=POSITIVE_INT, default=10, help="number of trials (default: 10)")
     tune.add_argument("--output", help="tuning directory (default: saved_models/<config name>-tuning)")
     tune.add_argument("--overwrite", action="store_true", help="discard an earlier search in --output instead of resuming it")
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -218,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(distill)
     distill.add_argument("--output", help="folder for the teacher and the student (default: saved_models/<config>-<teacher>-<student>)")
     distill.add_argument("--quiet", action="store_true", help="no progress bars")
+    distill.add_argument("--unsafe-load", action="store_true",
+                         help="load a --teacher that holds stored Python bytecode (Lambda layers); only for trusted sources")
 
     sub.add_parser("list", help="list model families and named configs")
     return parser
@@ -250,7 +279,8 @@ def _run(args) -> int:
     if args.command == "evaluate":
         from hybridkeras.training.evaluation import evaluate_export
 
-        evaluate_export(args.path, dataset=args.dataset, data_dir=args.data_dir, plots_dir=args.plots)
+        evaluate_export(args.path, dataset=args.dataset, data_dir=args.data_dir, plots_dir=args.plots,
+                        safe_mode=not args.unsafe_load)
         return 0
 
     if getattr(args, "backend", None):
@@ -311,7 +341,8 @@ def _run_distillation(args, config, verbose: int) -> int:
         output = Path(args.output or f"saved_models/{config.name}-{label}-{args.student}")
         seed = config.seeds[0]
         data = distillation_dataset(config, config.split_seed(seed))
-        teacher = load_teacher(config, args.teacher, data, seed, output / "teacher", verbose=verbose)
+        teacher = load_teacher(config, args.teacher, data, seed, output / "teacher", verbose=verbose,
+                               safe_mode=not args.unsafe_load)
         student = build_student(config, args.student, data, seed)
         distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha, epochs=config.epochs,
                 batch_size=config.batch_size, learning_rate=config.learning_rate, verbose=verbose)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import shutil
 import uuid
@@ -20,6 +21,68 @@ HISTORY_FILE = "history.json"
 
 class ModelLoadError(OSError):
     """A saved model exists but cannot be read (corrupt, incomplete or foreign)."""
+
+
+class UnsafeModelError(ModelLoadError):
+    """A saved model holds stored Python code (a Lambda layer's bytecode) and safe_mode is on."""
+
+
+def _stored_code(config, where: str = "model") -> list[str]:
+    """Places in a Keras model config that hold Python bytecode (a Lambda's function or output shape)."""
+    found = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key.endswith("function_type") or key == "output_shape_type":
+                if value == "lambda":
+                    found.append(f"{where} ({key}='lambda')")
+        name = config.get("config", {}).get("name") if isinstance(config.get("config"), dict) else None
+        inner = f"{where} > {config.get('class_name')} {name!r}" if "class_name" in config else where
+        for key, value in config.items():
+            found += _stored_code(value, inner if key == "config" else where)
+    elif isinstance(config, (list, tuple)):
+        for value in config:
+            found += _stored_code(value, where)
+    return found
+
+
+def _model_configs(path: Path) -> list:
+    """The Keras configs stored in a SavedModel directory, an .h5 file or a .keras archive (no code runs)."""
+    if path.is_dir():
+        metadata = path / "keras_metadata.pb"
+        if not metadata.is_file():
+            return []
+        from tf_keras.protobuf import saved_metadata_pb2
+
+        saved = saved_metadata_pb2.SavedMetadata()
+        saved.ParseFromString(metadata.read_bytes())
+        return [json.loads(node.metadata) for node in saved.nodes if node.metadata]
+    if path.suffix == ".keras":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return [json.loads(archive.read("config.json"))] if "config.json" in archive.namelist() else []
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        config = handle.attrs.get("model_config")
+    if config is None:
+        return []
+    return [json.loads(config.decode() if isinstance(config, bytes) else config)]
+
+
+def check_safe(path) -> None:
+    """Raises `UnsafeModelError` when the model at ``path`` holds stored Python bytecode (read, never run)."""
+    path = Path(path)
+    try:
+        configs = _model_configs(path)
+    except Exception as exc:  # unreadable metadata: let the loader report the corruption
+        raise ModelLoadError(f"The model at {str(path)!r} could not be read ({type(exc).__name__}: {exc})") from exc
+    places = [place for config in configs for place in _stored_code(config)]
+    if places:
+        raise UnsafeModelError(
+            f"The model at {str(path)!r} holds stored Python bytecode ({'; '.join(sorted(set(places))[:3])}); loading "
+            "it would run that code. Load it with safe_mode=False (CLI: --unsafe-load) only if you trust its source"
+        )
 
 
 def write_text_atomic(path, text: str) -> Path:
@@ -38,8 +101,26 @@ def write_text_atomic(path, text: str) -> Path:
 
 
 def write_json_atomic(path, obj) -> Path:
-    """Writes JSON to ``path`` atomically (see `write_text_atomic`)."""
-    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable))
+    """Writes JSON to ``path`` atomically (see `write_text_atomic`).
+
+    NaN and ±Inf (a metric that was not measured, a diverged loss) are written as ``null``:
+    ``NaN`` is not JSON, and strict parsers (jq, browsers) reject files that hold it.
+    """
+    return write_text_atomic(path, json.dumps(_strict_json(obj), indent=2, sort_keys=True, default=_jsonable,
+                                              allow_nan=False))
+
+
+def _strict_json(value):
+    """``value`` with NumPy values as Python ones and non-finite floats as None."""
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return _strict_json(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(value):
@@ -108,16 +189,23 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     return path
 
 
-def load_model(path, *, compile: bool = True, custom_objects: dict | None = None, backend: str | None = None):
-    """Loads a model written by :func:`save_model` (or any tf_keras SavedModel).
+def load_model(path, *, compile: bool = True, custom_objects: dict | None = None, backend: str | None = None,
+               safe_mode: bool = True):
+    """Loads a model written by :func:`save_model` (or any tf_keras SavedModel, ``.h5`` or ``.keras`` file).
 
     ``backend`` ('tfq' or 'statevector') rebuilds every quantum layer on that simulator,
     whatever it was saved with: same circuits, same weights (outputs agree within float32
     rounding, about 1e-6).
 
+    ``safe_mode`` (default True) reads the stored model config first and refuses a model that
+    holds Python bytecode (a `Lambda` layer's function), which tf_keras would otherwise run
+    while loading a SavedModel or an H5 file (its own ``safe_mode`` covers only ``.keras``).
+    Pass False only for models whose source you trust.
+
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ModelLoadError: ``path`` is not a SavedModel, or it is corrupt or incomplete.
+        UnsafeModelError: ``safe_mode`` and the model holds stored bytecode (nothing of it ran).
+        ModelLoadError: ``path`` is not a model, or it is corrupt or incomplete.
     """
     from hybridkeras.layers import CUSTOM_OBJECTS
     from hybridkeras.layers._backend import BACKENDS, backend_override
@@ -128,16 +216,21 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No saved model at {str(path)!r}")
-    if not (path / "saved_model.pb").is_file():
+    if path.is_dir() and not (path / "saved_model.pb").is_file():
         raise ModelLoadError(
             f"{str(path)!r} is not a SavedModel directory (saved_model.pb is missing); "
             "pass the directory that hybridkeras.save_model wrote"
         )
+    if path.is_file() and path.suffix not in (".h5", ".hdf5", ".keras"):
+        raise ModelLoadError(f"{str(path)!r} is neither a SavedModel directory nor an .h5 / .keras model file")
+    if safe_mode:
+        check_safe(path)
     objects = dict(CUSTOM_OBJECTS)
     objects.update(custom_objects or {})
     try:
         with backend_override(backend):
-            return keras.models.load_model(str(path), custom_objects=objects, compile=compile)
+            kwargs = {"safe_mode": safe_mode} if path.suffix == ".keras" else {}
+            return keras.models.load_model(str(path), custom_objects=objects, compile=compile, **kwargs)
     except Exception as exc:
         raise ModelLoadError(
             f"The SavedModel at {str(path)!r} is corrupt or incomplete and could not be loaded "

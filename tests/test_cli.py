@@ -153,3 +153,25 @@ def test_distillation_table_pair_and_tuning_from_the_command_line(tmp_path):
 def test_experiment_option_errors(args, message, tmp_path):
     done = hybridkeras(*args, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["tune", "hqnn-parallel", "--trials", "0"], "argument --trials: expected a value > 0, got '0'"),
+    (["tune", "hqnn-parallel", "--trials", "-1"], "argument --trials: expected a value > 0, got '-1'"),
+    (["train", "hqnn-parallel", "--learning-rate", "-1"], "argument --learning-rate: expected a value > 0.0, got '-1'"),
+    (["train", "hqnn-parallel", "--learning-rate", "nan"], "argument --learning-rate: expected a finite number, got 'nan'"),
+    (["train", "distill", "--temperature", "-1"], "argument --temperature: expected a value > 0.0, got '-1'"),
+    (["train", "distill", "--alpha", "1.5"], "argument --alpha: expected a value <= 1.0, got '1.5'"),
+])
+def test_numeric_options_are_checked_before_anything_runs(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_tuners_refuse_a_trial_count_that_keras_tuner_reads_as_unlimited():
+    from hybridkeras.tuning.search import make_tuner
+
+    with pytest.raises(ValueError, match=r"`max_trials` must be a positive int .*Received: max_trials=0"):
+        make_tuner(None, "random", max_trials=0, epochs=1, directory="unused", project_name="p", seed=0, overwrite=False)

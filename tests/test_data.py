@@ -126,3 +126,41 @@ def test_augmenter_keeps_shape_and_changes_pixels(tiny_images):
     assert out.shape == tiny_images.shape
     assert not np.allclose(out, tiny_images)
     np.testing.assert_array_equal(augment(tiny_images, training=False).numpy(), tiny_images)
+
+
+def _idx_folder(folder, images, labels):
+    folder.mkdir()
+    write_idx(folder / "images-idx3-ubyte.gz", images)
+    write_idx(folder / "labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+def test_bad_data_is_refused_when_loaded_naming_the_problem(tmp_path):
+    from hybridkeras.data import load
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 1, size=(200, 28, 28)).astype(np.float32)
+    labels = np.repeat(np.arange(10), 20).astype(np.uint8)
+    nan = images.copy()
+    nan[::5] = np.nan  # every 5th image, as in the report
+    with pytest.raises(ValueError, match=r"`x_train` contains \d+ NaN or Inf values"):
+        load("mnist", _idx_folder(tmp_path / "nan", nan, labels))
+    with pytest.raises(ValueError, match=r"float pixel values in \[[\d.]+, \d+\].*scaled to \[0, 1\]"):
+        load("mnist", _idx_folder(tmp_path / "big", images * 255_000, labels))
+    wrong = labels.copy()
+    wrong[:3] = 12
+    with pytest.raises(ValueError, match=r"labels \[12\] outside 0..9"):
+        load("mnist", _idx_folder(tmp_path / "labels", images, wrong))
+    assert load("mnist", _idx_folder(tmp_path / "fine", images, labels)).x_train.max() <= 1.0
+
+
+def test_nan_data_fails_the_command_instead_of_training(tmp_path):
+    from tests.test_cli import hybridkeras as cli
+
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 1, size=(1000, 28, 28)).astype(np.float32)
+    images[::5] = np.nan
+    folder = _idx_folder(tmp_path / "nan", images, np.repeat(np.arange(10), 100).astype(np.uint8))
+    done = cli("train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--dataset", "mnist", "--data-dir",
+               str(folder), "--epochs", "1", "--quiet", "--output", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode != 0 and "NaN or Inf" in done.stderr, done.stderr[-2000:]

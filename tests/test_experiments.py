@@ -102,3 +102,23 @@ def test_epoch_recorder_resumes_mid_fit(tmp_path, seed):
     assert metrics["epochs"] == 4
     epochs = json.loads((run_dir / "history.json").read_text())["epochs"]
     assert sorted(epochs) == ["1", "2", "3", "4"]
+
+
+def test_no_resume_deletes_only_folders_a_run_marked_as_its_own(tmp_path):
+    """The issue's report: a folder holding a config.json and other files was deleted by --no-resume."""
+    from tests.test_cli import hybridkeras as cli
+
+    victim = tmp_path / "v"
+    (victim / "src").mkdir(parents=True)
+    (victim / "config.json").write_text("{}")
+    (victim / "src" / "important.txt").write_text("x")
+    done = cli("train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--epochs", "1", "--output", str(victim),
+               "--no-resume", "--quiet", cwd=tmp_path)
+    assert done.returncode != 0 and "not a run folder of hybridkeras" in done.stderr, done.stderr[-2000:]
+    assert (victim / "src" / "important.txt").read_text() == "x" and (victim / "config.json").read_text() == "{}"
+    config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("cnn1",))
+    run_experiment(config, tmp_path / "ours", verbose=0, save_models=False, plots=False)
+    assert (tmp_path / "ours" / ".hybridkeras-run").is_file()
+    (tmp_path / "ours" / "stale.txt").write_text("from the earlier run")
+    run_experiment(config, tmp_path / "ours", resume=False, verbose=0, save_models=False, plots=False)
+    assert not (tmp_path / "ours" / "stale.txt").exists()  # our own run folder is started over

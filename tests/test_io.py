@@ -88,3 +88,21 @@ def test_missing_foreign_and_corrupt_exports_raise_clear_errors(trained_pair, tm
     (path / "saved_model.pb").write_bytes(b"garbage")
     with pytest.raises(ModelLoadError, match="corrupt or incomplete"):
         hk.load_model(path)
+
+
+def test_records_write_null_for_values_that_are_not_numbers(tmp_path):
+    import json
+
+    from hybridkeras.io import write_json_atomic
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(f"{name} is not JSON")))
+
+    path = write_json_atomic(tmp_path / "r.json", {"test_accuracy@10": float("nan"), "loss": [np.float32("inf"), 1.5],
+                                                   "per_class": np.array([np.nan, 0.25])})
+    assert strict(path.read_text()) == {"test_accuracy@10": None, "loss": [None, 1.5], "per_class": [None, 0.25]}
+    model = hk.keras.Sequential([hk.keras.Input((2,)), hk.keras.layers.Dense(1)])
+    export = hk.save_model(model, tmp_path / "m", metadata={"metrics": {"test_accuracy@10": float("nan")}},
+                           history={"loss": [float("nan"), 0.5]})
+    assert strict((export / "hybridkeras.json").read_text())["metadata"]["metrics"]["test_accuracy@10"] is None
+    assert strict((export / "history.json").read_text())["loss"] == [None, 0.5]

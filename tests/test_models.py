@@ -65,3 +65,18 @@ def test_builder_validation(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         build_autoencoder_qfm(args.pop("input_shape"), args.pop("num_classes"), **args)
+
+
+def test_builders_and_layers_name_bad_shapes_and_sizes():
+    import hybridkeras as hk
+    from hybridkeras.layers import EncodedPQC, ParallelPQC
+
+    for bad in (None, 28, "28x28"):
+        with pytest.raises(TypeError, match=r"`input_shape` must be a tuple of positive ints.*Received: input_shape="):
+            hk.models.build_hqnn_parallel(bad)
+    with pytest.raises(ValueError, match=r"`input_shape` must be a tuple of positive ints"):
+        hk.models.build_lcqhnn((28, 0, 1))
+    with pytest.raises(ValueError, match=r"`depth` must be at most 200. Received: depth=1000000"):
+        ParallelPQC(1, 5, depth=10**6)
+    with pytest.raises(ValueError, match=r"`depth` must be at most 200"):
+        EncodedPQC(3, depth=201)

@@ -15,6 +15,7 @@ import numpy as np
 from hybridkeras.data.idx import read_idx
 from hybridkeras.data.preprocessing import (
     add_channel_axis,
+    check_finite,
     balanced_subset,
     filter_classes,
     normalize_images,
@@ -196,17 +197,31 @@ def load(
         if size is not None:
             splits[key] = balanced_subset(*splits[key], size, seed=seed + 2, name=f"{key}_size")
 
-    def finish(images):
+    def finish(images, key):
+        images = check_finite(images, f"x_{key}")  # NaN would train a broken model that reports success
+        if images.dtype != np.uint8 and images.size and (images.min() < 0.0 or images.max() > 1.0):
+            raise ValueError(
+                f"`x_{key}` of dataset {name!r} holds float pixel values in [{images.min():g}, {images.max():g}]; "
+                "float images must be scaled to [0, 1] (uint8 images are divided by 255 on loading)"
+            )
         images = add_channel_axis(normalize_images(images) if images.dtype == np.uint8 else images.astype(np.float32))
         if resize is not None:
             images = resize_images(images, resize)
         return images.reshape(len(images), -1) if flatten else images
 
+    def labels(values, key):
+        values = np.asarray(values)
+        bad = values[(values < 0) | (values >= len(class_names))] if np.issubdtype(values.dtype, np.integer) else values
+        if len(bad):
+            raise ValueError(f"`y_{key}` of dataset {name!r} holds labels {sorted(set(bad.tolist()))[:5]} outside "
+                             f"0..{len(class_names) - 1} (integer class ids of {len(class_names)} classes expected)")
+        return values
+
     return Dataset(
         name=name,
-        x_train=finish(splits["train"][0]), y_train=splits["train"][1],
-        x_val=finish(splits["val"][0]), y_val=splits["val"][1],
-        x_test=finish(splits["test"][0]), y_test=splits["test"][1],
+        x_train=finish(splits["train"][0], "train"), y_train=labels(splits["train"][1], "train"),
+        x_val=finish(splits["val"][0], "val"), y_val=labels(splits["val"][1], "val"),
+        x_test=finish(splits["test"][0], "test"), y_test=labels(splits["test"][1], "test"),
         class_names=class_names,
         source=source,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numbers
 
 MAX_QUBITS = 12  # state vectors beyond this are slow in TFQ and 2^n readouts explode
+MAX_DEPTH = 200  # trainable layers of one circuit: deeper circuits take minutes to build and simulate
 
 DIFFERENTIATORS = (None, "adjoint", "parameter_shift")
 

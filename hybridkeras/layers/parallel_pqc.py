@@ -10,7 +10,7 @@ from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.layers._backend import check_qubits, check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit
-from hybridkeras.layers._validation import check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
 PAULI_AXES = ("X", "Y", "Z")
 
@@ -61,7 +61,7 @@ class ParallelPQC(keras.layers.Layer):
                  differentiator="adjoint", repetitions=None, backend=None, **kwargs):
         super().__init__(**kwargs)
         self.circuits = check_positive_int("circuits", circuits)
-        self.depth = check_positive_int("depth", depth)
+        self.depth = check_positive_int("depth", depth, maximum=MAX_DEPTH)
         self.readout = check_choice("readout", readout, PAULI_AXES)
         self.embedding = check_choice("embedding", embedding, PAULI_AXES)
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)

@@ -10,7 +10,7 @@ from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
 from hybridkeras.layers._backend import check_qubits, check_simulation
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
 ENCODINGS = ("amplitude", "angle")
 _EPS = 1e-12
@@ -78,7 +78,7 @@ class EncodedPQC(keras.layers.Layer):
                  backend=None, **kwargs):
         super().__init__(**kwargs)
         self.encoding = check_choice("encoding", encoding, ENCODINGS)
-        self.depth = check_positive_int("depth", depth)
+        self.depth = check_positive_int("depth", depth, maximum=MAX_DEPTH)
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
         self.qubits = check_qubits(qubits, self.backend)
 

@@ -23,20 +23,15 @@ from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers import MinMaxScaling, PadFeatures, PCAProjection, QuantumFeatureMap
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
+from hybridkeras.models.common import check_input_shape
 
 REDUCTIONS = ("pca", "groups")
 
 
-def _check_input_shape(input_shape) -> tuple:
-    shape = tuple(input_shape)
-    if not shape or any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
-        raise ValueError(f"`input_shape` must be a tuple of positive ints such as (28, 28, 1). Received: input_shape={input_shape!r}")
-    return shape
-
 
 def build_encoder(input_shape=(28, 28, 1), *, latent_dim: int = 64, hidden_units: int = 256) -> keras.Model:
     """Image → latent code (ReLU, so codes are non-negative)."""
-    shape = _check_input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     return keras.Sequential(
         [
             keras.layers.InputLayer(input_shape=shape),
@@ -50,7 +45,7 @@ def build_encoder(input_shape=(28, 28, 1), *, latent_dim: int = 64, hidden_units
 
 def build_decoder(output_shape=(28, 28, 1), *, latent_dim: int = 64, hidden_units: int = 256) -> keras.Model:
     """Latent code → image in [0, 1] (sigmoid output)."""
-    shape = _check_input_shape(output_shape)
+    shape = check_input_shape(output_shape)
     return keras.Sequential(
         [
             keras.layers.InputLayer(input_shape=(latent_dim,)),

@@ -21,15 +21,15 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import ClassProbabilities, EncodedPQC
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
-from hybridkeras.models.hqnn import _check_classes, _check_image_shape
+from hybridkeras.models.common import check_classes, check_image_shape
 
 HEADS = ("slice", "dense")
 
 
 def build_lenet(input_shape=(28, 28, 1), num_classes: int = 10) -> "keras.Model":
     """LeNet-5 for 28×28 inputs (the first convolution pads, as is usual for MNIST)."""
-    shape = _check_image_shape(input_shape)
-    num_classes = _check_classes(num_classes)
+    shape = check_image_shape(input_shape)
+    num_classes = check_classes(num_classes)
     return keras.Sequential([
         keras.Input(shape, name="image"),
         keras.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"),
@@ -46,8 +46,8 @@ def build_lenet(input_shape=(28, 28, 1), num_classes: int = 10) -> "keras.Model"
 def build_alexnet(input_shape=(28, 28, 1), num_classes: int = 10, *, fc_units: int = 4096,
                   dropout: float = 0.5) -> "keras.Model":
     """The paper's AlexNet adapted to small images (``fc_units`` = 4096 as in the paper)."""
-    shape = _check_image_shape(input_shape)
-    num_classes = _check_classes(num_classes)
+    shape = check_image_shape(input_shape)
+    num_classes = check_classes(num_classes)
     fc_units = check_positive_int("fc_units", fc_units)
     if min(shape[0], shape[1]) < 4:
         raise ValueError(f"AlexNet pools twice; images must be at least 4×4. Received: input_shape={input_shape!r}")
@@ -101,8 +101,8 @@ def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubi
             2^n ≥ classes) or 'dense' (Dense(classes, softmax) on all 2^n).
         repetitions, differentiator: See :class:`~hybridkeras.layers.EncodedPQC`.
     """
-    shape = _check_image_shape(input_shape)
-    num_classes = _check_classes(num_classes)
+    shape = check_image_shape(input_shape)
+    num_classes = check_classes(num_classes)
     qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     head = check_choice("head", head, HEADS)
     if head == "slice" and 2**qubits < num_classes:

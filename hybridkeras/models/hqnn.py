@@ -17,7 +17,7 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import ParallelPQC, Quanvolution2D
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
-from hybridkeras.models.autoencoder_qfm import _check_input_shape
+from hybridkeras.models.common import check_classes, check_image_shape
 
 DEFAULT_FILTERS = (16, 32, 64, 128)
 # The paper's models are PyTorch models; PyTorch's BatchNorm keeps 10% of each batch's
@@ -27,26 +27,12 @@ DEFAULT_FILTERS = (16, 32, 64, 128)
 BN = dict(momentum=0.9, epsilon=1e-5)
 
 
-def _check_image_shape(input_shape) -> tuple:
-    shape = _check_input_shape(input_shape)
-    if len(shape) != 3:
-        raise ValueError(
-            f"`input_shape` must be (height, width, channels), e.g. (28, 28, 1). Received: input_shape={input_shape!r}"
-        )
-    return shape
-
-
-def _check_classes(num_classes) -> int:
-    value = check_positive_int("num_classes", num_classes)
-    if value < 2:
-        raise ValueError(f"`num_classes` must be at least 2. Received: num_classes={num_classes!r}")
-    return value
 
 
 def build_conv_block(input_shape=(28, 28, 1), *, conv_blocks: int = 2, filters: Sequence[int] | None = None,
                      kernel_size: int = 5) -> keras.Model:
     """The shared feature extractor: ``conv_blocks`` × [Conv2D → BatchNorm → ReLU → MaxPool(2)] → Flatten."""
-    shape = _check_image_shape(input_shape)
+    shape = check_image_shape(input_shape)
     conv_blocks = check_positive_int("conv_blocks", conv_blocks)
     filters = tuple(filters) if filters is not None else DEFAULT_FILTERS[:conv_blocks]
     if len(filters) != conv_blocks:
@@ -72,12 +58,12 @@ def build_conv_block(input_shape=(28, 28, 1), *, conv_blocks: int = 2, filters: 
 
 def _hqnn_parallel(input_shape, num_classes, quantum: bool, *, qubits, depth, circuits, conv_blocks, filters,
                    readout, embedding, differentiator, repetitions, name, units_mid=None):
-    num_classes = _check_classes(num_classes)
+    num_classes = check_classes(num_classes)
     qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     circuits = check_positive_int("circuits", circuits)
     units = circuits * qubits
     features = build_conv_block(input_shape, conv_blocks=conv_blocks, filters=filters)
-    inputs = keras.Input(_check_image_shape(input_shape), name="image")
+    inputs = keras.Input(check_image_shape(input_shape), name="image")
     x = features(inputs)
     x = keras.layers.Dense(units, name="dense_in")(x)
     x = keras.layers.BatchNormalization(name="dense_in_bn", **BN)(x)
@@ -125,8 +111,8 @@ def build_hqnn_parallel_cnn(input_shape=(28, 28, 1), num_classes: int = 10, *, q
 def build_hqnn_quanv(input_shape=(14, 14, 1), num_classes: int = 10, *, kernel_size: int = 2, rotation: str = "X",
                      differentiator: str | None = "adjoint", repetitions: int | None = None) -> keras.Model:
     """HQNN-Quanv: quantum 2×2 kernel (4 qubits, stride 2) → Flatten → Dense(classes, softmax)."""
-    shape = _check_image_shape(input_shape)
-    num_classes = _check_classes(num_classes)
+    shape = check_image_shape(input_shape)
+    num_classes = check_classes(num_classes)
     inputs = keras.Input(shape, name="image")
     x = Quanvolution2D(kernel_size, rotation=rotation, differentiator=differentiator, repetitions=repetitions,
                        name="quanv")(inputs)
@@ -138,8 +124,8 @@ def build_hqnn_quanv(input_shape=(14, 14, 1), num_classes: int = 10, *, kernel_s
 def build_quanv_cnn(input_shape=(14, 14, 1), num_classes: int = 10, *, filters: int = 4, kernel_size: int = 2,
                     activation: str | None = None) -> keras.Model:
     """CNN1 / CNN4 of the Quanv paper: Conv2D(filters, k×k, stride k) → Flatten → Dense(classes, softmax)."""
-    shape = _check_image_shape(input_shape)
-    num_classes = _check_classes(num_classes)
+    shape = check_image_shape(input_shape)
+    num_classes = check_classes(num_classes)
     filters = check_positive_int("filters", filters)
     kernel_size = check_positive_int("kernel_size", kernel_size)
     inputs = keras.Input(shape, name="image")

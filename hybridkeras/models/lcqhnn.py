@@ -21,7 +21,7 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import LCQHNNBlock
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
-from hybridkeras.models.hqnn import _check_classes, _check_image_shape
+from hybridkeras.models.common import check_classes, check_image_shape
 
 DEFAULT_FILTERS = (8, 16)
 
@@ -73,8 +73,8 @@ def build_lcqhnn(input_shape=(28, 28, 1), num_classes: int = 2, *, qubits: int =
         readout: 'Z' (⟨Z_i⟩ per qubit) or 'probs' (2^qubits basis-state probabilities).
         differentiator, repetitions: See :class:`~hybridkeras.layers.LCQHNNBlock`.
     """
-    shape = _check_image_shape(input_shape)
-    num_classes = _check_classes(num_classes)
+    shape = check_image_shape(input_shape)
+    num_classes = check_classes(num_classes)
     qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     inputs = keras.Input(shape, name="image")
     x = _extractor(inputs, qubits=qubits, filters=filters, kernel_size=kernel_size, hidden_units=hidden_units,
@@ -97,8 +97,8 @@ def build_lcqhnn_cnn(input_shape=(28, 28, 1), num_classes: int = 2, *, parameter
     unknown = sorted(set(ignored) - {"readout", "differentiator", "repetitions"})
     if unknown:
         raise TypeError(f"build_lcqhnn_cnn got unexpected arguments {unknown}")
-    shape = _check_image_shape(input_shape)
-    num_classes = _check_classes(num_classes)
+    shape = check_image_shape(input_shape)
+    num_classes = check_classes(num_classes)
     qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     parameters = check_positive_int("parameters", parameters)
     if parameters % qubits:

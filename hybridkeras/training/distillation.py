@@ -123,10 +123,11 @@ def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_di
     return model, metrics
 
 
-def load_teacher(config: DistillationConfig, teacher: str, data, seed: int, run_dir: Path, *, verbose: int = 1):
+def load_teacher(config: DistillationConfig, teacher: str, data, seed: int, run_dir: Path, *, verbose: int = 1,
+                 safe_mode: bool = True):
     """A trained teacher: a registered name (trained with the config), 'ensemble' (of the config's
-    teachers), or the path of any saved Keras classifier (SavedModel folder, .keras or .h5 file)."""
-    from hybridkeras.layers import CUSTOM_OBJECTS
+    teachers), or the path of any saved Keras classifier (SavedModel folder, .keras or .h5 file),
+    loaded with `hybridkeras.load_model` (``safe_mode``: refuse stored bytecode)."""
     from hybridkeras.models import MODELS
 
     if teacher == "ensemble":
@@ -141,7 +142,7 @@ def load_teacher(config: DistillationConfig, teacher: str, data, seed: int, run_
             f"`teacher` {teacher!r} is neither a registered model ({', '.join(config.teachers)}, ensemble, ...) "
             "nor the path of a saved classifier"
         )
-    model = load_model(path) if path.is_dir() else keras.models.load_model(str(path), custom_objects=CUSTOM_OBJECTS)
+    model = load_model(path, safe_mode=safe_mode)
     if model.output_shape[-1] != data.num_classes or tuple(model.input_shape[1:]) != data.input_shape:
         raise ValueError(
             f"The teacher at {teacher!r} maps {model.input_shape[1:]} to {model.output_shape[-1]} classes; the data "

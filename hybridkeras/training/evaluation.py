@@ -1,6 +1,7 @@
 """Evaluating exports: accuracy, per-class report, confusion matrix, and the plots that go with them."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +52,22 @@ def _dataset_for(export: Path, dataset: str | None, data_dir) -> hkdata.Dataset:
     )
 
 
-def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_dir=None, verbose: bool = True) -> dict:
+def safe_filename(text: str) -> str:
+    """``text`` as one file-name component: letters, digits, '-', '_' and '.'; anything else (path
+    separators, '..') becomes '_', so a name read from metadata cannot leave its folder."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._") or "model"
+    return name[:100]
+
+
+def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_dir=None, verbose: bool = True,
+                    safe_mode: bool = True) -> dict:
     """Scores every classifier export at ``path`` on its held-out test split and draws plots.
 
     ``path`` is one export or a run directory. The test split is rebuilt from the data
     settings recorded at training time (override with ``dataset`` / ``data_dir``). Plots
     (confusion matrix, training curves, autoencoder reconstructions) go to ``plots_dir``
-    (default: ``<run dir>/plots``); a summary goes to ``evaluation.json`` there.
+    (default: ``<run dir>/plots``); a summary goes to ``evaluation.json`` there. File names are
+    built from the exports' roles through `safe_filename`. ``safe_mode``: see `hybridkeras.load_model`.
     """
     from sklearn.metrics import classification_report, confusion_matrix
 
@@ -71,7 +81,8 @@ def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_di
     hkdata.check_finite(data.x_test, "x_test")
     results = {"dataset": data.summary(), "models": {}, "plots": []}
     for role, export in exports.items():
-        model = load_model(export, compile=False)
+        model = load_model(export, compile=False, safe_mode=safe_mode)
+        stem = safe_filename(role)
         expected = tuple(model.input_shape[1:])
         if expected != data.input_shape:
             raise ValueError(
@@ -81,11 +92,11 @@ def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_di
         outputs = model.predict(data.x_test, batch_size=256, verbose=0)
         history = read_history(export)
         if history:
-            _draw(viz.plot_history, results, plots / f"{role}_training_curves.png", history, title=f"{role}: training curves")
+            _draw(viz.plot_history, results, plots / f"{stem}_training_curves.png", history, title=f"{role}: training curves")
         if outputs.shape[1:] == data.x_test.shape[1:]:  # an autoencoder
             mse = float(np.mean((outputs - data.x_test) ** 2))
             results["models"][role] = {"test_mse": mse}
-            _draw(viz.plot_reconstructions, results, plots / f"{role}_reconstructions.png", data.x_test, outputs)
+            _draw(viz.plot_reconstructions, results, plots / f"{stem}_reconstructions.png", data.x_test, outputs)
             if verbose:
                 print(f"\n== {role} ({export}) ==\ntest reconstruction MSE: {mse:.4f}")
             continue
@@ -96,7 +107,7 @@ def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_di
         report = classification_report(
             data.y_test, predicted, labels=labels, target_names=data.class_names, digits=3, zero_division=0
         )
-        _draw(viz.plot_confusion_matrix, results, plots / f"{role}_confusion_matrix.png", matrix, data.class_names,
+        _draw(viz.plot_confusion_matrix, results, plots / f"{stem}_confusion_matrix.png", matrix, data.class_names,
               title=f"{role}: test accuracy {accuracy:.3f}")
         results["models"][role] = {"test_accuracy": accuracy, "confusion_matrix": matrix.tolist(), "test_samples": len(predicted)}
         if verbose:

@@ -34,6 +34,7 @@ from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.pipeline import data_spec
+from hybridkeras.training.runs import claim, start_over
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -104,12 +105,8 @@ def experiment_dataset(config: ExperimentConfig, seed: int):
 
 def _check_output(output: Path, config: ExperimentConfig, resume: bool) -> None:
     record = output / "config.json"
-    if output.exists() and not resume:
-        if any(output.iterdir()) and not record.is_file():
-            raise FileExistsError(
-                f"`output_dir` {str(output)!r} exists and is not a run folder of hybridkeras (no config.json); refusing to delete it"
-            )
-        shutil.rmtree(output)
+    if not resume:
+        start_over(output)  # only a folder a hybridkeras run marked as its own
     if resume and record.is_file():
         before = json.loads(record.read_text())
         now = json.loads(json.dumps(config.to_dict(), default=list))
@@ -119,7 +116,7 @@ def _check_output(output: Path, config: ExperimentConfig, resume: bool) -> None:
                 f"{str(output)!r} holds a run of a different config (fields {changed} differ); "
                 "pass resume=False (CLI: --no-resume) to start over, or choose another output folder"
             )
-    output.mkdir(parents=True, exist_ok=True)
+    claim(output, type(config).__name__)
     write_json_atomic(record, config.to_dict())
 
 

@@ -31,6 +31,7 @@ from hybridkeras.models.autoencoder_qfm import (
 )
 from hybridkeras.training.callbacks import make_callbacks
 from hybridkeras.training.configs import AutoencoderQFMConfig
+from hybridkeras.training.runs import claim, is_run_folder, start_over
 
 RECORD_FILE = "record.json"
 
@@ -103,8 +104,8 @@ class _Stages:
         stamp = root / "config.json"
         wanted = json.loads(json.dumps(config.to_dict()))
         if root.exists() and (not resume or not stamp.is_file() or json.loads(stamp.read_text()) != wanted):
-            shutil.rmtree(root)  # different settings (or no resume): start clean
-        root.mkdir(parents=True, exist_ok=True)
+            start_over(root)  # different settings (or no resume): start clean, if the folder is ours
+        claim(root, "autoencoder-qfm checkpoints")
         write_json_atomic(stamp, wanted)
 
     def backup_dir(self, stage: str):
@@ -137,7 +138,7 @@ class _Stages:
         return arrays
 
     def clear(self):
-        if self.root is not None:
+        if self.root is not None and is_run_folder(self.root):
             shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -15,6 +15,10 @@ TUNERS = ("random", "hyperband", "bayesian")
 
 def make_tuner(hypermodel, kind: str, *, max_trials: int, epochs: int, directory, project_name: str, seed: int, overwrite: bool):
     """A Keras Tuner of ``kind`` maximising validation accuracy."""
+    if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
+        raise ValueError(f"`max_trials` must be a positive int (Keras Tuner reads 0 as 'no limit'). "
+                         f"Received: max_trials={max_trials!r}")
+
     common = dict(objective="val_accuracy", directory=str(directory), project_name=project_name, seed=seed, overwrite=overwrite)
     if kind == "random":
         return kt.RandomSearch(hypermodel, max_trials=max_trials, **common)

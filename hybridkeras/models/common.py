@@ -1,0 +1,34 @@
+"""Argument checks shared by the model builders."""
+from __future__ import annotations
+
+import numpy as np
+
+from hybridkeras.layers._validation import check_positive_int
+
+
+def check_input_shape(input_shape) -> tuple:
+    """A tuple of positive ints (any rank)."""
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+        raise TypeError(f"`input_shape` must be a tuple of positive ints such as (28, 28, 1). "
+                        f"Received: input_shape={input_shape!r}")
+    shape = tuple(input_shape)
+    if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
+        raise ValueError(f"`input_shape` must be a tuple of positive ints such as (28, 28, 1). Received: input_shape={input_shape!r}")
+    return tuple(int(d) for d in shape)
+
+
+def check_image_shape(input_shape) -> tuple:
+    """(height, width, channels)."""
+    shape = check_input_shape(input_shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"`input_shape` must be (height, width, channels), e.g. (28, 28, 1). Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def check_classes(num_classes) -> int:
+    value = check_positive_int("num_classes", num_classes)
+    if value < 2:
+        raise ValueError(f"`num_classes` must be at least 2. Received: num_classes={num_classes!r}")
+    return value
