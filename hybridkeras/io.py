@@ -165,7 +165,9 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        model.save(str(tmp), save_format="tf", save_traces=False)
+        signatures = _serving_signature(model)
+        model.save(str(tmp), save_format="tf", save_traces=False,
+                   **({"signatures": {"serving_default": signatures}} if signatures is not None else {}))
         record = {
             "format": 1,
             "model_name": model.name,
@@ -187,6 +189,28 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _serving_signature(model):
+    """``serving_default`` for a single-input model: images → {"probabilities" (or "outputs"): predictions}.
+
+    With it, ``tf.saved_model.load(path).signatures["serving_default"]`` predicts without
+    hybridkeras. Models with layers on TFQ get none: a traced TFQ op in the export makes every
+    later load fail ("Op type not registered"), since TensorFlow cannot register TFQ's op
+    libraries while loading; they load with `load_model` (their layers rebuild from configs).
+    """
+    if len(getattr(model, "inputs", None) or ()) != 1 or len(getattr(model, "outputs", None) or ()) != 1 \
+            or _uses_tfq(model):
+        return None  # subclassed models (no inputs until called), several inputs or outputs, TFQ layers
+    tensor = model.inputs[0]
+    spec = tf.TensorSpec(tensor.shape, tensor.dtype, name=model.input_names[0])
+    key = "probabilities" if getattr(model.layers[-1], "activation", None) is keras.activations.softmax else "outputs"
+    return tf.function(lambda inputs: {key: model(inputs, training=False)}, input_signature=[spec])
+
+
+def _uses_tfq(model) -> bool:
+    return any(getattr(layer, "backend", None) == "tfq" or (isinstance(layer, keras.Model) and _uses_tfq(layer))
+               for layer in model.layers)
 
 
 def load_model(path, *, compile: bool = True, custom_objects: dict | None = None, backend: str | None = None,

@@ -106,3 +106,31 @@ def test_records_write_null_for_values_that_are_not_numbers(tmp_path):
                            history={"loss": [float("nan"), 0.5]})
     assert strict((export / "hybridkeras.json").read_text())["metadata"]["metrics"]["test_accuracy@10"] is None
     assert strict((export / "history.json").read_text())["loss"] == [None, 0.5]
+
+
+def test_exports_serve_through_tf_saved_model_without_hybridkeras(tmp_path):
+    """Engine-backed HQNN-Parallel and a classical model answer through `serving_default` in a process that
+    imports only TensorFlow, with the Keras model's predictions."""
+    hk.keras.utils.set_random_seed(0)
+    try:
+        hk.set_backend("statevector")
+        hybrid = hk.models.build_hqnn_parallel((28, 28, 1), 10, qubits=3, depth=2, circuits=2, filters=(4, 8))
+    finally:
+        hk.set_backend("tfq")
+    classical = hk.models.build_hqnn_parallel_cnn((28, 28, 1), 10, qubits=3, circuits=2, filters=(4, 8))
+    x = np.random.default_rng(0).uniform(0, 1, (6, 28, 28, 1)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    for name, model in (("hybrid", hybrid), ("classical", classical)):
+        hk.save_model(model, tmp_path / name)
+        np.save(tmp_path / f"{name}_keras.npy", model.predict(x, verbose=0))
+    run_python(f"""
+        import sys, numpy as np, tensorflow as tf
+        for name in ("hybrid", "classical"):
+            serve = tf.saved_model.load({str(tmp_path)!r} + "/" + name).signatures["serving_default"]
+            out = serve(tf.constant(np.load({str(tmp_path)!r} + "/x.npy")))
+            np.save({str(tmp_path)!r} + f"/{{name}}_served.npy", out["probabilities"].numpy())
+        assert "hybridkeras" not in sys.modules and "tensorflow_quantum" not in sys.modules
+    """)
+    for name in ("hybrid", "classical"):
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}_served.npy"), np.load(tmp_path / f"{name}_keras.npy"),
+                                   atol=1e-6)

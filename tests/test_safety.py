@@ -16,13 +16,14 @@ def _lambda_export(folder: Path, marker: Path, suffix: str = "") -> Path:
     touched = keras.layers.Lambda(lambda x, m=str(marker): (open(m, "w").write("ran"), x)[1], name="hostile")(inputs)
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(touched))
     model = keras.Model(inputs, outputs)
-    if marker.exists():
-        marker.unlink()  # building the model ran the function once; only loading may run it again
     if suffix:
         path = folder / f"hostile{suffix}"
         model.save(str(path))
-        return path
-    return hk.save_model(model, folder / "hostile", metadata={"data": {"dataset": "digits"}, "role": "hostile"})
+    else:
+        path = hk.save_model(model, folder / "hostile", metadata={"data": {"dataset": "digits"}, "role": "hostile"})
+    if marker.exists():
+        marker.unlink()  # building and saving ran the function; from here on only loading may run it
+    return path
 
 
 @pytest.mark.parametrize("suffix", ["", ".h5"])
@@ -62,3 +63,21 @@ def test_evaluate_keeps_plot_names_inside_the_plots_folder(tmp_path):
     assert written and all(p.resolve().parent == plots.resolve() for p in written)
     assert (plots / "escaped_owned_confusion_matrix.png").is_file()
     assert np.isfinite(results["models"]["../../escaped/owned"]["test_accuracy"])
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras", ".txt"])
+def test_evaluate_takes_model_files_or_says_what_it_needs(tmp_path, suffix):
+    keras = hk.keras
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)))
+    path = tmp_path / f"m{suffix}"
+    if suffix == ".txt":
+        path.write_text("not a model")
+        done = cli("evaluate", str(path), "--dataset", "digits", cwd=tmp_path)
+        assert done.returncode != 0 and "is a file but not a model" in done.stderr
+        return
+    model.save(str(path))
+    done = cli("evaluate", str(path), cwd=tmp_path)
+    assert done.returncode != 0 and "records no dataset; pass dataset= (CLI: --dataset)" in done.stderr
+    done = cli("evaluate", str(path), "--dataset", "digits", "--plots", str(tmp_path / "plots"), cwd=tmp_path)
+    assert done.returncode == 0 and "test accuracy" in done.stdout, done.stderr[-2000:]

@@ -21,6 +21,11 @@ def find_exports(path) -> dict:
         raise FileNotFoundError(f"No saved model or run directory at {str(path)!r}")
     if _is_export(path):
         return {read_record(path).get("metadata", {}).get("role", path.name): path}
+    if path.is_file():
+        if path.suffix not in (".h5", ".hdf5", ".keras"):
+            raise FileNotFoundError(f"{str(path)!r} is a file but not a model (.h5 / .keras); pass an export folder, "
+                                    "a model file or the run directory `hybridkeras train` wrote")
+        return {path.stem: path}
     exports = {child.name: child for child in sorted(path.iterdir()) if child.is_dir() and _is_export(child)}
     if not exports:
         raise FileNotFoundError(
