@@ -160,6 +160,7 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a tf_keras Model. Received: model={type(model).__name__}")
     path = Path(path)
+    recover(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +189,36 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "saved_model.pb").is_file() and (folder / RECORD_FILE).is_file()
+
+
+def recover(path) -> Path:
+    """Finishes or undoes an export that a crash interrupted, and removes its leftovers.
+
+    `save_model` writes ``.NAME.tmp-*`` completely (the record last), then renames the old
+    export to ``.NAME.old-*`` and the new one into place. A crash between those two renames
+    leaves no ``NAME``: the newest complete ``.tmp-*`` (else ``.old-*``) is renamed into place.
+    Temporary siblings of ``NAME`` left by interrupted saves are then deleted.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return path
+    leftovers = sorted((p for p in path.parent.glob(f".{path.name}.*-*")
+                        if p.is_dir() and p.name.split(".")[-1].startswith(("tmp-", "old-"))),
+                       key=lambda p: p.stat().st_mtime, reverse=True)
+    if not path.exists():
+        for kind in ("tmp-", "old-"):
+            chosen = next((p for p in leftovers if p.name.split(".")[-1].startswith(kind) and _complete(p)), None)
+            if chosen is not None:
+                os.replace(chosen, path)
+                leftovers.remove(chosen)
+                break
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True)
     return path
 
 
@@ -237,7 +268,7 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={backend!r}")
 
-    path = Path(path)
+    path = recover(Path(path))
     if not path.exists():
         raise FileNotFoundError(f"No saved model at {str(path)!r}")
     if path.is_dir() and not (path / "saved_model.pb").is_file():

@@ -122,3 +122,26 @@ def test_no_resume_deletes_only_folders_a_run_marked_as_its_own(tmp_path):
     (tmp_path / "ours" / "stale.txt").write_text("from the earlier run")
     run_experiment(config, tmp_path / "ours", resume=False, verbose=0, save_models=False, plots=False)
     assert not (tmp_path / "ours" / "stale.txt").exists()  # our own run folder is started over
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(tmp_path):
+    import os
+
+    from hybridkeras.training.runs import locked
+    from tests.test_cli import hybridkeras as cli
+
+    folder = tmp_path / "busy"
+    config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("cnn1",))
+    with locked(folder):
+        done = cli("train", "hqnn-quanv", "--config", "hqnn-quanv-tiny", "--epochs", "1", "--output", str(folder),
+                   "--quiet", cwd=tmp_path)
+        assert done.returncode != 0 and f"is in use by pid {os.getpid()}" in done.stderr, done.stderr[-2000:]
+        with pytest.raises(FileExistsError, match="is in use by pid"):
+            run_experiment(config, folder, verbose=0, save_models=False, plots=False)
+        assert not (folder / "config.json").exists()  # the refused runs wrote nothing
+    run_experiment(config, folder, verbose=0, save_models=False, plots=False)  # free again
+    assert (folder / "summary.md").is_file()
+    for bad, message in (({"seeds": ()}, "lists no seeds"), ({"models": ("nope",)}, "Unknown model name")):
+        with pytest.raises(ValueError, match=message):  # refused by validation: no folder is left behind
+            run_experiment(config.replace(**bad), tmp_path / "never", verbose=0)
+        assert not (tmp_path / "never").exists()

@@ -134,3 +134,46 @@ def test_exports_serve_through_tf_saved_model_without_hybridkeras(tmp_path):
     for name in ("hybrid", "classical"):
         np.testing.assert_allclose(np.load(tmp_path / f"{name}_served.npy"), np.load(tmp_path / f"{name}_keras.npy"),
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize("moment", ["between the renames", "mid-export"])
+def test_an_export_killed_at_any_moment_loses_nothing(tmp_path, moment):
+    """A real SIGKILL of a saving process, at a chosen moment; the next load (or save) finds a whole
+    export — the new one once it was complete, else the old one — and no temporary folders."""
+    import subprocess
+    import sys
+    import textwrap
+
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code = textwrap.dedent(f"""
+        import os, signal, numpy as np, hybridkeras as hk, hybridkeras.io as hio
+        keras = hk.keras
+        def model(seed):
+            keras.utils.set_random_seed(seed)
+            return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        first, second = model(1), model(2)
+        hk.save_model(first, {str(tmp_path / 'm')!r})
+        np.save({str(tmp_path / 'first.npy')!r}, first.predict(x, verbose=0))
+        np.save({str(tmp_path / 'second.npy')!r}, second.predict(x, verbose=0))
+        if {moment!r} == "between the renames":
+            real = os.replace
+            def replace(src, dst):
+                real(src, dst)
+                if ".old-" in str(dst):
+                    os.kill(os.getpid(), signal.SIGKILL)
+            hio.os.replace = replace
+        else:
+            def dies(*args, **kwargs):
+                os.kill(os.getpid(), signal.SIGKILL)
+            hio.write_json_atomic = dies  # the record is written after the SavedModel: killed mid-export
+        hk.save_model(second, {str(tmp_path / 'm')!r})
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+    if moment == "between the renames":
+        assert not (tmp_path / "m").exists()  # the window the old code could not recover from
+    expected = np.load(tmp_path / ("second.npy" if moment == "between the renames" else "first.npy"))
+    np.testing.assert_array_equal(hk.load_model(tmp_path / "m").predict(x, verbose=0), expected)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".m.")] == []

@@ -30,6 +30,7 @@ from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
 from hybridkeras.training.experiments import EpochRecorder, _check_output, _mean_std, _write_csv
 from hybridkeras.training.pipeline import data_spec
+from hybridkeras.training.runs import default_output, holds_lock
 
 
 @dataclass
@@ -252,6 +253,7 @@ def render_markdown(config: DistillationConfig, rows: list, data_summary: str) -
     return "\n".join(lines) + "\n"
 
 
+@holds_lock(default_output)
 def run_distillation(config: DistillationConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
                      save_models: bool = True) -> DistillationResult:
     """Runs every seed of ``config`` and writes ``summary.md|csv|json``.
@@ -268,7 +270,7 @@ def run_distillation(config: DistillationConfig, output_dir=None, *, resume: boo
         raise TypeError(f"`config` must be a DistillationConfig. Received: config={type(config).__name__}")
     for name in (*config.teachers, *config.students):
         get_builder(name)
-    output = Path(output_dir or f"saved_models/{config.name}")
+    output = Path(output_dir or default_output(config))
     _check_output(output, config, resume)
     result = DistillationResult(config=config, output_dir=output)
     summary = ""

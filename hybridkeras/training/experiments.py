@@ -34,7 +34,7 @@ from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.pipeline import data_spec
-from hybridkeras.training.runs import claim, start_over
+from hybridkeras.training.runs import claim, default_output, holds_lock, start_over
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -297,6 +297,7 @@ def _write_csv(path: Path, rows: list) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
+@holds_lock(default_output)
 def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
                    save_models: bool = True, tensorboard: bool = False, plots: bool = True) -> ExperimentResult:
     """Runs every model of ``config`` for every seed and writes the tables and plots.
@@ -316,9 +317,11 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
         raise TypeError(f"`config` must be an ExperimentConfig. Received: config={type(config).__name__}")
     if not config.models:
         raise ValueError(f"Config {config.name!r} lists no models")
+    if not config.seeds:
+        raise ValueError(f"Config {config.name!r} lists no seeds; give at least one (CLI: --seeds 0)")
     for name in config.models:
         get_builder(name)
-    output = Path(output_dir or f"saved_models/{config.name}")
+    output = Path(output_dir or default_output(config))
     _check_output(output, config, resume)
     result = ExperimentResult(config=config, output_dir=output)
     datasets = {}

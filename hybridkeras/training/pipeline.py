@@ -31,7 +31,7 @@ from hybridkeras.models.autoencoder_qfm import (
 )
 from hybridkeras.training.callbacks import make_callbacks
 from hybridkeras.training.configs import AutoencoderQFMConfig
-from hybridkeras.training.runs import claim, is_run_folder, start_over
+from hybridkeras.training.runs import claim, holds_lock, is_run_folder, start_over
 
 RECORD_FILE = "record.json"
 
@@ -166,6 +166,7 @@ def fit_autoencoder(config: AutoencoderQFMConfig, data: hkdata.Dataset, *, stage
     return autoencoder, history
 
 
+@holds_lock()
 def train_autoencoder_qfm(
     config: AutoencoderQFMConfig,
     *,

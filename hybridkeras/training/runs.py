@@ -2,17 +2,24 @@
 
 A runner marks every folder it creates (or finds empty) with ``.hybridkeras-run``; starting over
 (``resume=False``, CLI ``--no-resume``) deletes a folder only when that marker is in it, and
-never touches a folder that holds anything else. Shared by the experiment runner, the
-distillation runner and the autoencoder pipeline.
+never touches a folder that holds anything else. `locked` keeps a second run out of a folder
+while one is writing it. Shared by the experiment runner, the distillation runner and the
+autoencoder pipeline.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
+import os
 import shutil
+import socket
 from pathlib import Path
 
 from hybridkeras.io import write_json_atomic
 
 RUN_MARKER = ".hybridkeras-run"
+LOCK_FILE = ".hybridkeras-lock"
 
 
 def claim(folder: Path, kind: str) -> Path:
@@ -22,11 +29,15 @@ def claim(folder: Path, kind: str) -> Path:
     so a later `start_over` refuses to delete it.
     """
     folder = Path(folder)
-    fresh = not folder.exists() or not any(folder.iterdir())
+    fresh = not folder.exists() or not _contents(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if fresh:
         write_json_atomic(folder / RUN_MARKER, {"kind": kind})
     return folder
+
+
+def _contents(folder: Path) -> list:
+    return [item for item in folder.iterdir() if item.name != LOCK_FILE]
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -41,11 +52,68 @@ def start_over(folder: Path) -> None:
             hybridkeras (or by a version before the marker), so nothing is deleted.
     """
     folder = Path(folder)
-    if not folder.exists() or not any(folder.iterdir()):
+    if not folder.exists() or not _contents(folder):
         return
     if not is_run_folder(folder):
         raise FileExistsError(
             f"{str(folder)!r} holds files but is not a run folder of hybridkeras (no {RUN_MARKER} marker), so "
             "starting over will not delete it; choose another output folder, or empty it yourself"
         )
-    shutil.rmtree(folder)
+    for item in _contents(folder):  # the lock file stays: this run holds it
+        shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+
+
+@contextlib.contextmanager
+def locked(folder):
+    """Holds the run folder's lock for the block: a second run into the same folder (another
+    process, or this one) gets a clear error naming the holder instead of racing it.
+
+    The lock is an advisory `fcntl.flock` on ``<folder>/.hybridkeras-lock``, released when the
+    block ends or the process dies (a killed run leaves no stale lock behind).
+    """
+    if folder is None:
+        yield
+        return
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise FileExistsError(f"{str(folder)!r} is in use by {holder}; wait for that run to finish or choose "
+                                  "another output folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+        if created and folder.is_dir() and not _contents(folder):  # a run refused before it wrote anything
+            path.unlink(missing_ok=True)
+            folder.rmdir()
+
+
+def holds_lock(default=None):
+    """Decorator for a runner ``fn(config, output_dir=None, ...)``: it runs holding the lock of its output
+    folder (``output_dir``, else ``default(config)``; none when both are None)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(config, *args, **kwargs):
+            folder = kwargs.get("output_dir", args[0] if args else None)
+            if folder is None and default is not None and getattr(config, "name", None):
+                folder = default(config)
+            with locked(folder):
+                return fn(config, *args, **kwargs)
+        return run
+    return wrap
+
+
+def default_output(config) -> Path:
+    """``saved_models/<config.name>``: where a runner writes when no folder is given."""
+    return Path(f"saved_models/{config.name}")
