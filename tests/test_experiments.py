@@ -145,3 +145,20 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(tmp_path
         with pytest.raises(ValueError, match=message):  # refused by validation: no folder is left behind
             run_experiment(config.replace(**bad), tmp_path / "never", verbose=0)
         assert not (tmp_path / "never").exists()
+
+
+def test_the_backend_is_recorded_and_a_resume_on_another_one_is_refused(tmp_path):
+    import json
+
+    import hybridkeras as hk
+
+    config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("cnn1",))
+    run_experiment(config, tmp_path / "exp", verbose=0, save_models=False, plots=False)
+    assert json.loads((tmp_path / "exp" / "config.json").read_text())["backend"] == "tfq"
+    try:
+        hk.set_backend("statevector")
+        with pytest.raises(ValueError, match=r"fields \['backend'\] differ"):
+            run_experiment(config, tmp_path / "exp", verbose=0, save_models=False, plots=False)
+    finally:
+        hk.set_backend("tfq")
+    run_experiment(config, tmp_path / "exp", verbose=0, save_models=False, plots=False)  # same backend: resumes

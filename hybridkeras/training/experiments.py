@@ -29,6 +29,7 @@ import numpy as np
 from hybridkeras._compat import keras
 from hybridkeras.data import load
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
+from hybridkeras.layers._backend import get_backend
 from hybridkeras.models import compile_for, get_builder
 from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks
 from hybridkeras.training.configs import ExperimentConfig
@@ -107,17 +108,20 @@ def _check_output(output: Path, config: ExperimentConfig, resume: bool) -> None:
     record = output / "config.json"
     if not resume:
         start_over(output)  # only a folder a hybridkeras run marked as its own
+    # the simulator is a setting that changes results: recorded with the config (quantum layers are
+    # built on the default backend, `hk.set_backend` / CLI --backend) and part of the comparison
+    now = json.loads(json.dumps(dict(config.to_dict(), backend=get_backend()), default=list))
     if resume and record.is_file():
         before = json.loads(record.read_text())
-        now = json.loads(json.dumps(config.to_dict(), default=list))
-        changed = sorted(k for k in now if k not in ("notes", "seeds") and before.get(k) != now[k])
+        legacy = {"backend"} - set(before)  # runs recorded before the backend was: not compared
+        changed = sorted(k for k in now if k not in ("notes", "seeds", *legacy) and before.get(k) != now[k])
         if changed:
             raise ValueError(
                 f"{str(output)!r} holds a run of a different config (fields {changed} differ); "
                 "pass resume=False (CLI: --no-resume) to start over, or choose another output folder"
             )
     claim(output, type(config).__name__)
-    write_json_atomic(record, config.to_dict())
+    write_json_atomic(record, now)
 
 
 class TestAccuracyAt(keras.callbacks.Callback):
