@@ -75,7 +75,7 @@ def check_safe(path) -> None:
     path = Path(path)
     try:
         configs = _model_configs(path)
-    except Exception as exc:  # unreadable metadata: let the loader report the corruption
+    except Exception as exc:  # metadata that cannot be parsed: the export is corrupt
         raise ModelLoadError(f"The model at {str(path)!r} could not be read ({type(exc).__name__}: {exc})") from exc
     places = [place for config in configs for place in _stored_code(config)]
     if places:

@@ -13,8 +13,7 @@ import numpy as np
 from hybridkeras._compat import tf
 from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide
 
-_GATHER_PRODUCT_QUBITS = 10
-_MIX_TERMS = 128  # records' phase terms evaluated by one real matrix product up to here  # product states up to here: one gather and same-shape products
+_GATHER_PRODUCT_QUBITS = 10  # product states up to here: one gather and same-shape products
 
 
 def _table(records, n_symbols):
@@ -88,8 +87,7 @@ class Executor:
         runs = {"row": [], "group": []}
         for run in list(plan.prefix.values()) + [m for s in plan.steps if isinstance(s, Block) for m in s.members
                                                  if isinstance(m, Run)]:
-            if all(id(run) != id(r) for r in runs[run.kind]):
-                runs[run.kind].append(run)
+            runs[run.kind].append(run)  # each run is in the prefix or in exactly one block
         self._runs = runs
         self._run_id = {id(r): (kind, i) for kind, rs in runs.items() for i, r in enumerate(rs)}
         self._tables, self._run_index, self._run_const = {}, {}, {}
@@ -194,8 +192,8 @@ class Executor:
         return unitary
 
     # ------------------------------------------------------------------ apply
-    def _apply_block(self, state, matrix, block: Block, kind, rows, groups):
-        k = block.width
+    def _apply_block(self, state, matrix, block: Block, rows, groups):
+        k, kind = block.width, block.kind
         a, b = block.lo, self.n - block.lo - block.width
         d, left, right = 2**k, 2**a, 2**b
         if matrix.shape.rank == 2:  # constant
@@ -249,13 +247,13 @@ class Executor:
                 # a whole-register block that changes from row to row: applying its factors one by one
                 # (rows·4^n each) is cheaper than multiplying them into one matrix per row (rows·8^n each)
                 for factor in self.block_factors(step, full, mats("row")):
-                    state = self._apply_block(state, factor, step, "row", rows, groups)
+                    state = self._apply_block(state, factor, step, rows, groups)
             elif isinstance(step, Block):
                 values = full if step.kind == "row" else group_values
                 matrix = self.block_matrix(step, values, mats(step.kind))
                 if step.kind == "group" and static_groups == 1 and matrix.shape.rank == 3:
                     matrix = matrix[0]  # one group for all rows: a plain matrix product
-                state = self._apply_block(state, matrix, step, step.kind, rows, groups)
+                state = self._apply_block(state, matrix, step, rows, groups)
             elif isinstance(step, Perm):
                 state = tf.gather(state, tf.constant(step.source, tf.int32), axis=1)
                 if not np.allclose(step.phases, 1.0):

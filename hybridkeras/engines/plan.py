@@ -63,7 +63,6 @@ class Perm:
 
     source: np.ndarray
     phases: np.ndarray
-    qubits: set[int] = field(default_factory=set)
 
 
 @dataclass(eq=False)
@@ -78,7 +77,6 @@ class Wide:
 class Plan:
     n: int
     singles: list[GateRecord]  # every single-qubit record, indexed by Run.members
-    single_kinds: list[str]
     prefix: dict[int, Run]
     steps: list
 
@@ -122,7 +120,7 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
               dense_qubits: int = DENSE_QUBITS, block_qubits: int = BLOCK_QUBITS) -> Plan:
     dense = n <= dense_qubits
     width = n if dense else min(block_qubits, n)
-    singles, single_kinds, items, pending = [], [], [], {}
+    singles, items, pending = [], [], {}
     for record in records:
         kind = record_kind(record, row_mask)
         if record.width == 1:
@@ -137,7 +135,6 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
             if kind == "row":
                 run.kind = "row"
             singles.append(record)
-            single_kinds.append(kind)
         else:
             for q in record.qubits:
                 if q in pending:
@@ -159,8 +156,9 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
     def latest(qubits):
         return max((steps.index(last[q]) for q in qubits if q in last), default=-1)
 
-    def place(step, at, qubits):
-        if at is None:
+    def place(step, qubits, new: bool):
+        """``step`` now acts on ``qubits``; a new step goes right after the latest one on them."""
+        if new:
             steps.insert(latest(qubits) + 1, step)
         for q in qubits:
             last[q] = step
@@ -177,13 +175,12 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
                     source, phases = perm
                     target.phases = phases * target.phases[source]
                     target.source = target.source[source]
-                    target.qubits.update(qubits)
-                    place(target, target, qubits)
+                    place(target, qubits, new=False)
                 else:
-                    place(Perm(perm[0], perm[1].astype(np.complex128), set(qubits)), None, qubits)
+                    place(Perm(perm[0], perm[1].astype(np.complex128)), qubits, new=True)
                 continue
             if not qubits or max(qubits) - min(qubits) + 1 > width:
-                place(Wide(item, "row" if kind == "row" else ("group" if kind == "shared" else "const")), None, qubits)
+                place(Wide(item, "row" if kind == "row" else ("group" if kind == "shared" else "const")), qubits, new=True)
                 continue
         block_kind = "row" if kind == "row" else "group"
         low, high = min(qubits), max(qubits)
@@ -194,14 +191,14 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
             if high >= lo + width:  # straddles two tiles: a span of its own
                 lo = low
             target = Block(min(lo, n - width), width, block_kind)
-            place(target, None, qubits)
+            place(target, qubits, new=True)
         else:
-            place(target, target, qubits)
+            place(target, qubits, new=False)
         target.members.append(item)
     for step in steps:
         if isinstance(step, Block):
             step.segments = _segments(step)
-    return Plan(n, singles, single_kinds, prefix, steps)
+    return Plan(n, singles, prefix, steps)
 
 
 def _segments(block: Block) -> list:

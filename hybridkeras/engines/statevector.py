@@ -219,8 +219,8 @@ class StateVectorCircuit:
             exact = tf.math.real(flat * tf.math.conj(flat))
             frequencies = sampler.frequencies(exact)
             if not self.probabilities:
-                exact = self._readout.from_probabilities(exact)
-                frequencies = self._readout.from_probabilities(frequencies)
+                diagonal = self._readout.diagonal()  # one sign table for the exact and the sampled values
+                exact, frequencies = exact @ diagonal, frequencies @ diagonal
             return frequencies + (exact - tf.stop_gradient(exact))
         flat = self._final(values, shared, rotated=False)
         readout = self._readout
