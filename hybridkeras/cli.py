@@ -217,9 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Print accuracy, a per-class report and the confusion matrix of every classifier "
                                           "in an export or run directory, and write PNG plots (confusion matrices, training "
                                           "curves, autoencoder reconstructions).")
-    evaluate.add_argument("path", help="a SavedModel written by hybridkeras, or the run directory `train` wrote")
+    evaluate.add_argument("path", help="a SavedModel or model file, or any folder train / experiment / tune / distill "
+                                       "wrote (every model and seed in it is scored)")
     evaluate.add_argument("--dataset", help="evaluate on another dataset than the one recorded at training time")
     evaluate.add_argument("--data-dir", help="folder of IDX .gz files, if the recorded one moved")
+    evaluate.add_argument("--split", choices=("test", "all"), default="test",
+                          help="score the recorded test split (default) or every image of the dataset / --data-dir")
     evaluate.add_argument("--plots", help="where to write the PNGs and evaluation.json (default: <run dir>/plots)")
     evaluate.add_argument("--unsafe-load", action="store_true",
                           help="load models that hold stored Python bytecode (Lambda layers); only for trusted sources")
@@ -280,7 +283,7 @@ def _run(args) -> int:
         from hybridkeras.training.evaluation import evaluate_export
 
         evaluate_export(args.path, dataset=args.dataset, data_dir=args.data_dir, plots_dir=args.plots,
-                        safe_mode=not args.unsafe_load)
+                        safe_mode=not args.unsafe_load, split=args.split)
         return 0
 
     if getattr(args, "backend", None):
@@ -335,7 +338,7 @@ def _run_distillation(args, config, verbose: int) -> int:
         from hybridkeras.io import save_model
         from hybridkeras.models import compile_for
         from hybridkeras.training.distillation import build_student, distill, distillation_dataset, load_teacher
-        from hybridkeras.training.pipeline import data_spec
+        from hybridkeras.training.runs import data_spec
 
         label = Path(args.teacher).name if Path(args.teacher).exists() else args.teacher
         output = Path(args.output or f"saved_models/{config.name}-{label}-{args.student}")

@@ -72,10 +72,30 @@ def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_p
     assert f"{recorded:.4f}" in evaluate.stdout
 
     parallel = hybridkeras("train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--qubits", "3",
-                           "--circuits", "2", "--depth", "1", "--quiet", cwd=tmp_path)
+                           "--circuits", "2", "--depth", "1", "--seeds", "0", "1", "--epochs", "1", "--quiet",
+                           cwd=tmp_path)
     assert parallel.returncode == 0, parallel.stderr[-3000:]
-    config = json.loads((tmp_path / "saved_models" / "hqnn-parallel-tiny" / "config.json").read_text())
+    folder = tmp_path / "saved_models" / "hqnn-parallel-tiny"
+    config = json.loads((folder / "config.json").read_text())
     assert config["model_kwargs"]["hqnn-parallel"]["qubits"] == 3
+
+    # the whole folder train wrote: every model and seed, each on its own seed's test split
+    scored = hybridkeras("evaluate", str(folder), cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    evaluated = json.loads((folder / "plots" / "evaluation.json").read_text())
+    runs = {p.parent.relative_to(folder).as_posix(): json.loads(p.read_text()) for p in folder.glob("*/seed*/metrics.json")}
+    assert set(evaluated["models"]) == set(runs) == {f"{m}/seed{s}" for m in ("hqnn-parallel", "hqnn-parallel-cnn")
+                                                    for s in (0, 1)}
+    for label, metrics in runs.items():
+        assert evaluated["models"][label]["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6), label
+    for row in evaluated["summary"]:
+        values = [m["test_accuracy"] for m in runs.values() if m["model"] == row["role"]]
+        assert row["models"] == 2 and row["test_accuracy_mean"] == pytest.approx(sum(values) / 2, abs=1e-6)
+    assert "| hqnn-parallel-cnn | 2 |" in scored.stdout
+    every = hybridkeras("evaluate", str(folder / "hqnn-parallel" / "seed1" / "model"), "--split", "all",
+                        "--plots", str(tmp_path / "all"), cwd=tmp_path)
+    assert every.returncode == 0, every.stderr[-3000:]
+    assert json.loads((tmp_path / "all" / "evaluation.json").read_text())["models"]["hqnn-parallel"]["test_samples"] == 1797
 
     tune = hybridkeras("tune", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--trials", "2", "--epochs", "1",
                        "--quiet", cwd=tmp_path)

@@ -274,3 +274,20 @@ def test_tiny_distillation_table_has_the_papers_shape_and_resumes(tmp_path):
     assert again.rows == result.rows
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert len(summary["rows"]) == 6
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("temperature", -1.0, "a finite number > 0"), ("alpha", 1.5, r"a number in \[0, 1\]"),
+    ("epochs", 0, "a positive int"), ("learning_rate", float("nan"), "a finite number > 0"),
+    ("per_class", 2.5, "a positive int"), ("seeds", (), r"a non-empty tuple of int seeds \(the config lists no seeds otherwise; CLI: --seeds 0\)"),
+])
+def test_bad_settings_are_refused_before_any_teacher_is_trained(tmp_path, field, value, expected):
+    """`run_distillation(config.replace(temperature=-1))` trained and exported the teachers before failing."""
+    from hybridkeras.training import get_config, run_distillation
+
+    with pytest.raises(ValueError, match=rf"`{field}` must be {expected}. Received: {field}="):
+        run_distillation(get_config("distill-tiny", **{field: value}), tmp_path / "never", verbose=0)
+    assert not (tmp_path / "never").exists()
+    for name in ("hqnn-quanv-tiny", "autoencoder-qfm-tiny"):  # every kind of config checks its fields alike
+        with pytest.raises(ValueError, match="`batch_size` must be a positive int|`ae_batch_size` must be"):
+            get_config(name, **{"batch_size" if name.startswith("hqnn") else "ae_batch_size": -3})

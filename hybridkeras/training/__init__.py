@@ -3,7 +3,8 @@ from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks, ste
 from hybridkeras.training.configs import CONFIGS, AutoencoderQFMConfig, DistillationConfig, ExperimentConfig, get_config
 from hybridkeras.training.distillation import DistillationResult, distill, run_distillation
 from hybridkeras.training.distiller import Distiller
-from hybridkeras.training.experiments import EpochRecorder, ExperimentResult, run_experiment, train_one
+from hybridkeras.training.callbacks import EpochRecorder
+from hybridkeras.training.experiments import ExperimentResult, run_experiment, train_one
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.pipeline import PipelineResult, compute_features, load_dataset, train_autoencoder_qfm
 

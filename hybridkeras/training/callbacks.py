@@ -1,9 +1,13 @@
 """Callbacks: learning-rate schedules, early stopping, resumable checkpoints, TensorBoard, Grad-CAM snapshots."""
 from __future__ import annotations
 
+import json
+import math
+import time
 from pathlib import Path
 
 from hybridkeras._compat import keras
+from hybridkeras.io import write_json_atomic
 
 LR_SCHEDULES = (None, "plateau", "step")
 
@@ -32,6 +36,7 @@ def make_callbacks(
     min_lr: float = 1e-6,
     early_stopping: int | None = None,
     backup_dir=None,
+    keep_backup: bool = False,
     tensorboard_dir=None,
 ) -> list:
     """The callbacks of one training stage.
@@ -42,13 +47,16 @@ def make_callbacks(
         early_stopping: Patience in epochs (restoring the best weights), or None.
         backup_dir: Folder for `BackupAndRestore`: an interrupted ``fit`` called again with
             the same folder resumes from its last finished epoch.
+        keep_backup: Keep the backup when ``fit`` ends (Keras deletes it): a run killed after
+            training but before its result was exported then resumes at the last epoch (``fit``
+            runs no epoch again) instead of retraining; the runner deletes it once exported.
         tensorboard_dir: Folder for TensorBoard logs, or None.
     """
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"`lr_schedule` must be one of {LR_SCHEDULES}. Received: lr_schedule={lr_schedule!r}")
     callbacks = []
     if backup_dir is not None:
-        callbacks.append(keras.callbacks.BackupAndRestore(str(Path(backup_dir))))
+        callbacks.append(keras.callbacks.BackupAndRestore(str(Path(backup_dir)), delete_checkpoint=not keep_backup))
     if lr_schedule == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=lr_factor, patience=lr_patience, min_lr=min_lr)
@@ -140,3 +148,49 @@ class GradCAMSnapshots(keras.callbacks.Callback):
             fig = plot_grad_cam_snapshots(self.images, self.snapshots, self.output_dir / "gradcam.png",
                                           labels=self.labels)
             plt.close(fig)
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Writes the per-epoch logs (and epoch seconds) to a JSON file after every epoch.
+
+    Keyed by epoch, so an epoch redone after an interruption overwrites its earlier entry.
+    Put it before `BackupAndRestore` in the callback list: the record is written before the
+    backup, so a crash between the two only repeats an epoch, never loses one.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        self.epochs = {}
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        if self.path.is_file():
+            self.epochs = {int(k): v for k, v in json.loads(self.path.read_text())["epochs"].items()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {k: float(v) for k, v in (logs or {}).items()}
+        record["seconds"] = time.perf_counter() - self._start
+        self.epochs[epoch + 1] = record
+        self.epochs = {k: v for k, v in self.epochs.items() if k <= epoch + 1}
+        write_json_atomic(self.path, {"epochs": {str(k): v for k, v in sorted(self.epochs.items())}})
+
+    def history(self) -> dict:
+        """{metric: [value per epoch]}, epochs in order."""
+        return history_from_epochs(self.epochs)
+
+
+def history_from_epochs(epochs: dict) -> dict:
+    keys = sorted({k for record in epochs.values() for k in record})
+    return {k: [epochs[e].get(k, math.nan) for e in sorted(epochs)] for k in keys}
+
+
+def read_run_history(run_dir) -> dict:
+    path = Path(run_dir) / "history.json"
+    if not path.is_file():
+        return {}
+    epochs = {int(k): v for k, v in json.loads(path.read_text())["epochs"].items()}
+    return history_from_epochs(epochs)

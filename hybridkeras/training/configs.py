@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 class _Replaceable:
@@ -16,6 +19,61 @@ class _Replaceable:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks every setting a config of this kind has, so a bad one is refused when the config is
+        made (or replaced), before any runner writes a file or trains a model.
+
+        Raises:
+            ValueError: naming the field, the value and what was expected.
+        """
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name, value in values.items():
+            rule = _RULES.get(name)
+            if rule is None or (value is None and rule[0] != "seeds"):
+                continue
+            kind, expected = rule
+            if not _CHECKS[kind](value):
+                raise ValueError(f"Config {values.get('name')!r}: `{name}` must be {expected}. Received: {name}={value!r}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_CHECKS = {
+    "count": lambda v: _is_int(v) and v >= 1,
+    "positive": lambda v: _is_real(v) and v > 0,
+    "fraction": lambda v: _is_real(v) and 0.0 <= v < 1.0,
+    "weight": lambda v: _is_real(v) and 0.0 <= v <= 1.0,
+    "threshold": lambda v: _is_real(v) and 0.0 < v <= 1.0,
+    "schedule": lambda v: v in (None, "plateau", "step"),
+    "seeds": lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_is_int(s) for s in v),
+    "epochs": lambda v: isinstance(v, (tuple, list)) and all(_is_int(e) and e >= 0 for e in v),
+}
+_COUNT = "a positive int"
+_RULES = {
+    **{name: ("count", _COUNT) for name in (
+        "epochs", "ae_epochs", "head_epochs", "teacher_epochs", "batch_size", "ae_batch_size", "head_batch_size",
+        "latent_dim", "hidden_units", "qubits", "repetitions", "early_stopping", "train_size", "val_size",
+        "test_size", "per_class", "val_per_class", "gradcam_images")},
+    **{name: ("positive", "a finite number > 0") for name in (
+        "learning_rate", "ae_learning_rate", "head_learning_rate", "temperature")},
+    **{name: ("fraction", "a number in [0, 1)") for name in ("validation_split", "test_split", "dropout")},
+    "alpha": ("weight", "a number in [0, 1]"),
+    "threshold": ("threshold", "a validation accuracy in (0, 1] or None"),
+    "lr_schedule": ("schedule", "one of None, 'plateau', 'step'"),
+    "seeds": ("seeds", "a non-empty tuple of int seeds (the config lists no seeds otherwise; CLI: --seeds 0)"),
+    "report_epochs": ("epochs", "a tuple of epochs ≥ 0"),
+    "gradcam_epochs": ("epochs", "a tuple of epochs ≥ 0"),
+}
 
 
 @dataclass(frozen=True)

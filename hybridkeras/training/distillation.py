@@ -28,9 +28,8 @@ from hybridkeras.io import load_model, save_model, write_json_atomic, write_text
 from hybridkeras.models import build_ensemble, compile_for, get_builder
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
-from hybridkeras.training.experiments import EpochRecorder, _check_output, _mean_std, _write_csv
-from hybridkeras.training.pipeline import data_spec
-from hybridkeras.training.runs import default_output, holds_lock
+from hybridkeras.training.callbacks import EpochRecorder
+from hybridkeras.training.runs import check_config, data_spec, default_output, holds_lock, mean_std, write_csv
 
 
 @dataclass
@@ -225,7 +224,7 @@ def summarise(config: DistillationConfig, runs: list) -> list:
             row = {"student": student, "student_params": params, "teacher": teacher, "seeds": len(taught)}
             for key, values in (("student_alone", alone), ("teacher", teacher_acc), ("distilled", taught),
                                 ("gain", gains)):
-                row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(values)
+                row[f"{key}_mean"], row[f"{key}_std"] = mean_std(values)
             rows.append(row)
     return rows
 
@@ -271,7 +270,7 @@ def run_distillation(config: DistillationConfig, output_dir=None, *, resume: boo
     for name in (*config.teachers, *config.students):
         get_builder(name)
     output = Path(output_dir or default_output(config))
-    _check_output(output, config, resume)
+    check_config(output, config, resume)
     result = DistillationResult(config=config, output_dir=output)
     summary = ""
     for seed in config.seeds:
@@ -279,7 +278,7 @@ def run_distillation(config: DistillationConfig, output_dir=None, *, resume: boo
         result.runs += runs
     result.rows = summarise(config, result.runs)
     result.markdown = render_markdown(config, result.rows, summary)
-    _write_csv(output / "summary.csv", result.rows)
+    write_csv(output / "summary.csv", result.rows)
     write_text_atomic(output / "summary.md", result.markdown)
     write_json_atomic(output / "summary.json", {"rows": result.rows, "runs": result.runs, "data": summary})
     return result

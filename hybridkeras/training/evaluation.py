@@ -14,8 +14,29 @@ def _is_export(path: Path) -> bool:
     return (path / "saved_model.pb").is_file()
 
 
+def _exports_below(folder: Path) -> list:
+    """Every export under ``folder`` (not inside other exports, hidden folders or resume backups), sorted."""
+    found = []
+    for child in sorted(folder.iterdir()):
+        if not child.is_dir() or child.name.startswith(".") or child.name in ("backup", "checkpoints", "plots"):
+            continue
+        found.extend([child] if _is_export(child) else _exports_below(child))
+    return found
+
+
+def _label(export: Path, root: Path) -> str:
+    """A run folder's export as ``model/seed0`` (the ``model`` folder of the experiment layouts is implied)."""
+    parts = export.relative_to(root).parts
+    return "/".join(parts[:-1] if len(parts) > 1 and parts[-1] == "model" else parts)
+
+
 def find_exports(path) -> dict:
-    """{role: export path} for one export, or for every export inside a run directory."""
+    """{label: export path} for one export, or for every export below a run directory.
+
+    A run directory is anything `train`, `experiment`, `tune` or `distill` wrote: the labels are
+    the exports' folders relative to it (``hybrid``, ``hqnn-parallel/seed0``,
+    ``seed1/student-3q/from-lenet``, ``best``).
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No saved model or run directory at {str(path)!r}")
@@ -26,7 +47,7 @@ def find_exports(path) -> dict:
             raise FileNotFoundError(f"{str(path)!r} is a file but not a model (.h5 / .keras); pass an export folder, "
                                     "a model file or the run directory `hybridkeras train` wrote")
         return {path.stem: path}
-    exports = {child.name: child for child in sorted(path.iterdir()) if child.is_dir() and _is_export(child)}
+    exports = {_label(export, path): export for export in _exports_below(path)}
     if not exports:
         raise FileNotFoundError(
             f"{str(path)!r} holds no SavedModel (no saved_model.pb in it or its sub-folders); "
@@ -35,7 +56,15 @@ def find_exports(path) -> dict:
     return exports
 
 
-def _dataset_for(export: Path, dataset: str | None, data_dir) -> hkdata.Dataset:
+SPLITS = ("test", "all")
+
+
+def data_settings(export: Path, dataset: str | None, data_dir, split: str = "test") -> dict:
+    """The `hybridkeras.data.load` arguments that rebuild the data ``export`` was scored on.
+
+    ``split='all'`` drops the recorded subset sizes, so every image of the recorded classes is
+    scored (train, validation and test splits together).
+    """
     spec = dict(read_record(export).get("metadata", {}).get("data", {}))
     if dataset is not None and dataset != spec.get("dataset"):
         spec = {"dataset": dataset}  # another dataset: its own default splits
@@ -43,18 +72,27 @@ def _dataset_for(export: Path, dataset: str | None, data_dir) -> hkdata.Dataset:
         raise ValueError(f"{str(export)!r} records no dataset; pass dataset= (CLI: --dataset)")
     if data_dir is not None:
         spec["data_dir"] = str(data_dir)
-    return hkdata.load(
-        spec["dataset"],
-        spec.get("data_dir"),
-        train_size=spec.get("train_size"),
-        val_size=spec.get("val_size"),
-        test_size=spec.get("test_size"),
-        validation_split=spec.get("validation_split", 0.1),
-        test_split=spec.get("test_split", 0.2),
-        classes=spec.get("classes"),
-        resize=spec.get("resize"),
-        seed=spec.get("seed", 0),
+    settings = dict(
+        name=spec["dataset"], data_dir=spec.get("data_dir"), train_size=spec.get("train_size"),
+        val_size=spec.get("val_size"), test_size=spec.get("test_size"),
+        validation_split=spec.get("validation_split", 0.1), test_split=spec.get("test_split", 0.2),
+        classes=spec.get("classes"), resize=spec.get("resize"), seed=spec.get("seed", 0),
     )
+    if split == "all":
+        settings.update(train_size=None, val_size=None, test_size=None)
+    return settings
+
+
+def _scored_images(settings: dict, split: str):
+    """(images, labels, dataset) to score: the test split, or every image (``split='all'``)."""
+    data = hkdata.load(settings["name"], **{k: v for k, v in settings.items() if k != "name"})
+    if split == "all":
+        x = np.concatenate([data.x_train, data.x_val, data.x_test])
+        y = np.concatenate([data.y_train, data.y_val, data.y_test])
+    else:
+        x, y = data.x_test, data.y_test
+    hkdata.check_finite(x, "x_test" if split == "test" else "images")
+    return x, y, data
 
 
 def safe_filename(text: str) -> str:
@@ -65,63 +103,90 @@ def safe_filename(text: str) -> str:
 
 
 def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_dir=None, verbose: bool = True,
-                    safe_mode: bool = True) -> dict:
-    """Scores every classifier export at ``path`` on its held-out test split and draws plots.
+                    safe_mode: bool = True, split: str = "test") -> dict:
+    """Scores every classifier export at ``path`` on held-out data and draws plots.
 
-    ``path`` is one export or a run directory. The test split is rebuilt from the data
-    settings recorded at training time (override with ``dataset`` / ``data_dir``). Plots
+    ``path`` is one export, a model file, or any folder `train` / `experiment` / `tune` /
+    `distill` wrote: every export below it is scored (all models and seeds), each on the data
+    recorded with it — its own seed's test split — and the models' mean ± std over seeds goes to
+    ``summary`` (and a table). ``split='all'`` scores every image of the recorded dataset and
+    classes instead of the test split (for example of a ``data_dir`` you point it at). Plots
     (confusion matrix, training curves, autoencoder reconstructions) go to ``plots_dir``
     (default: ``<run dir>/plots``); a summary goes to ``evaluation.json`` there. File names are
-    built from the exports' roles through `safe_filename`. ``safe_mode``: see `hybridkeras.load_model`.
+    built from the exports' labels through `safe_filename`. ``safe_mode``: see `hybridkeras.load_model`.
     """
     from sklearn.metrics import classification_report, confusion_matrix
 
     from hybridkeras import viz
 
+    if split not in SPLITS:
+        raise ValueError(f"`split` must be one of {SPLITS}. Received: split={split!r}")
     path = Path(path)
     exports = find_exports(path)
-    run_dir = path if not _is_export(path) else path.parent
+    run_dir = path if path.is_dir() and not _is_export(path) else path.parent
     plots = Path(plots_dir) if plots_dir is not None else run_dir / "plots"
-    data = _dataset_for(next(iter(exports.values())), dataset, data_dir)
-    hkdata.check_finite(data.x_test, "x_test")
-    results = {"dataset": data.summary(), "models": {}, "plots": []}
-    for role, export in exports.items():
+    loaded = {}
+    for export in exports.values():  # every data setting is checked before anything is written
+        settings = data_settings(export, dataset, data_dir, split)
+        key = repr(sorted(settings.items()))
+        if key not in loaded:
+            loaded[key] = _scored_images(settings, split)
+    results = {"split": split, "datasets": sorted({data.summary() for _, _, data in loaded.values()}),
+               "models": {}, "plots": []}
+    groups = {}
+    for label, export in exports.items():
+        x, y, data = loaded[repr(sorted(data_settings(export, dataset, data_dir, split).items()))]
+        metadata = read_record(export).get("metadata", {}) if export.is_dir() else {}
         model = load_model(export, compile=False, safe_mode=safe_mode)
-        stem = safe_filename(role)
+        stem = safe_filename(label)
         expected = tuple(model.input_shape[1:])
         if expected != data.input_shape:
             raise ValueError(
                 f"The model at {str(export)!r} expects inputs of shape {expected}, but dataset "
                 f"{data.name!r} gives {data.input_shape}; pass the dataset it was trained on"
             )
-        outputs = model.predict(data.x_test, batch_size=256, verbose=0)
+        outputs = model.predict(x, batch_size=256, verbose=0)
         history = read_history(export)
         if history:
-            _draw(viz.plot_history, results, plots / f"{stem}_training_curves.png", history, title=f"{role}: training curves")
-        if outputs.shape[1:] == data.x_test.shape[1:]:  # an autoencoder
-            mse = float(np.mean((outputs - data.x_test) ** 2))
-            results["models"][role] = {"test_mse": mse}
-            _draw(viz.plot_reconstructions, results, plots / f"{stem}_reconstructions.png", data.x_test, outputs)
+            _draw(viz.plot_history, results, plots / f"{stem}_training_curves.png", history, title=f"{label}: training curves")
+        entry = {"path": str(export), "role": metadata.get("role", label), "seed": metadata.get("seed")}
+        if outputs.shape[1:] == x.shape[1:]:  # an autoencoder
+            mse = float(np.mean((outputs - x) ** 2))
+            results["models"][label] = dict(entry, test_mse=mse, test_samples=len(x))
+            _draw(viz.plot_reconstructions, results, plots / f"{stem}_reconstructions.png", x, outputs)
             if verbose:
-                print(f"\n== {role} ({export}) ==\ntest reconstruction MSE: {mse:.4f}")
+                print(f"\n== {label} ({export}) ==\nreconstruction MSE: {mse:.4f} on {len(x)} images ({split})")
             continue
         predicted = outputs.argmax(axis=1)
         labels = list(range(data.num_classes))
-        accuracy = float(np.mean(predicted == data.y_test))
-        matrix = confusion_matrix(data.y_test, predicted, labels=labels)
+        accuracy = float(np.mean(predicted == y))
+        matrix = confusion_matrix(y, predicted, labels=labels)
         report = classification_report(
-            data.y_test, predicted, labels=labels, target_names=data.class_names, digits=3, zero_division=0
+            y, predicted, labels=labels, target_names=data.class_names, digits=3, zero_division=0
         )
         _draw(viz.plot_confusion_matrix, results, plots / f"{stem}_confusion_matrix.png", matrix, data.class_names,
-              title=f"{role}: test accuracy {accuracy:.3f}")
-        results["models"][role] = {"test_accuracy": accuracy, "confusion_matrix": matrix.tolist(), "test_samples": len(predicted)}
+              title=f"{label}: accuracy {accuracy:.3f} ({split})")
+        results["models"][label] = dict(entry, test_accuracy=accuracy, confusion_matrix=matrix.tolist(),
+                                        test_samples=len(predicted))
+        groups.setdefault(entry["role"], []).append(accuracy)
         if verbose:
-            print(f"\n== {role} ({export}) ==\ntest accuracy: {accuracy:.4f} on {len(predicted)} images")
+            scored = "test accuracy" if split == "test" else "accuracy on every image"
+            print(f"\n== {label} ({export}) ==\n{scored}: {accuracy:.4f} on {len(predicted)} images")
             print(report)
             print("confusion matrix (rows: true, columns: predicted):")
             print(matrix)
+    results["summary"] = [
+        {"role": role, "models": len(values), "test_accuracy_mean": float(np.mean(values)),
+         "test_accuracy_std": float(np.std(values))}
+        for role, values in groups.items()
+    ]
     write_json_atomic(plots / "evaluation.json", results)
     if verbose:
+        if len(exports) > 1:
+            print(f"\n| model | exports | accuracy % ({split}), mean ± std |\n|---|---|---|")
+            for row in results["summary"]:
+                print(f"| {row['role']} | {row['models']} | {100 * row['test_accuracy_mean']:.2f} ± "
+                      f"{100 * row['test_accuracy_std']:.2f} |")
         print(f"\nplots and evaluation.json written to {plots}")
     return results
 

@@ -14,8 +14,6 @@ interrupted one from its last finished epoch.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import shutil
@@ -29,59 +27,11 @@ import numpy as np
 from hybridkeras._compat import keras
 from hybridkeras.data import load
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
-from hybridkeras.layers._backend import get_backend
 from hybridkeras.models import compile_for, get_builder
-from hybridkeras.training.callbacks import GradCAMSnapshots, make_callbacks
+from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
-from hybridkeras.training.pipeline import data_spec
-from hybridkeras.training.runs import claim, default_output, holds_lock, start_over
-
-
-class EpochRecorder(keras.callbacks.Callback):
-    """Writes the per-epoch logs (and epoch seconds) to a JSON file after every epoch.
-
-    Keyed by epoch, so an epoch redone after an interruption overwrites its earlier entry.
-    Put it before `BackupAndRestore` in the callback list: the record is written before the
-    backup, so a crash between the two only repeats an epoch, never loses one.
-    """
-
-    def __init__(self, path):
-        super().__init__()
-        self.path = Path(path)
-        self.epochs = {}
-        self._start = None
-
-    def on_train_begin(self, logs=None):
-        if self.path.is_file():
-            self.epochs = {int(k): v for k, v in json.loads(self.path.read_text())["epochs"].items()}
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        record = {k: float(v) for k, v in (logs or {}).items()}
-        record["seconds"] = time.perf_counter() - self._start
-        self.epochs[epoch + 1] = record
-        self.epochs = {k: v for k, v in self.epochs.items() if k <= epoch + 1}
-        write_json_atomic(self.path, {"epochs": {str(k): v for k, v in sorted(self.epochs.items())}})
-
-    def history(self) -> dict:
-        """{metric: [value per epoch]}, epochs in order."""
-        return history_from_epochs(self.epochs)
-
-
-def history_from_epochs(epochs: dict) -> dict:
-    keys = sorted({k for record in epochs.values() for k in record})
-    return {k: [epochs[e].get(k, math.nan) for e in sorted(epochs)] for k in keys}
-
-
-def read_run_history(run_dir) -> dict:
-    path = Path(run_dir) / "history.json"
-    if not path.is_file():
-        return {}
-    epochs = {int(k): v for k, v in json.loads(path.read_text())["epochs"].items()}
-    return history_from_epochs(epochs)
+from hybridkeras.training.runs import check_config, data_spec, default_output, holds_lock, mean_std, write_csv
 
 
 @dataclass
@@ -102,26 +52,6 @@ def experiment_dataset(config: ExperimentConfig, seed: int):
         val_size=config.val_size, test_size=config.test_size, validation_split=config.validation_split,
         test_split=config.test_split, resize=config.resize, seed=seed,
     )
-
-
-def _check_output(output: Path, config: ExperimentConfig, resume: bool) -> None:
-    record = output / "config.json"
-    if not resume:
-        start_over(output)  # only a folder a hybridkeras run marked as its own
-    # the simulator is a setting that changes results: recorded with the config (quantum layers are
-    # built on the default backend, `hk.set_backend` / CLI --backend) and part of the comparison
-    now = json.loads(json.dumps(dict(config.to_dict(), backend=get_backend()), default=list))
-    if resume and record.is_file():
-        before = json.loads(record.read_text())
-        legacy = {"backend"} - set(before)  # runs recorded before the backend was: not compared
-        changed = sorted(k for k in now if k not in ("notes", "seeds", *legacy) and before.get(k) != now[k])
-        if changed:
-            raise ValueError(
-                f"{str(output)!r} holds a run of a different config (fields {changed} differ); "
-                "pass resume=False (CLI: --no-resume) to start over, or choose another output folder"
-            )
-    claim(output, type(config).__name__)
-    write_json_atomic(record, now)
 
 
 class TestAccuracyAt(keras.callbacks.Callback):
@@ -179,7 +109,7 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     tests = [TestAccuracyAt(config.report_epochs, data.x_test, data.y_test)] if config.report_test else []
     callbacks = tests + [recorder] + _gradcam_callbacks(config, model, data, run_dir) + make_callbacks(
         lr_schedule=config.lr_schedule, initial_lr=config.learning_rate, backup_dir=run_dir / "backup",
-        tensorboard_dir=run_dir / "logs" if tensorboard else None,
+        keep_backup=True, tensorboard_dir=run_dir / "logs" if tensorboard else None,
     )
     started = time.perf_counter()
     model.fit(
@@ -219,13 +149,6 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     return metrics
 
 
-def _mean_std(values) -> tuple[float, float]:
-    values = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], float)
-    if values.size == 0:
-        return math.nan, math.nan
-    return float(values.mean()), float(values.std())
-
-
 def summarise(config: ExperimentConfig, runs: dict) -> tuple[list, list]:
     """One row per model (mean ± std over seeds) and the Q_AB rows for every ordered pair."""
     rows = []
@@ -239,7 +162,7 @@ def summarise(config: ExperimentConfig, runs: dict) -> tuple[list, list]:
             keys.append("convergence_epoch")
             row["converged_seeds"] = sum(m.get("convergence_epoch") is not None for m in metrics)
         for key in keys:
-            row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(m.get(key) for m in metrics)
+            row[f"{key}_mean"], row[f"{key}_std"] = mean_std(m.get(key) for m in metrics)
         rows.append(row)
     speedups = []
     if config.threshold is not None:
@@ -292,15 +215,6 @@ def render_markdown(config: ExperimentConfig, rows: list, speedups: list, data_s
     return "\n".join(lines) + "\n"
 
 
-def _write_csv(path: Path, rows: list) -> None:
-    buffer = io.StringIO()
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    writer = csv.DictWriter(buffer, fieldnames=keys)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buffer.getvalue())
-
-
 @holds_lock(default_output)
 def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
                    save_models: bool = True, tensorboard: bool = False, plots: bool = True) -> ExperimentResult:
@@ -326,7 +240,7 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
     for name in config.models:
         get_builder(name)
     output = Path(output_dir or default_output(config))
-    _check_output(output, config, resume)
+    check_config(output, config, resume)
     result = ExperimentResult(config=config, output_dir=output)
     datasets = {}
     data_summary = ""
@@ -352,7 +266,7 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
             result.histories[model_name].append(read_run_history(run_dir))
     result.rows, result.speedups = summarise(config, result.runs)
     result.markdown = render_markdown(config, result.rows, result.speedups, data_summary)
-    _write_csv(output / "summary.csv", result.rows)
+    write_csv(output / "summary.csv", result.rows)
     write_text_atomic(output / "summary.md", result.markdown)
     write_json_atomic(output / "summary.json", {"rows": result.rows, "speedups": result.speedups,
                                                 "runs": result.runs, "data": data_summary})

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from hybridkeras import data as hkdata
 from hybridkeras._compat import keras, tf
-from hybridkeras.io import save_model, write_json_atomic
+from hybridkeras.io import load_model, read_history, save_model, write_json_atomic
 from hybridkeras.models.autoencoder_qfm import (
     adapt_front,
     build_autoencoder,
@@ -29,11 +29,12 @@ from hybridkeras.models.autoencoder_qfm import (
     compile_for,
     compose,
 )
-from hybridkeras.training.callbacks import make_callbacks
+from hybridkeras.training.callbacks import EpochRecorder, make_callbacks
 from hybridkeras.training.configs import AutoencoderQFMConfig
-from hybridkeras.training.runs import claim, holds_lock, is_run_folder, start_over
+from hybridkeras.training.runs import check_config, claim, data_spec, holds_lock, is_run_folder
 
 RECORD_FILE = "record.json"
+ROLES = ("autoencoder", "classical", "hybrid")
 
 
 @dataclass
@@ -63,29 +64,6 @@ def load_dataset(config: AutoencoderQFMConfig) -> hkdata.Dataset:
     )
 
 
-def data_spec(config, data: hkdata.Dataset, *, seed: int | None = None) -> dict:
-    """The data settings recorded with an export, enough for `evaluate` to rebuild its test split.
-
-    ``config`` is an `AutoencoderQFMConfig` or an `ExperimentConfig`; ``seed`` is the split seed
-    (default: the config's ``seed``).
-    """
-    classes = getattr(config, "classes", None)
-    resize = getattr(config, "resize", None)
-    return {
-        "dataset": config.dataset,
-        "data_dir": None if config.data_dir is None else str(Path(config.data_dir).resolve()),
-        "seed": config.seed if seed is None else seed,
-        "train_size": config.train_size,
-        "val_size": config.val_size,
-        "test_size": config.test_size,
-        "validation_split": config.validation_split,
-        "test_split": config.test_split,
-        "classes": None if classes is None else list(classes),
-        "resize": None if resize is None else list(resize),
-        "class_names": data.class_names,
-    }
-
-
 def compute_features(model: keras.Model, x: np.ndarray, *, batch_size: int = 512, desc: str = "features", verbose: int = 1) -> np.ndarray:
     """Applies ``model`` batch by batch with a tqdm progress bar; returns a NumPy array."""
     outputs = []
@@ -95,34 +73,36 @@ def compute_features(model: keras.Model, x: np.ndarray, *, batch_size: int = 512
 
 
 class _Stages:
-    """Stage bookkeeping under ``<output>/checkpoints`` (None: no persistence)."""
+    """Stage bookkeeping under ``<output>/checkpoints`` (None: no persistence).
 
-    def __init__(self, root: Path | None, config: AutoencoderQFMConfig, resume: bool):
+    The run's settings are checked once for the whole folder (`check_config`), so the stages
+    only record: per-epoch histories written after every epoch (a stage resumed mid-fit keeps
+    the epochs before the interruption), weights and the history once a stage is finished.
+    """
+
+    def __init__(self, root: Path | None):
         self.root = root
-        if root is None:
-            return
-        stamp = root / "config.json"
-        wanted = json.loads(json.dumps(config.to_dict()))
-        if root.exists() and (not resume or not stamp.is_file() or json.loads(stamp.read_text()) != wanted):
-            start_over(root)  # different settings (or no resume): start clean, if the folder is ours
-        claim(root, "autoencoder-qfm checkpoints")
-        write_json_atomic(stamp, wanted)
+        if root is not None:
+            claim(root, "autoencoder-qfm checkpoints")
 
     def backup_dir(self, stage: str):
         return None if self.root is None else self.root / f"{stage}-backup"
 
     def fit(self, model, stage: str, fit_kwargs: dict, callbacks: list) -> dict:
-        weights = None if self.root is None else self.root / f"{stage}.weights.h5"
-        history_file = None if self.root is None else self.root / f"{stage}.history.json"
-        if weights is not None and weights.is_file() and history_file.is_file():
+        if self.root is None:
+            history = model.fit(callbacks=callbacks, **fit_kwargs)
+            return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        weights, history_file = self.root / f"{stage}.weights.h5", self.root / f"{stage}.history.json"
+        if weights.is_file() and history_file.is_file():
             model.load_weights(str(weights))
             print(f"[{stage}] finished in an earlier run; weights restored from {weights}")
             return json.loads(history_file.read_text())
-        history = model.fit(callbacks=callbacks, **fit_kwargs)
-        values = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        if weights is not None:
-            model.save_weights(str(weights))
-            write_json_atomic(history_file, values)
+        recorder = EpochRecorder(self.root / f"{stage}.epochs.json")  # before the backup: see EpochRecorder
+        model.fit(callbacks=[recorder, *callbacks], **fit_kwargs)
+        values = recorder.history()
+        model.save_weights(str(weights))
+        write_json_atomic(history_file, values)  # the stage is finished once its history is written
+        shutil.rmtree(self.backup_dir(stage), ignore_errors=True)
         return values
 
     def cached(self, name: str, compute):
@@ -142,6 +122,20 @@ class _Stages:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _finished(output: Path) -> bool:
+    """The run in ``output`` exported everything: ``record.json`` is written after the last export."""
+    return (output / RECORD_FILE).is_file() and all((output / role).is_dir() for role in ROLES)
+
+
+def _load_finished(config: AutoencoderQFMConfig, data: hkdata.Dataset, output: Path) -> PipelineResult:
+    record = json.loads((output / RECORD_FILE).read_text())
+    return PipelineResult(
+        config=config, dataset=data, models={role: load_model(output / role) for role in ROLES},
+        histories={role: read_history(output / role) for role in ROLES}, metrics=record["metrics"],
+        output_dir=output, exports={role: output / role for role in ROLES},
+    )
+
+
 def _autoencoder_inputs(config, x_train, augmenter):
     if augmenter is None:
         return {"x": x_train, "y": x_train, "batch_size": config.ae_batch_size, "shuffle": True}
@@ -152,7 +146,7 @@ def _autoencoder_inputs(config, x_train, augmenter):
 
 def fit_autoencoder(config: AutoencoderQFMConfig, data: hkdata.Dataset, *, stages=None, callbacks=None, verbose: int = 1):
     """Builds and trains the config's autoencoder on ``data`` (MSE, Adam); returns (model, history dict)."""
-    stages = stages if stages is not None else _Stages(None, config, resume=False)
+    stages = stages if stages is not None else _Stages(None)
     autoencoder = build_autoencoder(data.input_shape, latent_dim=config.latent_dim, hidden_units=config.hidden_units)
     autoencoder.compile(optimizer=keras.optimizers.Adam(config.ae_learning_rate), loss="mse")
     augmenter = hkdata.make_augmenter(seed=config.seed) if config.augment else None
@@ -185,7 +179,9 @@ def train_autoencoder_qfm(
         config: An :class:`AutoencoderQFMConfig` (see ``training.configs.CONFIGS``).
         dataset: Pre-loaded data; by default the config's dataset is loaded.
         output_dir: Where to write checkpoints and exports; None keeps everything in memory.
-        resume: Continue an interrupted run found in ``output_dir`` (same config).
+        resume: Continue an interrupted run found in ``output_dir``, or return a finished one without
+            retraining; a folder holding a run of other settings is refused (as every runner does).
+            False deletes an earlier run of the folder first (only a folder hybridkeras marked).
         tensorboard: Write TensorBoard logs under ``output_dir/logs``.
         verbose: Keras / tqdm verbosity (0 silent).
     """
@@ -195,7 +191,12 @@ def train_autoencoder_qfm(
     for label, array in (("x_train", data.x_train), ("x_val", data.x_val), ("x_test", data.x_test)):
         hkdata.check_finite(array, label)
     output = Path(output_dir) if output_dir is not None else None
-    stages = _Stages(output / "checkpoints" if output is not None else None, config, resume)
+    if output is not None:
+        check_config(output, config, resume)  # refuses other settings; resume=False starts over
+        if _finished(output):
+            print(f"[{config.name}] finished in an earlier run; exports loaded from {output}")
+            return _load_finished(config, data, output)
+    stages = _Stages(output / "checkpoints" if output is not None else None)
     logs = (output / "logs") if (output is not None and tensorboard) else None
 
     def callbacks(stage, lr, *, schedule=config.lr_schedule, stop=config.early_stopping):
@@ -204,6 +205,7 @@ def train_autoencoder_qfm(
             initial_lr=lr,
             early_stopping=stop,
             backup_dir=stages.backup_dir(stage),
+            keep_backup=True,
             tensorboard_dir=None if logs is None else logs / stage,
         )
 

@@ -9,14 +9,21 @@ autoencoder pipeline.
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import functools
+import io
+import json
+import math
 import os
 import shutil
 import socket
 from pathlib import Path
 
-from hybridkeras.io import write_json_atomic
+import numpy as np
+
+from hybridkeras.io import write_json_atomic, write_text_atomic
+from hybridkeras.layers._backend import get_backend
 
 RUN_MARKER = ".hybridkeras-run"
 LOCK_FILE = ".hybridkeras-lock"
@@ -117,3 +124,74 @@ def holds_lock(default=None):
 def default_output(config) -> Path:
     """``saved_models/<config.name>``: where a runner writes when no folder is given."""
     return Path(f"saved_models/{config.name}")
+
+
+def check_config(output: Path, config, resume: bool) -> None:
+    """Starts (or resumes) the run of ``config`` in ``output``: the one check every runner makes.
+
+    ``resume=False`` first deletes an earlier run of the folder (only one this package marked);
+    a resumed run whose recorded settings differ from ``config``'s — the simulator backend
+    included, since it changes results — is refused, in every runner alike. The settings are
+    then recorded in ``output/config.json``.
+    """
+    output = Path(output)
+    record = output / "config.json"
+    if not resume:
+        start_over(output)  # only a folder a hybridkeras run marked as its own
+    # the simulator is a setting that changes results: recorded with the config (quantum layers are
+    # built on the default backend, `hk.set_backend` / CLI --backend) and part of the comparison
+    now = json.loads(json.dumps(dict(config.to_dict(), backend=get_backend()), default=list))
+    before = None
+    if resume and record.is_file():
+        before = json.loads(record.read_text())
+    elif resume and (output / "record.json").is_file():  # a finished pipeline run of an earlier version
+        before = json.loads((output / "record.json").read_text()).get("config")
+    if before is not None:
+        legacy = {"backend"} - set(before)  # runs recorded before the backend was: not compared
+        changed = sorted(k for k in now if k not in ("notes", "seeds", *legacy) and before.get(k) != now[k])
+        if changed:
+            raise ValueError(
+                f"{str(output)!r} holds a run of a different config (fields {changed} differ); "
+                "pass resume=False (CLI: --no-resume) to start over, or choose another output folder"
+            )
+    claim(output, type(config).__name__)
+    write_json_atomic(record, now)
+
+
+def data_spec(config, data, *, seed: int | None = None) -> dict:
+    """The data settings recorded with an export, enough for `evaluate` to rebuild its test split.
+
+    ``config`` is any runner's config (the fields it lacks are recorded as None); ``seed`` is the
+    split seed (default: the config's ``seed``).
+    """
+    classes = getattr(config, "classes", None)
+    resize = getattr(config, "resize", None)
+    return {
+        "dataset": config.dataset,
+        "data_dir": None if config.data_dir is None else str(Path(config.data_dir).resolve()),
+        "seed": config.seed if seed is None else seed,
+        "train_size": config.train_size,
+        "val_size": config.val_size,
+        "test_size": config.test_size,
+        "validation_split": config.validation_split,
+        "test_split": config.test_split,
+        "classes": None if classes is None else list(classes),
+        "resize": None if resize is None else list(resize),
+        "class_names": data.class_names,
+    }
+
+
+def mean_std(values) -> tuple[float, float]:
+    values = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], float)
+    if values.size == 0:
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std())
+
+
+def write_csv(path: Path, rows: list) -> None:
+    buffer = io.StringIO()
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    writer = csv.DictWriter(buffer, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())

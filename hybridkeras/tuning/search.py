@@ -7,7 +7,8 @@ import keras_tuner as kt
 
 from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
-from hybridkeras.training.pipeline import data_spec, fit_autoencoder, load_dataset
+from hybridkeras.training.pipeline import fit_autoencoder, load_dataset
+from hybridkeras.training.runs import data_spec
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
 
 TUNERS = ("random", "hyperband", "bayesian")
