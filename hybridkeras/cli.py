@@ -286,13 +286,9 @@ def _run(args) -> int:
                         safe_mode=not args.unsafe_load, split=args.split)
         return 0
 
-    if getattr(args, "backend", None):
-        from hybridkeras import set_backend
-
-        set_backend(args.backend)
     if args.command == "tune" and args.model in ("hqnn-parallel-cnn", "lcqhnn-cnn") and not args.config:
         args.config = args.model.rsplit("-", 1)[0]
-    config = _config_from(args)
+    config = _config_from(args).replace(backend=getattr(args, "backend", None))  # explicit, recorded with the run
     verbose = 0 if args.quiet else 1
     from hybridkeras.training import DistillationConfig, ExperimentConfig
 

@@ -162,3 +162,51 @@ def test_the_backend_is_recorded_and_a_resume_on_another_one_is_refused(tmp_path
     finally:
         hk.set_backend("tfq")
     run_experiment(config, tmp_path / "exp", verbose=0, save_models=False, plots=False)  # same backend: resumes
+    with pytest.raises(ValueError, match=r"fields \['backend'\] differ"):  # given explicitly, alike
+        run_experiment(config.replace(backend="statevector"), tmp_path / "exp", verbose=0, save_models=False,
+                       plots=False)
+    with pytest.raises(ValueError, match=r"`backend` must be one of None, 'tfq', 'statevector'. Received: backend='qsim'"):
+        config.replace(backend="qsim")
+
+
+def test_the_backend_is_an_explicit_setting_of_builders_runs_and_the_command_line(tmp_path, monkeypatch):
+    """The simulator travelled through a module global (`set_backend`): a run could not choose it
+    without changing every later model of the session, and builders could not be told."""
+    import hybridkeras as hk
+    from hybridkeras import cli
+    from hybridkeras.layers import QuantumLayer
+    from hybridkeras.models import build_hqnn_parallel, build_lcqhnn, build_model
+
+    assert hk.get_backend() == "tfq"
+
+    def quantum_backends(model):
+        found = []
+        for layer in model.layers:
+            found += quantum_backends(layer) if isinstance(layer, hk.keras.Model) else []
+            if isinstance(layer, QuantumLayer):
+                found.append(layer.simulation["backend"])
+        return found
+
+    assert quantum_backends(build_hqnn_parallel((8, 8, 1), 3, qubits=2, circuits=1, depth=1,
+                                                backend="statevector")) == ["statevector"]
+    assert quantum_backends(build_lcqhnn((12, 12, 1), 2, backend="statevector")) == ["statevector"]
+    for name in ("hqnn-quanv", "student-3q", "autoencoder-qfm"):
+        assert quantum_backends(build_model(name, (8, 8, 1), 2, backend="statevector")) == ["statevector"], name
+    assert quantum_backends(build_model("lenet", (28, 28, 1), 2, backend="statevector")) == []  # no quantum layer
+    assert quantum_backends(build_model("hqnn-quanv", (8, 8, 1), 2)) == ["tfq"]  # None: the default
+
+    built = []
+    real = experiments.build_model
+    monkeypatch.setattr(experiments, "build_model", lambda *a, **k: built.append(k.get("backend")) or real(*a, **k))
+    config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("hqnn-quanv",), backend="statevector")
+    result = run_experiment(config, tmp_path / "exp", verbose=0, plots=False)
+    assert built == ["statevector"] and hk.get_backend() == "tfq"
+    assert json.loads((tmp_path / "exp" / "config.json").read_text())["backend"] == "statevector"
+    exported = hk.load_model(tmp_path / "exp" / "hqnn-quanv" / "seed0" / "model")
+    assert quantum_backends(exported) == ["statevector"]
+    assert result.runs["hqnn-quanv"][0]["epochs"] == 1
+
+    assert cli.main(["train", "hqnn-quanv", "--config", "hqnn-quanv-tiny", "--seeds", "0", "--epochs", "1",
+                     "--output", str(tmp_path / "cli"), "--backend", "statevector", "--quiet"]) == 0
+    assert hk.get_backend() == "tfq"  # the command line sets the run's backend, not the session's default
+    assert json.loads((tmp_path / "cli" / "config.json").read_text())["backend"] == "statevector"

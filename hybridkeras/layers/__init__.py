@@ -1,4 +1,5 @@
 """Keras layers (tf_keras) that wrap TensorFlow Quantum, plus fitted feature transforms."""
+from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers.feature_map import QuantumFeatureMap
 from hybridkeras.layers.lcqhnn import LCQHNNBlock
 from hybridkeras.layers.parallel_pqc import ParallelPQC
@@ -20,5 +21,5 @@ CUSTOM_OBJECTS = {
 
 __all__ = [
     "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "LCQHNNBlock", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
-    "Quanvolution2D",
+    "QuantumLayer", "Quanvolution2D",
 ]

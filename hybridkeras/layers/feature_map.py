@@ -6,7 +6,8 @@ import cirq
 from hybridkeras._compat import keras, tf, tfq
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
-from hybridkeras.layers._backend import check_qubits, check_simulation
+from hybridkeras.layers._backend import check_qubits
+from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import check_choice, check_rank2
 
@@ -17,7 +18,7 @@ _UPPER = 1.0 - 1e-6
 
 
 @keras.utils.register_keras_serializable(package="hybridkeras")
-class QuantumFeatureMap(keras.layers.Layer):
+class QuantumFeatureMap(QuantumLayer):
     """Fixed (non-trainable) quantum feature map run by `tfq.layers.ControlledPQC`.
 
     Each group of `qubits` features x in [0, 1] (values outside are clipped) is encoded as
@@ -62,9 +63,8 @@ class QuantumFeatureMap(keras.layers.Layer):
 
     def __init__(self, qubits=5, *, readout="Z", repetitions=None, differentiator=None, backend=None, **kwargs):
         kwargs.setdefault("trainable", False)
-        super().__init__(**kwargs)
+        super().__init__(repetitions=repetitions, differentiator=differentiator, backend=backend, **kwargs)
         self.readout = check_choice("readout", readout, READOUTS)
-        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
         self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
@@ -109,8 +109,7 @@ class QuantumFeatureMap(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
-        x = tf.debugging.check_numerics(x, "QuantumFeatureMap received NaN or Inf inputs")
+        x = self.finite_inputs(inputs)
         x = tf.clip_by_value(x, 0.0, _UPPER)
         angles = tf.reshape(2.0 * tf.acos(x), [-1, self.qubits])
         count = tf.shape(angles)[0]
@@ -133,11 +132,5 @@ class QuantumFeatureMap(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            backend=self.backend,
-            qubits=self.qubits,
-            readout=self.readout,
-            repetitions=self.repetitions,
-            differentiator=self.differentiator,
-        )
+        config.update(qubits=self.qubits, readout=self.readout)
         return config

@@ -8,7 +8,8 @@ import cirq
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
-from hybridkeras.layers._backend import check_qubits, check_simulation
+from hybridkeras.layers._backend import check_qubits
+from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import check_choice, check_rank2
 
@@ -16,7 +17,7 @@ LCQHNN_READOUTS = ("Z", "probs")
 
 
 @keras.utils.register_keras_serializable(package="hybridkeras")
-class LCQHNNBlock(keras.layers.Layer):
+class LCQHNNBlock(QuantumLayer):
     """The LCQHNN variational block: one n-qubit circuit per sample, run by `tfq.layers.ControlledPQC`.
 
     For features x_0 … x_{n−1}: H on every qubit; the phase U1(2·x_i) on qubit i; CNOT(0,1),
@@ -52,9 +53,8 @@ class LCQHNNBlock(keras.layers.Layer):
     """
 
     def __init__(self, qubits=4, *, readout="Z", differentiator="adjoint", repetitions=None, backend=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(repetitions=repetitions, differentiator=differentiator, backend=backend, **kwargs)
         self.readout = check_choice("readout", readout, LCQHNN_READOUTS)
-        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
         self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
@@ -93,8 +93,7 @@ class LCQHNNBlock(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
-        x = tf.debugging.check_numerics(x, "LCQHNNBlock received NaN or Inf inputs")
+        x = self.finite_inputs(inputs)
         return self._readout(self._pqc(x, shared=self.theta[None, :]))
 
     def compute_output_shape(self, input_shape):
@@ -102,6 +101,5 @@ class LCQHNNBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(backend=self.backend, qubits=self.qubits, readout=self.readout, differentiator=self.differentiator,
-                      repetitions=self.repetitions)
+        config.update(qubits=self.qubits, readout=self.readout)
         return config

@@ -8,7 +8,8 @@ import numpy as np
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
-from hybridkeras.layers._backend import check_qubits, check_simulation
+from hybridkeras.layers._backend import check_qubits
+from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers._tfq import BatchedCircuit
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
@@ -16,7 +17,7 @@ PAULI_AXES = ("X", "Y", "Z")
 
 
 @keras.utils.register_keras_serializable(package="hybridkeras")
-class ParallelPQC(keras.layers.Layer):
+class ParallelPQC(QuantumLayer):
     """`circuits` parallel `qubits`-qubit PQCs, each with its own trainable weights.
 
     The n = circuits·qubits input features are split into `circuits` consecutive parts of
@@ -59,12 +60,11 @@ class ParallelPQC(keras.layers.Layer):
 
     def __init__(self, circuits=4, qubits=5, *, depth=3, readout="Y", embedding="X",
                  differentiator="adjoint", repetitions=None, backend=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(repetitions=repetitions, differentiator=differentiator, backend=backend, **kwargs)
         self.circuits = check_positive_int("circuits", circuits)
         self.depth = check_positive_int("depth", depth, maximum=MAX_DEPTH)
         self.readout = check_choice("readout", readout, PAULI_AXES)
         self.embedding = check_choice("embedding", embedding, PAULI_AXES)
-        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
         self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
@@ -104,8 +104,7 @@ class ParallelPQC(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
-        x = tf.debugging.check_numerics(x, "ParallelPQC received NaN or Inf inputs")
+        x = self.finite_inputs(inputs)
         x = tf.reshape(x, [-1, self.circuits, self.qubits])
         weights = tf.reshape(self.circuit_weights, [self.circuits, -1])  # rows are (sample, circuit)
         return tf.reshape(self._pqc(tf.reshape(x, [-1, self.qubits]), shared=weights), [-1, self.units])
@@ -116,8 +115,7 @@ class ParallelPQC(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            backend=self.backend,
             circuits=self.circuits, qubits=self.qubits, depth=self.depth, readout=self.readout,
-            embedding=self.embedding, differentiator=self.differentiator, repetitions=self.repetitions,
+            embedding=self.embedding,
         )
         return config

@@ -7,7 +7,7 @@ import cirq
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
-from hybridkeras.layers._backend import check_simulation
+from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers._tfq import BatchedCircuit
 from hybridkeras.layers._validation import check_choice, check_positive_int
 
@@ -15,7 +15,7 @@ MAX_KERNEL = 3  # k² qubits: 9 at most
 
 
 @keras.utils.register_keras_serializable(package="hybridkeras")
-class Quanvolution2D(keras.layers.Layer):
+class Quanvolution2D(QuantumLayer):
     """Quantum convolution: a k²-qubit circuit applied to every k×k patch (stride k).
 
     Each pixel p of a patch (values in [0, 1]) is encoded as RY(π·p) on its own qubit
@@ -49,10 +49,9 @@ class Quanvolution2D(keras.layers.Layer):
     """
 
     def __init__(self, kernel_size=2, *, rotation="X", differentiator="adjoint", repetitions=None, backend=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(repetitions=repetitions, differentiator=differentiator, backend=backend, **kwargs)
         self.kernel_size = check_positive_int("kernel_size", kernel_size, maximum=MAX_KERNEL)
         self.rotation = check_choice("rotation", rotation, ("X", "Y"))
-        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
         self.n_qubits = self.kernel_size ** 2
         self._qubits = cirq.LineQubit.range(self.n_qubits)
         self._pixels = make_symbols("p", self.n_qubits)
@@ -98,8 +97,7 @@ class Quanvolution2D(keras.layers.Layer):
     def call(self, inputs):
         k, kk = self.kernel_size, self.n_qubits
         _, height, width, channels = self._check_shape(inputs.shape)
-        x = tf.cast(inputs, tf.float32)
-        x = tf.debugging.check_numerics(x, "Quanvolution2D received NaN or Inf inputs")
+        x = self.finite_inputs(inputs)
         patches = tf.image.extract_patches(x, sizes=[1, k, k, 1], strides=[1, k, k, 1], rates=[1, 1, 1, 1], padding="VALID")
         rows, cols = height // k, width // k
         # (batch, rows, cols, k·k·channels) in (pixel, channel) order → one row of k² pixels per circuit
@@ -115,9 +113,5 @@ class Quanvolution2D(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            backend=self.backend,
-            kernel_size=self.kernel_size, rotation=self.rotation,
-            differentiator=self.differentiator, repetitions=self.repetitions,
-        )
+        config.update(kernel_size=self.kernel_size, rotation=self.rotation)
         return config

@@ -8,7 +8,8 @@ import numpy as np
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
-from hybridkeras.layers._backend import check_qubits, check_simulation
+from hybridkeras.layers._backend import check_qubits
+from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
@@ -36,7 +37,7 @@ def amplitude_angles_tf(features, qubits: int):
 
 
 @keras.utils.register_keras_serializable(package="hybridkeras")
-class EncodedPQC(keras.layers.Layer):
+class EncodedPQC(QuantumLayer):
     """A quantum student's circuit: data encoding, `depth` trainable layers, basis-state probabilities.
 
     Encodings:
@@ -76,10 +77,9 @@ class EncodedPQC(keras.layers.Layer):
 
     def __init__(self, qubits=3, *, encoding="amplitude", depth=2, repetitions=None, differentiator="adjoint",
                  backend=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(repetitions=repetitions, differentiator=differentiator, backend=backend, **kwargs)
         self.encoding = check_choice("encoding", encoding, ENCODINGS)
         self.depth = check_positive_int("depth", depth, maximum=MAX_DEPTH)
-        self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
         self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
@@ -129,8 +129,7 @@ class EncodedPQC(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
-        x = tf.debugging.check_numerics(x, "EncodedPQC received NaN or Inf inputs")
+        x = self.finite_inputs(inputs)
         values = amplitude_angles_tf(x, self.qubits) if self.encoding == "amplitude" else x
         return self._readout(self._pqc(values, shared=tf.reshape(self.circuit_weights, [1, -1])))
 
@@ -139,8 +138,7 @@ class EncodedPQC(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(backend=self.backend, qubits=self.qubits, encoding=self.encoding, depth=self.depth, repetitions=self.repetitions,
-                      differentiator=self.differentiator)
+        config.update(qubits=self.qubits, encoding=self.encoding, depth=self.depth)
         return config
 
 

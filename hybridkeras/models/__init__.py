@@ -3,6 +3,8 @@
 Every builder has the signature ``build_<name>(input_shape, num_classes, **hyperparameters)``
 and returns an uncompiled tf_keras model with a stable name.
 """
+import inspect
+
 from hybridkeras.models.autoencoder_qfm import (
     adapt_front,
     build_autoencoder,
@@ -66,10 +68,30 @@ def get_builder(name: str):
     return MODELS[name]
 
 
+def takes_backend(builder) -> bool:
+    """Whether ``builder`` accepts ``backend=`` (quantum models, and classical ones that ignore it)."""
+    parameters = inspect.signature(builder).parameters.values()
+    return any(p.name == "backend" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def build_model(name: str, input_shape, num_classes: int, *, backend: str | None = None, **hyperparameters):
+    """The registered model ``name`` with its quantum layers on ``backend`` (None: the default).
+
+    Runners pass the backend of their config explicitly this way, to every model alike: a
+    builder without quantum layers and without a ``backend`` argument (LeNet, AlexNet) is
+    simply built without it.
+    """
+    builder = get_builder(name)
+    if backend is not None and takes_backend(builder):
+        hyperparameters["backend"] = backend
+    return builder(input_shape, num_classes, **hyperparameters)
+
+
 __all__ = [
     "MODELS", "adapt_front", "build_alexnet", "build_ensemble", "build_lenet", "build_quantum_student",
     "build_student_3q", "build_student_4q", "build_cnn1", "build_cnn4", "build_conv_block", "build_hqnn_parallel",
     "build_hqnn_parallel_cnn", "build_hqnn_quanv", "build_quanv_cnn", "build_autoencoder", "build_autoencoder_classical", "build_autoencoder_qfm",
     "build_decoder", "build_lcqhnn", "build_lcqhnn_cnn", "build_lcqhnn_cnn4", "build_lcqhnn_cnn8",
-    "build_lcqhnn_cnn16", "build_encoder", "build_head", "build_quantum_front", "compile_for", "compose", "get_builder",
+    "build_lcqhnn_cnn16", "build_encoder", "build_head", "build_quantum_front", "build_model", "compile_for", "compose", "get_builder",
+    "takes_backend",
 ]

@@ -95,8 +95,9 @@ def build_quantum_front(
     qubits: int = 5,
     readout: str = "Z",
     repetitions: int | None = None,
+    backend: str | None = None,
 ) -> keras.Model:
-    """Codes → reduced, [0, 1]-scaled features → fixed quantum feature map.
+    """Codes → reduced, [0, 1]-scaled features → fixed quantum feature map (simulated on ``backend``).
 
     The PCA and scaling layers must be fitted with :func:`adapt_front` before use.
     """
@@ -109,7 +110,7 @@ def build_quantum_front(
     return keras.Sequential(
         [keras.layers.InputLayer(input_shape=(latent_dim,))]
         + prepare
-        + [QuantumFeatureMap(qubits, readout=readout, repetitions=repetitions, name="feature_map")],
+        + [QuantumFeatureMap(qubits, readout=readout, repetitions=repetitions, backend=backend, name="feature_map")],
         name="quantum_front",
     )
 
@@ -143,8 +144,9 @@ def build_autoencoder_classical(
     hidden_units: int = 256,
     head_units: Sequence[int] = (256, 128, 64),
     dropout: float = 0.3,
+    backend: str | None = None,
 ) -> keras.Model:
-    """Classical baseline end to end: image → encoder → head (uncompiled)."""
+    """Classical baseline end to end: image → encoder → head (uncompiled; ``backend`` ignored)."""
     encoder = build_encoder(input_shape, latent_dim=latent_dim, hidden_units=hidden_units)
     head = build_head(latent_dim, num_classes, units=head_units, dropout=dropout)
     return compose([encoder, head], input_shape, name="autoencoder_classical")
@@ -162,10 +164,12 @@ def build_autoencoder_qfm(
     repetitions: int | None = None,
     head_units: Sequence[int] = (256, 128, 64),
     dropout: float = 0.3,
+    backend: str | None = None,
 ) -> keras.Model:
     """Hybrid end to end: image → encoder → quantum front → head (uncompiled, front unfitted)."""
     encoder = build_encoder(input_shape, latent_dim=latent_dim, hidden_units=hidden_units)
-    front = build_quantum_front(latent_dim, reduction=reduction, qubits=qubits, readout=readout, repetitions=repetitions)
+    front = build_quantum_front(latent_dim, reduction=reduction, qubits=qubits, readout=readout, repetitions=repetitions,
+                                backend=backend)
     width = quantum_front_size(latent_dim, reduction=reduction, qubits=qubits, readout=readout)
     head = build_head(width, num_classes, units=head_units, dropout=dropout)
     return compose([encoder, front, head], input_shape, name="autoencoder_qfm")

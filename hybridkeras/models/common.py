@@ -6,6 +6,11 @@ import numpy as np
 from hybridkeras.layers._validation import check_positive_int
 
 
+# The settings of how a model's circuits are simulated: builders of quantum models take them and
+# pass them to their quantum layers; builders of classical counterparts accept and ignore them.
+SIMULATION_SETTINGS = ("backend", "differentiator", "repetitions")
+
+
 def check_input_shape(input_shape) -> tuple:
     """A tuple of positive ints (any rank)."""
     if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):

@@ -89,7 +89,7 @@ def build_ensemble(members: Sequence["keras.Model"], *, name: str = "ensemble") 
 def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubits: int = 3,
                           encoding: str = "amplitude", depth: int = 2, front_units: Sequence[int] = (),
                           head: str = "slice", repetitions: int | None = None,
-                          differentiator: str | None = "adjoint") -> "keras.Model":
+                          differentiator: str | None = "adjoint", backend: str | None = None) -> "keras.Model":
     """A quantum student: a small classical front, tanh features, the circuit, class probabilities.
 
     Args:
@@ -99,7 +99,7 @@ def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubi
         front_units: Hidden ReLU layers of the front before the tanh features (default none).
         head: 'slice' (first `num_classes` basis-state probabilities, renormalised; needs
             2^n ≥ classes) or 'dense' (Dense(classes, softmax) on all 2^n).
-        repetitions, differentiator: See :class:`~hybridkeras.layers.EncodedPQC`.
+        repetitions, differentiator, backend: The simulation settings, see :class:`~hybridkeras.layers.EncodedPQC`.
     """
     shape = check_image_shape(input_shape)
     num_classes = check_classes(num_classes)
@@ -111,7 +111,7 @@ def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubi
             f"2**{qubits} = {2**qubits} < {num_classes}. Use more qubits or head='dense'"
         )
     layer = EncodedPQC(qubits, encoding=encoding, depth=depth, repetitions=repetitions,
-                       differentiator=differentiator, name="circuit")
+                       differentiator=differentiator, backend=backend, name="circuit")
     inputs = keras.Input(shape, name="image")
     x = keras.layers.Flatten(name="flatten")(inputs)
     for i, units in enumerate(front_units):

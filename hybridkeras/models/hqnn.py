@@ -17,7 +17,7 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import ParallelPQC, Quanvolution2D
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
-from hybridkeras.models.common import check_classes, check_image_shape
+from hybridkeras.models.common import SIMULATION_SETTINGS, check_classes, check_image_shape
 
 DEFAULT_FILTERS = (16, 32, 64, 128)
 # The paper's models are PyTorch models; PyTorch's BatchNorm keeps 10% of each batch's
@@ -57,7 +57,7 @@ def build_conv_block(input_shape=(28, 28, 1), *, conv_blocks: int = 2, filters: 
 
 
 def _hqnn_parallel(input_shape, num_classes, quantum: bool, *, qubits, depth, circuits, conv_blocks, filters,
-                   readout, embedding, differentiator, repetitions, name, units_mid=None):
+                   readout, embedding, differentiator, repetitions, name, units_mid=None, backend=None):
     num_classes = check_classes(num_classes)
     qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     circuits = check_positive_int("circuits", circuits)
@@ -70,7 +70,7 @@ def _hqnn_parallel(input_shape, num_classes, quantum: bool, *, qubits, depth, ci
     x = keras.layers.ReLU(name="dense_in_relu")(x)
     if quantum:
         x = ParallelPQC(circuits, qubits, depth=depth, readout=readout, embedding=embedding,
-                        differentiator=differentiator, repetitions=repetitions, name="parallel_pqc")(x)
+                        differentiator=differentiator, repetitions=repetitions, backend=backend, name="parallel_pqc")(x)
     else:
         x = keras.layers.Dense(units_mid or units, name="dense_mid")(x)
         x = keras.layers.BatchNormalization(name="dense_mid_bn", **BN)(x)
@@ -82,11 +82,16 @@ def _hqnn_parallel(input_shape, num_classes, quantum: bool, *, qubits, depth, ci
 def build_hqnn_parallel(input_shape=(28, 28, 1), num_classes: int = 10, *, qubits: int = 5, depth: int = 3,
                         circuits: int = 4, conv_blocks: int = 2, filters: Sequence[int] | None = None,
                         readout: str = "Y", embedding: str = "X", differentiator: str | None = "adjoint",
-                        repetitions: int | None = None) -> keras.Model:
-    """HQNN-Parallel (paper settings by default: 4 circuits × 5 qubits, depth 3, ⟨Y⟩ readout)."""
+                        repetitions: int | None = None, backend: str | None = None) -> keras.Model:
+    """HQNN-Parallel (paper settings by default: 4 circuits × 5 qubits, depth 3, ⟨Y⟩ readout).
+
+    ``backend``, ``differentiator``, ``repetitions``: the simulation settings of its `ParallelPQC`
+    (``backend=None``: the default of `hybridkeras.set_backend`).
+    """
     return _hqnn_parallel(input_shape, num_classes, True, qubits=qubits, depth=depth, circuits=circuits,
                           conv_blocks=conv_blocks, filters=filters, readout=readout, embedding=embedding,
-                          differentiator=differentiator, repetitions=repetitions, name="hqnn_parallel")
+                          differentiator=differentiator, repetitions=repetitions, name="hqnn_parallel",
+                          backend=backend)
 
 
 def build_hqnn_parallel_cnn(input_shape=(28, 28, 1), num_classes: int = 10, *, qubits: int = 5, circuits: int = 4,
@@ -99,7 +104,7 @@ def build_hqnn_parallel_cnn(input_shape=(28, 28, 1), num_classes: int = 10, *, q
     Quantum-only hyperparameters (depth, readout, …) are accepted and ignored, so one config
     can build both models.
     """
-    unknown = sorted(set(ignored) - {"depth", "readout", "embedding", "differentiator", "repetitions"})
+    unknown = sorted(set(ignored) - {"depth", "readout", "embedding", *SIMULATION_SETTINGS})
     if unknown:
         raise TypeError(f"build_hqnn_parallel_cnn got unexpected arguments {unknown}")
     return _hqnn_parallel(input_shape, num_classes, False, qubits=qubits, depth=None, circuits=circuits,
@@ -109,21 +114,28 @@ def build_hqnn_parallel_cnn(input_shape=(28, 28, 1), num_classes: int = 10, *, q
 
 
 def build_hqnn_quanv(input_shape=(14, 14, 1), num_classes: int = 10, *, kernel_size: int = 2, rotation: str = "X",
-                     differentiator: str | None = "adjoint", repetitions: int | None = None) -> keras.Model:
-    """HQNN-Quanv: quantum 2×2 kernel (4 qubits, stride 2) → Flatten → Dense(classes, softmax)."""
+                     differentiator: str | None = "adjoint", repetitions: int | None = None,
+                     backend: str | None = None) -> keras.Model:
+    """HQNN-Quanv: quantum 2×2 kernel (4 qubits, stride 2) → Flatten → Dense(classes, softmax).
+
+    ``backend``, ``differentiator``, ``repetitions``: the simulation settings of its `Quanvolution2D`.
+    """
     shape = check_image_shape(input_shape)
     num_classes = check_classes(num_classes)
     inputs = keras.Input(shape, name="image")
     x = Quanvolution2D(kernel_size, rotation=rotation, differentiator=differentiator, repetitions=repetitions,
-                       name="quanv")(inputs)
+                       backend=backend, name="quanv")(inputs)
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name="hqnn_quanv")
 
 
 def build_quanv_cnn(input_shape=(14, 14, 1), num_classes: int = 10, *, filters: int = 4, kernel_size: int = 2,
-                    activation: str | None = None) -> keras.Model:
-    """CNN1 / CNN4 of the Quanv paper: Conv2D(filters, k×k, stride k) → Flatten → Dense(classes, softmax)."""
+                    activation: str | None = None, backend: str | None = None) -> keras.Model:
+    """CNN1 / CNN4 of the Quanv paper: Conv2D(filters, k×k, stride k) → Flatten → Dense(classes, softmax).
+
+    ``backend`` is accepted and ignored (no quantum layer), so a runner can pass it to every model.
+    """
     shape = check_image_shape(input_shape)
     num_classes = check_classes(num_classes)
     filters = check_positive_int("filters", filters)

@@ -21,7 +21,7 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import LCQHNNBlock
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
-from hybridkeras.models.common import check_classes, check_image_shape
+from hybridkeras.models.common import SIMULATION_SETTINGS, check_classes, check_image_shape
 
 DEFAULT_FILTERS = (8, 16)
 
@@ -59,7 +59,7 @@ def _extractor(inputs, *, qubits, filters, kernel_size, hidden_units, dropout):
 def build_lcqhnn(input_shape=(28, 28, 1), num_classes: int = 2, *, qubits: int = 4,
                  filters: Sequence[int] = DEFAULT_FILTERS, kernel_size: int = 3, hidden_units: int = 256,
                  dropout: float = 0.5, readout: str = "Z", differentiator: str | None = "adjoint",
-                 repetitions: int | None = None) -> "keras.Model":
+                 repetitions: int | None = None, backend: str | None = None) -> "keras.Model":
     """LCQHNN: the CNN feature extractor → 4 features → LCQHNNBlock → Dense(classes, softmax).
 
     Args:
@@ -71,7 +71,7 @@ def build_lcqhnn(input_shape=(28, 28, 1), num_classes: int = 2, *, qubits: int =
         hidden_units: Width of the fully connected transition (paper: 256 → 4).
         dropout: Dropout rate after the transition's hidden layer.
         readout: 'Z' (⟨Z_i⟩ per qubit) or 'probs' (2^qubits basis-state probabilities).
-        differentiator, repetitions: See :class:`~hybridkeras.layers.LCQHNNBlock`.
+        differentiator, repetitions, backend: The simulation settings, see :class:`~hybridkeras.layers.LCQHNNBlock`.
     """
     shape = check_image_shape(input_shape)
     num_classes = check_classes(num_classes)
@@ -80,7 +80,7 @@ def build_lcqhnn(input_shape=(28, 28, 1), num_classes: int = 2, *, qubits: int =
     x = _extractor(inputs, qubits=qubits, filters=filters, kernel_size=kernel_size, hidden_units=hidden_units,
                    dropout=dropout)
     x = LCQHNNBlock(qubits, readout=readout, differentiator=differentiator, repetitions=repetitions,
-                    name="lcqhnn_block")(x)
+                    backend=backend, name="lcqhnn_block")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name="lcqhnn")
 
@@ -92,9 +92,9 @@ def build_lcqhnn_cnn(input_shape=(28, 28, 1), num_classes: int = 2, *, parameter
 
     The module is Dense(p / qubits, use_bias=False, activation) on the ``qubits`` features, so
     ``parameters`` must be a multiple of ``qubits``. Quantum-only hyperparameters (readout,
-    differentiator, repetitions) are accepted and ignored, so one config can build all models.
+    backend, differentiator, repetitions) are accepted and ignored, so one config can build all models.
     """
-    unknown = sorted(set(ignored) - {"readout", "differentiator", "repetitions"})
+    unknown = sorted(set(ignored) - {"readout", *SIMULATION_SETTINGS})
     if unknown:
         raise TypeError(f"build_lcqhnn_cnn got unexpected arguments {unknown}")
     shape = check_image_shape(input_shape)

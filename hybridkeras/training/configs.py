@@ -55,6 +55,7 @@ _CHECKS = {
     "weight": lambda v: _is_real(v) and 0.0 <= v <= 1.0,
     "threshold": lambda v: _is_real(v) and 0.0 < v <= 1.0,
     "schedule": lambda v: v in (None, "plateau", "step"),
+    "backend": lambda v: v in ("tfq", "statevector"),
     "seeds": lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_is_int(s) for s in v),
     "epochs": lambda v: isinstance(v, (tuple, list)) and all(_is_int(e) and e >= 0 for e in v),
 }
@@ -70,6 +71,7 @@ _RULES = {
     "alpha": ("weight", "a number in [0, 1]"),
     "threshold": ("threshold", "a validation accuracy in (0, 1] or None"),
     "lr_schedule": ("schedule", "one of None, 'plateau', 'step'"),
+    "backend": ("backend", "one of None, 'tfq', 'statevector'"),
     "seeds": ("seeds", "a non-empty tuple of int seeds (the config lists no seeds otherwise; CLI: --seeds 0)"),
     "report_epochs": ("epochs", "a tuple of epochs ≥ 0"),
     "gradcam_epochs": ("epochs", "a tuple of epochs ≥ 0"),
@@ -110,6 +112,8 @@ class AutoencoderQFMConfig(_Replaceable):
     lr_schedule: str | None = "plateau"
     early_stopping: int | None = 15
     seed: int = 0
+    # simulation: None = the default of hybridkeras.set_backend, resolved and recorded when a run starts
+    backend: str | None = None
     notes: str = field(default="", compare=False)
 
 
@@ -151,6 +155,8 @@ class ExperimentConfig(_Replaceable):
     threshold: float | None = None
     gradcam_epochs: tuple = ()
     gradcam_images: int = 4
+    # simulation: None = the default of hybridkeras.set_backend, resolved and recorded when a run starts
+    backend: str | None = None
     notes: str = field(default="", compare=False)
 
     def split_seed(self, seed: int) -> int:
@@ -305,6 +311,8 @@ class DistillationConfig(_Replaceable):
     batch_size: int = 32
     learning_rate: float = 1e-3
     seeds: tuple = (0, 1, 2)
+    # simulation: None = the default of hybridkeras.set_backend, resolved and recorded when a run starts
+    backend: str | None = None
     notes: str = field(default="", compare=False)
 
     def split_seed(self, seed: int) -> int:

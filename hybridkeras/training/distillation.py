@@ -25,11 +25,11 @@ import numpy as np
 from hybridkeras._compat import keras
 from hybridkeras.data import load
 from hybridkeras.io import load_model, save_model, write_json_atomic, write_text_atomic
-from hybridkeras.models import build_ensemble, compile_for, get_builder
+from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
 from hybridkeras.training.callbacks import EpochRecorder
-from hybridkeras.training.runs import check_config, data_spec, default_output, holds_lock, mean_std, write_csv
+from hybridkeras.training.runs import check_config, data_spec, default_output, holds_lock, mean_std, resolved, write_csv
 
 
 @dataclass
@@ -51,7 +51,8 @@ def distillation_dataset(config: DistillationConfig, seed: int):
 def build_student(config: DistillationConfig, name: str, data, seed: int):
     """The student ``name`` with the initial weights of ``seed`` (equal for its alone and distilled runs)."""
     keras.utils.set_random_seed(seed)
-    return get_builder(name)(data.input_shape, data.num_classes, **config.student_kwargs.get(name, {}))
+    return build_model(name, data.input_shape, data.num_classes, backend=resolved(config).backend,
+                       **config.student_kwargs.get(name, {}))
 
 
 def distill(student, teacher, data, *, temperature: float = 3.0, alpha: float = 0.9, epochs: int = 10,
@@ -115,7 +116,8 @@ def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_di
     if verbose:
         print(f"[{config.name}] seed {seed}: teacher {name}", flush=True)
     keras.utils.set_random_seed(seed)
-    model = get_builder(name)(data.input_shape, data.num_classes, **config.teacher_kwargs.get(name, {}))
+    model = build_model(name, data.input_shape, data.num_classes, backend=resolved(config).backend,
+                        **config.teacher_kwargs.get(name, {}))
     started = time.perf_counter()
     history = _fit_classifier(model, config, data, run_dir, config.teacher_epochs, verbose)
     metrics = _finish(run_dir, model, _metrics(model, data, name, seed, time.perf_counter() - started, history),
@@ -269,6 +271,7 @@ def run_distillation(config: DistillationConfig, output_dir=None, *, resume: boo
         raise TypeError(f"`config` must be a DistillationConfig. Received: config={type(config).__name__}")
     for name in (*config.teachers, *config.students):
         get_builder(name)
+    config = resolved(config)  # the backend is explicit from here on, and recorded
     output = Path(output_dir or default_output(config))
     check_config(output, config, resume)
     result = DistillationResult(config=config, output_dir=output)

@@ -27,11 +27,11 @@ import numpy as np
 from hybridkeras._compat import keras
 from hybridkeras.data import load
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
-from hybridkeras.models import compile_for, get_builder
+from hybridkeras.models import build_model, compile_for, get_builder
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
-from hybridkeras.training.runs import check_config, data_spec, default_output, holds_lock, mean_std, write_csv
+from hybridkeras.training.runs import check_config, data_spec, default_output, holds_lock, mean_std, resolved, write_csv
 
 
 @dataclass
@@ -102,8 +102,8 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     """Trains one model with one seed (resuming from ``run_dir/backup``); returns its metrics."""
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    builder = get_builder(model_name)
-    model = builder(data.input_shape, data.num_classes, **config.model_kwargs.get(model_name, {}))
+    model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
+                        **config.model_kwargs.get(model_name, {}))
     compile_for(model, learning_rate=config.learning_rate)
     recorder = EpochRecorder(run_dir / "history.json")
     tests = [TestAccuracyAt(config.report_epochs, data.x_test, data.y_test)] if config.report_test else []
@@ -239,6 +239,7 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
         raise ValueError(f"Config {config.name!r} lists no seeds; give at least one (CLI: --seeds 0)")
     for name in config.models:
         get_builder(name)
+    config = resolved(config)  # the backend is explicit from here on, and recorded
     output = Path(output_dir or default_output(config))
     check_config(output, config, resume)
     result = ExperimentResult(config=config, output_dir=output)

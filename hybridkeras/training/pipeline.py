@@ -31,7 +31,7 @@ from hybridkeras.models.autoencoder_qfm import (
 )
 from hybridkeras.training.callbacks import EpochRecorder, make_callbacks
 from hybridkeras.training.configs import AutoencoderQFMConfig
-from hybridkeras.training.runs import check_config, claim, data_spec, holds_lock, is_run_folder
+from hybridkeras.training.runs import check_config, claim, data_spec, holds_lock, is_run_folder, resolved
 
 RECORD_FILE = "record.json"
 ROLES = ("autoencoder", "classical", "hybrid")
@@ -186,6 +186,7 @@ def train_autoencoder_qfm(
         verbose: Keras / tqdm verbosity (0 silent).
     """
     started = time.time()
+    config = resolved(config)  # the backend is explicit from here on, and recorded
     keras.utils.set_random_seed(config.seed)
     data = dataset if dataset is not None else load_dataset(config)
     for label, array in (("x_train", data.x_train), ("x_val", data.x_val), ("x_test", data.x_test)):
@@ -236,6 +237,7 @@ def train_autoencoder_qfm(
         qubits=config.qubits,
         readout=config.readout,
         repetitions=config.repetitions,
+        backend=config.backend,
     )
     adapt_front(front, codes["train"])
     features = stages.cached(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import fcntl
 import functools
 import io
@@ -135,12 +136,13 @@ def check_config(output: Path, config, resume: bool) -> None:
     then recorded in ``output/config.json``.
     """
     output = Path(output)
+    if getattr(config, "backend", None) is None:
+        raise ValueError("check_config needs a config whose backend is resolved (runs.resolved)")
     record = output / "config.json"
     if not resume:
         start_over(output)  # only a folder a hybridkeras run marked as its own
-    # the simulator is a setting that changes results: recorded with the config (quantum layers are
-    # built on the default backend, `hk.set_backend` / CLI --backend) and part of the comparison
-    now = json.loads(json.dumps(dict(config.to_dict(), backend=get_backend()), default=list))
+    # the simulator is a setting that changes results: recorded with the config, part of the comparison
+    now = json.loads(json.dumps(config.to_dict(), default=list))
     before = None
     if resume and record.is_file():
         before = json.loads(record.read_text())
@@ -156,6 +158,15 @@ def check_config(output: Path, config, resume: bool) -> None:
             )
     claim(output, type(config).__name__)
     write_json_atomic(record, now)
+
+
+def resolved(config):
+    """``config`` with its simulation settings made explicit: ``backend=None`` becomes the current
+    default (`hybridkeras.set_backend`), so the run records, resumes and builds with that value
+    and no later change of the default can reach it."""
+    if getattr(config, "backend", "") is None:
+        return dataclasses.replace(config, backend=get_backend())
+    return config
 
 
 def data_spec(config, data, *, seed: int | None = None) -> dict:

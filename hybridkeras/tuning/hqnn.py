@@ -18,12 +18,13 @@ class HQNNParallelHyperModel(kt.HyperModel):
     """
 
     def __init__(self, input_shape=(28, 28, 1), num_classes: int = 10, *, quantum: bool = True, conv_blocks: int = 2,
-                 name=None, tunable=True):
+                 backend: str | None = None, name=None, tunable=True):
         super().__init__(name=name or ("hqnn_parallel" if quantum else "hqnn_parallel_cnn"), tunable=tunable)
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
         self.quantum = quantum
         self.conv_blocks = conv_blocks
+        self.backend = backend  # the simulator of every trial (None: the default)
 
     def build(self, hp):
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
@@ -33,7 +34,7 @@ class HQNNParallelHyperModel(kt.HyperModel):
                 qubits=hp.Choice("qubits", [3, 4, 5], default=5),
                 depth=hp.Int("depth", 1, 4, default=3),
                 circuits=hp.Choice("circuits", [2, 4, 6], default=4),
-                readout=hp.Choice("readout", ["Y", "X", "Z"], default="Y"),
+                readout=hp.Choice("readout", ["Y", "X", "Z"], default="Y"), backend=self.backend,
             )
         else:
             model = build_hqnn_parallel_cnn(
@@ -46,13 +47,15 @@ class HQNNParallelHyperModel(kt.HyperModel):
 class HQNNQuanvHyperModel(kt.HyperModel):
     """HQNN-Quanv: the trainable rotation's axis ('X', 'Y') and the learning rate (1e-4–1e-1, log; 1e-3)."""
 
-    def __init__(self, input_shape=(14, 14, 1), num_classes: int = 10, *, name="hqnn_quanv", tunable=True):
+    def __init__(self, input_shape=(14, 14, 1), num_classes: int = 10, *, backend: str | None = None,
+                 name="hqnn_quanv", tunable=True):
         super().__init__(name=name, tunable=tunable)
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
+        self.backend = backend
 
     def build(self, hp):
         model = build_hqnn_quanv(self.input_shape, self.num_classes,
-                                 rotation=hp.Choice("rotation", ["X", "Y"], default="X"))
+                                 rotation=hp.Choice("rotation", ["X", "Y"], default="X"), backend=self.backend)
         return compile_for(model, learning_rate=hp.Float("learning_rate", 1e-4, 1e-1, sampling="log", default=1e-3))
 

@@ -40,13 +40,15 @@ class AutoencoderQFMHyperModel(kt.HyperModel):
         shots: Candidate shot counts (0 means exact).
     """
 
-    def __init__(self, codes_train, num_classes: int, *, qubits: int = 5, shots=(0, 1000), name="autoencoder_qfm", tunable=True):
+    def __init__(self, codes_train, num_classes: int, *, qubits: int = 5, shots=(0, 1000), backend: str | None = None,
+                 name="autoencoder_qfm", tunable=True):
         super().__init__(name=name, tunable=tunable)
         self.codes_train = np.asarray(codes_train, dtype=np.float32)
         self.latent_dim = int(self.codes_train.shape[1])
         self.num_classes = num_classes
         self.qubits = qubits
         self.shots = tuple(shots)
+        self.backend = backend  # the simulator of every trial's feature map (None: the default)
         self._fronts = {}
         self._features = {}
 
@@ -63,7 +65,8 @@ class AutoencoderQFMHyperModel(kt.HyperModel):
         if key not in self._fronts:
             reduction, readout, shots = key
             front = build_quantum_front(
-                self.latent_dim, reduction=reduction, qubits=self.qubits, readout=readout, repetitions=shots or None
+                self.latent_dim, reduction=reduction, qubits=self.qubits, readout=readout, repetitions=shots or None,
+                backend=self.backend,
             )
             self._fronts[key] = adapt_front(front, self.codes_train)
         return self._fronts[key]

@@ -18,12 +18,13 @@ class LCQHNNHyperModel(kt.HyperModel):
     * both: ``learning_rate`` (1e-4–1e-2, log; 1e-3).
     """
 
-    def __init__(self, input_shape=(28, 28, 1), num_classes: int = 2, *, quantum: bool = True, name=None,
-                 tunable=True):
+    def __init__(self, input_shape=(28, 28, 1), num_classes: int = 2, *, quantum: bool = True,
+                 backend: str | None = None, name=None, tunable=True):
         super().__init__(name=name or ("lcqhnn" if quantum else "lcqhnn_cnn"), tunable=tunable)
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
         self.quantum = quantum
+        self.backend = backend  # the simulator of every trial (None: the default)
 
     def build(self, hp):
         common = dict(
@@ -33,7 +34,8 @@ class LCQHNNHyperModel(kt.HyperModel):
         )
         if self.quantum:
             model = build_lcqhnn(self.input_shape, self.num_classes,
-                                 readout=hp.Choice("readout", ["Z", "probs"], default="Z"), **common)
+                                 readout=hp.Choice("readout", ["Z", "probs"], default="Z"), backend=self.backend,
+                                 **common)
         else:
             model = build_lcqhnn_cnn(self.input_shape, self.num_classes,
                                      parameters=hp.Choice("parameters", [4, 8, 16], default=16), **common)

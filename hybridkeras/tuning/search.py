@@ -8,7 +8,7 @@ import keras_tuner as kt
 from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
 from hybridkeras.training.pipeline import fit_autoencoder, load_dataset
-from hybridkeras.training.runs import data_spec
+from hybridkeras.training.runs import data_spec, resolved
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
 
 TUNERS = ("random", "hyperband", "bayesian")
@@ -72,6 +72,7 @@ def tune_experiment(
 
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    config = resolved(config)
     model = model or config.models[0]
     if model not in HYPERMODELS:
         raise ValueError(f"No HyperModel for {model!r}. Expected one of {tuple(HYPERMODELS)}")
@@ -79,7 +80,7 @@ def tune_experiment(
     epochs = epochs or config.epochs
     seed = config.seeds[0]
     data = experiment_dataset(config, config.split_seed(seed))
-    hypermodel = HYPERMODELS[model](data.input_shape, data.num_classes)
+    hypermodel = HYPERMODELS[model](data.input_shape, data.num_classes, backend=config.backend)
     search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
                         project_name=f"{config.name}-{model}", seed=seed, overwrite=overwrite)
     search.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
@@ -120,6 +121,7 @@ def tune_autoencoder_qfm(
     """
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    config = resolved(config)
     output = Path(output_dir)
     epochs = epochs or config.head_epochs
     data = load_dataset(config)
@@ -129,7 +131,8 @@ def tune_autoencoder_qfm(
 
     if shots is None:
         shots = (0, config.repetitions or 1000)
-    hypermodel = AutoencoderQFMHyperModel(codes["train"], data.num_classes, qubits=config.qubits, shots=shots)
+    hypermodel = AutoencoderQFMHyperModel(codes["train"], data.num_classes, qubits=config.qubits, shots=shots,
+                                          backend=config.backend)
     search = make_tuner(
         hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
         project_name=config.name, seed=config.seed, overwrite=overwrite,
@@ -182,6 +185,7 @@ def tune_distillation(
 
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    config = resolved(config)
     output = Path(output_dir)
     student = student or config.students[0]
     epochs = epochs or config.epochs
