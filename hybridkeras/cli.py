@@ -334,7 +334,6 @@ def _run_distillation(args, config, verbose: int) -> int:
         from hybridkeras.io import save_model
         from hybridkeras.models import compile_for
         from hybridkeras.training.distillation import build_student, distill, distillation_dataset, load_teacher
-        from hybridkeras.training.runs import data_spec
 
         label = Path(args.teacher).name if Path(args.teacher).exists() else args.teacher
         output = Path(args.output or f"saved_models/{config.name}-{label}-{args.student}")
@@ -351,7 +350,7 @@ def _run_distillation(args, config, verbose: int) -> int:
                    "temperature": config.temperature, "alpha": config.alpha}
         export = save_model(student, output / "student", metadata={
             "role": f"{args.student} from {label}", "experiment": config.name, "seed": seed, "metrics": metrics,
-            "data": data_spec(config, data, seed=config.split_seed(seed))})
+            "data": config.data_spec(seed).record(data)})
         print(data.summary())
         print(json.dumps(metrics, indent=2))
         print(f"saved student -> {export}\nnext: hybridkeras evaluate {export}")

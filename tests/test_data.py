@@ -1,4 +1,5 @@
 import gzip
+import json
 import shutil
 
 import numpy as np
@@ -164,3 +165,33 @@ def test_nan_data_fails_the_command_instead_of_training(tmp_path):
     done = cli("train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--dataset", "mnist", "--data-dir",
                str(folder), "--epochs", "1", "--quiet", "--output", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode != 0 and "NaN or Inf" in done.stderr, done.stderr[-2000:]
+
+
+def test_one_data_spec_maps_every_config_and_what_exports_record(tmp_path):
+    """The config → `data.load` mapping was written four times (experiments, distillation, the
+    pipeline, evaluate); each now goes through `DataSpec`, and a recorded spec rebuilds the same split."""
+    from hybridkeras.data import DataSpec
+    from hybridkeras.training import get_config
+
+    import dataclasses
+
+    experiment = dataclasses.replace(get_config("hqnn-quanv-tiny", seeds=(3, 4), resize=(14, 14)), data_seed=None)
+    spec = experiment.data_spec(4)  # data_seed None: the run's seed splits the data
+    assert spec == DataSpec("digits", classes=None, train_size=100, test_size=50, resize=(14, 14), seed=4)
+    assert get_config("hqnn-quanv-tiny").data_spec(1).seed == 0  # data_seed 0: one split for every seed
+    distill = get_config("distill-tiny")
+    assert distill.data_spec() == DataSpec("digits", classes=(0, 1, 2, 3), train_size=80, val_size=20, test_size=40,
+                                           validation_split=0.2, test_split=0.2, resize=(16, 16), seed=0)
+    pipeline = get_config("autoencoder-qfm-tiny", seed=5)
+    assert pipeline.data_spec() == DataSpec("digits", seed=5)
+
+    data = spec.load()
+    record = json.loads(json.dumps(spec.record(data)))  # what an export stores, through JSON
+    assert record["class_names"] == data.class_names and record["resize"] == [14, 14]
+    again = DataSpec.from_record(record)
+    assert again == spec
+    rebuilt = again.load()
+    np.testing.assert_array_equal(rebuilt.x_test, data.x_test)
+    np.testing.assert_array_equal(rebuilt.y_train, data.y_train)
+    every = again.every_image().load()
+    assert len(every.x_train) + len(every.x_val) + len(every.x_test) == 1797

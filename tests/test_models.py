@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
 
+import hybridkeras as hk
+from hybridkeras._compat import tf
+
 from hybridkeras.models import (
     MODELS,
     adapt_front,
@@ -80,3 +83,28 @@ def test_builders_and_layers_name_bad_shapes_and_sizes():
         ParallelPQC(1, 5, depth=10**6)
     with pytest.raises(ValueError, match=r"`depth` must be at most 200"):
         EncodedPQC(3, depth=201)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_image_models_refuse_uint8_and_nan_images_instead_of_misreading_them(name, tmp_path):
+    """uint8 digits (0–255) given to predict were read as saturated pixels: predictions agreed with
+    the /255 input for 0–37% of images; an all-NaN image got a finite prediction."""
+    from hybridkeras.models import build_model
+
+    shape = (28, 28, 1) if name == "lenet" else (16, 16, 1)
+    model = build_model(name, shape, 3, **({"fc_units": 8} if name == "alexnet" else {}))
+    images = np.random.default_rng(0).uniform(size=(4,) + shape).astype(np.float32)
+    assert np.all(np.isfinite(model.predict(images, verbose=0)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be floats in \[0, 1\] \(divide uint8 images by 255\)"):
+        model.predict((images * 255).astype(np.uint8), verbose=0)
+    nan = images.copy()
+    nan[1] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the images hold NaN or Inf values"):
+        model.predict(nan, verbose=0)
+    if name == "cnn4":  # exported and reloaded, the check stays, also in training
+        hk.save_model(compile_for(model), tmp_path / "m")
+        loaded = hk.load_model(tmp_path / "m")
+        with pytest.raises(tf.errors.InvalidArgumentError, match="divide uint8 images by 255"):
+            loaded.predict((images * 255).astype(np.uint8), verbose=0)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="divide uint8 images by 255"):
+            loaded.fit(images * 255, np.zeros(4), epochs=1, verbose=0)

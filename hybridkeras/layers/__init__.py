@@ -3,7 +3,7 @@ from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers.feature_map import QuantumFeatureMap
 from hybridkeras.layers.lcqhnn import LCQHNNBlock
 from hybridkeras.layers.parallel_pqc import ParallelPQC
-from hybridkeras.layers.preprocessing import MinMaxScaling, PadFeatures, PCAProjection
+from hybridkeras.layers.preprocessing import ImageRange, MinMaxScaling, PadFeatures, PCAProjection
 from hybridkeras.layers.quanvolution import Quanvolution2D
 from hybridkeras.layers.student import ClassProbabilities, EncodedPQC
 
@@ -17,9 +17,10 @@ CUSTOM_OBJECTS = {
     "hybridkeras>PCAProjection": PCAProjection,
     "hybridkeras>MinMaxScaling": MinMaxScaling,
     "hybridkeras>PadFeatures": PadFeatures,
+    "hybridkeras>ImageRange": ImageRange,
 }
 
 __all__ = [
-    "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "LCQHNNBlock", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
+    "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "ImageRange", "LCQHNNBlock", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
     "QuantumLayer", "Quanvolution2D",
 ]

@@ -189,3 +189,44 @@ class PadFeatures(keras.layers.Layer):
         config = super().get_config()
         config.update(multiple=self.multiple)
         return config
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class ImageRange(keras.layers.Layer):
+    """Passes images through unchanged, refusing any batch that is not the [0, 1] floats the models
+    are trained on: uint8 images (0–255) given to ``predict`` would otherwise be read as
+    saturated pixels and silently misclassified, and NaN pixels turned into a finite answer.
+
+    Raises ``InvalidArgumentError`` (in eager, graph and served calls alike) naming the layer and
+    the fix, when a value is NaN or Inf or lies outside [0 − tolerance, 1 + tolerance].
+
+    Args:
+        tolerance: Slack on either side of [0, 1] (resampling and float rounding).
+    """
+
+    def __init__(self, tolerance: float = 1e-3, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        self.tolerance = float(tolerance)
+        if not (self.tolerance >= 0.0 and np.isfinite(self.tolerance)):
+            raise ValueError(f"`tolerance` must be a finite number ≥ 0. Received: tolerance={tolerance!r}")
+
+    def call(self, inputs):
+        x = tf.debugging.check_numerics(
+            tf.cast(inputs, self.compute_dtype),
+            f"{self.name}: the images hold NaN or Inf values; models take finite pixels in [0, 1]",
+        )
+        inside = tf.reduce_all(tf.logical_and(x >= -self.tolerance, x <= 1.0 + self.tolerance))
+        check = tf.debugging.Assert(inside, [
+            f"{self.name}: images must be floats in [0, 1] (divide uint8 images by 255); this batch holds values "
+            "from", tf.reduce_min(x), "to", tf.reduce_max(x)])
+        with tf.control_dependencies([check]):
+            return tf.identity(x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(tolerance=self.tolerance)
+        return config

@@ -23,7 +23,7 @@ from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers import MinMaxScaling, PadFeatures, PCAProjection, QuantumFeatureMap
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
-from hybridkeras.models.common import check_input_shape
+from hybridkeras.models.common import check_input_shape, image_check
 
 REDUCTIONS = ("pca", "groups")
 
@@ -35,6 +35,7 @@ def build_encoder(input_shape=(28, 28, 1), *, latent_dim: int = 64, hidden_units
     return keras.Sequential(
         [
             keras.layers.InputLayer(input_shape=shape),
+            image_check(),
             keras.layers.Flatten(),
             keras.layers.Dense(check_positive_int("hidden_units", hidden_units), activation="relu"),
             keras.layers.Dense(check_positive_int("latent_dim", latent_dim), activation="relu"),

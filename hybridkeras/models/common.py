@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hybridkeras.layers import ImageRange
 from hybridkeras.layers._validation import check_positive_int
 
 
@@ -37,3 +38,9 @@ def check_classes(num_classes) -> int:
     if value < 2:
         raise ValueError(f"`num_classes` must be at least 2. Received: num_classes={num_classes!r}")
     return value
+
+
+def image_check():
+    """The first layer of every image model: refuses what is not [0, 1] floats (uint8 images, NaN)
+    with a clear error, in training, ``predict`` and served calls alike (`ImageRange`)."""
+    return ImageRange(name="image_check")

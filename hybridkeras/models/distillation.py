@@ -21,7 +21,7 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import ClassProbabilities, EncodedPQC
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
-from hybridkeras.models.common import check_classes, check_image_shape
+from hybridkeras.models.common import check_classes, check_image_shape, image_check
 
 HEADS = ("slice", "dense")
 
@@ -32,6 +32,7 @@ def build_lenet(input_shape=(28, 28, 1), num_classes: int = 10) -> "keras.Model"
     num_classes = check_classes(num_classes)
     return keras.Sequential([
         keras.Input(shape, name="image"),
+        image_check(),
         keras.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"),
         keras.layers.MaxPooling2D(2, name="pool1"),
         keras.layers.Conv2D(16, 5, activation="relu", name="conv2"),
@@ -55,6 +56,7 @@ def build_alexnet(input_shape=(28, 28, 1), num_classes: int = 10, *, fc_units: i
         raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
     return keras.Sequential([
         keras.Input(shape, name="image"),
+        image_check(),
         keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv1"),
         keras.layers.MaxPooling2D(2, name="pool1"),
         keras.layers.Conv2D(192, 3, padding="same", activation="relu", name="conv2"),
@@ -113,7 +115,7 @@ def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubi
     layer = EncodedPQC(qubits, encoding=encoding, depth=depth, repetitions=repetitions,
                        differentiator=differentiator, backend=backend, name="circuit")
     inputs = keras.Input(shape, name="image")
-    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = keras.layers.Flatten(name="flatten")(image_check()(inputs))
     for i, units in enumerate(front_units):
         x = keras.layers.Dense(check_positive_int("front_units", units), activation="relu", name=f"front{i + 1}")(x)
     x = keras.layers.Dense(layer.features, activation="tanh", name="features")(x)

@@ -17,7 +17,7 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import ParallelPQC, Quanvolution2D
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
-from hybridkeras.models.common import SIMULATION_SETTINGS, check_classes, check_image_shape
+from hybridkeras.models.common import SIMULATION_SETTINGS, check_classes, check_image_shape, image_check
 
 DEFAULT_FILTERS = (16, 32, 64, 128)
 # The paper's models are PyTorch models; PyTorch's BatchNorm keeps 10% of each batch's
@@ -64,7 +64,7 @@ def _hqnn_parallel(input_shape, num_classes, quantum: bool, *, qubits, depth, ci
     units = circuits * qubits
     features = build_conv_block(input_shape, conv_blocks=conv_blocks, filters=filters)
     inputs = keras.Input(check_image_shape(input_shape), name="image")
-    x = features(inputs)
+    x = features(image_check()(inputs))
     x = keras.layers.Dense(units, name="dense_in")(x)
     x = keras.layers.BatchNormalization(name="dense_in_bn", **BN)(x)
     x = keras.layers.ReLU(name="dense_in_relu")(x)
@@ -124,7 +124,7 @@ def build_hqnn_quanv(input_shape=(14, 14, 1), num_classes: int = 10, *, kernel_s
     num_classes = check_classes(num_classes)
     inputs = keras.Input(shape, name="image")
     x = Quanvolution2D(kernel_size, rotation=rotation, differentiator=differentiator, repetitions=repetitions,
-                       backend=backend, name="quanv")(inputs)
+                       backend=backend, name="quanv")(image_check()(inputs))
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name="hqnn_quanv")
@@ -141,7 +141,8 @@ def build_quanv_cnn(input_shape=(14, 14, 1), num_classes: int = 10, *, filters: 
     filters = check_positive_int("filters", filters)
     kernel_size = check_positive_int("kernel_size", kernel_size)
     inputs = keras.Input(shape, name="image")
-    x = keras.layers.Conv2D(filters, kernel_size, strides=kernel_size, activation=activation, name="conv")(inputs)
+    x = keras.layers.Conv2D(filters, kernel_size, strides=kernel_size, activation=activation,
+                            name="conv")(image_check()(inputs))
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name=f"cnn{filters}")

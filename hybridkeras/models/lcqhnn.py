@@ -21,7 +21,7 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import LCQHNNBlock
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
-from hybridkeras.models.common import SIMULATION_SETTINGS, check_classes, check_image_shape
+from hybridkeras.models.common import SIMULATION_SETTINGS, check_classes, check_image_shape, image_check
 
 DEFAULT_FILTERS = (8, 16)
 
@@ -77,7 +77,7 @@ def build_lcqhnn(input_shape=(28, 28, 1), num_classes: int = 2, *, qubits: int =
     num_classes = check_classes(num_classes)
     qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
     inputs = keras.Input(shape, name="image")
-    x = _extractor(inputs, qubits=qubits, filters=filters, kernel_size=kernel_size, hidden_units=hidden_units,
+    x = _extractor(image_check()(inputs), qubits=qubits, filters=filters, kernel_size=kernel_size, hidden_units=hidden_units,
                    dropout=dropout)
     x = LCQHNNBlock(qubits, readout=readout, differentiator=differentiator, repetitions=repetitions,
                     backend=backend, name="lcqhnn_block")(x)
@@ -107,7 +107,7 @@ def build_lcqhnn_cnn(input_shape=(28, 28, 1), num_classes: int = 2, *, parameter
             f"{qubits} → parameters/{qubits} layer). Received: parameters={parameters}"
         )
     inputs = keras.Input(shape, name="image")
-    x = _extractor(inputs, qubits=qubits, filters=filters, kernel_size=kernel_size, hidden_units=hidden_units,
+    x = _extractor(image_check()(inputs), qubits=qubits, filters=filters, kernel_size=kernel_size, hidden_units=hidden_units,
                    dropout=dropout)
     x = keras.layers.Dense(parameters // qubits, use_bias=False, activation=activation, name="classical_block")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)

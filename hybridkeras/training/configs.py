@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hybridkeras.data import DataSpec
+
 
 class _Replaceable:
     def replace(self, **changes):
@@ -19,6 +21,14 @@ class _Replaceable:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def data_spec(self, seed: int | None = None) -> DataSpec:
+        """The data of the run with seed ``seed`` (default: the first of ``seeds``; a pipeline config's
+        own ``seed``), split as `split_seed` says: the one mapping from any config to
+        `hybridkeras.data.load`, shared by training, tuning and evaluation."""
+        if not hasattr(self, "split_seed"):
+            return DataSpec.of(self)
+        return DataSpec.of(self, self.split_seed(self.seeds[0] if seed is None else seed))
 
     def __post_init__(self):
         self.validate()

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from hybridkeras._compat import keras
-from hybridkeras.data import load
+from hybridkeras.data import DataSpec
 from hybridkeras.io import load_model, save_model, write_json_atomic, write_text_atomic
 from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
 from hybridkeras.training.callbacks import EpochRecorder
-from hybridkeras.training.runs import check_config, data_spec, default_output, holds_lock, mean_std, resolved, write_csv
+from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
 
 @dataclass
@@ -42,10 +42,9 @@ class DistillationResult:
 
 
 def distillation_dataset(config: DistillationConfig, seed: int):
-    """The balanced ``per_class`` training subset, ``val_per_class`` validation subset and the test split."""
-    return load(config.dataset, config.data_dir, classes=config.classes, train_size=config.train_size,
-                val_size=config.val_size, test_size=config.test_size, validation_split=config.validation_split,
-                test_split=config.test_split, resize=config.resize, seed=seed)
+    """The balanced ``per_class`` training subset, ``val_per_class`` validation subset and the test split
+    (``seed``: the split seed)."""
+    return DataSpec.of(config, seed).load()
 
 
 def build_student(config: DistillationConfig, name: str, data, seed: int):
@@ -87,7 +86,7 @@ def _finish(run_dir: Path, model, metrics: dict, config, data, seed, history=Non
     if save:
         save_model(model, run_dir / "model", history=history, metadata={
             "role": metrics["role"], "experiment": config.name, "seed": seed, "metrics": metrics,
-            "data": data_spec(config, data, seed=config.split_seed(seed))})
+            "data": config.data_spec(seed).record(data)})
     write_json_atomic(run_dir / "metrics.json", metrics)
     return metrics
 

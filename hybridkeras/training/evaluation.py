@@ -59,33 +59,27 @@ def find_exports(path) -> dict:
 SPLITS = ("test", "all")
 
 
-def data_settings(export: Path, dataset: str | None, data_dir, split: str = "test") -> dict:
-    """The `hybridkeras.data.load` arguments that rebuild the data ``export`` was scored on.
+def data_settings(export: Path, dataset: str | None, data_dir, split: str = "test") -> hkdata.DataSpec:
+    """The `DataSpec` that rebuilds the data ``export`` is scored on: the one it recorded, another
+    ``dataset`` (with its own default splits) or the recorded one read from ``data_dir``.
 
     ``split='all'`` drops the recorded subset sizes, so every image of the recorded classes is
     scored (train, validation and test splits together).
     """
-    spec = dict(read_record(export).get("metadata", {}).get("data", {}))
-    if dataset is not None and dataset != spec.get("dataset"):
-        spec = {"dataset": dataset}  # another dataset: its own default splits
-    if not spec.get("dataset"):
+    record = read_record(export).get("metadata", {}).get("data", {})
+    if dataset is not None and dataset != record.get("dataset"):
+        record = {"dataset": dataset}
+    if not record.get("dataset"):
         raise ValueError(f"{str(export)!r} records no dataset; pass dataset= (CLI: --dataset)")
     if data_dir is not None:
-        spec["data_dir"] = str(data_dir)
-    settings = dict(
-        name=spec["dataset"], data_dir=spec.get("data_dir"), train_size=spec.get("train_size"),
-        val_size=spec.get("val_size"), test_size=spec.get("test_size"),
-        validation_split=spec.get("validation_split", 0.1), test_split=spec.get("test_split", 0.2),
-        classes=spec.get("classes"), resize=spec.get("resize"), seed=spec.get("seed", 0),
-    )
-    if split == "all":
-        settings.update(train_size=None, val_size=None, test_size=None)
-    return settings
+        record = dict(record, data_dir=str(data_dir))
+    spec = hkdata.DataSpec.from_record(record)
+    return spec.every_image() if split == "all" else spec
 
 
-def _scored_images(settings: dict, split: str):
+def _scored_images(spec: hkdata.DataSpec, split: str):
     """(images, labels, dataset) to score: the test split, or every image (``split='all'``)."""
-    data = hkdata.load(settings["name"], **{k: v for k, v in settings.items() if k != "name"})
+    data = spec.load()
     if split == "all":
         x = np.concatenate([data.x_train, data.x_val, data.x_test])
         y = np.concatenate([data.y_train, data.y_val, data.y_test])
@@ -127,15 +121,14 @@ def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_di
     plots = Path(plots_dir) if plots_dir is not None else run_dir / "plots"
     loaded = {}
     for export in exports.values():  # every data setting is checked before anything is written
-        settings = data_settings(export, dataset, data_dir, split)
-        key = repr(sorted(settings.items()))
-        if key not in loaded:
-            loaded[key] = _scored_images(settings, split)
+        spec = data_settings(export, dataset, data_dir, split)
+        if spec not in loaded:
+            loaded[spec] = _scored_images(spec, split)
     results = {"split": split, "datasets": sorted({data.summary() for _, _, data in loaded.values()}),
                "models": {}, "plots": []}
     groups = {}
     for label, export in exports.items():
-        x, y, data = loaded[repr(sorted(data_settings(export, dataset, data_dir, split).items()))]
+        x, y, data = loaded[data_settings(export, dataset, data_dir, split)]
         metadata = read_record(export).get("metadata", {}) if export.is_dir() else {}
         model = load_model(export, compile=False, safe_mode=safe_mode)
         stem = safe_filename(label)

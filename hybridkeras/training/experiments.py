@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from hybridkeras._compat import keras
-from hybridkeras.data import load
+from hybridkeras.data import DataSpec
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
 from hybridkeras.models import build_model, compile_for, get_builder
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
-from hybridkeras.training.runs import check_config, data_spec, default_output, holds_lock, mean_std, resolved, write_csv
+from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
 
 @dataclass
@@ -46,12 +46,8 @@ class ExperimentResult:
 
 
 def experiment_dataset(config: ExperimentConfig, seed: int):
-    """The dataset of ``config`` split with ``seed`` (see :meth:`ExperimentConfig.split_seed`)."""
-    return load(
-        config.dataset, config.data_dir, classes=config.classes, train_size=config.train_size,
-        val_size=config.val_size, test_size=config.test_size, validation_split=config.validation_split,
-        test_split=config.test_split, resize=config.resize, seed=seed,
-    )
+    """The dataset of ``config`` split with split seed ``seed`` (see :meth:`ExperimentConfig.split_seed`)."""
+    return DataSpec.of(config, seed).load()
 
 
 class TestAccuracyAt(keras.callbacks.Callback):
@@ -143,7 +139,7 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     if save:
         save_model(model, run_dir / "model", history=history, metadata={
             "role": model_name, "experiment": config.name, "seed": seed, "metrics": metrics,
-            "data": data_spec(config, data, seed=config.split_seed(seed))})
+            "data": config.data_spec(seed).record(data)})
     write_json_atomic(run_dir / "metrics.json", metrics)
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     return metrics

@@ -31,7 +31,7 @@ from hybridkeras.models.autoencoder_qfm import (
 )
 from hybridkeras.training.callbacks import EpochRecorder, make_callbacks
 from hybridkeras.training.configs import AutoencoderQFMConfig
-from hybridkeras.training.runs import check_config, claim, data_spec, holds_lock, is_run_folder, resolved
+from hybridkeras.training.runs import check_config, claim, holds_lock, is_run_folder, resolved
 
 RECORD_FILE = "record.json"
 ROLES = ("autoencoder", "classical", "hybrid")
@@ -52,16 +52,7 @@ class PipelineResult:
 
 def load_dataset(config: AutoencoderQFMConfig) -> hkdata.Dataset:
     """The config's dataset (images (N, H, W, 1) in [0, 1])."""
-    return hkdata.load(
-        config.dataset,
-        config.data_dir,
-        train_size=config.train_size,
-        val_size=config.val_size,
-        test_size=config.test_size,
-        validation_split=config.validation_split,
-        test_split=config.test_split,
-        seed=config.seed,
-    )
+    return config.data_spec().load()
 
 
 def compute_features(model: keras.Model, x: np.ndarray, *, batch_size: int = 512, desc: str = "features", verbose: int = 1) -> np.ndarray:
@@ -284,7 +275,7 @@ def train_autoencoder_qfm(
         output_dir=output,
     )
     if output is not None:
-        spec = data_spec(config, data)
+        spec = config.data_spec().record(data)
         for label, model in result.models.items():
             meta = {"role": label, "data": spec, "config": config.to_dict(), "metrics": metrics}
             result.exports[label] = save_model(model, output / label, history=result.histories[label], metadata=meta)

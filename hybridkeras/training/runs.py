@@ -169,29 +169,6 @@ def resolved(config):
     return config
 
 
-def data_spec(config, data, *, seed: int | None = None) -> dict:
-    """The data settings recorded with an export, enough for `evaluate` to rebuild its test split.
-
-    ``config`` is any runner's config (the fields it lacks are recorded as None); ``seed`` is the
-    split seed (default: the config's ``seed``).
-    """
-    classes = getattr(config, "classes", None)
-    resize = getattr(config, "resize", None)
-    return {
-        "dataset": config.dataset,
-        "data_dir": None if config.data_dir is None else str(Path(config.data_dir).resolve()),
-        "seed": config.seed if seed is None else seed,
-        "train_size": config.train_size,
-        "val_size": config.val_size,
-        "test_size": config.test_size,
-        "validation_split": config.validation_split,
-        "test_split": config.test_split,
-        "classes": None if classes is None else list(classes),
-        "resize": None if resize is None else list(resize),
-        "class_names": data.class_names,
-    }
-
-
 def mean_std(values) -> tuple[float, float]:
     values = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], float)
     if values.size == 0:

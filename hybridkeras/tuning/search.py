@@ -8,7 +8,7 @@ import keras_tuner as kt
 from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
 from hybridkeras.training.pipeline import fit_autoencoder, load_dataset
-from hybridkeras.training.runs import data_spec, resolved
+from hybridkeras.training.runs import resolved
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
 
 TUNERS = ("random", "hyperband", "bayesian")
@@ -90,7 +90,7 @@ def tune_experiment(
     test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
     meta = {"experiment": config.name, "model": model, "tuner": tuner, "best_hyperparameters": best_hp.values,
             "metrics": {"test_accuracy": test_accuracy},
-            "data": data_spec(config, data, seed=config.split_seed(seed))}
+            "data": config.data_spec(seed).record(data)}
     export = save_model(best, output / "best", metadata=meta)
     summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export)}
     write_json_atomic(output / "tuning.json", summary)
@@ -147,7 +147,7 @@ def tune_autoencoder_qfm(
     test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
     meta = {
         "role": "hybrid",
-        "data": data_spec(config, data),
+        "data": config.data_spec().record(data),
         "config": config.to_dict(),
         "tuner": tuner,
         "best_hyperparameters": best_hp.values,
@@ -206,7 +206,7 @@ def tune_distillation(
     test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
     meta = {"experiment": config.name, "model": student, "teacher": str(teacher), "tuner": tuner,
             "best_hyperparameters": best_hp.values, "metrics": {"test_accuracy": test_accuracy},
-            "data": data_spec(config, data, seed=config.split_seed(seed))}
+            "data": config.data_spec(seed).record(data)}
     export = save_model(best, output / "best", metadata=meta)
     summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy,
                "teacher_test_accuracy": teacher_accuracy, "export": str(export)}
