@@ -144,3 +144,30 @@ def test_pipeline_killed_mid_export_never_leaves_a_mix_of_settings(tmp_path, cap
         train_autoencoder_qfm(config.replace(head_epochs=4), output_dir=out, verbose=0)
     changed = train_autoencoder_qfm(config.replace(head_epochs=4), output_dir=out, resume=False, verbose=0)
     assert len(changed.histories["hybrid"]["loss"]) == 4
+
+
+DISTILL = dict(teachers=("lenet",), students=("student-3q",), ensemble=False, epochs=3, teacher_epochs=1)
+
+
+def test_distillation_killed_mid_epoch_resumes_at_its_last_epoch(tmp_path):
+    """A distillation run killed mid-fit started that run over from epoch 1 (no resume state)."""
+    from hybridkeras.training import run_distillation
+
+    out = tmp_path / "distill"
+    killed(f"""
+        import hybridkeras.training.distillation as dist
+        from hybridkeras.training import get_config, run_distillation
+        kill_in_fit(dist, "from-lenet", 1, 1)
+        run_distillation(get_config("distill-tiny", **{DISTILL!r}), {str(out)!r}, verbose=0)
+    """)
+    run_dir = out / "seed0" / "student-3q" / "from-lenet"
+    before = epochs_of(run_dir / "history.json")
+    assert sorted(before) == ["1"] and (run_dir / "backup").is_dir()
+    teacher = epochs_of(out / "seed0" / "teachers" / "lenet" / "history.json")
+
+    result = run_distillation(get_config("distill-tiny", **DISTILL), out, verbose=0)
+    after = epochs_of(run_dir / "history.json")
+    assert sorted(after) == ["1", "2", "3"] and after["1"] == before["1"]  # epoch 1 was not trained again
+    assert epochs_of(out / "seed0" / "teachers" / "lenet" / "history.json") == teacher
+    assert not (run_dir / "backup").exists() and (run_dir / "metrics.json").is_file()
+    assert {r["role"] for r in result.runs} == {"lenet", "student-3q", "student-3q from lenet"}

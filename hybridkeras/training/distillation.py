@@ -10,12 +10,14 @@ Layout of ``<output>`` (default ``saved_models/<config name>``)::
     summary.md, summary.csv, summary.json
 
 A run whose ``metrics.json`` exists is skipped when the runner is called again, so an
-interrupted table resumes at the run it stopped in.
+interrupted table resumes at the run it stopped in; a run interrupted mid-fit resumes at its last
+finished epoch (``<run>/backup``, kept until the run's export is written).
 """
 from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ from hybridkeras.io import load_model, save_model, write_json_atomic, write_text
 from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
-from hybridkeras.training.callbacks import EpochRecorder
+from hybridkeras.training.callbacks import EpochRecorder, make_callbacks
 from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
 
@@ -87,8 +89,16 @@ def _finish(run_dir: Path, model, metrics: dict, config, data, seed, history=Non
         save_model(model, run_dir / "model", history=history, metadata={
             "role": metrics["role"], "experiment": config.name, "seed": seed, "metrics": metrics,
             "data": config.data_spec(seed).record(data)})
-    write_json_atomic(run_dir / "metrics.json", metrics)
+    write_json_atomic(run_dir / "metrics.json", metrics)  # the run is finished once this exists
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
     return metrics
+
+
+def _resumable(run_dir: Path) -> list:
+    """The per-epoch record and the `BackupAndRestore` state of one run: a run killed mid-fit resumes
+    at its last finished epoch; killed after ``fit``, before its export, it trains no epoch again."""
+    return [EpochRecorder(run_dir / "history.json"),
+            *make_callbacks(lr_schedule=None, backup_dir=run_dir / "backup", keep_backup=True)]
 
 
 def _done(run_dir: Path):
@@ -98,10 +108,10 @@ def _done(run_dir: Path):
 
 def _fit_classifier(model, config, data, run_dir: Path, epochs: int, verbose: int) -> dict:
     compile_for(model, learning_rate=config.learning_rate)
-    recorder = EpochRecorder(run_dir / "history.json")
+    callbacks = _resumable(run_dir)
     model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-              batch_size=config.batch_size, shuffle=True, callbacks=[recorder], verbose=verbose)
-    return recorder.history()
+              batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)
+    return callbacks[0].history()
 
 
 def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_dir: Path, *, verbose: int = 1):
@@ -193,10 +203,11 @@ def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: in
                 student = build_student(config, student_name, data, seed)
                 before = [w.copy() for w in teacher.get_weights()]
                 started = time.perf_counter()
-                recorder = EpochRecorder(run_dir / "history.json")
+                callbacks = _resumable(run_dir)
+                recorder = callbacks[0]
                 distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha,
                         epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                        callbacks=[recorder], verbose=verbose)
+                        callbacks=callbacks, verbose=verbose)
                 if not all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights())):
                     raise RuntimeError(f"teacher {teacher_name!r} changed during distillation")
                 compile_for(student, learning_rate=config.learning_rate)
