@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--trials", type=POSITIVE_INT, default=10, help="number of trials (default: 10)")
     tune.add_argument("--output", help="tuning directory (default: saved_models/<config name>-tuning)")
     tune.add_argument("--overwrite", action="store_true", help="discard an earlier search in --output instead of resuming it")
+    tune.add_argument("--workers", type=POSITIVE_INT,
+                      help="run the search as a chief and N worker processes on this machine (Keras Tuner's distributed "
+                           "mode on 127.0.0.1, each worker pinned to its share of the CPUs); on a cluster start the same "
+                           "command in every process with KERASTUNER_TUNER_ID / _ORACLE_IP / _ORACLE_PORT instead")
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
 
     distill = sub.add_parser("distill", help="distil a classical teacher into a quantum student",
@@ -257,14 +261,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
     import hybridkeras  # noqa: F401  (sets up the stack before TensorFlow loads)
     from hybridkeras.io import ModelLoadError
 
     try:
+        if getattr(args, "workers", None):
+            return _launch(args, argv)
         return _run(args)
     except (ValueError, FileNotFoundError, FileExistsError, ModelLoadError) as exc:
         parser.exit(2, f"hybridkeras {args.command}: error: {exc}\n")
+
+
+def _launch(args, argv) -> int:
+    """``tune ... --workers N``: this process is the chief, N processes run ``tune ...`` as workers."""
+    from hybridkeras.tuning import distributed
+
+    if distributed.role() is not None:
+        raise ValueError("--workers starts its own chief and workers on 127.0.0.1; do not combine it with "
+                         f"{distributed.IP_ENV} / {distributed.ID_ENV} (those make this process one part of a search)")
+    workers, args.workers = args.workers, None
+    return distributed.launch(_without_option(argv, "--workers"), workers, run_chief=lambda: _run(args))
+
+
+def _without_option(argv, flag: str) -> list:
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == flag:
+            skip = True
+        elif not item.startswith(flag + "="):
+            out.append(item)
+    return out
 
 
 def _run(args) -> int:

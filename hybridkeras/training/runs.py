@@ -19,6 +19,7 @@ import math
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +73,14 @@ def start_over(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(folder):
+def locked(folder, *, label: str | None = None):
     """Holds the run folder's lock for the block: a second run into the same folder (another
     process, or this one) gets a clear error naming the holder instead of racing it.
 
     The lock is an advisory `fcntl.flock` on ``<folder>/.hybridkeras-lock``, released when the
-    block ends or the process dies (a killed run leaves no stale lock behind).
+    block ends or the process dies (a killed run leaves no stale lock behind). ``label`` is
+    added to the holder's description (a distributed search's chief names its oracle there, so
+    that its workers can tell they belong to it: see `check_joinable`).
     """
     if folder is None:
         yield
@@ -88,16 +91,18 @@ def locked(folder):
     path = folder / LOCK_FILE
     handle = open(path, "a+")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise FileExistsError(f"{str(folder)!r} is in use by {holder}; wait for that run to finish or choose "
-                                  "another output folder") from None
+        for attempt in range(5):  # a worker's probe (check_joinable) holds it for microseconds
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == 4:
+                    raise FileExistsError(f"{str(folder)!r} is in use by {_holder(handle)}; wait for that run to "
+                                          "finish or choose another output folder") from None
+                time.sleep(0.2)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}" + (f" ({label})" if label else ""))
         handle.flush()
         yield
     finally:
@@ -105,6 +110,33 @@ def locked(folder):
         if created and folder.is_dir() and not _contents(folder):  # a run refused before it wrote anything
             path.unlink(missing_ok=True)
             folder.rmdir()
+
+
+def _holder(handle) -> str:
+    handle.seek(0)
+    return handle.read().strip() or "another process"
+
+
+def check_joinable(folder, label: str) -> None:
+    """Checks that ``folder`` is free or locked by the run ``label`` names (a distributed search's chief),
+    so that a process that is part of that run (a worker) may write into it.
+
+    Raises:
+        FileExistsError: another run holds the folder.
+    """
+    path = Path(folder) / LOCK_FILE
+    if not path.is_file():
+        return
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # free: the chief has not started yet
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        except BlockingIOError:
+            holder = _holder(handle)
+    if label not in holder:
+        raise FileExistsError(f"{str(folder)!r} is in use by {holder}, not by {label}; this process belongs to another "
+                              "run: choose another output folder")
 
 
 def holds_lock(default=None):

@@ -1,33 +1,121 @@
 """Entry point for Keras Tuner searches: train the fixed parts, search, export the best model."""
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
 
 import keras_tuner as kt
 
+from hybridkeras._compat import keras
 from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
 from hybridkeras.training.pipeline import fit_autoencoder, load_dataset
-from hybridkeras.training.runs import resolved
+from hybridkeras.training.runs import check_joinable, locked, resolved
+from hybridkeras.tuning import distributed
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
 
 TUNERS = ("random", "hyperband", "bayesian")
 
 
+class _Trials:
+    """What every tuner of hybridkeras adds to Keras Tuner's: each trial starts from its own seed
+    (the search's seed + the trial number), so a trial trains alike whichever worker runs it and
+    a distributed search gives a single-process search's results; the running trial is known
+    (`current_trial`) for a worker's heartbeat."""
+
+    current_trial = None
+    search_seed = 0
+
+    def run_trial(self, trial, *args, **kwargs):
+        keras.utils.set_random_seed(int(self.search_seed) + int(trial.trial_id))
+        return super().run_trial(trial, *args, **kwargs)
+
+    def on_trial_begin(self, trial):
+        self.current_trial = trial.trial_id
+        super().on_trial_begin(trial)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self.current_trial = None
+
+
+_TUNER_CLASSES = {kind: type(cls.__name__, (_Trials, cls), {"__module__": __name__})
+                  for kind, cls in (("random", kt.RandomSearch), ("bayesian", kt.BayesianOptimization),
+                                    ("hyperband", kt.Hyperband))}
+
+
 def make_tuner(hypermodel, kind: str, *, max_trials: int, epochs: int, directory, project_name: str, seed: int, overwrite: bool):
-    """A Keras Tuner of ``kind`` maximising validation accuracy."""
+    """A Keras Tuner of ``kind`` maximising validation accuracy.
+
+    In a distributed search (Keras Tuner's environment variables, see
+    `hybridkeras.tuning.distributed`) the chief's tuner keeps its own oracle, which
+    `run_search` serves; a worker's tuner asks the chief for trials. A crashed trial is retried
+    once (``max_retries_per_trial=1``), then recorded as failed.
+    """
     if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
         raise ValueError(f"`max_trials` must be a positive int (Keras Tuner reads 0 as 'no limit'). "
                          f"Received: max_trials={max_trials!r}")
-
-    common = dict(objective="val_accuracy", directory=str(directory), project_name=project_name, seed=seed, overwrite=overwrite)
-    if kind == "random":
-        return kt.RandomSearch(hypermodel, max_trials=max_trials, **common)
-    if kind == "bayesian":
-        return kt.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+    if kind not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={kind!r}")
+    common = dict(objective="val_accuracy", directory=str(directory), project_name=project_name, seed=seed,
+                  overwrite=overwrite and distributed.role() in (None, "chief"),  # a worker never deletes the search
+                  max_retries_per_trial=distributed.MAX_RETRIES)
     if kind == "hyperband":
-        return kt.Hyperband(hypermodel, max_epochs=max(epochs, 2), factor=3, **common)
-    raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={kind!r}")
+        common.update(max_epochs=max(epochs, 2), factor=3)
+    else:
+        common.update(max_trials=max_trials)
+    with distributed.local_oracle() if distributed.role() == "chief" else contextlib.nullcontext():
+        search = _TUNER_CLASSES[kind](hypermodel, **common)
+    search.search_seed = int(seed or 0)
+    return search
+
+
+def run_search(search, *args, **kwargs) -> bool:
+    """Runs ``search`` in this process's part of the search; True where the best model is to be
+    exported (a single-process search, or the chief once every trial has ended), False on a worker.
+    """
+    part = distributed.role()
+    if part == "chief":
+        search.workers = distributed.serve_oracle(search.oracle)
+        return True
+    if part is None:
+        search.search(*args, **kwargs)
+        return True
+    heartbeat = distributed.Heartbeat(search)
+    heartbeat.start()
+    try:
+        search.search(*args, **kwargs)
+    finally:
+        heartbeat.stop()
+    return False
+
+
+def trials_record(search) -> list:
+    """Every trial of the search: id, status, score, hyperparameters and (distributed) the worker that ran it."""
+    workers = getattr(search, "workers", {})
+    return [{"trial": trial_id, "status": trial.status, "score": trial.score, "worker": workers.get(trial_id),
+             "hyperparameters": trial.hyperparameters.values}
+            for trial_id, trial in sorted(search.oracle.trials.items())]
+
+
+def _worker_summary(search) -> dict:
+    return {"worker": distributed.role(), "chief": distributed.address()}
+
+
+@contextlib.contextmanager
+def _search_folder(output):
+    """The search folder's lock: held by a single-process search or the chief; a worker joins its chief's."""
+    part = distributed.role()
+    if part is None:
+        with locked(output):
+            yield
+    elif part == "chief":
+        with locked(output, label=distributed.chief_label()):
+            yield
+    else:
+        check_joinable(output, distributed.chief_label())
+        yield
 
 
 def _best_model(search):
@@ -37,12 +125,28 @@ def _best_model(search):
     then warns, at interpreter exit, about every optimizer slot the fresh model does not have.
     Only the weights matter for a finished model, so the restore is marked partial.
     """
-    trial = search.oracle.get_best_trials(1)[0]
+    best = search.oracle.get_best_trials(1)
+    if not best:
+        failed = [t for t in search.oracle.trials.values() if t.status != "COMPLETED"]
+        reason = (failed[-1].message or "").strip().splitlines()[-1:] if failed else []
+        raise ValueError(f"No trial of the search in {search.project_dir!r} completed ({len(failed)} failed)"
+                         + (f"; the last one: {reason[0]}" if reason else ""))
+    trial = best[0]
     model = search._try_build(trial.hyperparameters)
     model.load_weights(search._get_checkpoint_fname(trial.trial_id)).expect_partial()
     return model
 
 
+def _search_run(fn):
+    """A tune entry point runs holding its search folder (``output_dir``): see `_search_folder`."""
+    @functools.wraps(fn)
+    def run(*args, output_dir, **kwargs):
+        with _search_folder(Path(output_dir)):
+            return fn(*args, output_dir=output_dir, **kwargs)
+    return run
+
+
+@_search_run
 def tune_experiment(
     config: ExperimentConfig,
     model: str | None = None,
@@ -83,8 +187,9 @@ def tune_experiment(
     hypermodel = HYPERMODELS[model](data.input_shape, data.num_classes, backend=config.backend)
     search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
                         project_name=f"{config.name}-{model}", seed=seed, overwrite=overwrite)
-    search.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-                  batch_size=config.batch_size, verbose=verbose)
+    if not run_search(search, data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+                      batch_size=config.batch_size, verbose=verbose):
+        return _worker_summary(search)
     best_hp = search.get_best_hyperparameters(1)[0]
     best = _best_model(search)
     test_accuracy = float(best.evaluate(data.x_test, data.y_test, verbose=0)[1])
@@ -92,11 +197,13 @@ def tune_experiment(
             "metrics": {"test_accuracy": test_accuracy},
             "data": config.data_spec(seed).record(data)}
     export = save_model(best, output / "best", metadata=meta)
-    summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export)}
+    summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export),
+               "trials": trials_record(search)}
     write_json_atomic(output / "tuning.json", summary)
     return summary
 
 
+@_search_run
 def tune_autoencoder_qfm(
     config: AutoencoderQFMConfig,
     *,
@@ -137,10 +244,9 @@ def tune_autoencoder_qfm(
         hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
         project_name=config.name, seed=config.seed, overwrite=overwrite,
     )
-    search.search(
-        codes["train"], data.y_train, validation_data=(codes["val"], data.y_val),
-        epochs=epochs, batch_size=config.head_batch_size, verbose=verbose,
-    )
+    if not run_search(search, codes["train"], data.y_train, validation_data=(codes["val"], data.y_val),
+                      epochs=epochs, batch_size=config.head_batch_size, verbose=verbose):
+        return _worker_summary(search)
     best_hp = search.get_best_hyperparameters(1)[0]
     best_head = _best_model(search)
     best = hypermodel.export(best_hp, best_head, encoder, data.input_shape)
@@ -154,11 +260,13 @@ def tune_autoencoder_qfm(
         "metrics": {"hybrid_test_accuracy": test_accuracy},
     }
     export = save_model(best, output / "best", metadata=meta)
-    summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export)}
+    summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy, "export": str(export),
+               "trials": trials_record(search)}
     write_json_atomic(output / "tuning.json", summary)
     return summary
 
 
+@_search_run
 def tune_distillation(
     config,
     *,
@@ -196,8 +304,9 @@ def tune_distillation(
     hypermodel = DistillerHyperModel(lambda: build_student(config, student, data, seed), trained)
     search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
                         project_name=f"{config.name}-{student}", seed=seed, overwrite=overwrite)
-    search.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-                  batch_size=config.batch_size, verbose=verbose)
+    if not run_search(search, data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+                      batch_size=config.batch_size, verbose=verbose):
+        return _worker_summary(search)
     best_hp = search.get_best_hyperparameters(1)[0]
     best = _best_model(search).student
     from hybridkeras.models import compile_for
@@ -209,6 +318,6 @@ def tune_distillation(
             "data": config.data_spec(seed).record(data)}
     export = save_model(best, output / "best", metadata=meta)
     summary = {"best_hyperparameters": best_hp.values, "test_accuracy": test_accuracy,
-               "teacher_test_accuracy": teacher_accuracy, "export": str(export)}
+               "teacher_test_accuracy": teacher_accuracy, "export": str(export), "trials": trials_record(search)}
     write_json_atomic(output / "tuning.json", summary)
     return summary
