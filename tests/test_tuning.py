@@ -28,3 +28,18 @@ def test_two_trial_random_search_exports_its_best_model(tmp_path):
     accuracy = float(np.mean(best.predict(data.x_test, verbose=0).argmax(axis=1) == data.y_test))
     assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)  # exact readouts: reproducible
     assert json.loads((tmp_path / "tuning.json").read_text())["best_hyperparameters"] == summary["best_hyperparameters"]
+
+
+def test_searches_with_seed_zero_are_reproducible(tmp_path):
+    """Keras Tuner reads seed 0 as 'no seed': two searches with the config's seed 0 drew different
+    hyperparameters (oracle seeds random in 1..10000)."""
+    from hybridkeras.tuning import make_tuner
+
+    hypermodel = AutoencoderQFMHyperModel(np.random.default_rng(0).uniform(size=(40, 16)), 10, shots=(0,))
+    drawn = []
+    for run in range(2):
+        search = make_tuner(hypermodel, "random", max_trials=3, epochs=1, directory=tmp_path / str(run),
+                            project_name="p", seed=0, overwrite=True)
+        drawn.append([search.oracle.create_trial(f"t{i}").hyperparameters.values for i in range(3)])
+    assert drawn[0] == drawn[1]
+    assert len({json.dumps(values, sort_keys=True) for values in drawn[0]}) == 3

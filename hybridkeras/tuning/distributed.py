@@ -101,7 +101,9 @@ def local_oracle():
 
 
 def _servicer_class():
+    from keras_tuner import protos
     from keras_tuner.distribute import oracle_chief
+    from keras_tuner.engine import trial as trial_module
 
     class Servicer(oracle_chief.OracleServicer):
         """Keras Tuner's servicer, remembering which worker runs each trial and when it was last heard."""
@@ -111,12 +113,28 @@ def _servicer_class():
             self.heard, self.workers = {}, {}
 
         def CreateTrial(self, request, context):
+            # Keras Tuner answers STOPPED as soon as every trial has been handed out, and a worker that
+            # gets it leaves; a trial still running elsewhere could then fail with nobody left to retry
+            # it. While trials run, a worker without one is held (long poll, then IDLE: it asks again).
+            held = time.monotonic()
+            while self._should_hold(request.tuner_id):
+                if time.monotonic() - held > 1.0:
+                    idle = trial_module.Trial(self.oracle.get_space(), status=trial_module.TrialStatus.IDLE)
+                    return protos.get_service().CreateTrialResponse(trial=idle.to_proto())
+                time.sleep(0.1)
             response = super().CreateTrial(request, context)
             trial = self.oracle.ongoing_trials.get(request.tuner_id)
             if trial is not None:  # the trial this worker now runs (new, retried or resumed)
                 self.heard[trial.trial_id] = time.monotonic()
                 self.workers[trial.trial_id] = request.tuner_id
             return response
+
+        def _should_hold(self, tuner_id) -> bool:
+            oracle = self.oracle
+            if tuner_id in oracle.ongoing_trials or _retries(oracle) or oracle.max_trials is None:
+                return False  # its own trial, a retry waiting, or an oracle that decides itself (Hyperband)
+            others = [t for t, _ in oracle.ongoing_trials.items() if t != tuner_id]
+            return oracle.remaining_trials() == 0 and bool(others)
 
         def GetTrial(self, request, context):
             self.heard[request.trial_id] = time.monotonic()
@@ -127,6 +145,11 @@ def _servicer_class():
             return super().UpdateTrial(request, context)
 
     return Servicer
+
+
+def _retries(oracle) -> list:
+    """The trials waiting for a retry (Keras Tuner's oracle state)."""
+    return oracle.get_state()["retry_queue"]
 
 
 def serve_oracle(oracle, *, lost_after: float | None = None, poll: float = 0.5, grace: float = 2.0,
@@ -165,7 +188,7 @@ def serve_oracle(oracle, *, lost_after: float | None = None, poll: float = 0.5, 
                                      "the trial is retried or recorded as failed")
                     log(f"[chief] trial {trial.trial_id}: {trial.message}")
                     oracle.end_trial(trial)
-            if servicer.stop_triggered and not oracle.ongoing_trials:
+            if servicer.stop_triggered and not oracle.ongoing_trials and not _retries(oracle):
                 break
         time.sleep(grace)  # workers' last calls (their next CreateTrial gets STOPPED)
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from pathlib import Path
 
 import keras_tuner as kt
@@ -58,16 +59,24 @@ def make_tuner(hypermodel, kind: str, *, max_trials: int, epochs: int, directory
                          f"Received: max_trials={max_trials!r}")
     if kind not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={kind!r}")
-    common = dict(objective="val_accuracy", directory=str(directory), project_name=project_name, seed=seed,
+    # Keras Tuner reads seed 0 as "no seed" (a random one): the oracle gets seed + 1, so every seed,
+    # 0 included, makes a reproducible search
+    common = dict(objective="val_accuracy", directory=str(directory), project_name=project_name, seed=int(seed or 0) + 1,
                   overwrite=overwrite and distributed.role() in (None, "chief"),  # a worker never deletes the search
                   max_retries_per_trial=distributed.MAX_RETRIES)
     if kind == "hyperband":
         common.update(max_epochs=max(epochs, 2), factor=3)
     else:
         common.update(max_trials=max_trials)
-    with distributed.local_oracle() if distributed.role() == "chief" else contextlib.nullcontext():
+    chief = distributed.role() == "chief"
+    with distributed.local_oracle() if chief else contextlib.nullcontext():
         search = _TUNER_CLASSES[kind](hypermodel, **common)
     search.search_seed = int(seed or 0)
+    if chief:  # the chief runs no trial, so Keras Tuner never writes its tuner file, which is what it resumes from
+        if not overwrite and not os.path.isfile(search._get_tuner_fname()) and \
+                os.path.isfile(os.path.join(search.project_dir, "oracle.json")):
+            search.oracle.reload()  # an earlier chief's search: resume it
+        search.save()
     return search
 
 
