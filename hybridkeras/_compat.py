@@ -8,6 +8,7 @@ Exposes ``keras`` (the tf_keras namespace), ``tf``, ``tfq``.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -84,12 +85,32 @@ _check_keras_resolution()
 
 import tf_keras as keras  # noqa: E402
 
-try:
-    import tensorflow_quantum as tfq  # noqa: E402
-except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise StackError(
-        f"tensorflow-quantum 0.7.6 could not be imported ({exc}). It needs Python 3.11 "
-        f"(this is {sys.version.split()[0]}) and tensorflow 2.18.x."
-    ) from exc
+class _TFQ:
+    """``tensorflow_quantum``, imported when first used.
+
+    Importing TFQ starts TensorFlow's eager context (it loads its op libraries), after which a
+    `tf.distribute.MultiWorkerMirroredStrategy` can no longer be created ("collective ops must be
+    configured at program startup"); importing it on first use lets a multi-worker run create its
+    strategy after ``import hybridkeras``.
+    """
+
+    _module = None
+
+    def __getattr__(self, name):
+        if _TFQ._module is None:
+            try:
+                import tensorflow_quantum
+            except ImportError as exc:  # pragma: no cover - depends on the installation
+                raise StackError(
+                    f"tensorflow-quantum 0.7.6 could not be imported ({exc}). It needs Python 3.11 "
+                    f"(this is {sys.version.split()[0]}) and tensorflow 2.18.x."
+                ) from exc
+            _TFQ._module = tensorflow_quantum
+        return getattr(_TFQ._module, name)
+
+
+if importlib.util.find_spec("tensorflow_quantum") is None:  # pragma: no cover - depends on the installation
+    raise StackError("tensorflow-quantum 0.7.6 is not installed; reinstall with `pip install -e .`")
+tfq = _TFQ()
 
 __all__ = ["keras", "tf", "tfq", "StackError"]

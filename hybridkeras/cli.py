@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", help="run directory for checkpoints and exports (default: saved_models/<config name>)")
     train.add_argument("--no-resume", action="store_true", help="start over instead of resuming an interrupted run in --output")
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to <output>/logs")
+    train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
+                       help="tf.distribute strategy: default (one device), mirrored (every GPU here), multi-worker "
+                            "(MultiWorkerMirroredStrategy from TF_CONFIG; run the same command in every worker)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
 
     experiment = sub.add_parser("experiment", help="run a named experiment config over its models and seeds",
@@ -211,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--output", help="experiment folder (default: saved_models/<config name>)")
     experiment.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     experiment.add_argument("--tensorboard", action="store_true", help="TensorBoard logs per run")
+    experiment.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
+                            help="tf.distribute strategy: default (one device), mirrored (every GPU here), multi-worker "
+                                 "(MultiWorkerMirroredStrategy from TF_CONFIG; run the same command in every worker)")
     experiment.add_argument("--quiet", action="store_true", help="no progress bars")
 
     evaluate = sub.add_parser("evaluate", help="score exports on held-out data and draw plots",
@@ -332,7 +338,7 @@ def _run(args) -> int:
         from hybridkeras.training import train_autoencoder_qfm
 
         output = args.output or f"saved_models/{config.name}"
-        result = train_autoencoder_qfm(config, output_dir=output, resume=not args.no_resume,
+        result = train_autoencoder_qfm(config, output_dir=output, resume=not args.no_resume, strategy=args.strategy,
                                        tensorboard=args.tensorboard, verbose=verbose)
         print(result.dataset.summary())
         print(json.dumps(result.metrics, indent=2))
@@ -351,6 +357,10 @@ def _run(args) -> int:
 
 def _run_distillation(args, config, verbose: int) -> int:
     from pathlib import Path
+
+    if getattr(args, "strategy", "default") != "default":
+        raise ValueError(f"--strategy {args.strategy} is not supported for distillation configs ({config.name!r}) yet; "
+                         "use it with train / experiment of the other families")
 
     if args.command == "tune":
         from hybridkeras.tuning import tune_distillation
@@ -406,7 +416,7 @@ def _run_experiment(args, config, verbose: int) -> int:
     from hybridkeras.training import run_experiment
 
     output = args.output or f"saved_models/{config.name}"
-    result = run_experiment(config, output, resume=not args.no_resume, verbose=verbose,
+    result = run_experiment(config, output, resume=not args.no_resume, verbose=verbose, strategy=args.strategy,
                             tensorboard=args.tensorboard)
     print(result.markdown)
     print(f"tables: {output}/summary.md, {output}/summary.csv; curves: {output}/curves.png")

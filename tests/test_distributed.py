@@ -167,3 +167,80 @@ def test_local_workers_give_the_single_process_search(tmp_path):
     np.testing.assert_allclose([t["score"] for t in one["trials"]], [t["score"] for t in two["trials"]], atol=1e-6)
     assert one["best_hyperparameters"] == two["best_hyperparameters"]
     assert one["test_accuracy"] == pytest.approx(two["test_accuracy"], abs=1e-6)
+
+
+ONE_STEP = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import hybridkeras as hk
+    from hybridkeras.models import build_hqnn_parallel
+    from hybridkeras.training.distribute import global_batches, make_strategy
+
+    strategy = make_strategy(sys.argv[1])
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(8, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 3, size=8)
+    weights = {}
+    for backend in ("statevector", "tfq"):
+        with strategy.scope():
+            hk.keras.utils.set_random_seed(0)
+            model = build_hqnn_parallel((12, 12, 1), 3, qubits=3, circuits=2, depth=1, conv_blocks=1, filters=(4,),
+                                        backend=backend)
+            # plain SGD: Adam's first step is lr·g/|g| per element, which turns the round-off of
+            # near-zero gradients (summed across workers in another order) into differences of order lr
+            model.compile(optimizer=hk.keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
+        weights[backend + "_before"] = np.concatenate([w.numpy().ravel() for w in model.weights])
+        model.fit(global_batches(x, y, 8), epochs=1, verbose=0)  # one step on the global batch of 8
+        weights[backend] = np.concatenate([w.numpy().ravel() for w in model.weights])
+    np.savez(sys.argv[2], **weights)
+""")
+
+
+@pytest.mark.slow
+def test_a_multi_worker_step_equals_one_process_step(tmp_path):
+    """Two MultiWorkerMirroredStrategy workers (TF_CONFIG on localhost), each taking half of a global
+    batch: HQNN-Parallel's weights after one step equal one process's, on the engine and on TFQ."""
+    ports = [distributed.free_port(), distributed.free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                   TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen([sys.executable, "-c", ONE_STEP, "multi-worker", str(tmp_path / f"w{index}.npz")],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    single = subprocess.run([sys.executable, "-c", ONE_STEP, "default", str(tmp_path / "one.npz")],
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    for proc in procs:
+        code, _, stderr = finish(proc)
+        assert code == 0, stderr[-3000:]
+    one = np.load(tmp_path / "one.npz")
+    for index in range(2):
+        workers = np.load(tmp_path / f"w{index}.npz")
+        for backend in ("statevector", "tfq"):
+            np.testing.assert_array_equal(workers[backend + "_before"], one[backend + "_before"])
+            assert np.abs(one[backend] - one[backend + "_before"]).max() > 1e-3  # the step moved the weights
+            np.testing.assert_allclose(workers[backend], one[backend], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("backend", ["statevector", "tfq"])
+def test_every_family_builds_compiles_and_trains_under_a_strategy_scope(backend, tmp_path):
+    from hybridkeras.models import build_model, compile_for
+    from hybridkeras.training.distribute import make_strategy
+
+    strategy = make_strategy("mirrored")
+    x = np.random.default_rng(0).uniform(size=(8, 12, 12, 1)).astype(np.float32)
+    y = np.arange(8) % 2
+    for name in ("hqnn-parallel", "hqnn-quanv", "lcqhnn", "student-3q", "autoencoder-qfm"):
+        with strategy.scope():
+            model = compile_for(build_model(name, (12, 12, 1), 2, backend=backend))
+        assert all("Mirrored" in type(w).__name__ for w in model.trainable_weights), name
+        loss = model.fit(x, y, batch_size=4, epochs=1, verbose=0).history["loss"][0]
+        assert np.isfinite(loss), name
+    from hybridkeras.training import get_config, run_experiment
+
+    config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("hqnn-quanv",), backend=backend)
+    result = run_experiment(config, tmp_path / "exp", verbose=0, plots=False, strategy="mirrored")
+    assert result.runs["hqnn-quanv"][0]["epochs"] == 1
+    with pytest.raises(ValueError, match="`strategy` must be one of"):
+        make_strategy("horovod")

@@ -76,7 +76,7 @@ def build_head(input_dim: int, num_classes: int, *, units: Sequence[int] = (256,
     for i, width in enumerate(units):
         layers += [
             keras.layers.Dense(check_positive_int("units", width), activation="relu", name=f"dense_{i}"),
-            keras.layers.BatchNormalization(name=f"batch_norm_{i}"),
+            keras.layers.BatchNormalization(name=f"batch_norm_{i}", synchronized=True),
             keras.layers.Dropout(dropout, name=f"dropout_{i}"),
         ]
     layers.append(keras.layers.Dense(num_classes, activation="softmax", name="probabilities"))

@@ -24,7 +24,7 @@ DEFAULT_FILTERS = (16, 32, 64, 128)
 # statistics (Keras: momentum 0.9) and eps 1e-5. Keras' own default momentum 0.99 leaves the
 # moving statistics so far behind on small datasets that validation accuracy sits at chance
 # for the first epochs while training accuracy is already > 90%.
-BN = dict(momentum=0.9, epsilon=1e-5)
+BN = dict(momentum=0.9, epsilon=1e-5, synchronized=True)  # synchronised: one global-batch step under tf.distribute
 
 
 

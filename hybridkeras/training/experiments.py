@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridkeras._compat import keras
+from hybridkeras._compat import keras, tf
 from hybridkeras.data import DataSpec
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
 from hybridkeras.models import build_model, compile_for, get_builder
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
+from hybridkeras.training.distribute import global_batches, make_strategy, worker_folder
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
@@ -94,13 +95,19 @@ def _all_layers(model) -> list:
 
 
 def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_dir: Path, *,
-              verbose: int = 1, save: bool = True, tensorboard: bool = False) -> dict:
-    """Trains one model with one seed (resuming from ``run_dir/backup``); returns its metrics."""
+              verbose: int = 1, save: bool = True, tensorboard: bool = False, strategy=None) -> dict:
+    """Trains one model with one seed (resuming from ``run_dir/backup``); returns its metrics.
+
+    ``strategy``: a `tf.distribute.Strategy` (see `hybridkeras.training.distribute`); the model is
+    built and compiled in its scope, and a multi-worker strategy is fed global batches.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
+    strategy = strategy or make_strategy("default")
     keras.utils.set_random_seed(seed)
-    model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
-                        **config.model_kwargs.get(model_name, {}))
-    compile_for(model, learning_rate=config.learning_rate)
+    with strategy.scope():
+        model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
+                            **config.model_kwargs.get(model_name, {}))
+        compile_for(model, learning_rate=config.learning_rate)
     recorder = EpochRecorder(run_dir / "history.json")
     tests = [TestAccuracyAt(config.report_epochs, data.x_test, data.y_test)] if config.report_test else []
     callbacks = tests + [recorder] + _gradcam_callbacks(config, model, data, run_dir) + make_callbacks(
@@ -108,10 +115,15 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
         keep_backup=True, tensorboard_dir=run_dir / "logs" if tensorboard else None,
     )
     started = time.perf_counter()
-    model.fit(
-        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=config.epochs,
-        batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose,
-    )
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):  # global batches, split the tf.data way
+        model.fit(global_batches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed),
+                  validation_data=global_batches(data.x_val, data.y_val, config.batch_size), epochs=config.epochs,
+                  callbacks=callbacks, verbose=verbose)
+    else:
+        model.fit(
+            data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=config.epochs,
+            batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose,
+        )
     seconds = time.perf_counter() - started
     test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
     history = recorder.history()
@@ -213,7 +225,8 @@ def render_markdown(config: ExperimentConfig, rows: list, speedups: list, data_s
 
 @holds_lock(default_output)
 def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
-                   save_models: bool = True, tensorboard: bool = False, plots: bool = True) -> ExperimentResult:
+                   save_models: bool = True, tensorboard: bool = False, plots: bool = True,
+                   strategy="default") -> ExperimentResult:
     """Runs every model of ``config`` for every seed and writes the tables and plots.
 
     Args:
@@ -223,6 +236,9 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
             earlier run of the folder first.
         verbose: Keras' progress bar (1), one line per epoch (2) or silent (0).
         save_models: Export every trained model to ``<model>/seed<k>/model``.
+        strategy: 'default', 'mirrored', 'multi-worker' (TF_CONFIG) or a `tf.distribute.Strategy`:
+            see `hybridkeras.training.distribute`; on a multi-worker run only the chief writes
+            ``output_dir``, the other workers their own folder in it.
 
     Returns:
         An :class:`ExperimentResult` with per-seed metrics, histories and the summary rows.
@@ -236,7 +252,8 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
     for name in config.models:
         get_builder(name)
     config = resolved(config)  # the backend is explicit from here on, and recorded
-    output = Path(output_dir or default_output(config))
+    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+    output = worker_folder(Path(output_dir or default_output(config)))
     check_config(output, config, resume)
     result = ExperimentResult(config=config, output_dir=output)
     datasets = {}
@@ -257,7 +274,7 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
                 if verbose:
                     print(f"[{config.name}] {model_name} seed {seed}", flush=True)
                 metrics = train_one(config, model_name, seed, data, run_dir, verbose=verbose, save=save_models,
-                                    tensorboard=tensorboard)
+                                    tensorboard=tensorboard, strategy=strategy)
                 keras.backend.clear_session()
             result.runs[model_name].append(metrics)
             result.histories[model_name].append(read_run_history(run_dir))

@@ -31,6 +31,7 @@ from hybridkeras.models.autoencoder_qfm import (
 )
 from hybridkeras.training.callbacks import EpochRecorder, make_callbacks
 from hybridkeras.training.configs import AutoencoderQFMConfig
+from hybridkeras.training.distribute import make_strategy, worker_folder
 from hybridkeras.training.runs import check_config, claim, holds_lock, is_run_folder, resolved
 
 RECORD_FILE = "record.json"
@@ -160,6 +161,7 @@ def train_autoencoder_qfm(
     resume: bool = True,
     tensorboard: bool = False,
     verbose: int = 1,
+    strategy="default",
 ) -> PipelineResult:
     """Runs the whole first-paper experiment and (with ``output_dir``) exports its models.
 
@@ -175,9 +177,17 @@ def train_autoencoder_qfm(
             False deletes an earlier run of the folder first (only a folder hybridkeras marked).
         tensorboard: Write TensorBoard logs under ``output_dir/logs``.
         verbose: Keras / tqdm verbosity (0 silent).
+        strategy: 'default', 'mirrored', 'multi-worker' (TF_CONFIG) or a `tf.distribute.Strategy`
+            whose scope every model is built and compiled in (`hybridkeras.training.distribute`).
     """
     started = time.time()
     config = resolved(config)  # the backend is explicit from here on, and recorded
+    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+    with strategy.scope():
+        return _train(config, dataset, worker_folder(output_dir), resume, tensorboard, verbose, started)
+
+
+def _train(config, dataset, output_dir, resume, tensorboard, verbose, started) -> PipelineResult:
     keras.utils.set_random_seed(config.seed)
     data = dataset if dataset is not None else load_dataset(config)
     for label, array in (("x_train", data.x_train), ("x_val", data.x_val), ("x_test", data.x_test)):

@@ -26,6 +26,7 @@ import numpy as np
 
 from hybridkeras.io import write_json_atomic, write_text_atomic
 from hybridkeras.layers._backend import get_backend
+from hybridkeras.training.distribute import worker_folder
 
 RUN_MARKER = ".hybridkeras-run"
 LOCK_FILE = ".hybridkeras-lock"
@@ -148,7 +149,7 @@ def holds_lock(default=None):
             folder = kwargs.get("output_dir", args[0] if args else None)
             if folder is None and default is not None and getattr(config, "name", None):
                 folder = default(config)
-            with locked(folder):
+            with locked(worker_folder(folder)):  # a multi-worker run's other workers write their own folder
                 return fn(config, *args, **kwargs)
         return run
     return wrap

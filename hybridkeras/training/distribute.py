@@ -1,0 +1,77 @@
+"""Training on several devices or machines with `tf.distribute` (tf_keras 2.18).
+
+* ``default``: the current strategy (one device);
+* ``mirrored``: `tf.distribute.MirroredStrategy`, every GPU of this machine (one replica on a
+  machine without GPUs);
+* ``multi-worker``: `tf.distribute.MultiWorkerMirroredStrategy`, configured from ``TF_CONFIG``
+  (every worker runs the same command; worker 0 — or the ``chief`` task — is the chief).
+
+Models are built and compiled inside ``strategy.scope()`` (quantum layers on either backend:
+TFQ's ops and the state-vector engine are ordinary TensorFlow ops in each replica), batch norms
+are synchronised across replicas (so a step on a global batch is one process's step on it),
+input is a `tf.data` pipeline of global batches that the strategy splits the tf.data way
+(``AutoShardPolicy.DATA``), and `BackupAndRestore` lets a restarted worker resume. Only the
+chief writes the run's records and exports; the other workers write into their own scratch
+folder inside the run folder (`worker_folder`).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+def make_strategy(name: str = "default"):
+    """The `tf.distribute.Strategy` ``name`` (one of `STRATEGIES`).
+
+    Create a multi-worker strategy at the start of the program, before other TensorFlow work
+    (TensorFlow's rule for collective ops).
+    """
+    from hybridkeras._compat import tf
+
+    if name not in STRATEGIES:
+        raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: strategy={name!r}")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if not os.environ.get("TF_CONFIG"):
+        raise ValueError("strategy='multi-worker' is configured from the TF_CONFIG environment variable (the cluster's "
+                         "workers and this process's task); set it in every worker (see README, 'Scaling out')")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _task() -> tuple[str | None, int, dict]:
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task", {})
+    return task.get("type"), int(task.get("index", 0)), config.get("cluster", {})
+
+
+def is_chief() -> bool:
+    """Whether this process writes the run's records (no TF_CONFIG, the chief task, or worker 0 without one)."""
+    kind, index, cluster = _task()
+    if kind is None:
+        return True
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+
+
+def worker_folder(folder) -> Path:
+    """Where this process writes: ``folder`` on the chief, ``folder/.workers/<task>-<index>`` on other workers."""
+    if folder is None or is_chief():
+        return folder if folder is None else Path(folder)
+    kind, index, _ = _task()
+    return Path(folder) / ".workers" / f"{kind}-{index}"
+
+
+def global_batches(x, y, batch_size: int, *, shuffle: bool = False, seed: int = 0):
+    """``(x, y)`` as a `tf.data.Dataset` of global batches, split across replicas and workers the tf.data way."""
+    from hybridkeras._compat import tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.batch(batch_size).with_options(options).prefetch(tf.data.AUTOTUNE)
