@@ -237,8 +237,9 @@ def test_distiller_validation(digits4, lenet_teacher, kwargs, error, match):
 
 
 def test_distiller_rejects_mismatched_models(digits4, lenet_teacher):
-    with pytest.raises(ValueError, match="predicts 4 classes and the student 6"):
-        Distiller(build_student_3q(digits4.input_shape, 6), lenet_teacher)
+    with pytest.raises(ValueError, match="predicts 4 classes and the student has 3 outputs"):
+        Distiller(build_student_3q(digits4.input_shape, 3), lenet_teacher)
+    assert Distiller(build_student_3q(digits4.input_shape, 6), lenet_teacher).classes == 4  # KD on the first 4
     with pytest.raises(TypeError, match="tf_keras models"):
         Distiller(object(), lenet_teacher)
 
@@ -291,3 +292,95 @@ def test_bad_settings_are_refused_before_any_teacher_is_trained(tmp_path, field,
     for name in ("hqnn-quanv-tiny", "autoencoder-qfm-tiny"):  # every kind of config checks its fields alike
         with pytest.raises(ValueError, match="`batch_size` must be a positive int|`ae_batch_size` must be"):
             get_config(name, **{"batch_size" if name.startswith("hqnn") else "ae_batch_size": -3})
+
+
+# ---- the distillation authors' protocol: its pieces (issue 14) ----
+
+@pytest.mark.parametrize("backend", ["statevector", "tfq"])
+def test_depth_zero_angle_circuit_probabilities_are_the_closed_form(backend):
+    """H then RY(θ_k) per qubit, nothing trainable: P(b) = ∏_k (1 + (−1)^(1−b_k) sin θ_k)/2, and a cirq.Simulator
+    run of the layer's own circuit agrees."""
+    layer = EncodedPQC(3, encoding="angle", depth=0, backend=backend, differentiator=None)
+    x = np.random.default_rng(1).uniform(-1, 1, size=(5, 3)).astype(np.float32)
+    probs = layer(x).numpy()
+    assert layer.trainable_weights == [] and layer.count_params() == 0
+    theta = np.pi * x
+    bits = np.array([[(b >> (2 - k)) & 1 for k in range(3)] for b in range(8)])  # big-endian basis states
+    closed = np.prod((1 + np.where(bits[None], 1, -1) * np.sin(theta)[:, None, :]) / 2, axis=-1)
+    np.testing.assert_allclose(probs, closed, atol=1e-5)
+    simulator = cirq.Simulator(dtype=np.complex128)
+    for row in range(len(x)):
+        resolver = dict(zip(layer.symbols, x[row].astype(np.float64)))
+        state = simulator.simulate(layer.circuit, resolver, qubit_order=layer._qubits).final_state_vector
+        np.testing.assert_allclose(probs[row], np.abs(state) ** 2, atol=1e-5)
+    assert not any(isinstance(op.gate, cirq.CNotPowGate) for op in layer.circuit.all_operations())
+
+
+def test_sigmoid_pair_head_and_weighted_loss_equal_numpy(digits4, lenet_teacher):
+    from hybridkeras.layers import SigmoidPairLogits
+    from hybridkeras.models import build_authors_student
+    from hybridkeras.training import Distiller
+
+    p = np.random.default_rng(2).uniform(size=(4, 8)).astype(np.float32)
+    s = 1 / (1 + np.exp(-p.astype(np.float64)))
+    np.testing.assert_allclose(SigmoidPairLogits()(p).numpy(), np.concatenate([s, 1 - s], axis=1), atol=1e-6)
+
+    hk.keras.utils.set_random_seed(0)
+    student = build_authors_student(digits4.input_shape, 4, qubits=3, backend="statevector")
+    assert student.output_shape == (None, 16)
+    t, lam = 3.0, 0.9
+    distiller = Distiller(student, lenet_teacher, temperature=t, ce_weight=1.0, kd_weight=lam,
+                          student_outputs="logits")
+    x, y = digits4.x_train[:6], digits4.y_train[:6]
+    z = student(x, training=False).numpy().astype(np.float64)
+    teacher_p = lenet_teacher(x, training=False).numpy().astype(np.float64)
+    total, ce, kl = (v.numpy() for v in distiller._loss_terms(y, student(x, training=False),
+                                                              lenet_teacher(x, training=False)))
+
+    def softmax(a):
+        e = np.exp(a - a.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    ce_np = np.mean(-np.log(softmax(z)[np.arange(6), y]))
+    soft_t = softmax(np.log(np.clip(teacher_p, 1e-7, 1)) / t)
+    soft_s = softmax(z[:, :4] / t)  # KD on the first k = 4 logits: sigmoid(p)[:k]
+    kl_np = np.mean(np.sum(soft_t * np.log(np.clip(soft_t, 1e-7, 1) / np.clip(soft_s, 1e-7, 1)), axis=1))
+    np.testing.assert_allclose([ce, kl, total], [ce_np, kl_np, 1.0 * ce_np + lam * t**2 * kl_np], rtol=1e-5)
+    assert abs(softmax(z[:, :4] / t) - 0.25).max() < 0.04  # sigmoid(p) ∈ [0.5, 0.73]: near-uniform soft targets
+
+
+def test_a_disconnected_kd_term_trains_the_student_exactly_as_cross_entropy(digits4, lenet_teacher):
+    """kd_weight=0 (three of the authors' notebooks disconnect the KD term) must leave plain CE training:
+    same seed, same weights after training; the teacher stays bit-equal."""
+    from hybridkeras.models import build_authors_student
+    from hybridkeras.training import Distiller
+
+    before = [w.copy() for w in lenet_teacher.get_weights()]
+    trained = []
+    for kind in ("distiller", "ce"):
+        hk.keras.utils.set_random_seed(7)
+        student = build_authors_student(digits4.input_shape, 4, qubits=3, backend="statevector")
+        initial = [w.numpy() for w in student.weights]
+        if kind == "distiller":
+            model = Distiller(student, lenet_teacher, temperature=3.0, ce_weight=1.0, kd_weight=0.0,
+                              student_outputs="logits")
+            model.compile(optimizer=hk.keras.optimizers.Adam(1e-3))
+        else:
+            model = student
+            model.compile(optimizer=hk.keras.optimizers.Adam(1e-3),
+                          loss=hk.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        hk.keras.utils.set_random_seed(11)
+        model.fit(digits4.x_train[:32], digits4.y_train[:32], batch_size=8, epochs=2, shuffle=False, verbose=0)
+        trained.append([w.numpy() for w in student.weights])
+    for a, b in zip(*trained):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(trained[0], initial))  # it did train
+    assert all(np.array_equal(a, b) for a, b in zip(before, lenet_teacher.get_weights()))
+
+
+def test_classic_lenet_has_the_authors_parameter_count():
+    from hybridkeras.models import build_lenet
+
+    model = build_lenet((28, 28, 1), 6, activation="tanh", pooling="average", padding="valid")
+    assert model.count_params() == 44_086
+    assert any(isinstance(layer, hk.keras.layers.AveragePooling2D) for layer in model.layers)

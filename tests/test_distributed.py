@@ -244,3 +244,23 @@ def test_every_family_builds_compiles_and_trains_under_a_strategy_scope(backend,
     assert result.runs["hqnn-quanv"][0]["epochs"] == 1
     with pytest.raises(ValueError, match="`strategy` must be one of"):
         make_strategy("horovod")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family, config", [("autoencoder-qfm", "autoencoder-qfm-tiny"), ("distill", "distill-tiny"),
+                                            ("lcqhnn", "lcqhnn-tiny"), ("hqnn-parallel", "hqnn-parallel-tiny")])
+def test_every_family_searches_with_local_workers(tmp_path, family, config):
+    """The fixed parts (autoencoder, teacher) are trained once by the chief and shared: the exported
+    best model (chief's encoder + a head a worker trained on its codes) scores what it recorded."""
+    out = tmp_path / "search"
+    done = subprocess.run([sys.executable, "-m", "hybridkeras", "tune", family, "--config", config, "--trials", "2",
+                           "--epochs", "1", "--quiet", "--output", str(out), "--workers", "2"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "tuning.json").read_text())
+    assert len(summary["trials"]) == 2 and all(t["status"] == "COMPLETED" for t in summary["trials"])
+    assert {t["worker"] for t in summary["trials"]} <= {"tuner0", "tuner1"}
+    record = hk.io.read_record(out / "best")["metadata"]
+    data = hk.data.DataSpec.from_record(record["data"]).load()
+    accuracy = np.mean(hk.load_model(out / "best").predict(data.x_test, verbose=0).argmax(1) == data.y_test)
+    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)

@@ -5,7 +5,7 @@ from hybridkeras.layers.lcqhnn import LCQHNNBlock
 from hybridkeras.layers.parallel_pqc import ParallelPQC
 from hybridkeras.layers.preprocessing import ImageRange, MinMaxScaling, PadFeatures, PCAProjection
 from hybridkeras.layers.quanvolution import Quanvolution2D
-from hybridkeras.layers.student import ClassProbabilities, EncodedPQC
+from hybridkeras.layers.student import ClassProbabilities, EncodedPQC, SigmoidPairLogits
 
 CUSTOM_OBJECTS = {
     "hybridkeras>QuantumFeatureMap": QuantumFeatureMap,
@@ -18,9 +18,10 @@ CUSTOM_OBJECTS = {
     "hybridkeras>MinMaxScaling": MinMaxScaling,
     "hybridkeras>PadFeatures": PadFeatures,
     "hybridkeras>ImageRange": ImageRange,
+    "hybridkeras>SigmoidPairLogits": SigmoidPairLogits,
 }
 
 __all__ = [
     "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "ImageRange", "LCQHNNBlock", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
-    "QuantumLayer", "Quanvolution2D",
+    "QuantumLayer", "Quanvolution2D", "SigmoidPairLogits",
 ]

@@ -19,6 +19,15 @@ def check_positive_int(name: str, value, *, maximum: int | None = None) -> int:
     return int(value)
 
 
+def check_count(name: str, value, *, maximum: int | None = None) -> int:
+    """A non-negative int (0 allowed, e.g. a circuit depth of 0: no trainable layer)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"`{name}` must be an int ≥ 0. Received: {name}={value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be at most {maximum}. Received: {name}={value!r}")
+    return int(value)
+
+
 def check_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {tuple(choices)}. Received: {name}={value!r}")

@@ -11,7 +11,7 @@ from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, ma
 from hybridkeras.layers._backend import check_qubits
 from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
-from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
+from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_count, check_positive_int, check_rank2
 
 ENCODINGS = ("amplitude", "angle")
 _EPS = 1e-12
@@ -55,7 +55,9 @@ class EncodedPQC(QuantumLayer):
     Args:
         qubits: Qubits n (the paper's students use 3 and 4).
         encoding: 'amplitude' (default) or 'angle'.
-        depth: Trainable layers.
+        depth: Trainable layers; 0 (with 'angle'): no trainable weight and no entangler, the
+            encoding read out directly — the distillation authors' student circuit, whose basis-state
+            probabilities are ∏_k (1 ± sin θ_k)/2.
         repetitions: None for exact probabilities, or shots per circuit and operator (the
             paper's configs use 5000); needs ``differentiator='parameter_shift'`` or None.
         differentiator: 'adjoint' (default, exact only), 'parameter_shift' or None.
@@ -79,7 +81,10 @@ class EncodedPQC(QuantumLayer):
                  backend=None, **kwargs):
         super().__init__(repetitions=repetitions, differentiator=differentiator, backend=backend, **kwargs)
         self.encoding = check_choice("encoding", encoding, ENCODINGS)
-        self.depth = check_positive_int("depth", depth, maximum=MAX_DEPTH)
+        self.depth = check_count("depth", depth, maximum=MAX_DEPTH)
+        if self.depth == 0 and self.encoding == "amplitude":
+            raise ValueError("`depth=0` (no trainable layer) needs encoding='angle': an amplitude-encoded state "
+                             "read out directly only returns the normalised features squared")
         self.qubits = check_qubits(qubits, self.backend)
 
         self._qubits = cirq.LineQubit.range(self.qubits)
@@ -89,14 +94,14 @@ class EncodedPQC(QuantumLayer):
         else:
             self._inputs = make_symbols("x", self.qubits)
             encoder = hadamard_angle_encoding(self._qubits, self._inputs)
-        self._weights = make_symbols("w", self.depth * self.qubits * 2)
+        self._weights = make_symbols("w", self.depth * self.qubits * 2) if self.depth else []
         grid = np.array(self._weights, dtype=object).reshape(self.depth, self.qubits, 2).tolist()
         self.circuit = encoder + ry_rz_layers(self._qubits, grid)
         self._readout = Readout(self._qubits, "probs", self.backend)
         self._pqc = BatchedCircuit(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
-            shared=len(self._weights),
+            shared=len(self._weights) if self.depth else 0,
         )
 
     @property
@@ -122,7 +127,7 @@ class EncodedPQC(QuantumLayer):
                 f"The last input dimension ({features}) must be {expected} for {self.encoding} encoding. "
                 f"Received input shape {tuple(input_shape)}"
             )
-        self.circuit_weights = self.add_weight(
+        self.circuit_weights = None if self.depth == 0 else self.add_weight(
             name="circuit_weights", shape=(self.depth, self.qubits, 2),
             initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
         )
@@ -131,6 +136,8 @@ class EncodedPQC(QuantumLayer):
     def call(self, inputs):
         x = self.finite_inputs(inputs)
         values = amplitude_angles_tf(x, self.qubits) if self.encoding == "amplitude" else x
+        if self.circuit_weights is None:  # depth 0: the encoding alone (the distillation authors' students)
+            return self._readout(self._pqc(values))
         return self._readout(self._pqc(values, shared=tf.reshape(self.circuit_weights, [1, -1])))
 
     def compute_output_shape(self, input_shape):
@@ -176,3 +183,21 @@ class ClassProbabilities(keras.layers.Layer):
         config = super().get_config()
         config.update(num_classes=self.num_classes, floor=self.floor)
         return config
+
+
+@keras.utils.register_keras_serializable(package="hybridkeras")
+class SigmoidPairLogits(keras.layers.Layer):
+    """The distillation authors' head: the 2^n basis-state probabilities p of a student circuit become
+    2^(n+1) logits ``concat(sigmoid(p), 1 − sigmoid(p))`` for a cross-entropy on logits, and the
+    prediction is their argmax. No weights.
+
+    Input shape: (batch, m). Output shape: (batch, 2·m).
+    """
+
+    def call(self, inputs):
+        s = tf.sigmoid(tf.cast(inputs, self.compute_dtype))
+        return tf.concat([s, 1.0 - s], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        return shape[:-1].concatenate([None if shape[-1] is None else 2 * shape[-1]])

@@ -28,6 +28,7 @@ from hybridkeras.models.hqnn import (
 )
 from hybridkeras.models.distillation import (
     build_alexnet,
+    build_authors_student,
     build_ensemble,
     build_lenet,
     build_quantum_student,
@@ -88,7 +89,7 @@ def build_model(name: str, input_shape, num_classes: int, *, backend: str | None
 
 
 __all__ = [
-    "MODELS", "adapt_front", "build_alexnet", "build_ensemble", "build_lenet", "build_quantum_student",
+    "MODELS", "adapt_front", "build_alexnet", "build_authors_student", "build_ensemble", "build_lenet", "build_quantum_student",
     "build_student_3q", "build_student_4q", "build_cnn1", "build_cnn4", "build_conv_block", "build_hqnn_parallel",
     "build_hqnn_parallel_cnn", "build_hqnn_quanv", "build_quanv_cnn", "build_autoencoder", "build_autoencoder_classical", "build_autoencoder_qfm",
     "build_decoder", "build_lcqhnn", "build_lcqhnn_cnn", "build_lcqhnn_cnn4", "build_lcqhnn_cnn8",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from hybridkeras._compat import keras
-from hybridkeras.layers import ClassProbabilities, EncodedPQC
+from hybridkeras.layers import ClassProbabilities, EncodedPQC, SigmoidPairLogits
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
 from hybridkeras.models.common import check_classes, check_image_shape, image_check
@@ -26,20 +26,30 @@ from hybridkeras.models.common import check_classes, check_image_shape, image_ch
 HEADS = ("slice", "dense")
 
 
-def build_lenet(input_shape=(28, 28, 1), num_classes: int = 10) -> "keras.Model":
-    """LeNet-5 for 28×28 inputs (the first convolution pads, as is usual for MNIST)."""
+def build_lenet(input_shape=(28, 28, 1), num_classes: int = 10, *, activation: str = "relu",
+                pooling: str = "max", padding: str = "same") -> "keras.Model":
+    """LeNet-5 for 28×28 inputs.
+
+    The default is the usual modern variant (ReLU, max pooling, the first convolution padded);
+    ``activation="tanh", pooling="average", padding="valid"`` is the classic LeNet-5 the
+    distillation authors' notebooks train (44,086 parameters for 6 classes).
+    """
     shape = check_image_shape(input_shape)
     num_classes = check_classes(num_classes)
+    check_choice("activation", activation, ("relu", "tanh"))
+    pool = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}[
+        check_choice("pooling", pooling, ("max", "average"))]
+    check_choice("padding", padding, ("same", "valid"))
     return keras.Sequential([
         keras.Input(shape, name="image"),
         image_check(),
-        keras.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"),
-        keras.layers.MaxPooling2D(2, name="pool1"),
-        keras.layers.Conv2D(16, 5, activation="relu", name="conv2"),
-        keras.layers.MaxPooling2D(2, name="pool2"),
+        keras.layers.Conv2D(6, 5, padding=padding, activation=activation, name="conv1"),
+        pool(2, name="pool1"),
+        keras.layers.Conv2D(16, 5, activation=activation, name="conv2"),
+        pool(2, name="pool2"),
         keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(120, activation="relu", name="fc1"),
-        keras.layers.Dense(84, activation="relu", name="fc2"),
+        keras.layers.Dense(120, activation=activation, name="fc1"),
+        keras.layers.Dense(84, activation=activation, name="fc2"),
         keras.layers.Dense(num_classes, activation="softmax", name="classifier"),
     ], name="lenet")
 
@@ -125,6 +135,41 @@ def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubi
     else:
         outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name=f"student_{qubits}q")
+
+
+def build_authors_student(input_shape=(28, 28, 1), num_classes: int = 6, *, qubits: int = 3,
+                          repetitions: int | None = None, differentiator: str | None = None,
+                          backend: str | None = None) -> "keras.Model":
+    """The student of the distillation authors' notebooks (their protocol, not the paper's text).
+
+    A CNN front — Conv 10@5×5 → max-pool 2 → ReLU → Conv 20@5×5 → Dropout2d(0.5) → max-pool 2 →
+    ReLU → Dense 50 ReLU → Dropout 0.5 → Dense n → π·tanh — then per qubit H and RY(θ_k) with no
+    trainable circuit weight and no entangler (`EncodedPQC` with ``depth=0``), and the 2^n
+    basis-state probabilities p (exact, or ``repetitions`` shots) become 2^(n+1) logits
+    ``concat(sigmoid(p), 1 − sigmoid(p))`` (`SigmoidPairLogits`). The output is **logits**:
+    train with a from-logits cross-entropy (`compile_for(..., loss=...)`, or a `Distiller` with
+    ``student_outputs="logits"``); the prediction is their argmax.
+    """
+    shape = check_image_shape(input_shape)
+    num_classes = check_classes(num_classes)
+    qubits = check_positive_int("qubits", qubits, maximum=MAX_ENGINE_QUBITS)
+    if 2 ** (qubits + 1) < num_classes:
+        raise ValueError(f"{qubits} qubits give 2**{qubits + 1} = {2 ** (qubits + 1)} logits, fewer than "
+                         f"num_classes = {num_classes}")
+    if min(shape[0], shape[1]) < 12:
+        raise ValueError(f"Two 5×5 convolutions and two poolings need images of at least 12×12. "
+                         f"Received: input_shape={input_shape!r}")
+    inputs = keras.Input(shape, name="image")
+    x = keras.layers.Conv2D(10, 5, name="conv1")(image_check()(inputs))
+    x = keras.layers.ReLU(name="relu1")(keras.layers.MaxPooling2D(2, name="pool1")(x))
+    x = keras.layers.SpatialDropout2D(0.5, name="dropout2d")(keras.layers.Conv2D(20, 5, name="conv2")(x))
+    x = keras.layers.ReLU(name="relu2")(keras.layers.MaxPooling2D(2, name="pool2")(x))
+    x = keras.layers.Dense(50, activation="relu", name="fc1")(keras.layers.Flatten(name="flatten")(x))
+    x = keras.layers.Dense(qubits, activation="tanh", name="features")(keras.layers.Dropout(0.5, name="dropout")(x))
+    x = EncodedPQC(qubits, encoding="angle", depth=0, repetitions=repetitions, differentiator=differentiator,
+                   backend=backend, name="circuit")(x)
+    outputs = SigmoidPairLogits(name="logits")(x)
+    return keras.Model(inputs, outputs, name=f"student_authors_{qubits}q")
 
 
 def build_student_3q(input_shape=(28, 28, 1), num_classes: int = 8, **kwargs) -> "keras.Model":

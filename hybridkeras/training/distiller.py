@@ -4,7 +4,10 @@ Total loss (Hinton et al. 2015; paper 4):
 
     (1 − λ) · CE(y, student) + λ · T² · KL( softmax(z_teacher / T) ‖ softmax(z_student / T) )
 
-with T the temperature and λ (``alpha``) the weight of the soft term. Models that output
+with T the temperature and λ (``alpha``) the weight of the soft term; ``ce_weight`` and
+``kd_weight`` set the two weights explicitly instead (the distillation authors' notebooks use
+1 · CE + λ · T² · KL). A student with more outputs than the teacher has classes (the authors'
+2^(n+1) logits) is distilled on its first k outputs, k the teacher's classes. Models that output
 probabilities (every hybridkeras model, and most saved classifiers) have their logits taken
 as log p, which changes no softmax; pass ``teacher_outputs="logits"`` for a teacher whose
 last layer has no softmax. Only the student's weights train; the teacher runs in inference
@@ -14,6 +17,8 @@ running a large teacher at every step. ``train_step`` reports ``loss``, ``studen
 ``distillation_loss`` (the KL term, before weighting) plus the compiled metrics.
 """
 from __future__ import annotations
+
+import math
 
 from hybridkeras._compat import keras, tf
 
@@ -38,6 +43,9 @@ class Distiller(keras.Model):
         temperature: T > 0 (paper: 3).
         alpha: λ in [0, 1], the weight of the distillation term (paper: 0.9).
         teacher_outputs, student_outputs: 'probabilities' (default) or 'logits'.
+        ce_weight, kd_weight: The weights of the cross-entropy and of the T²·KL term; None (default)
+            means 1 − λ and λ. Setting them overrides ``alpha``; ``kd_weight=0`` leaves plain
+            cross-entropy training.
 
     Example:
         >>> distiller = Distiller(student, teacher, temperature=3.0, alpha=0.9)
@@ -47,7 +55,8 @@ class Distiller(keras.Model):
     """
 
     def __init__(self, student, teacher, *, temperature: float = 3.0, alpha: float = 0.9,
-                 teacher_outputs: str = "probabilities", student_outputs: str = "probabilities", **kwargs):
+                 teacher_outputs: str = "probabilities", student_outputs: str = "probabilities",
+                 ce_weight: float | None = None, kd_weight: float | None = None, **kwargs):
         kwargs.setdefault("name", "distiller")
         super().__init__(**kwargs)
         if not isinstance(student, keras.Model) or not isinstance(teacher, keras.Model):
@@ -62,10 +71,14 @@ class Distiller(keras.Model):
         for name, value in (("teacher_outputs", teacher_outputs), ("student_outputs", student_outputs)):
             if value not in OUTPUTS:
                 raise ValueError(f"`{name}` must be one of {OUTPUTS}. Received: {name}={value!r}")
+        for name, value in (("ce_weight", ce_weight), ("kd_weight", kd_weight)):
+            if value is not None and not (float(value) >= 0 and math.isfinite(float(value))):
+                raise ValueError(f"`{name}` must be a finite number ≥ 0 or None. Received: {name}={value!r}")
         s_out, t_out = student.output_shape[-1], teacher.output_shape[-1]
-        if s_out != t_out:
+        if s_out < t_out:
             raise ValueError(
-                f"The teacher predicts {t_out} classes and the student {s_out}; they must agree"
+                f"The teacher predicts {t_out} classes and the student has {s_out} outputs; the student needs at "
+                "least as many (it is distilled on its first outputs)"
             )
         if tuple(student.input_shape[1:]) != tuple(teacher.input_shape[1:]):
             raise ValueError(
@@ -79,6 +92,9 @@ class Distiller(keras.Model):
         self.alpha = float(alpha)
         self.teacher_outputs = teacher_outputs
         self.student_outputs = student_outputs
+        self.ce_weight = 1.0 - self.alpha if ce_weight is None else float(ce_weight)
+        self.kd_weight = self.alpha if kd_weight is None else float(kd_weight)
+        self.classes = int(t_out)  # the student's outputs the KD term sees
         self._student_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=student_outputs == "logits")
         self._kl = keras.losses.KLDivergence()
         self._trackers = {
@@ -96,9 +112,9 @@ class Distiller(keras.Model):
         student_loss = self._student_loss(y, student_out)
         t = self.temperature
         soft_teacher = tf.nn.softmax(_logits(teacher_out, self.teacher_outputs) / t, axis=-1)
-        soft_student = tf.nn.softmax(_logits(student_out, self.student_outputs) / t, axis=-1)
+        soft_student = tf.nn.softmax(_logits(student_out[..., : self.classes], self.student_outputs) / t, axis=-1)
         distillation_loss = self._kl(soft_teacher, soft_student)
-        total = (1.0 - self.alpha) * student_loss + self.alpha * t**2 * distillation_loss
+        total = self.ce_weight * student_loss + self.kd_weight * t**2 * distillation_loss
         return total, student_loss, distillation_loss
 
     def _record(self, y, predictions, values):
@@ -132,4 +148,5 @@ class Distiller(keras.Model):
 
     def get_config(self):
         return {"temperature": self.temperature, "alpha": self.alpha, "teacher_outputs": self.teacher_outputs,
-                "student_outputs": self.student_outputs, "name": self.name}
+                "student_outputs": self.student_outputs, "ce_weight": self.ce_weight, "kd_weight": self.kd_weight,
+                "name": self.name}

@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
+import time
 from pathlib import Path
 
 import keras_tuner as kt
@@ -11,6 +13,7 @@ import keras_tuner as kt
 from hybridkeras._compat import keras
 from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
+from hybridkeras.models import build_autoencoder
 from hybridkeras.training.pipeline import fit_autoencoder, load_dataset
 from hybridkeras.training.runs import check_joinable, locked, resolved
 from hybridkeras.tuning import distributed
@@ -106,6 +109,22 @@ def trials_record(search) -> list:
     return [{"trial": trial_id, "status": trial.status, "score": trial.score, "worker": workers.get(trial_id),
              "hyperparameters": trial.hyperparameters.values}
             for trial_id, trial in sorted(search.oracle.trials.items())]
+
+
+def _fixed_part(ready, train, load, what: str):
+    """A search's fixed part (the autoencoder, the teacher), trained once before the search and kept in
+    the search folder: by a single process or the chief (or loaded, when an earlier run left it);
+    a worker waits for the chief's and loads it, so every process tunes on the same one."""
+    if distributed.role() in (None, "chief"):
+        return load() if ready() else train()
+    wait = distributed.timeout(distributed.STARTUP_TIMEOUT_ENV, distributed.STARTUP_S)
+    deadline = time.monotonic() + wait
+    while not ready():
+        if time.monotonic() > deadline:
+            raise ValueError(f"worker {distributed.role()}: {what} was not in the search folder after {wait:.0f} s; "
+                             "the chief trains it first — is the chief running with the same --output?")
+        time.sleep(1.0)
+    return load()
 
 
 def _worker_summary(search) -> dict:
@@ -241,7 +260,24 @@ def tune_autoencoder_qfm(
     output = Path(output_dir)
     epochs = epochs or config.head_epochs
     data = load_dataset(config)
-    autoencoder, _ = fit_autoencoder(config, data, verbose=verbose)
+    weights = output / "autoencoder.weights.h5"
+    if overwrite and distributed.role() in (None, "chief"):
+        weights.unlink(missing_ok=True)  # a new search trains its own
+
+    def train():
+        keras.utils.set_random_seed(config.seed)
+        autoencoder, _ = fit_autoencoder(config, data, verbose=verbose)
+        tmp = weights.with_name(".autoencoder.tmp.weights.h5")
+        autoencoder.save_weights(str(tmp))
+        os.replace(tmp, weights)  # whole or absent: workers wait for it
+        return autoencoder
+
+    def load():
+        autoencoder = build_autoencoder(data.input_shape, latent_dim=config.latent_dim, hidden_units=config.hidden_units)
+        autoencoder.load_weights(str(weights))
+        return autoencoder
+
+    autoencoder = _fixed_part(weights.is_file, train, load, "the autoencoder")
     encoder = autoencoder.get_layer("encoder")
     codes = {split: encoder.predict(getattr(data, f"x_{split}"), batch_size=512, verbose=0) for split in ("train", "val")}
 
@@ -308,7 +344,16 @@ def tune_distillation(
     epochs = epochs or config.epochs
     seed = config.seeds[0]
     data = distillation_dataset(config, config.split_seed(seed))
-    trained = load_teacher(config, teacher, data, seed, output / "teacher", verbose=verbose)
+    from hybridkeras.models import MODELS
+
+    names = config.teachers if teacher == "ensemble" else [teacher] if teacher in MODELS else []
+    folder = output / "teacher"
+    if overwrite and distributed.role() in (None, "chief"):
+        shutil.rmtree(folder, ignore_errors=True)  # a new search trains its own teacher
+    trained = _fixed_part(lambda: all((folder / name / "metrics.json").is_file() for name in names),
+                          lambda: load_teacher(config, teacher, data, seed, folder, verbose=verbose),
+                          lambda: load_teacher(config, teacher, data, seed, folder, verbose=verbose),
+                          f"the teacher {teacher!r}")
     teacher_accuracy = float(trained.evaluate(data.x_test, data.y_test, verbose=0)[1])
     hypermodel = DistillerHyperModel(lambda: build_student(config, student, data, seed), trained)
     search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
