@@ -223,7 +223,7 @@ def test_a_multi_worker_step_equals_one_process_step(tmp_path):
             np.testing.assert_allclose(workers[backend], one[backend], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("backend", ["statevector", "tfq"])
+@pytest.mark.parametrize("backend", ["statevector", pytest.param("tfq", marks=pytest.mark.slow)])
 def test_every_family_builds_compiles_and_trains_under_a_strategy_scope(backend, tmp_path):
     from hybridkeras.models import build_model, compile_for
     from hybridkeras.training.distribute import make_strategy

@@ -58,7 +58,7 @@ def epochs_of(path) -> dict:
 EXPERIMENT = dict(models=("cnn1",), seeds=(0,), epochs=3)
 
 
-@pytest.mark.parametrize("moment", ["mid-epoch", "mid-export"])
+@pytest.mark.parametrize("moment", [pytest.param("mid-epoch", marks=pytest.mark.slow), "mid-export"])
 def test_experiment_killed_resumes_without_retraining(tmp_path, moment):
     out = tmp_path / "exp"
     kill = ("kill_in_fit(ex, None, 1, 1)" if moment == "mid-epoch" else "kill_in_export('.model.tmp-')")
@@ -94,6 +94,7 @@ def test_experiment_killed_resumes_without_retraining(tmp_path, moment):
 PIPELINE = dict(ae_epochs=2, head_epochs=3)
 
 
+@pytest.mark.slow
 def test_pipeline_killed_mid_epoch_exports_the_whole_history(tmp_path):
     out = tmp_path / "run"
     killed(f"""
@@ -110,6 +111,7 @@ def test_pipeline_killed_mid_epoch_exports_the_whole_history(tmp_path):
     assert result.histories["hybrid"]["loss"] == exported["loss"]
 
 
+@pytest.mark.slow
 def test_pipeline_killed_mid_export_never_leaves_a_mix_of_settings(tmp_path, capsys):
     out = tmp_path / "run"
     config = get_config("autoencoder-qfm-tiny", **PIPELINE)
@@ -149,6 +151,7 @@ def test_pipeline_killed_mid_export_never_leaves_a_mix_of_settings(tmp_path, cap
 DISTILL = dict(teachers=("lenet",), students=("student-3q",), ensemble=False, epochs=3, teacher_epochs=1)
 
 
+@pytest.mark.slow
 def test_distillation_killed_mid_epoch_resumes_at_its_last_epoch(tmp_path):
     """A distillation run killed mid-fit started that run over from epoch 1 (no resume state)."""
     from hybridkeras.training import run_distillation

@@ -23,7 +23,7 @@ from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers import MinMaxScaling, PadFeatures, PCAProjection, QuantumFeatureMap
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
-from hybridkeras.models.common import check_input_shape, image_check
+from hybridkeras.models.common import batch_norm, check_input_shape, image_check
 
 REDUCTIONS = ("pca", "groups")
 
@@ -76,7 +76,7 @@ def build_head(input_dim: int, num_classes: int, *, units: Sequence[int] = (256,
     for i, width in enumerate(units):
         layers += [
             keras.layers.Dense(check_positive_int("units", width), activation="relu", name=f"dense_{i}"),
-            keras.layers.BatchNormalization(name=f"batch_norm_{i}", synchronized=True),
+            batch_norm(name=f"batch_norm_{i}"),
             keras.layers.Dropout(dropout, name=f"dropout_{i}"),
         ]
     layers.append(keras.layers.Dense(num_classes, activation="softmax", name="probabilities"))

@@ -40,6 +40,16 @@ def check_classes(num_classes) -> int:
     return value
 
 
+def batch_norm(**kwargs):
+    """A BatchNormalization layer, synchronised across replicas when it is built under a
+    `tf.distribute` strategy with several (a step on a global batch is then one process's step on
+    it); an ordinary, fused one otherwise."""
+    from hybridkeras._compat import keras, tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return keras.layers.BatchNormalization(**kwargs, **({"synchronized": True} if replicas > 1 else {}))
+
+
 def image_check():
     """The first layer of every image model: refuses what is not [0, 1] floats (uint8 images, NaN)
     with a clear error, in training, ``predict`` and served calls alike (`ImageRange`)."""

@@ -17,14 +17,14 @@ from hybridkeras._compat import keras
 from hybridkeras.layers import ParallelPQC, Quanvolution2D
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
-from hybridkeras.models.common import SIMULATION_SETTINGS, check_classes, check_image_shape, image_check
+from hybridkeras.models.common import SIMULATION_SETTINGS, batch_norm, check_classes, check_image_shape, image_check
 
 DEFAULT_FILTERS = (16, 32, 64, 128)
 # The paper's models are PyTorch models; PyTorch's BatchNorm keeps 10% of each batch's
 # statistics (Keras: momentum 0.9) and eps 1e-5. Keras' own default momentum 0.99 leaves the
 # moving statistics so far behind on small datasets that validation accuracy sits at chance
 # for the first epochs while training accuracy is already > 90%.
-BN = dict(momentum=0.9, epsilon=1e-5, synchronized=True)  # synchronised: one global-batch step under tf.distribute
+BN = dict(momentum=0.9, epsilon=1e-5)
 
 
 
@@ -48,7 +48,7 @@ def build_conv_block(input_shape=(28, 28, 1), *, conv_blocks: int = 2, filters: 
     for i, count in enumerate(filters):
         layers += [
             keras.layers.Conv2D(count, kernel_size, padding="same", name=f"conv{i + 1}"),
-            keras.layers.BatchNormalization(name=f"conv{i + 1}_bn", **BN),
+            batch_norm(name=f"conv{i + 1}_bn", **BN),
             keras.layers.ReLU(name=f"conv{i + 1}_relu"),
             keras.layers.MaxPooling2D(2, name=f"pool{i + 1}"),
         ]
@@ -66,14 +66,14 @@ def _hqnn_parallel(input_shape, num_classes, quantum: bool, *, qubits, depth, ci
     inputs = keras.Input(check_image_shape(input_shape), name="image")
     x = features(image_check()(inputs))
     x = keras.layers.Dense(units, name="dense_in")(x)
-    x = keras.layers.BatchNormalization(name="dense_in_bn", **BN)(x)
+    x = batch_norm(name="dense_in_bn", **BN)(x)
     x = keras.layers.ReLU(name="dense_in_relu")(x)
     if quantum:
         x = ParallelPQC(circuits, qubits, depth=depth, readout=readout, embedding=embedding,
                         differentiator=differentiator, repetitions=repetitions, backend=backend, name="parallel_pqc")(x)
     else:
         x = keras.layers.Dense(units_mid or units, name="dense_mid")(x)
-        x = keras.layers.BatchNormalization(name="dense_mid_bn", **BN)(x)
+        x = batch_norm(name="dense_mid_bn", **BN)(x)
         x = keras.layers.ReLU(name="dense_mid_relu")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name=name)
