@@ -110,6 +110,7 @@ def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_p
     assert f"{summary['test_accuracy']:.4f}" in best.stdout
 
 
+@pytest.mark.slow  # the default run's time budget: their runners are tested in-process by the default run
 def test_lcqhnn_trains_tunes_and_evaluates_from_the_command_line(tmp_path):
     train = hybridkeras("train", "lcqhnn", "--config", "lcqhnn-tiny", "--readout", "probs", "--quiet", cwd=tmp_path)
     assert train.returncode == 0, train.stderr[-3000:]
@@ -130,6 +131,7 @@ def test_lcqhnn_trains_tunes_and_evaluates_from_the_command_line(tmp_path):
     assert {"parameters", "filters1", "hidden_units", "dropout", "learning_rate"} <= set(summary["best_hyperparameters"])
 
 
+@pytest.mark.slow  # the default run's time budget: their runners are tested in-process by the default run
 def test_distillation_table_pair_and_tuning_from_the_command_line(tmp_path):
     table = hybridkeras("train", "distill", "--config", "distill-tiny", "--quiet", cwd=tmp_path)
     assert table.returncode == 0, table.stderr[-3000:]
