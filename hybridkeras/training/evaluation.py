@@ -119,16 +119,16 @@ def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_di
     exports = find_exports(path)
     run_dir = path if path.is_dir() and not _is_export(path) else path.parent
     plots = Path(plots_dir) if plots_dir is not None else run_dir / "plots"
+    specs = {label: data_settings(export, dataset, data_dir, split) for label, export in exports.items()}
     loaded = {}
-    for export in exports.values():  # every data setting is checked before anything is written
-        spec = data_settings(export, dataset, data_dir, split)
+    for spec in specs.values():  # every data setting is checked before anything is written
         if spec not in loaded:
             loaded[spec] = _scored_images(spec, split)
     results = {"split": split, "datasets": sorted({data.summary() for _, _, data in loaded.values()}),
                "models": {}, "plots": []}
     groups = {}
     for label, export in exports.items():
-        x, y, data = loaded[data_settings(export, dataset, data_dir, split)]
+        x, y, data = loaded[specs[label]]
         metadata = read_record(export).get("metadata", {}) if export.is_dir() else {}
         model = load_model(export, compile=False, safe_mode=safe_mode)
         stem = safe_filename(label)
