@@ -129,8 +129,14 @@ def test_exports_serve_through_tf_saved_model_without_hybridkeras(tmp_path):
             serve = tf.saved_model.load({str(tmp_path)!r} + "/" + name).signatures["serving_default"]
             out = serve(tf.constant(np.load({str(tmp_path)!r} + "/x.npy")))
             np.save({str(tmp_path)!r} + f"/{{name}}_served.npy", out["probabilities"].numpy())
+        import tf_keras  # plain tf_keras, without hybridkeras: the load itself fails, naming where the layers come from
+        try:
+            tf_keras.models.load_model({str(tmp_path)!r} + "/hybrid")
+        except Exception as exc:
+            open({str(tmp_path)!r} + "/plain_keras_error.txt", "w").write(str(exc))
         assert "hybridkeras" not in sys.modules and "tensorflow_quantum" not in sys.modules
     """)
+    assert "Unknown layer: 'hybridkeras>" in (tmp_path / "plain_keras_error.txt").read_text()
     for name in ("hybrid", "classical"):
         np.testing.assert_allclose(np.load(tmp_path / f"{name}_served.npy"), np.load(tmp_path / f"{name}_keras.npy"),
                                    atol=1e-6)

@@ -16,6 +16,19 @@ from hybridkeras.layers._backend import check_simulation
 SIMULATION_SETTINGS = ("backend", "repetitions", "differentiator")
 
 
+def serializable(cls):
+    """Registers a layer class as ``hybridkeras>Name`` and makes it restorable only from its config.
+
+    tf_keras, loading a SavedModel whose class it does not know, would otherwise revive a
+    placeholder layer that fails only when called ("Cannot call custom layer ... because the
+    call function was not serialized"). With ``_must_restore_from_config`` the load itself
+    fails, naming the class — ``Unknown layer: 'hybridkeras>ParallelPQC'`` — which says where
+    it comes from: ``import hybridkeras`` (or load with `hybridkeras.load_model`).
+    """
+    cls._must_restore_from_config = True
+    return keras.utils.register_keras_serializable(package="hybridkeras")(cls)
+
+
 class QuantumLayer(keras.layers.Layer):
     """Base of the quantum layers: simulation settings, the input check, their config.
 

@@ -7,7 +7,7 @@ from hybridkeras._compat import keras, tf, tfq
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer
+from hybridkeras.layers.base import QuantumLayer, serializable
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import check_choice, check_rank2
 
@@ -17,7 +17,7 @@ from hybridkeras.layers._validation import check_choice, check_rank2
 _UPPER = 1.0 - 1e-6
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class QuantumFeatureMap(QuantumLayer):
     """Fixed (non-trainable) quantum feature map run by `tfq.layers.ControlledPQC`.
 

@@ -9,14 +9,14 @@ from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer
+from hybridkeras.layers.base import QuantumLayer, serializable
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import check_choice, check_rank2
 
 LCQHNN_READOUTS = ("Z", "probs")
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class LCQHNNBlock(QuantumLayer):
     """The LCQHNN variational block: one n-qubit circuit per sample, run by `tfq.layers.ControlledPQC`.
 

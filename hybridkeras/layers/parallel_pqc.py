@@ -9,14 +9,14 @@ import numpy as np
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer
+from hybridkeras.layers.base import QuantumLayer, serializable
 from hybridkeras.layers._tfq import BatchedCircuit
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
 PAULI_AXES = ("X", "Y", "Z")
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class ParallelPQC(QuantumLayer):
     """`circuits` parallel `qubits`-qubit PQCs, each with its own trainable weights.
 

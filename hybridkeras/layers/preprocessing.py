@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridkeras._compat import keras, tf
+from hybridkeras.layers.base import serializable
 from hybridkeras.layers._validation import check_positive_int, check_rank2
 
 
@@ -41,7 +42,7 @@ class _AdaptedLayer(keras.layers.Layer):
         return bool(self.built and self._adapted.numpy() > 0)
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class PCAProjection(_AdaptedLayer):
     """Projects features onto their first `components` principal axes (fitted by `adapt`).
 
@@ -107,7 +108,7 @@ class PCAProjection(_AdaptedLayer):
         return config
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class MinMaxScaling(_AdaptedLayer):
     """Scales each feature into [0, 1] with the minimum and maximum seen by `adapt`.
 
@@ -151,7 +152,7 @@ class MinMaxScaling(_AdaptedLayer):
         return tf.TensorShape(input_shape)
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class PadFeatures(keras.layers.Layer):
     """Zero-pads the feature axis up to the next multiple of `multiple` (64 → 65 for 5).
 
@@ -191,7 +192,7 @@ class PadFeatures(keras.layers.Layer):
         return config
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class ImageRange(keras.layers.Layer):
     """Passes images through unchanged, refusing any batch that is not the [0, 1] floats the models
     are trained on: uint8 images (0–255) given to ``predict`` would otherwise be read as

@@ -7,14 +7,14 @@ import cirq
 
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
-from hybridkeras.layers.base import QuantumLayer
+from hybridkeras.layers.base import QuantumLayer, serializable
 from hybridkeras.layers._tfq import BatchedCircuit
 from hybridkeras.layers._validation import check_choice, check_positive_int
 
 MAX_KERNEL = 3  # k² qubits: 9 at most
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class Quanvolution2D(QuantumLayer):
     """Quantum convolution: a k²-qubit circuit applied to every k×k patch (stride k).
 

@@ -9,7 +9,7 @@ import numpy as np
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer
+from hybridkeras.layers.base import QuantumLayer, serializable
 from hybridkeras.layers._tfq import BatchedCircuit, Readout
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_count, check_positive_int, check_rank2
 
@@ -36,7 +36,7 @@ def amplitude_angles_tf(features, qubits: int):
     return tf.concat(angles, axis=-1)
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class EncodedPQC(QuantumLayer):
     """A quantum student's circuit: data encoding, `depth` trainable layers, basis-state probabilities.
 
@@ -149,7 +149,7 @@ class EncodedPQC(QuantumLayer):
         return config
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class ClassProbabilities(keras.layers.Layer):
     """The first `num_classes` of 2^n basis-state probabilities, renormalised to sum to 1.
 
@@ -185,7 +185,7 @@ class ClassProbabilities(keras.layers.Layer):
         return config
 
 
-@keras.utils.register_keras_serializable(package="hybridkeras")
+@serializable
 class SigmoidPairLogits(keras.layers.Layer):
     """The distillation authors' head: the 2^n basis-state probabilities p of a student circuit become
     2^(n+1) logits ``concat(sigmoid(p), 1 − sigmoid(p))`` for a cross-entropy on logits, and the
