@@ -43,3 +43,28 @@ def test_searches_with_seed_zero_are_reproducible(tmp_path):
         drawn.append([search.oracle.create_trial(f"t{i}").hyperparameters.values for i in range(3)])
     assert drawn[0] == drawn[1]
     assert len({json.dumps(values, sort_keys=True) for values in drawn[0]}) == 3
+
+
+def test_a_search_records_its_settings_and_refuses_to_resume_with_others(tmp_path):
+    """The tune runner wrote no config.json: a search resumed with another config or tuner setting mixed
+    trials of both. It now records them, refuses a changed resume before any trial, and continues an
+    unchanged one (more trials allowed); bad trial counts leave nothing behind."""
+    from hybridkeras.tuning import tune_experiment
+
+    config = get_config("hqnn-parallel-tiny", epochs=1, backend="statevector")
+    with pytest.raises(ValueError, match="max_trials"):
+        tune_experiment(config, output_dir=tmp_path / "bad", max_trials=0, verbose=0)
+    assert not (tmp_path / "bad").exists()
+    tune_experiment(config, output_dir=tmp_path / "s", max_trials=1, verbose=0)
+    recorded = json.loads((tmp_path / "s" / "config.json").read_text())
+    assert recorded["backend"] == "statevector" and recorded["search"]["tuner"] == "random"
+    trials = lambda: sorted(p.name for p in (tmp_path / "s" / "tuner").glob("*/trial_*"))
+    assert len(trials()) == 1
+    for changed in ({"config": get_config("hqnn-parallel-tiny", epochs=1, backend="tfq")},
+                    {"config": config, "tuner": "bayesian"}, {"config": config, "epochs": 2}):
+        changed = {"config": config, **changed}
+        with pytest.raises(ValueError, match="differ"):
+            tune_experiment(changed.pop("config"), output_dir=tmp_path / "s", max_trials=2, verbose=0, **changed)
+        assert len(trials()) == 1
+    tune_experiment(config, output_dir=tmp_path / "s", max_trials=2, verbose=0)
+    assert len(trials()) == 2

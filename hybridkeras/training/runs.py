@@ -160,13 +160,14 @@ def default_output(config) -> Path:
     return Path(f"saved_models/{config.name}")
 
 
-def check_config(output: Path, config, resume: bool) -> None:
+def check_config(output: Path, config, resume: bool, *, search: dict | None = None) -> None:
     """Starts (or resumes) the run of ``config`` in ``output``: the one check every runner makes.
 
     ``resume=False`` first deletes an earlier run of the folder (only one this package marked);
     a resumed run whose recorded settings differ from ``config``'s — the simulator backend
     included, since it changes results — is refused, in every runner alike. The settings are
-    then recorded in ``output/config.json``.
+    then recorded in ``output/config.json``. ``search`` (the tuners: what is searched, which
+    tuner, epochs per trial, seed) is recorded and compared with them, under ``"search"``.
     """
     output = Path(output)
     if getattr(config, "backend", None) is None:
@@ -175,7 +176,8 @@ def check_config(output: Path, config, resume: bool) -> None:
     if not resume:
         start_over(output)  # only a folder a hybridkeras run marked as its own
     # the simulator is a setting that changes results: recorded with the config, part of the comparison
-    now = json.loads(json.dumps(config.to_dict(), default=list))
+    now = json.loads(json.dumps({**config.to_dict(), **({"search": search} if search is not None else {})},
+                                default=list))
     before = None
     if resume and record.is_file():
         before = json.loads(record.read_text())

@@ -15,7 +15,7 @@ from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
 from hybridkeras.models import build_autoencoder
 from hybridkeras.training.pipeline import fit_autoencoder, load_dataset
-from hybridkeras.training.runs import check_joinable, locked, resolved
+from hybridkeras.training.runs import check_config, check_joinable, locked, resolved
 from hybridkeras.tuning import distributed
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
 
@@ -49,6 +49,14 @@ _TUNER_CLASSES = {kind: type(cls.__name__, (_Trials, cls), {"__module__": __name
                                     ("hyperband", kt.Hyperband))}
 
 
+def _check_search(kind: str, max_trials) -> None:
+    if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
+        raise ValueError(f"`max_trials` must be a positive int (Keras Tuner reads 0 as 'no limit'). "
+                         f"Received: max_trials={max_trials!r}")
+    if kind not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={kind!r}")
+
+
 def make_tuner(hypermodel, kind: str, *, max_trials: int, epochs: int, directory, project_name: str, seed: int, overwrite: bool):
     """A Keras Tuner of ``kind`` maximising validation accuracy.
 
@@ -57,11 +65,7 @@ def make_tuner(hypermodel, kind: str, *, max_trials: int, epochs: int, directory
     `run_search` serves; a worker's tuner asks the chief for trials. A crashed trial is retried
     once (``max_retries_per_trial=1``), then recorded as failed.
     """
-    if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
-        raise ValueError(f"`max_trials` must be a positive int (Keras Tuner reads 0 as 'no limit'). "
-                         f"Received: max_trials={max_trials!r}")
-    if kind not in TUNERS:
-        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={kind!r}")
+    _check_search(kind, max_trials)
     # Keras Tuner reads seed 0 as "no seed" (a random one): the oracle gets seed + 1, so every seed,
     # 0 included, makes a reproducible search
     common = dict(objective="val_accuracy", directory=str(directory), project_name=project_name, seed=int(seed or 0) + 1,
@@ -146,6 +150,17 @@ def _search_folder(output):
         yield
 
 
+def _start_search(output: Path, config, overwrite: bool, max_trials: int, **settings) -> None:
+    """Records the search's settings in ``output/config.json``; a resumed search with other settings is
+    refused (`check_config`), and ``overwrite`` starts the folder over (only one this package marked).
+
+    ``max_trials`` is not among them: raising it continues the same search. Workers leave it to their chief.
+    """
+    _check_search(settings["tuner"], max_trials)
+    if distributed.role() in (None, "chief"):
+        check_config(output, config, resume=not overwrite, search=settings)
+
+
 def _best_model(search):
     """The best trial's model with its checkpointed weights.
 
@@ -211,6 +226,7 @@ def tune_experiment(
     output = Path(output_dir)
     epochs = epochs or config.epochs
     seed = config.seeds[0]
+    _start_search(output, config, overwrite, max_trials, model=model, tuner=tuner, epochs=epochs, seed=seed)
     data = experiment_dataset(config, config.split_seed(seed))
     hypermodel = HYPERMODELS[model](data.input_shape, data.num_classes, backend=config.backend)
     search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
@@ -259,6 +275,9 @@ def tune_autoencoder_qfm(
     config = resolved(config)
     output = Path(output_dir)
     epochs = epochs or config.head_epochs
+    if shots is None:
+        shots = (0, config.repetitions or 1000)
+    _start_search(output, config, overwrite, max_trials, tuner=tuner, epochs=epochs, shots=list(shots), seed=config.seed)
     data = load_dataset(config)
     weights = output / "autoencoder.weights.h5"
     if overwrite and distributed.role() in (None, "chief"):
@@ -281,8 +300,6 @@ def tune_autoencoder_qfm(
     encoder = autoencoder.get_layer("encoder")
     codes = {split: encoder.predict(getattr(data, f"x_{split}"), batch_size=512, verbose=0) for split in ("train", "val")}
 
-    if shots is None:
-        shots = (0, config.repetitions or 1000)
     hypermodel = AutoencoderQFMHyperModel(codes["train"], data.num_classes, qubits=config.qubits, shots=shots,
                                           backend=config.backend)
     search = make_tuner(
@@ -343,6 +360,8 @@ def tune_distillation(
     student = student or config.students[0]
     epochs = epochs or config.epochs
     seed = config.seeds[0]
+    _start_search(output, config, overwrite, max_trials, teacher=str(teacher), student=student, tuner=tuner, epochs=epochs,
+                  seed=seed)
     data = distillation_dataset(config, config.split_seed(seed))
     from hybridkeras.models import MODELS
 
