@@ -91,6 +91,8 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--alpha", type=_number(float, minimum=0.0, strict=False, maximum=1.0), help="weight λ of the distillation term (paper: 0.9)")
     group.add_argument("--teacher-epochs", type=POSITIVE_INT, help="epochs of the teachers")
     group.add_argument("--per-class", type=POSITIVE_INT, help="training images per class (paper: 150)")
+    group.add_argument("--teachers", nargs="+", help="teachers of the table (default: the config's; e.g. lenet)")
+    group.add_argument("--students", nargs="+", help="students of the table (default: the config's; e.g. student-3q)")
 
 
 def _experiment_config_from(args, config):
@@ -132,15 +134,22 @@ _DISTILL_FIELDS = {"temperature": "--temperature", "alpha": "--alpha", "teacher_
 def _distillation_config_from(args, config):
     for name, flag in {**_AE_FIELDS, **{k: v for k, v in _EXPERIMENT_FIELDS.items() if k not in ("epochs", "seeds")},
                        "train_size": "--train-size", "val_size": "--val-size", "readout": "--readout",
-                       "shots": "--shots", "lr_schedule": "--lr-schedule"}.items():
+                       "lr_schedule": "--lr-schedule"}.items():
         if getattr(args, name, None) is not None:
             raise ValueError(f"{flag} does not apply to distillation config {config.name!r}")
-    return config.replace(
+    config = config.replace(
         dataset=args.dataset, data_dir=args.data_dir, test_size=args.test_size, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, data_seed=args.seed,
         seeds=tuple(args.seeds) if args.seeds else None,
+        teachers=tuple(args.teachers) if getattr(args, "teachers", None) else None,
+        students=tuple(args.students) if getattr(args, "students", None) else None,
         **{name: getattr(args, name, None) for name in _DISTILL_FIELDS},
     )
+    if args.shots:  # every quantum student samples its circuit, trained with the parameter-shift rule (on TFQ)
+        kwargs = {name: {**config.student_kwargs.get(name, {}), "repetitions": args.shots,
+                         "differentiator": "parameter_shift"} for name in config.students}
+        config = config.replace(student_kwargs={**config.student_kwargs, **kwargs})
+    return config
 
 
 def _config_from(args):
@@ -383,7 +392,8 @@ def _run_distillation(args, config, verbose: int) -> int:
                                safe_mode=not args.unsafe_load)
         student = build_student(config, args.student, data, seed)
         distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha, epochs=config.epochs,
-                batch_size=config.batch_size, learning_rate=config.learning_rate, verbose=verbose)
+                batch_size=config.batch_size, learning_rate=config.learning_rate, verbose=verbose,
+                ce_weight=config.ce_weight)
         compile_for(student, learning_rate=config.learning_rate)
         metrics = {"teacher_test_accuracy": float(teacher.evaluate(data.x_test, data.y_test, verbose=0)[1]),
                    "student_test_accuracy": float(student.evaluate(data.x_test, data.y_test, verbose=0)[1]),

@@ -18,6 +18,7 @@ from hybridkeras.data.preprocessing import (
     check_finite,
     balanced_subset,
     filter_classes,
+    first_per_class,
     normalize_images,
     resize_images,
     stratified_split,
@@ -36,6 +37,8 @@ CLASS_NAMES = {
     ],
 }
 DATASETS = tuple(CLASS_NAMES)
+SAMPLINGS = ("random", "first")
+TRAIN_PARTS = ("subset", "rest")
 
 # Standard file names of an IDX folder: the official split, or one pooled pair.
 _SPLIT_FILES = {
@@ -145,6 +148,27 @@ def _load_source(name: str, data_dir):
     return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), "keras.datasets"
 
 
+def _first_splits(x_train, y_train, x_test, y_test, train_size, val_size, test_size, train_part, num_classes):
+    """The splits of ``sampling='first'`` (see `load`)."""
+    labels = np.arange(num_classes)
+    pooled = x_test is None
+    if pooled and test_size is None:
+        raise ValueError("`sampling='first'` on a source without an official test split needs test_size "
+                         "(the next images of each class after the training and validation ones)")
+    sizes = {"train_size": train_size, "val_size": val_size, **({"test_size": test_size} if pooled else {})}
+    blocks = first_per_class(y_train, sizes, labels=labels)
+    if pooled:
+        test = (x_train[blocks["test_size"]], y_train[blocks["test_size"]])
+    elif test_size is None:
+        test = (x_test, y_test)
+    else:
+        chosen = first_per_class(y_test, {"test_size": test_size}, labels=labels)["test_size"]
+        test = (x_test[chosen], y_test[chosen])
+    train = blocks["rest"] if train_part == "rest" else blocks["train_size"]
+    return {"train": (x_train[train], y_train[train]),
+            "val": (x_train[blocks["val_size"]], y_train[blocks["val_size"]]), "test": test}
+
+
 def load(
     name: str = "mnist",
     data_dir=None,
@@ -158,6 +182,8 @@ def load(
     resize=None,
     flatten: bool = False,
     seed: int = 0,
+    sampling: str = "random",
+    train_part: str = "subset",
 ) -> Dataset:
     """Loads a dataset with seeded, stratified train / validation / test splits.
 
@@ -174,12 +200,30 @@ def load(
         resize: (height, width) for a bilinear resize.
         flatten: Return (N, H·W·C) instead of (N, H, W, C).
         seed: Seed of every split and subset.
+        sampling: 'random' (default): seeded stratified splits and balanced subsets; 'first':
+            no randomness — per class, in source order, the first ``train_size`` (spread over
+            the classes) images are the training set, the next ``val_size`` the validation set
+            and, for a source without an official test split, the next ``test_size`` the test
+            set (else the first ``test_size`` of the official test split, all of it for None).
+        train_part: 'subset' (default) or, with ``sampling='first'``, 'rest': the training set is
+            every image of the training pool that the subsets above did not take (the distillation
+            authors' teachers train on it); validation and test sets are unchanged.
 
     Returns:
         A :class:`Dataset`.
     """
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset name. Expected one of {DATASETS}. Received: name={name!r}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"`sampling` must be one of {SAMPLINGS}. Received: sampling={sampling!r}")
+    if train_part not in TRAIN_PARTS:
+        raise ValueError(f"`train_part` must be one of {TRAIN_PARTS}. Received: train_part={train_part!r}")
+    if train_part == "rest" and sampling != "first":
+        raise ValueError("`train_part='rest'` (the images the subsets did not take) needs sampling='first'. "
+                         f"Received: sampling={sampling!r}")
+    if sampling == "first" and (train_size is None or val_size is None):
+        raise ValueError("`sampling='first'` takes consecutive per-class blocks and needs train_size and val_size. "
+                         f"Received: train_size={train_size!r}, val_size={val_size!r}")
     x_train, y_train, x_test, y_test, source = _load_source(name, data_dir)
     class_names = list(CLASS_NAMES[name])
     if classes is not None:
@@ -187,15 +231,20 @@ def load(
         if x_test is not None:
             x_test, y_test = filter_classes(x_test, y_test, classes)
         class_names = [class_names[c] for c in classes]
-    if x_test is None:
-        x_train, y_train, x_test, y_test = stratified_split(x_train, y_train, test_split, seed=seed, name="test_split")
-    x_train, y_train, x_val, y_val = stratified_split(
-        x_train, y_train, validation_split, seed=seed + 1, name="validation_split"
-    )
-    splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
-    for key, size in (("train", train_size), ("val", val_size), ("test", test_size)):
-        if size is not None:
-            splits[key] = balanced_subset(*splits[key], size, seed=seed + 2, name=f"{key}_size")
+    if sampling == "first":
+        splits = _first_splits(x_train, y_train, x_test, y_test, train_size, val_size, test_size, train_part,
+                               len(class_names))
+    else:
+        if x_test is None:
+            x_train, y_train, x_test, y_test = stratified_split(x_train, y_train, test_split, seed=seed,
+                                                                name="test_split")
+        x_train, y_train, x_val, y_val = stratified_split(
+            x_train, y_train, validation_split, seed=seed + 1, name="validation_split"
+        )
+        splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
+        for key, size in (("train", train_size), ("val", val_size), ("test", test_size)):
+            if size is not None:
+                splits[key] = balanced_subset(*splits[key], size, seed=seed + 2, name=f"{key}_size")
 
     def finish(images, key):
         images = check_finite(images, f"x_{key}")  # NaN would train a broken model that reports success

@@ -65,10 +65,8 @@ def filter_classes(x: np.ndarray, y: np.ndarray, classes: Sequence[int]):
 def balanced_subset(x: np.ndarray, y: np.ndarray, size: int, *, seed: int = 0, name: str = "size"):
     """A seeded subset of ``size`` samples with equal counts per class (remainder to the first classes)."""
     labels = np.unique(y)
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < len(labels):
-        raise ValueError(f"`{name}` must be an int >= the number of classes ({len(labels)}). Received: {name}={size!r}")
+    per_class = per_class_counts(size, len(labels), name)
     rng = np.random.default_rng(seed)
-    per_class = [size // len(labels) + (1 if i < size % len(labels) else 0) for i in range(len(labels))]
     chosen = []
     for label, count in zip(labels, per_class):
         index = np.flatnonzero(y == label)
@@ -80,6 +78,39 @@ def balanced_subset(x: np.ndarray, y: np.ndarray, size: int, *, seed: int = 0, n
         chosen.append(rng.choice(index, size=count, replace=False))
     order = rng.permutation(np.concatenate(chosen))
     return x[order], y[order]
+
+
+def per_class_counts(size: int, num_classes: int, name: str = "size") -> list:
+    """``size`` spread over ``num_classes`` classes as evenly as possible (the remainder to the first ones)."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < num_classes:
+        raise ValueError(f"`{name}` must be an int >= the number of classes ({num_classes}). Received: {name}={size!r}")
+    return [size // num_classes + (1 if i < size % num_classes else 0) for i in range(num_classes)]
+
+
+def first_per_class(y: np.ndarray, sizes: dict, *, labels=None) -> dict:
+    """Consecutive per-class blocks in source order: for each name of ``sizes`` (in order) the indices of
+    the next ``sizes[name]`` samples of each class (a total, spread as `per_class_counts` says; None: all
+    that remain), sorted as in the source, plus ``"rest"``: what no block took.
+
+    The distillation authors' protocol: "the first 150 images of each class", no shuffling.
+    """
+    labels = np.unique(y) if labels is None else np.asarray(labels)
+    taken = {name: [] for name in sizes}
+    taken["rest"] = []
+    for position, label in enumerate(labels):
+        index = np.flatnonzero(y == label)
+        start = 0
+        for name, size in sizes.items():
+            count = len(index) - start if size is None else per_class_counts(size, len(labels), name)[position]
+            if start + count > len(index):
+                raise ValueError(
+                    f"`{name}`={size} needs {count} more samples of class {label}, but only {len(index) - start} "
+                    f"of its {len(index)} remain after the earlier splits; ask for smaller subsets"
+                )
+            taken[name].append(index[start:start + count])
+            start += count
+        taken["rest"].append(index[start:])
+    return {name: np.sort(np.concatenate(parts)) if parts else np.array([], int) for name, parts in taken.items()}
 
 
 def stratified_split(x: np.ndarray, y: np.ndarray, fraction: float, *, seed: int = 0, name: str = "split"):

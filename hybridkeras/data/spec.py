@@ -28,6 +28,8 @@ class DataSpec:
     test_split: float = 0.2
     resize: tuple | None = None
     seed: int = 0
+    sampling: str = "random"
+    train_part: str = "subset"
 
     @classmethod
     def of(cls, config, seed: int | None = None) -> "DataSpec":
@@ -52,11 +54,13 @@ class DataSpec:
     def load(self) -> Dataset:
         return load(self.dataset, self.data_dir, classes=self.classes, train_size=self.train_size,
                     val_size=self.val_size, test_size=self.test_size, validation_split=self.validation_split,
-                    test_split=self.test_split, resize=self.resize, seed=self.seed)
+                    test_split=self.test_split, resize=self.resize, seed=self.seed, sampling=self.sampling,
+                    train_part=self.train_part)
 
     def every_image(self) -> "DataSpec":
         """The same source, classes and size, without the subset sizes: every image is in one of the splits."""
-        return dataclasses.replace(self, train_size=None, val_size=None, test_size=None)
+        return dataclasses.replace(self, train_size=None, val_size=None, test_size=None, sampling="random",
+                                   train_part="subset")
 
     def record(self, data: Dataset | None = None) -> dict:
         """The spec as JSON-ready values (the data folder made absolute), with ``data``'s class names."""

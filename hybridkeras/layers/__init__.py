@@ -1,5 +1,6 @@
 """Keras layers (tf_keras) that wrap TensorFlow Quantum, plus fitted feature transforms."""
 from hybridkeras.layers.base import QuantumLayer
+from hybridkeras.layers.ensemble import LogitAverage
 from hybridkeras.layers.feature_map import QuantumFeatureMap
 from hybridkeras.layers.lcqhnn import LCQHNNBlock
 from hybridkeras.layers.parallel_pqc import ParallelPQC
@@ -19,9 +20,10 @@ CUSTOM_OBJECTS = {
     "hybridkeras>PadFeatures": PadFeatures,
     "hybridkeras>ImageRange": ImageRange,
     "hybridkeras>SigmoidPairLogits": SigmoidPairLogits,
+    "hybridkeras>LogitAverage": LogitAverage,
 }
 
 __all__ = [
-    "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "ImageRange", "LCQHNNBlock", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
+    "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "ImageRange", "LCQHNNBlock", "LogitAverage", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
     "QuantumLayer", "Quanvolution2D", "SigmoidPairLogits",
 ]

@@ -14,9 +14,9 @@ from hybridkeras.models.autoencoder_qfm import (
     build_encoder,
     build_head,
     build_quantum_front,
-    compile_for,
     compose,
 )
+from hybridkeras.models.common import compile_for, outputs_logits
 from hybridkeras.models.hqnn import (
     build_cnn1,
     build_cnn4,
@@ -29,7 +29,10 @@ from hybridkeras.models.hqnn import (
 from hybridkeras.models.distillation import (
     build_alexnet,
     build_authors_student,
+    build_authors_student_3q,
+    build_authors_student_4q,
     build_ensemble,
+    build_joint_ensemble,
     build_lenet,
     build_quantum_student,
     build_student_3q,
@@ -59,6 +62,9 @@ MODELS = {
     "alexnet": build_alexnet,
     "student-3q": build_student_3q,
     "student-4q": build_student_4q,
+    "student-authors-3q": build_authors_student_3q,
+    "student-authors-4q": build_authors_student_4q,
+    "ensemble-joint": build_joint_ensemble,
 }
 
 
@@ -89,10 +95,10 @@ def build_model(name: str, input_shape, num_classes: int, *, backend: str | None
 
 
 __all__ = [
-    "MODELS", "adapt_front", "build_alexnet", "build_authors_student", "build_ensemble", "build_lenet", "build_quantum_student",
+    "MODELS", "adapt_front", "build_alexnet", "build_authors_student", "build_ensemble", "build_joint_ensemble", "build_authors_student_3q", "build_authors_student_4q", "build_lenet", "build_quantum_student",
     "build_student_3q", "build_student_4q", "build_cnn1", "build_cnn4", "build_conv_block", "build_hqnn_parallel",
     "build_hqnn_parallel_cnn", "build_hqnn_quanv", "build_quanv_cnn", "build_autoencoder", "build_autoencoder_classical", "build_autoencoder_qfm",
     "build_decoder", "build_lcqhnn", "build_lcqhnn_cnn", "build_lcqhnn_cnn4", "build_lcqhnn_cnn8",
-    "build_lcqhnn_cnn16", "build_encoder", "build_head", "build_quantum_front", "build_model", "compile_for", "compose", "get_builder",
+    "build_lcqhnn_cnn16", "build_encoder", "build_head", "build_quantum_front", "build_model", "compile_for", "outputs_logits", "compose", "get_builder",
     "takes_backend",
 ]

@@ -174,13 +174,3 @@ def build_autoencoder_qfm(
     width = quantum_front_size(latent_dim, reduction=reduction, qubits=qubits, readout=readout)
     head = build_head(width, num_classes, units=head_units, dropout=dropout)
     return compose([encoder, front, head], input_shape, name="autoencoder_qfm")
-
-
-def compile_for(model: keras.Model, *, learning_rate: float = 1e-3, loss: str = "sparse_categorical_crossentropy"):
-    """Compiles a classifier with Adam and accuracy (labels as integer class ids)."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=loss,
-        metrics=["accuracy"],
-    )
-    return model

@@ -1,9 +1,10 @@
-"""Argument checks shared by the model builders."""
+"""What the model builders share: argument checks, the image check, batch norm, compiling."""
 from __future__ import annotations
 
 import numpy as np
 
-from hybridkeras.layers import ImageRange
+from hybridkeras._compat import keras
+from hybridkeras.layers import ImageRange, SigmoidPairLogits
 from hybridkeras.layers._validation import check_positive_int
 
 
@@ -54,3 +55,25 @@ def image_check():
     """The first layer of every image model: refuses what is not [0, 1] floats (uint8 images, NaN)
     with a clear error, in training, ``predict`` and served calls alike (`ImageRange`)."""
     return ImageRange(name="image_check")
+
+
+def outputs_logits(model) -> bool:
+    """Whether ``model`` outputs logits, not class probabilities: its last layer is a
+    `SigmoidPairLogits` head (the distillation authors' student) or has no softmax."""
+    last = model.layers[-1]
+    if isinstance(last, SigmoidPairLogits):
+        return True
+    activation = getattr(last, "activation", None)
+    return activation is not None and activation is keras.activations.linear
+
+
+def compile_for(model, *, learning_rate: float = 1e-3, loss=None):
+    """Compiles a classifier with Adam and accuracy (labels as integer class ids).
+
+    ``loss`` None: sparse categorical cross-entropy, on logits when `outputs_logits` says the
+    model outputs them, else on probabilities.
+    """
+    if loss is None:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(model))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    return model

@@ -18,12 +18,13 @@ from __future__ import annotations
 from typing import Sequence
 
 from hybridkeras._compat import keras
-from hybridkeras.layers import ClassProbabilities, EncodedPQC, SigmoidPairLogits
+from hybridkeras.layers import ClassProbabilities, EncodedPQC, LogitAverage, SigmoidPairLogits
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
 from hybridkeras.models.common import check_classes, check_image_shape, image_check
 
 HEADS = ("slice", "dense")
+ENSEMBLE_AVERAGES = ("probabilities", "logits")
 
 
 def build_lenet(input_shape=(28, 28, 1), num_classes: int = 10, *, activation: str = "relu",
@@ -81,9 +82,18 @@ def build_alexnet(input_shape=(28, 28, 1), num_classes: int = 10, *, fc_units: i
     ], name="alexnet")
 
 
-def build_ensemble(members: Sequence["keras.Model"], *, name: str = "ensemble") -> "keras.Model":
-    """A model whose output is the mean of the members' class probabilities (members are not retrained)."""
+def build_ensemble(members: Sequence["keras.Model"], *, average: str = "probabilities",
+                   name: str = "ensemble") -> "keras.Model":
+    """One model over ``members`` (classifiers with the same input and class count).
+
+    Args:
+        average: 'probabilities' (default): the mean of the members' class probabilities, for
+            members trained one by one (the paper's text); 'logits': the softmax of the mean of
+            their logits (`LogitAverage`), the head the distillation authors train *jointly* —
+            fit the returned model and every member trains on the ensemble's loss.
+    """
     members = list(members)
+    check_choice("average", average, ENSEMBLE_AVERAGES)
     if len(members) < 2:
         raise ValueError(f"`members` must hold at least two models. Received: {len(members)}")
     shapes = {tuple(m.input_shape[1:]) for m in members}
@@ -94,8 +104,23 @@ def build_ensemble(members: Sequence["keras.Model"], *, name: str = "ensemble") 
             f"outputs {sorted(outputs)}"
         )
     inputs = keras.Input(shapes.pop(), name="image")
-    averaged = keras.layers.Average(name="average")([m(inputs) for m in members])
-    return keras.Model(inputs, averaged, name=name)
+    head = keras.layers.Average(name="average") if average == "probabilities" else LogitAverage(name="logit_average")
+    return keras.Model(inputs, head([m(inputs) for m in members]), name=name)
+
+
+def build_joint_ensemble(input_shape=(28, 28, 1), num_classes: int = 10, *, members=("lenet", "alexnet"),
+                         member_kwargs: dict | None = None) -> "keras.Model":
+    """Fresh ``members`` ('lenet', 'alexnet') under one logit-averaging head, to be trained together (the
+    distillation authors' LeNet + AlexNet ensemble). ``member_kwargs`` maps a member to its builder's arguments."""
+    builders = {"lenet": build_lenet, "alexnet": build_alexnet}
+    member_kwargs = dict(member_kwargs or {})
+    for member in members:
+        check_choice("members", member, tuple(builders))
+    unknown = sorted(set(member_kwargs) - set(members))
+    if unknown:
+        raise ValueError(f"`member_kwargs` names {unknown}, which are not among members={tuple(members)}")
+    models = [builders[member](input_shape, num_classes, **member_kwargs.get(member, {})) for member in members]
+    return build_ensemble(models, average="logits", name="ensemble_joint")
 
 
 def build_quantum_student(input_shape=(28, 28, 1), num_classes: int = 8, *, qubits: int = 3,
@@ -170,6 +195,16 @@ def build_authors_student(input_shape=(28, 28, 1), num_classes: int = 6, *, qubi
                    backend=backend, name="circuit")(x)
     outputs = SigmoidPairLogits(name="logits")(x)
     return keras.Model(inputs, outputs, name=f"student_authors_{qubits}q")
+
+
+def build_authors_student_3q(input_shape=(28, 28, 1), num_classes: int = 6, **kwargs) -> "keras.Model":
+    """The authors' 3-qubit student (16 logits), see `build_authors_student`."""
+    return build_authors_student(input_shape, num_classes, qubits=3, **kwargs)
+
+
+def build_authors_student_4q(input_shape=(28, 28, 1), num_classes: int = 6, **kwargs) -> "keras.Model":
+    """The authors' 4-qubit student (32 logits), see `build_authors_student`."""
+    return build_authors_student(input_shape, num_classes, qubits=4, **kwargs)
 
 
 def build_student_3q(input_shape=(28, 28, 1), num_classes: int = 8, **kwargs) -> "keras.Model":

@@ -6,6 +6,8 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
+
 from hybridkeras._compat import keras
 from hybridkeras.io import write_json_atomic
 
@@ -148,6 +150,25 @@ class GradCAMSnapshots(keras.callbacks.Callback):
             fig = plot_grad_cam_snapshots(self.images, self.snapshots, self.output_dir / "gradcam.png",
                                           labels=self.labels)
             plt.close(fig)
+
+
+class TestAccuracy(keras.callbacks.Callback):
+    """Adds ``test_accuracy`` — the argmax of the model's outputs against ``y`` — to every epoch's logs,
+    so `EpochRecorder` and ``History`` keep it (list it before them).
+
+    Some protocols (the distillation authors') report the best epoch's test accuracy; recording it
+    every epoch lets a table show that figure beside the final epoch's and the one at the best
+    validation epoch.
+    """
+
+    def __init__(self, x, y, *, batch_size: int = 256):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, np.asarray(y), batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            predicted = np.argmax(self.model.predict(self.x, batch_size=self.batch_size, verbose=0), axis=-1)
+            logs["test_accuracy"] = float(np.mean(predicted == self.y))
 
 
 class EpochRecorder(keras.callbacks.Callback):

@@ -66,6 +66,9 @@ _CHECKS = {
     "threshold": lambda v: _is_real(v) and 0.0 < v <= 1.0,
     "schedule": lambda v: v in (None, "plateau", "step"),
     "backend": lambda v: v in ("tfq", "statevector"),
+    "nonnegative": lambda v: _is_real(v) and v >= 0,
+    "sampling": lambda v: v in ("random", "first"),
+    "teacher_data": lambda v: v in ("student", "rest"),
     "seeds": lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_is_int(s) for s in v),
     "epochs": lambda v: isinstance(v, (tuple, list)) and all(_is_int(e) and e >= 0 for e in v),
 }
@@ -79,6 +82,11 @@ _RULES = {
         "learning_rate", "ae_learning_rate", "head_learning_rate", "temperature")},
     **{name: ("fraction", "a number in [0, 1)") for name in ("validation_split", "test_split", "dropout")},
     "alpha": ("weight", "a number in [0, 1]"),
+    "ce_weight": ("nonnegative", "a finite number ≥ 0 or None (None: 1 − alpha)"),
+    "teacher_batch_size": ("count", _COUNT + " or None (None: batch_size)"),
+    "sampling": ("sampling", "one of 'random', 'first'"),
+    "teacher_data": ("teacher_data", "one of 'student' (the student's training set), 'rest' (every image the "
+                                     "student's splits did not take; needs sampling='first')"),
     "threshold": ("threshold", "a validation accuracy in (0, 1] or None"),
     "lr_schedule": ("schedule", "one of None, 'plateau', 'step'"),
     "backend": ("backend", "one of None, 'tfq', 'statevector'"),
@@ -296,6 +304,14 @@ class DistillationConfig(_Replaceable):
     ``teacher_epochs`` epochs; students (alone and distilled, from the same initial weights)
     ``epochs`` epochs. ``student_kwargs`` / ``teacher_kwargs`` map a model name to builder
     arguments.
+
+    The distillation authors' protocol (``distill-*-authors``) differs in these settings:
+    ``sampling='first'`` (per class, the first images in source order, no shuffling of the
+    split), ``teacher_data='rest'`` (teachers train on every image of the classes that the
+    student's training, validation and test sets did not take), ``teacher_batch_size``,
+    ``ce_weight=1`` (loss CE + λ·T²·KL instead of (1 − λ)·CE + λ·T²·KL) and
+    ``report_test`` (test accuracy after every epoch, so the best epoch's figure they report
+    is recorded beside the final epoch's and the one at the best validation epoch).
     """
 
     name: str
@@ -309,6 +325,8 @@ class DistillationConfig(_Replaceable):
     test_split: float = 0.2
     resize: tuple | None = None
     data_seed: int | None = None
+    sampling: str = "random"
+    teacher_data: str = "student"
     students: tuple = ("student-3q", "student-4q")
     student_kwargs: dict = field(default_factory=dict)
     teachers: tuple = ("lenet", "alexnet")
@@ -316,10 +334,13 @@ class DistillationConfig(_Replaceable):
     ensemble: bool = True
     temperature: float = 3.0
     alpha: float = 0.9
+    ce_weight: float | None = None
     epochs: int = 10
     teacher_epochs: int = 10
     batch_size: int = 32
+    teacher_batch_size: int | None = None
     learning_rate: float = 1e-3
+    report_test: bool = False
     seeds: tuple = (0, 1, 2)
     # simulation: None = the default of hybridkeras.set_backend, resolved and recorded when a run starts
     backend: str | None = None
@@ -327,6 +348,18 @@ class DistillationConfig(_Replaceable):
 
     def split_seed(self, seed: int) -> int:
         return seed if self.data_seed is None else self.data_seed
+
+    def validate(self) -> None:
+        super().validate()
+        if self.teacher_data == "rest" and self.sampling != "first":
+            raise ValueError(f"Config {self.name!r}: `teacher_data='rest'` (the images the student's splits did not "
+                             f"take) needs sampling='first'. Received: sampling={self.sampling!r}")
+
+    def teacher_spec(self, seed: int | None = None) -> DataSpec:
+        """The teachers' data: the student's (``teacher_data='student'``), or the same splits with every image
+        the student's training, validation and test sets did not take as the training set ('rest')."""
+        spec = self.data_spec(seed)
+        return dataclasses.replace(spec, train_part="rest") if self.teacher_data == "rest" else spec
 
     @property
     def train_size(self) -> int:
@@ -356,6 +389,35 @@ CONFIGS.update({
                                             **_DISTILL, notes="paper: FashionMNIST 0–5, 150 per class, 10 epochs"),
     "distill-fashion-8": DistillationConfig(name="distill-fashion-8", dataset="fashion_mnist", classes=tuple(range(8)),
                                             **_DISTILL, notes="paper: FashionMNIST 0–7, 150 per class, 10 epochs"),
+})
+
+# The distillation authors' protocol, read from their notebooks (see DistillationConfig): the classic
+# LeNet-5, the AlexNet adaptation and their jointly trained logit-averaging ensemble as teachers, on every
+# image of the classes the student's splits leave; the CNN-front students with depth-0 angle encoding and
+# 2^(n+1) sigmoid-pair logits; batch 1, CE + λ·T²·KL, the first 150 images per class; test accuracy after
+# every epoch (they report the best epoch's).
+_CLASSIC_LENET = {"activation": "tanh", "pooling": "average", "padding": "valid"}
+_AUTHORS = dict(
+    per_class=150, val_per_class=30, sampling="first", teacher_data="rest",
+    students=("student-authors-3q", "student-authors-4q"), teachers=("lenet", "alexnet", "ensemble-joint"),
+    teacher_kwargs={"lenet": _CLASSIC_LENET, "ensemble-joint": {"member_kwargs": {"lenet": _CLASSIC_LENET}}},
+    ensemble=False, temperature=3.0, alpha=0.9, ce_weight=1.0, epochs=10, teacher_epochs=10, batch_size=1,
+    teacher_batch_size=128, learning_rate=1e-3, report_test=True, seeds=(0, 1, 2, 3, 4),
+)
+
+CONFIGS.update({
+    "distill-mnist-6-authors": DistillationConfig(
+        name="distill-mnist-6-authors", dataset="mnist", classes=tuple(range(6)), test_size=900, **_AUTHORS,
+        notes="authors' protocol: MNIST 0–5, first 150 per class, batch 1, CE + λ·T²·KL, best and final epoch"),
+    "distill-mnist-8-authors": DistillationConfig(
+        name="distill-mnist-8-authors", dataset="mnist", classes=tuple(range(8)), test_size=1200, **_AUTHORS,
+        notes="authors' protocol: MNIST 0–7, first 150 per class, batch 1, CE + λ·T²·KL, best and final epoch"),
+    "distill-fashion-6-authors": DistillationConfig(
+        name="distill-fashion-6-authors", dataset="fashion_mnist", classes=tuple(range(6)), test_size=900,
+        **_AUTHORS, notes="authors' protocol: FashionMNIST 0–5, first 150 per class, batch 1"),
+    "distill-fashion-8-authors": DistillationConfig(
+        name="distill-fashion-8-authors", dataset="fashion_mnist", classes=tuple(range(8)), test_size=1200,
+        **_AUTHORS, notes="authors' protocol: FashionMNIST 0–7, first 150 per class, batch 1"),
     "distill-tiny": DistillationConfig(
         name="distill-tiny", dataset="digits", classes=(0, 1, 2, 3), resize=(16, 16), per_class=20, val_per_class=5, test_size=40,
         teacher_kwargs={"alexnet": {"fc_units": 32}}, epochs=1, teacher_epochs=1, batch_size=16, seeds=(0,),

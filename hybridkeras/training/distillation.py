@@ -27,10 +27,10 @@ import numpy as np
 from hybridkeras._compat import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import load_model, save_model, write_json_atomic, write_text_atomic
-from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder
+from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder, outputs_logits
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
-from hybridkeras.training.callbacks import EpochRecorder, make_callbacks
+from hybridkeras.training.callbacks import EpochRecorder, TestAccuracy, make_callbacks
 from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
 
@@ -49,6 +49,14 @@ def distillation_dataset(config: DistillationConfig, seed: int):
     return DataSpec.of(config, seed).load()
 
 
+def teacher_dataset(config: DistillationConfig, seed: int, data=None):
+    """The teachers' data of the run with seed ``seed`` (`DistillationConfig.teacher_spec`): ``data``, the
+    student's, unless ``teacher_data='rest'``."""
+    if config.teacher_data == "student" and data is not None:
+        return data
+    return config.teacher_spec(seed).load()
+
+
 def build_student(config: DistillationConfig, name: str, data, seed: int):
     """The student ``name`` with the initial weights of ``seed`` (equal for its alone and distilled runs)."""
     keras.utils.set_random_seed(seed)
@@ -58,14 +66,18 @@ def build_student(config: DistillationConfig, name: str, data, seed: int):
 
 def distill(student, teacher, data, *, temperature: float = 3.0, alpha: float = 0.9, epochs: int = 10,
             batch_size: int = 32, learning_rate: float = 1e-3, callbacks=(), verbose: int = 1,
-            cache_teacher: bool = True) -> Distiller:
+            cache_teacher: bool = True, ce_weight: float | None = None) -> Distiller:
     """Distils ``teacher`` into ``student`` on ``data`` (a hybridkeras Dataset); returns the fitted Distiller.
 
     With ``cache_teacher`` (default) the teacher's outputs on the training and validation
     images are computed once (inference mode, so they are the same at every step) instead of
     at every step; for the 95-million-parameter AlexNet this is most of the cost.
+    ``ce_weight`` None: (1 − alpha)·CE + alpha·T²·KL; a number: ce_weight·CE + alpha·T²·KL.
+    A student that outputs logits (`outputs_logits`) is distilled as such.
     """
-    distiller = Distiller(student, teacher, temperature=temperature, alpha=alpha)
+    distiller = Distiller(student, teacher, temperature=temperature, alpha=alpha, ce_weight=ce_weight,
+                          student_outputs="logits" if outputs_logits(student) else "probabilities",
+                          teacher_outputs="logits" if outputs_logits(teacher) else "probabilities")
     distiller.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"])
     y_train, y_val = data.y_train, data.y_val
     if cache_teacher:
@@ -77,28 +89,40 @@ def distill(student, teacher, data, *, temperature: float = 3.0, alpha: float = 
 
 
 def _metrics(model, data, role: str, seed: int, seconds: float, history: dict | None = None) -> dict:
+    """Final test accuracy and loss; with per-epoch test accuracies in ``history`` (``report_test``) also
+    the best epoch's (what the distillation authors report) and the one at the best validation epoch."""
     loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)[:2]
     val = (history or {}).get("val_accuracy", [])
-    return {"role": role, "seed": seed, "test_accuracy": float(accuracy), "test_loss": float(loss),
-            "val_accuracy": float(val[-1]) if val else math.nan,
-            "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)), "seconds": seconds}
+    metrics = {"role": role, "seed": seed, "test_accuracy": float(accuracy), "test_loss": float(loss),
+               "val_accuracy": float(val[-1]) if val else math.nan,
+               "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)), "seconds": seconds}
+    tests = (history or {}).get("test_accuracy", [])
+    if tests:
+        best = int(np.argmax(tests))
+        metrics.update(best_test_accuracy=float(tests[best]), best_test_epoch=best + 1,
+                       test_accuracy_at_best_val=float(tests[int(np.argmax(val))]) if len(val) == len(tests)
+                       else math.nan)
+    return metrics
 
 
-def _finish(run_dir: Path, model, metrics: dict, config, data, seed, history=None, save=True) -> dict:
+def _finish(run_dir: Path, model, metrics: dict, config, data, seed, history=None, save=True, spec=None) -> dict:
     if save:
         save_model(model, run_dir / "model", history=history, metadata={
             "role": metrics["role"], "experiment": config.name, "seed": seed, "metrics": metrics,
-            "data": config.data_spec(seed).record(data)})
+            "data": (spec or config.data_spec(seed)).record(data)})
     write_json_atomic(run_dir / "metrics.json", metrics)  # the run is finished once this exists
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     return metrics
 
 
-def _resumable(run_dir: Path) -> list:
+def _resumable(run_dir: Path, config=None, data=None) -> list:
     """The per-epoch record and the `BackupAndRestore` state of one run: a run killed mid-fit resumes
-    at its last finished epoch; killed after ``fit``, before its export, it trains no epoch again."""
-    return [EpochRecorder(run_dir / "history.json"),
-            *make_callbacks(lr_schedule=None, backup_dir=run_dir / "backup", keep_backup=True)]
+    at its last finished epoch; killed after ``fit``, before its export, it trains no epoch again.
+    With ``config.report_test`` the test accuracy of every epoch is recorded too. The recorder is first."""
+    recorder = EpochRecorder(run_dir / "history.json")
+    tests = [TestAccuracy(data.x_test, data.y_test)] if config is not None and config.report_test else []
+    # TestAccuracy writes into the epoch's logs, so it runs before the recorder (which the runner finds first)
+    return [recorder, *make_callbacks(lr_schedule=None, backup_dir=run_dir / "backup", keep_backup=True)], tests
 
 
 def _done(run_dir: Path):
@@ -106,16 +130,18 @@ def _done(run_dir: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _fit_classifier(model, config, data, run_dir: Path, epochs: int, verbose: int) -> dict:
+def _fit_classifier(model, config, data, run_dir: Path, epochs: int, verbose: int, batch_size=None) -> dict:
     compile_for(model, learning_rate=config.learning_rate)
-    callbacks = _resumable(run_dir)
+    callbacks, tests = _resumable(run_dir, config, data)
     model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-              batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)
+              batch_size=batch_size or config.batch_size, shuffle=True, callbacks=[*tests, *callbacks],
+              verbose=verbose)
     return callbacks[0].history()
 
 
 def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_dir: Path, *, verbose: int = 1):
-    """Trains the registered teacher ``name`` (or reloads it from ``run_dir``); returns (model, metrics).
+    """Trains the registered teacher ``name`` on ``data`` (the teachers' data, `teacher_dataset`), or reloads
+    it from ``run_dir``; returns (model, metrics).
 
     Teachers are always exported: a resumed table, the ensemble and `tune` reuse them.
     """
@@ -128,9 +154,10 @@ def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_di
     model = build_model(name, data.input_shape, data.num_classes, backend=resolved(config).backend,
                         **config.teacher_kwargs.get(name, {}))
     started = time.perf_counter()
-    history = _fit_classifier(model, config, data, run_dir, config.teacher_epochs, verbose)
+    history = _fit_classifier(model, config, data, run_dir, config.teacher_epochs, verbose,
+                              batch_size=config.teacher_batch_size)
     metrics = _finish(run_dir, model, _metrics(model, data, name, seed, time.perf_counter() - started, history),
-                      config, data, seed, history, save=True)
+                      config, data, seed, history, save=True, spec=config.teacher_spec(seed))
     return model, metrics
 
 
@@ -138,8 +165,12 @@ def load_teacher(config: DistillationConfig, teacher: str, data, seed: int, run_
                  safe_mode: bool = True):
     """A trained teacher: a registered name (trained with the config), 'ensemble' (of the config's
     teachers), or the path of any saved Keras classifier (SavedModel folder, .keras or .h5 file),
-    loaded with `hybridkeras.load_model` (``safe_mode``: refuse stored bytecode)."""
+    loaded with `hybridkeras.load_model` (``safe_mode``: refuse stored bytecode). ``data`` is the student's;
+    registered teachers train on `teacher_dataset`."""
     from hybridkeras.models import MODELS
+
+    if teacher == "ensemble" or teacher in MODELS:
+        data = teacher_dataset(config, seed, data)
 
     if teacher == "ensemble":
         members = [train_teacher(config, name, data, seed, Path(run_dir) / name, verbose=verbose)[0]
@@ -168,10 +199,12 @@ def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: in
              save_models: bool = True) -> tuple[list, str]:
     """All runs of one seed (teachers, ensemble, each student alone and from each teacher) and the data summary."""
     data = distillation_dataset(config, config.split_seed(seed))
+    teacher_data = teacher_dataset(config, config.split_seed(seed), data)
     root = output / f"seed{seed}"
     runs, teachers = [], {}
     for name in config.teachers:
-        teachers[name], metrics = train_teacher(config, name, data, seed, root / "teachers" / name, verbose=verbose)
+        teachers[name], metrics = train_teacher(config, name, teacher_data, seed, root / "teachers" / name,
+                                                verbose=verbose)
         runs.append(metrics)
     if config.ensemble and len(teachers) >= 2:
         run_dir = root / "teachers" / "ensemble"
@@ -203,11 +236,11 @@ def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: in
                 student = build_student(config, student_name, data, seed)
                 before = [w.copy() for w in teacher.get_weights()]
                 started = time.perf_counter()
-                callbacks = _resumable(run_dir)
+                callbacks, tests = _resumable(run_dir, config, data)
                 recorder = callbacks[0]
                 distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha,
-                        epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                        callbacks=callbacks, verbose=verbose)
+                        ce_weight=config.ce_weight, epochs=config.epochs, batch_size=config.batch_size,
+                        learning_rate=config.learning_rate, callbacks=[*tests, *callbacks], verbose=verbose)
                 if not all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights())):
                     raise RuntimeError(f"teacher {teacher_name!r} changed during distillation")
                 compile_for(student, learning_rate=config.learning_rate)
@@ -220,23 +253,48 @@ def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: in
     return runs, data.summary()
 
 
-def summarise(config: DistillationConfig, runs: list) -> list:
-    """The paper's table: per student and teacher, the student alone, the teacher, the distilled student, the gain."""
-    def accuracies(predicate):
-        return [r["test_accuracy"] for r in runs if predicate(r)]
+def paired_test(differences) -> dict:
+    """Paired statistics of per-seed gains (distilled − alone, same initial weights): how many are positive,
+    negative, zero; the paired t-test's and the Wilcoxon signed-rank test's two-sided p-values (NaN when
+    fewer than two pairs, or every difference is zero)."""
+    diffs = np.array([d for d in differences if d is not None and not math.isnan(d)], float)
+    result = {"pairs": int(diffs.size), "positive": int((diffs > 0).sum()), "negative": int((diffs < 0).sum()),
+              "zero": int((diffs == 0).sum()), "t_p": math.nan, "wilcoxon_p": math.nan}
+    if diffs.size >= 2 and np.any(diffs != 0):
+        from scipy import stats
 
+        if np.std(diffs) > 0:
+            result["t_p"] = float(stats.ttest_rel(diffs, np.zeros_like(diffs)).pvalue)
+        result["wilcoxon_p"] = float(stats.wilcoxon(diffs).pvalue)
+    return result
+
+
+def summarise(config: DistillationConfig, runs: list) -> list:
+    """The paper's table: per student and teacher, the student alone, the teacher, the distilled student, the
+    gain (paired by seed), and with ``report_test`` the same at each run's best epoch."""
+    def values(predicate, key="test_accuracy"):
+        return [r.get(key, math.nan) for r in sorted((r for r in runs if predicate(r)), key=lambda r: r["seed"])]
+
+    keys = [("", "test_accuracy")] + ([("best_", "best_test_accuracy")] if config.report_test else [])
     rows = []
     for student in config.students:
-        alone = accuracies(lambda r: r.get("student") == student and r.get("teacher") is None)
         params = next(r["trainable_params"] for r in runs if r.get("student") == student)
         for teacher in [t for t in (*config.teachers, "ensemble") if any(r.get("teacher") == t for r in runs)]:
-            taught = accuracies(lambda r: r.get("student") == student and r.get("teacher") == teacher)
-            gains = [b - a for a, b in zip(alone, taught)]
-            teacher_acc = accuracies(lambda r: r["role"] == teacher and "student" not in r)
-            row = {"student": student, "student_params": params, "teacher": teacher, "seeds": len(taught)}
-            for key, values in (("student_alone", alone), ("teacher", teacher_acc), ("distilled", taught),
-                                ("gain", gains)):
-                row[f"{key}_mean"], row[f"{key}_std"] = mean_std(values)
+            row = {"student": student, "student_params": params, "teacher": teacher}
+            for prefix, key in keys:
+                alone = {r["seed"]: r.get(key, math.nan) for r in runs
+                         if r.get("student") == student and r.get("teacher") is None}
+                taught = {r["seed"]: r.get(key, math.nan) for r in runs
+                          if r.get("student") == student and r.get("teacher") == teacher}
+                seeds = sorted(set(alone) & set(taught))
+                gains = [taught[s] - alone[s] for s in seeds]
+                teacher_acc = values(lambda r: r["role"] == teacher and "student" not in r, key)
+                row["seeds"] = len(seeds)
+                for name, vals in (("student_alone", [alone[s] for s in seeds]), ("teacher", teacher_acc),
+                                   ("distilled", [taught[s] for s in seeds]), ("gain", gains)):
+                    row[f"{prefix}{name}_mean"], row[f"{prefix}{name}_std"] = mean_std(vals)
+                test = paired_test(gains)
+                row.update({f"{prefix}gain_{k}": v for k, v in test.items() if k != "pairs"})
             rows.append(row)
     return rows
 
@@ -246,21 +304,35 @@ def render_markdown(config: DistillationConfig, rows: list, data_summary: str) -
         mean, std = row[f"{key}_mean"], row[f"{key}_std"]
         return "–" if math.isnan(mean) else f"{100 * mean:.2f} ± {100 * std:.2f}"
 
-    def gain(row):
-        mean, std = row["gain_mean"], row["gain_std"]
-        return "–" if math.isnan(mean) else f"{100 * mean:+.2f} ± {100 * std:.2f}"
+    def gain(row, prefix=""):
+        mean, std = row[f"{prefix}gain_mean"], row[f"{prefix}gain_std"]
+        if math.isnan(mean):
+            return "–"
+        p = row.get(f"{prefix}gain_t_p", math.nan)
+        signs = f"{row[f'{prefix}gain_positive']}+/{row[f'{prefix}gain_negative']}−"
+        return f"{100 * mean:+.2f} ± {100 * std:.2f} ({signs}{'' if math.isnan(p) else f', p = {p:.2g}'})"
 
+    best = config.report_test
+    loss = (f"{config.ce_weight:g}·CE + λ·T²·KL" if config.ce_weight is not None else "(1 − λ)·CE + λ·T²·KL")
     lines = [
-        f"Distillation `{config.name}`: {data_summary}; T = {config.temperature}, λ = {config.alpha}; "
-        f"teachers {config.teacher_epochs} epochs, students {config.epochs} epochs, batch {config.batch_size}, "
-        f"Adam lr {config.learning_rate}; test accuracy %, mean ± std over seeds {list(config.seeds)}.",
+        f"Distillation `{config.name}`: {data_summary}; loss {loss}, T = {config.temperature}, λ = {config.alpha}; "
+        f"teachers {config.teacher_epochs} epochs (batch {config.teacher_batch_size or config.batch_size}, "
+        f"{'every image the student splits leave' if config.teacher_data == 'rest' else 'the student data'}), "
+        f"students {config.epochs} epochs, batch {config.batch_size}, Adam lr {config.learning_rate}; test accuracy %, "
+        f"mean ± std over seeds {list(config.seeds)}; gain paired by seed (same initial weights), with the count of "
+        "seeds it is positive/negative in and the paired t-test's p"
+        + ("; *best*: each run's best epoch (the authors' reported figure)." if best else "."),
         "",
-        "| student | params | student alone | teacher | teacher acc | distilled student | gain (points) |",
-        "|---|---|---|---|---|---|---|",
+        "| student | params | student alone | teacher | teacher acc | distilled student | gain (points) |"
+        + (" best: alone | best: distilled | best: gain |" if best else ""),
+        "|---|---|---|---|---|---|---|" + ("---|---|---|" if best else ""),
     ]
     for row in rows:
-        lines.append(f"| {row['student']} | {row['student_params']:,} | {cell(row, 'student_alone')} | {row['teacher']} | "
-                     f"{cell(row, 'teacher')} | {cell(row, 'distilled')} | {gain(row)} |")
+        line = (f"| {row['student']} | {row['student_params']:,} | {cell(row, 'student_alone')} | {row['teacher']} | "
+                f"{cell(row, 'teacher')} | {cell(row, 'distilled')} | {gain(row)} |")
+        if best:
+            line += f" {cell(row, 'best_student_alone')} | {cell(row, 'best_distilled')} | {gain(row, 'best_')} |"
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 

@@ -21,12 +21,12 @@ from tqdm.auto import tqdm
 from hybridkeras import data as hkdata
 from hybridkeras._compat import keras, tf
 from hybridkeras.io import load_model, read_history, save_model, write_json_atomic
+from hybridkeras.models.common import compile_for
 from hybridkeras.models.autoencoder_qfm import (
     adapt_front,
     build_autoencoder,
     build_head,
     build_quantum_front,
-    compile_for,
     compose,
 )
 from hybridkeras.training.callbacks import EpochRecorder, make_callbacks

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras_tuner as kt
 
 from hybridkeras._compat import keras
+from hybridkeras.models import outputs_logits
 from hybridkeras.training.distiller import Distiller
 
 
@@ -17,18 +18,25 @@ class DistillerHyperModel(kt.HyperModel):
     Args:
         build_student: Zero-argument function returning a new (uncompiled) student.
         teacher: The trained teacher (not modified).
+        ce_weight: The weight of the cross-entropy: None for 1 − λ (the Hinton form), 1 for the
+            distillation authors' CE + λ·T²·KL.
     """
 
-    def __init__(self, build_student, teacher, *, name="distiller", tunable=True):
+    def __init__(self, build_student, teacher, *, ce_weight=None, name="distiller", tunable=True):
         super().__init__(name=name, tunable=tunable)
         self.build_student = build_student
         self.teacher = teacher
+        self.ce_weight = ce_weight
 
     def build(self, hp):
+        student = self.build_student()
         distiller = Distiller(
-            self.build_student(), self.teacher,
+            student, self.teacher,
             temperature=hp.Int("temperature", 1, 10, default=3),
             alpha=hp.Float("alpha", 0.1, 0.9, step=0.1, default=0.9),
+            ce_weight=self.ce_weight,
+            student_outputs="logits" if outputs_logits(student) else "probabilities",
+            teacher_outputs="logits" if outputs_logits(self.teacher) else "probabilities",
         )
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
         distiller.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"])

@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from hybridkeras._compat import keras
+from hybridkeras.models.common import compile_for
 from hybridkeras.models.autoencoder_qfm import (
     REDUCTIONS,
     adapt_front,
     build_head,
     build_quantum_front,
-    compile_for,
     compose,
     quantum_front_size,
 )

@@ -374,7 +374,8 @@ def tune_distillation(
                           lambda: load_teacher(config, teacher, data, seed, folder, verbose=verbose),
                           f"the teacher {teacher!r}")
     teacher_accuracy = float(trained.evaluate(data.x_test, data.y_test, verbose=0)[1])
-    hypermodel = DistillerHyperModel(lambda: build_student(config, student, data, seed), trained)
+    hypermodel = DistillerHyperModel(lambda: build_student(config, student, data, seed), trained,
+                                     ce_weight=config.ce_weight)
     search = make_tuner(hypermodel, tuner, max_trials=max_trials, epochs=epochs, directory=output / "tuner",
                         project_name=f"{config.name}-{student}", seed=seed, overwrite=overwrite)
     if not run_search(search, data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
