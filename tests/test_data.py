@@ -195,3 +195,27 @@ def test_one_data_spec_maps_every_config_and_what_exports_record(tmp_path):
     np.testing.assert_array_equal(rebuilt.y_train, data.y_train)
     every = again.every_image().load()
     assert len(every.x_train) + len(every.x_val) + len(every.x_test) == 1797
+
+
+def test_first_per_class_sampling_takes_consecutive_blocks_and_the_rest_for_teachers(mnist_dir):
+    """The distillation authors' split: per class, the first images in source order train the student, the
+    next ones validate and test it; the teachers train on every image none of those took."""
+    labels = read_idx(mnist_dir / "labels-idx1-ubyte.gz")
+    images = read_idx(mnist_dir / "images-idx3-ubyte.gz")
+    kwargs = dict(classes=(0, 1, 2), train_size=30, val_size=15, test_size=30, sampling="first")
+    student = hkdata.load("mnist", mnist_dir, **kwargs)
+    teacher = hkdata.load("mnist", mnist_dir, train_part="rest", **kwargs)
+    for c in range(3):
+        source = images[labels == c]  # class c's images in source order
+        np.testing.assert_array_equal((student.x_train[student.y_train == c][..., 0] * 255).round(), source[:10])
+        np.testing.assert_array_equal((student.x_val[student.y_val == c][..., 0] * 255).round(), source[10:15])
+        np.testing.assert_array_equal((student.x_test[student.y_test == c][..., 0] * 255).round(), source[15:25])
+        np.testing.assert_array_equal((teacher.x_train[teacher.y_train == c][..., 0] * 255).round(), source[25:])
+    np.testing.assert_array_equal(teacher.x_test, student.x_test)
+    assert len(teacher.x_train) == int(np.isin(labels, [0, 1, 2]).sum()) - 75
+    assert np.array_equal(student.x_train, hkdata.load("mnist", mnist_dir, seed=7, **kwargs).x_train)  # no randomness
+    with pytest.raises(ValueError, match="needs sampling='first'"):
+        hkdata.load("mnist", mnist_dir, classes=(0, 1), train_size=20, train_part="rest")
+    with pytest.raises(ValueError, match="`test_size`=3000 needs 1000 more samples of class 0"):
+        hkdata.load("mnist", mnist_dir, classes=(0, 1, 2), train_size=30, val_size=15, test_size=3000,
+                    sampling="first")

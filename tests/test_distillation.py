@@ -384,3 +384,48 @@ def test_classic_lenet_has_the_authors_parameter_count():
     model = build_lenet((28, 28, 1), 6, activation="tanh", pooling="average", padding="valid")
     assert model.count_params() == 44_086
     assert any(isinstance(layer, hk.keras.layers.AveragePooling2D) for layer in model.layers)
+
+
+def test_joint_ensemble_averages_logits_and_trains_every_member(tiny_images):
+    """The authors' ensemble: softmax of the members' mean logits, trained as one model."""
+    from hybridkeras.models import build_joint_ensemble
+
+    hk.keras.utils.set_random_seed(0)
+    ensemble = build_joint_ensemble((28, 28, 1), 4, member_kwargs={"alexnet": {"fc_units": 16}})
+    members = [ensemble.get_layer("lenet"), ensemble.get_layer("alexnet")]
+    x = tiny_images[:8]
+    logs = [np.log(np.clip(m.predict(x, verbose=0), 1e-7, 1.0)) for m in members]
+    mean = (logs[0] + logs[1]) / 2
+    expected = np.exp(mean - mean.max(1, keepdims=True))
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected / expected.sum(1, keepdims=True), atol=1e-6)
+    before = [[w.copy() for w in m.get_weights()] for m in members]
+    compile_for(ensemble).fit(x, np.arange(8) % 4, epochs=1, batch_size=8, verbose=0)
+    for member, weights in zip(members, before):
+        assert not all(np.array_equal(a, b) for a, b in zip(weights, member.get_weights())), member.name
+    with pytest.raises(ValueError, match="`members` must be one of"):
+        build_joint_ensemble((28, 28, 1), 4, members=("lenet", "resnet"))
+
+
+def test_authors_protocol_runs_from_the_command_line_with_best_and_final_epochs(tmp_path, mnist_dir):
+    """`hybridkeras experiment distill-mnist-6-authors` (shrunk): teachers on the images the student's splits
+    leave, the authors' student at batch 1 with CE + λ·T²·KL, per-epoch test accuracy, paired gains."""
+    from hybridkeras.cli import main
+
+    out = tmp_path / "authors"
+    assert main(["experiment", "distill-mnist-6-authors", "--data-dir", str(mnist_dir), "--per-class", "8",
+            "--test-size", "48", "--teachers", "lenet", "--students", "student-authors-3q", "--seeds", "0", "1",
+            "--epochs", "2", "--teacher-epochs", "1", "--backend", "statevector", "--output", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    (row,) = summary["rows"]
+    assert row["seeds"] == 2 and row["gain_positive"] + row["gain_negative"] + row["gain_zero"] == 2
+    for seed in (0, 1):
+        runs = {r["role"]: r for r in summary["runs"] if r["seed"] == seed}
+        history = json.loads((out / f"seed{seed}" / "student-authors-3q" / "alone" / "history.json").read_text())
+        tests = [e["test_accuracy"] for e in history["epochs"].values()]
+        assert runs["student-authors-3q"]["best_test_accuracy"] == pytest.approx(max(tests))
+        assert runs["student-authors-3q"]["test_accuracy"] == pytest.approx(tests[-1], abs=1e-6)
+    record = hk.io.read_record(out / "seed0" / "teachers" / "lenet" / "model")["metadata"]
+    assert record["data"]["train_part"] == "rest" and record["data"]["sampling"] == "first"
+    config = json.loads((out / "config.json").read_text())
+    assert config["batch_size"] == 1 and config["ce_weight"] == 1.0 and config["teacher_data"] == "rest"
+    assert "best: gain" in (out / "summary.md").read_text()
