@@ -367,9 +367,9 @@ def _run(args) -> int:
 def _run_distillation(args, config, verbose: int) -> int:
     from pathlib import Path
 
-    if getattr(args, "strategy", "default") != "default":
-        raise ValueError(f"--strategy {args.strategy} is not supported for distillation configs ({config.name!r}) yet; "
-                         "use it with train / experiment of the other families")
+    if getattr(args, "strategy", "default") == "multi-worker":
+        raise ValueError(f"--strategy multi-worker is not supported for distillation configs ({config.name!r}); "
+                         "use --strategy mirrored, or distribute `tune distill` over workers (--workers)")
 
     if args.command == "tune":
         from hybridkeras.tuning import tune_distillation
@@ -408,7 +408,8 @@ def _run_distillation(args, config, verbose: int) -> int:
     from hybridkeras.training import run_distillation
 
     output = args.output or f"saved_models/{config.name}"
-    result = run_distillation(config, output, resume=not args.no_resume, verbose=verbose)
+    result = run_distillation(config, output, resume=not args.no_resume, verbose=verbose,
+                              strategy=getattr(args, "strategy", "default"))
     print(result.markdown)
     print(f"tables: {output}/summary.md, {output}/summary.csv; models: {output}/seed<k>/...")
     return 0

@@ -207,7 +207,7 @@ def test_distillation_loss_follows_the_formula(digits4, lenet_teacher, rng):
     distiller = Distiller(student, lenet_teacher, temperature=3.0, alpha=0.9)
     x, y = digits4.x_train[:8], digits4.y_train[:8]
     s, t = student(x).numpy().astype(np.float64), lenet_teacher(x).numpy().astype(np.float64)
-    total, ce, kl = (float(v) for v in distiller._loss_terms(tf.constant(y), tf.constant(s, tf.float32),
+    total, ce, kl = (float(np.mean(v)) for v in distiller._loss_terms(tf.constant(y), tf.constant(s, tf.float32),
                                                               tf.constant(t, tf.float32)))
 
     def soft(p):
@@ -334,7 +334,7 @@ def test_sigmoid_pair_head_and_weighted_loss_equal_numpy(digits4, lenet_teacher)
     x, y = digits4.x_train[:6], digits4.y_train[:6]
     z = student(x, training=False).numpy().astype(np.float64)
     teacher_p = lenet_teacher(x, training=False).numpy().astype(np.float64)
-    total, ce, kl = (v.numpy() for v in distiller._loss_terms(y, student(x, training=False),
+    total, ce, kl = (np.mean(v.numpy()) for v in distiller._loss_terms(y, student(x, training=False),
                                                               lenet_teacher(x, training=False)))
 
     def softmax(a):
@@ -429,3 +429,17 @@ def test_authors_protocol_runs_from_the_command_line_with_best_and_final_epochs(
     config = json.loads((out / "config.json").read_text())
     assert config["batch_size"] == 1 and config["ce_weight"] == 1.0 and config["teacher_data"] == "rest"
     assert "best: gain" in (out / "summary.md").read_text()
+
+
+def test_shots_with_parameter_shift_are_an_option_of_the_authors_configs():
+    """`--shots N` makes every student sample its circuit (N shots) and train with the parameter-shift rule."""
+    from hybridkeras.cli import _config_from, build_parser
+
+    args = build_parser().parse_args(["experiment", "distill-mnist-8-authors", "--shots", "3000", "--backend", "tfq"])
+    config = _config_from(args)
+    assert config.student_kwargs == {name: {"repetitions": 3000, "differentiator": "parameter_shift"}
+                                     for name in ("student-authors-3q", "student-authors-4q")}
+    student = hk.models.build_model("student-authors-3q", (28, 28, 1), 8, backend="tfq",
+                                    **config.student_kwargs["student-authors-3q"])
+    assert student.get_layer("circuit").simulation == {"backend": "tfq", "repetitions": 3000,
+                                                       "differentiator": "parameter_shift"}

@@ -242,6 +242,15 @@ def test_every_family_builds_compiles_and_trains_under_a_strategy_scope(backend,
     config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("hqnn-quanv",), backend=backend)
     result = run_experiment(config, tmp_path / "exp", verbose=0, plots=False, strategy="mirrored")
     assert result.runs["hqnn-quanv"][0]["epochs"] == 1
+    from hybridkeras.training import run_distillation
+
+    config = get_config("distill-tiny", teachers=("lenet",), students=("student-3q",), ensemble=False, backend=backend)
+    table = run_distillation(config, tmp_path / "distill", verbose=0, strategy="mirrored")
+    assert [(r["student"], r["teacher"]) for r in table.rows] == [("student-3q", "lenet")]
+    assert np.isfinite(table.rows[0]["distilled_mean"])
+    with pytest.raises(ValueError, match="multi-worker' is not supported for the distillation table"):
+        run_distillation(config, tmp_path / "never", verbose=0, strategy="multi-worker")
+    assert not (tmp_path / "never").exists()
     with pytest.raises(ValueError, match="`strategy` must be one of"):
         make_strategy("horovod")
 
@@ -264,3 +273,50 @@ def test_every_family_searches_with_local_workers(tmp_path, family, config):
     data = hk.data.DataSpec.from_record(record["data"]).load()
     accuracy = np.mean(hk.load_model(out / "best").predict(data.x_test, verbose=0).argmax(1) == data.y_test)
     assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
+
+
+DISTILL_STEP = r"""
+import sys
+import numpy as np
+import hybridkeras as hk
+from hybridkeras._compat import keras, tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from hybridkeras.models import build_lenet, build_model
+from hybridkeras.training.distiller import Distiller
+
+rng = np.random.default_rng(0)
+x = rng.uniform(size=(8, 16, 16, 1)).astype(np.float32)
+y = np.arange(8) % 4
+out = {}
+for name in ("default", "mirrored"):
+    strategy = tf.distribute.get_strategy() if name == "default" else tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert name == "default" or strategy.num_replicas_in_sync == 2
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        teacher = build_lenet((16, 16, 1), 4)
+        student = build_model("student-3q", (16, 16, 1), 4, backend="statevector", front_units=(16,))
+        distiller = Distiller(student, teacher, temperature=3.0, alpha=0.9, ce_weight=1.0)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
+    before = np.concatenate([w.ravel() for w in student.get_weights()])
+    logs = distiller.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    out[name] = np.concatenate([w.ravel() for w in student.get_weights()])
+    out[name + "_before"] = before
+    out[name + "_loss"] = np.array(logs["loss"])
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_a_distiller_step_on_two_replicas_equals_one_device_step(tmp_path):
+    """The Distiller's losses were reduced per replica with Keras' automatic reduction, which tf.distribute
+    refuses inside a custom train_step; per-example losses averaged over the global batch give the one-device
+    step: the student's weights after one step (batch 8 split 4 + 4) agree within 1e-5."""
+    done = subprocess.run([sys.executable, "-c", DISTILL_STEP,
+                           str(tmp_path / "steps.npz")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = np.load(tmp_path / "steps.npz")
+    np.testing.assert_array_equal(steps["default_before"], steps["mirrored_before"])
+    assert np.abs(steps["default"] - steps["default_before"]).max() > 1e-4
+    np.testing.assert_allclose(steps["mirrored"], steps["default"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(steps["mirrored_loss"], steps["default_loss"], rtol=1e-5)

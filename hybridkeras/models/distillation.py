@@ -181,8 +181,8 @@ def build_authors_student(input_shape=(28, 28, 1), num_classes: int = 6, *, qubi
     if 2 ** (qubits + 1) < num_classes:
         raise ValueError(f"{qubits} qubits give 2**{qubits + 1} = {2 ** (qubits + 1)} logits, fewer than "
                          f"num_classes = {num_classes}")
-    if min(shape[0], shape[1]) < 12:
-        raise ValueError(f"Two 5×5 convolutions and two poolings need images of at least 12×12. "
+    if min(shape[0], shape[1]) < 16:  # 16 → conv 12 → pool 6 → conv 2 → pool 1
+        raise ValueError(f"Two 5×5 convolutions and two poolings need images of at least 16×16. "
                          f"Received: input_shape={input_shape!r}")
     inputs = keras.Input(shape, name="image")
     x = keras.layers.Conv2D(10, 5, name="conv1")(image_check()(inputs))

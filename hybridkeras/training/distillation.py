@@ -249,7 +249,6 @@ def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: in
                                                              recorder.history()),
                                   config, data, seed, recorder.history(), save=save_models)
             runs.append({**metrics, "student": student_name, "teacher": teacher_name})
-    keras.backend.clear_session()
     return runs, data.summary()
 
 
@@ -338,7 +337,7 @@ def render_markdown(config: DistillationConfig, rows: list, data_summary: str) -
 
 @holds_lock(default_output)
 def run_distillation(config: DistillationConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
-                     save_models: bool = True) -> DistillationResult:
+                     save_models: bool = True, strategy="default") -> DistillationResult:
     """Runs every seed of ``config`` and writes ``summary.md|csv|json``.
 
     Args:
@@ -348,18 +347,31 @@ def run_distillation(config: DistillationConfig, output_dir=None, *, resume: boo
         verbose: Keras' progress bars (1), one line per epoch (2) or silent (0).
         save_models: Export students and the ensemble (teachers are always exported: the
             pairs of a resumed run need them).
+        strategy: 'default', 'mirrored' (every GPU of this machine) or a single-machine
+            `tf.distribute.Strategy`: teachers, students and the Distiller are built, compiled and
+            trained in its scope (the Distiller's losses are averaged over the global batch).
+            Multi-worker training of the distillation table is not supported (refused).
     """
     if not isinstance(config, DistillationConfig):
         raise TypeError(f"`config` must be a DistillationConfig. Received: config={type(config).__name__}")
     for name in (*config.teachers, *config.students):
         get_builder(name)
+    from hybridkeras._compat import tf
+    from hybridkeras.training.distribute import make_strategy
+
+    if strategy == "multi-worker" or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        raise ValueError("strategy='multi-worker' is not supported for the distillation table; use 'default' or "
+                         "'mirrored' (or distribute a `tune distill` search over workers)")
+    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
     config = resolved(config)  # the backend is explicit from here on, and recorded
     output = Path(output_dir or default_output(config))
     check_config(output, config, resume)
     result = DistillationResult(config=config, output_dir=output)
     summary = ""
     for seed in config.seeds:
-        runs, summary = run_seed(config, seed, output, verbose=verbose, save_models=save_models)
+        with strategy.scope():
+            runs, summary = run_seed(config, seed, output, verbose=verbose, save_models=save_models)
+        keras.backend.clear_session()  # outside the scope: clearing inside it breaks the strategy's scope stack
         result.runs += runs
     result.rows = summarise(config, result.runs)
     result.markdown = render_markdown(config, result.rows, summary)

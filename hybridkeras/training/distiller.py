@@ -95,8 +95,12 @@ class Distiller(keras.Model):
         self.ce_weight = 1.0 - self.alpha if ce_weight is None else float(ce_weight)
         self.kd_weight = self.alpha if kd_weight is None else float(kd_weight)
         self.classes = int(t_out)  # the student's outputs the KD term sees
-        self._student_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=student_outputs == "logits")
-        self._kl = keras.losses.KLDivergence()
+        # per-example losses, averaged over the global batch in `_loss_terms`: under a tf.distribute strategy
+        # each replica's share of the gradient is then right (Keras' automatic reduction is refused there)
+        none = keras.losses.Reduction.NONE
+        self._student_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=student_outputs == "logits",
+                                                                        reduction=none)
+        self._kl = keras.losses.KLDivergence(reduction=none)
         self._trackers = {
             name: keras.metrics.Mean(name=name) for name in ("loss", "student_loss", "distillation_loss")
         }
@@ -109,6 +113,7 @@ class Distiller(keras.Model):
         return self.student(inputs, training=training)
 
     def _loss_terms(self, y, student_out, teacher_out):
+        """Per-example (total, CE, KL) of a batch (of one replica's share of it)."""
         student_loss = self._student_loss(y, student_out)
         t = self.temperature
         soft_teacher = tf.nn.softmax(_logits(teacher_out, self.teacher_outputs) / t, axis=-1)
@@ -119,7 +124,7 @@ class Distiller(keras.Model):
 
     def _record(self, y, predictions, values):
         for tracker, value in zip(self._trackers.values(), values):
-            tracker.update_state(value)
+            tracker.update_state(value)  # per-example values: the mean over every replica's examples
         probabilities = tf.nn.softmax(predictions) if self.student_outputs == "logits" else predictions
         self.compiled_metrics.update_state(y, probabilities)
         return {m.name: m.result() for m in self.metrics}
@@ -136,7 +141,9 @@ class Distiller(keras.Model):
         with tf.GradientTape() as tape:
             student_out = self.student(x, training=True)
             values = self._loss_terms(y, student_out, teacher_out)
-            loss = values[0] + tf.add_n(self.student.losses) if self.student.losses else values[0]
+            loss = tf.nn.compute_average_loss(values[0])  # the mean over the global batch
+            if self.student.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(self.student.losses))
         variables = self.student.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return self._record(y, student_out, values)
