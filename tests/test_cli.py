@@ -172,9 +172,15 @@ def test_distillation_table_pair_and_tuning_from_the_command_line(tmp_path):
         (["experiment", "no-such-config"], "Unknown config name"),
     ],
 )
-def test_experiment_option_errors(args, message, tmp_path):
-    done = hybridkeras(*args, cwd=tmp_path)
-    assert done.returncode == 2 and message in done.stderr
+def test_experiment_option_errors(args, message, tmp_path, monkeypatch, capsys):
+    """In process (the commands fail before any training; `test_user_errors_are_one_clear_line` checks
+    the same exit path in a subprocess): exit status 2 and the message on stderr."""
+    from hybridkeras.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,message", [

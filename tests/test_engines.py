@@ -226,12 +226,11 @@ def test_saved_with_tfq_loads_on_the_engine_and_back(tmp_path, tiny_images):
 
 
 def test_cli_backend_flag_builds_engine_layers(tmp_path):
-    from tests.test_cli import hybridkeras as cli
+    from hybridkeras.cli import main
 
-    done = cli("train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--backend", "statevector", "--epochs", "1",
-               "--quiet", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    export = tmp_path / "saved_models" / "hqnn-parallel-tiny" / "hqnn-parallel" / "seed0" / "model"
+    assert main(["train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--backend", "statevector", "--epochs",
+                 "1", "--quiet", "--output", str(tmp_path / "run")]) == 0
+    export = tmp_path / "run" / "hqnn-parallel" / "seed0" / "model"
     assert hk.load_model(export).get_layer("parallel_pqc").backend == "statevector"
 
 

@@ -66,18 +66,32 @@ def test_evaluate_keeps_plot_names_inside_the_plots_folder(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".h5", ".keras", ".txt"])
-def test_evaluate_takes_model_files_or_says_what_it_needs(tmp_path, suffix):
+def test_evaluate_takes_model_files_or_says_what_it_needs(tmp_path, suffix, monkeypatch, capsys):
+    """In process (the command line's exit path is checked in subprocesses elsewhere): a file that is
+    not a model, and a model file that records no dataset, get clear errors; with --dataset it is scored."""
+    from hybridkeras.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def evaluate(*args):
+        try:
+            code = main(["evaluate", *args])
+        except SystemExit as exit_:
+            code = exit_.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
     keras = hk.keras
     inputs = keras.Input((8, 8, 1))
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)))
     path = tmp_path / f"m{suffix}"
     if suffix == ".txt":
         path.write_text("not a model")
-        done = cli("evaluate", str(path), "--dataset", "digits", cwd=tmp_path)
-        assert done.returncode != 0 and "is a file but not a model" in done.stderr
+        code, _, err = evaluate(str(path), "--dataset", "digits")
+        assert code != 0 and "is a file but not a model" in err
         return
     model.save(str(path))
-    done = cli("evaluate", str(path), cwd=tmp_path)
-    assert done.returncode != 0 and "records no dataset; pass dataset= (CLI: --dataset)" in done.stderr
-    done = cli("evaluate", str(path), "--dataset", "digits", "--plots", str(tmp_path / "plots"), cwd=tmp_path)
-    assert done.returncode == 0 and "test accuracy" in done.stdout, done.stderr[-2000:]
+    code, _, err = evaluate(str(path))
+    assert code != 0 and "records no dataset; pass dataset= (CLI: --dataset)" in err
+    code, out, err = evaluate(str(path), "--dataset", "digits", "--plots", str(tmp_path / "plots"))
+    assert code == 0 and "test accuracy" in out, err[-2000:]
