@@ -11,6 +11,22 @@ def hybridkeras(*args, cwd):
     return subprocess.run([sys.executable, "-m", "hybridkeras.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=900)
 
 
+def in_process(capsys, *args):
+    """``hybridkeras ARGS`` through `hybridkeras.cli.main` in this process (no interpreter start-up), with
+    the exit status and output a subprocess would give; tests that need a fresh interpreter use `hybridkeras`."""
+    import types
+
+    from hybridkeras.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
 @pytest.mark.parametrize("command", ["train", "experiment", "evaluate", "tune"])
 def test_help_explains_every_option(command, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -24,12 +40,13 @@ def test_help_explains_every_option(command, capsys):
             assert action.option_strings[-1] in text
 
 
-def test_train_then_evaluate_from_the_command_line(tmp_path):
-    train = hybridkeras("train", "autoencoder-qfm", "--config", "autoencoder-qfm-tiny", "--quiet", cwd=tmp_path)
+def test_train_then_evaluate_from_the_command_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    train = in_process(capsys, "train", "autoencoder-qfm", "--config", "autoencoder-qfm-tiny", "--quiet")
     assert train.returncode == 0, train.stderr[-3000:]
     run = tmp_path / "saved_models" / "autoencoder-qfm-tiny"
     assert {"autoencoder", "classical", "hybrid"} <= {p.name for p in run.iterdir()}
-    evaluate = hybridkeras("evaluate", str(run), cwd=tmp_path)
+    evaluate = in_process(capsys, "evaluate", str(run))
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     assert "test accuracy" in evaluate.stdout and "confusion matrix" in evaluate.stdout and "precision" in evaluate.stdout
     plots = {p.name for p in (run / "plots").iterdir()}
@@ -60,27 +77,29 @@ def test_readme_setup_commands_are_the_ones_ci_runs():
         assert command in ci.splitlines(), f"README command not run by .ci/run: {command}"
 
 
-def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_path):
-    train = hybridkeras("train", "hqnn-quanv", "--config", "hqnn-quanv-tiny", "--seeds", "0", "--epochs", "1",
-                        "--quiet", cwd=tmp_path)
+def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """In process, except the search: its exit must not print TensorFlow's restore warnings, which only
+    a fresh interpreter's exit shows."""
+    monkeypatch.chdir(tmp_path)
+    train = in_process(capsys, "train", "hqnn-quanv", "--config", "hqnn-quanv-tiny", "--seeds", "0", "--epochs", "1",
+                        "--quiet")
     assert train.returncode == 0, train.stderr[-3000:]
     run = tmp_path / "saved_models" / "hqnn-quanv-tiny"
     assert "| hqnn-quanv |" in train.stdout and (run / "summary.csv").is_file()
-    evaluate = hybridkeras("evaluate", str(run / "cnn4" / "seed0" / "model"), cwd=tmp_path)
+    evaluate = in_process(capsys, "evaluate", str(run / "cnn4" / "seed0" / "model"))
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     recorded = json.loads((run / "cnn4" / "seed0" / "metrics.json").read_text())["test_accuracy"]
     assert f"{recorded:.4f}" in evaluate.stdout
 
-    parallel = hybridkeras("train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--qubits", "3",
-                           "--circuits", "2", "--depth", "1", "--seeds", "0", "1", "--epochs", "1", "--quiet",
-                           cwd=tmp_path)
+    parallel = in_process(capsys, "train", "hqnn-parallel", "--config", "hqnn-parallel-tiny", "--qubits", "3",
+                          "--circuits", "2", "--depth", "1", "--seeds", "0", "1", "--epochs", "1", "--quiet")
     assert parallel.returncode == 0, parallel.stderr[-3000:]
     folder = tmp_path / "saved_models" / "hqnn-parallel-tiny"
     config = json.loads((folder / "config.json").read_text())
     assert config["model_kwargs"]["hqnn-parallel"]["qubits"] == 3
 
     # the whole folder train wrote: every model and seed, each on its own seed's test split
-    scored = hybridkeras("evaluate", str(folder), cwd=tmp_path)
+    scored = in_process(capsys, "evaluate", str(folder))
     assert scored.returncode == 0, scored.stderr[-3000:]
     evaluated = json.loads((folder / "plots" / "evaluation.json").read_text())
     runs = {p.parent.relative_to(folder).as_posix(): json.loads(p.read_text()) for p in folder.glob("*/seed*/metrics.json")}
@@ -92,8 +111,8 @@ def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_p
         values = [m["test_accuracy"] for m in runs.values() if m["model"] == row["role"]]
         assert row["models"] == 2 and row["test_accuracy_mean"] == pytest.approx(sum(values) / 2, abs=1e-6)
     assert "| hqnn-parallel-cnn | 2 |" in scored.stdout
-    every = hybridkeras("evaluate", str(folder / "hqnn-parallel" / "seed1" / "model"), "--split", "all",
-                        "--plots", str(tmp_path / "all"), cwd=tmp_path)
+    every = in_process(capsys, "evaluate", str(folder / "hqnn-parallel" / "seed1" / "model"), "--split", "all",
+                        "--plots", str(tmp_path / "all"))
     assert every.returncode == 0, every.stderr[-3000:]
     assert json.loads((tmp_path / "all" / "evaluation.json").read_text())["models"]["hqnn-parallel"]["test_samples"] == 1797
 
@@ -104,8 +123,7 @@ def test_experiment_families_train_tune_and_evaluate_from_the_command_line(tmp_p
     assert {"qubits", "depth", "circuits", "readout", "learning_rate"} <= set(summary["best_hyperparameters"])
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert "could not be found in the restored object" not in tune.stderr
-    best = hybridkeras("evaluate", str(tmp_path / "saved_models" / "hqnn-parallel-tiny-hqnn-parallel-tuning" / "best"),
-                       cwd=tmp_path)
+    best = in_process(capsys, "evaluate", str(tmp_path / "saved_models" / "hqnn-parallel-tiny-hqnn-parallel-tuning" / "best"))
     assert best.returncode == 0, best.stderr[-3000:]
     assert f"{summary['test_accuracy']:.4f}" in best.stdout
 
