@@ -108,3 +108,55 @@ def reference_expectations(state, operators, qubits) -> np.ndarray:
 
 def symbols_for(count: int, prefix: str = "s"):
     return [sympy.Symbol(f"{prefix}{i}") for i in range(count)]
+
+
+_TAIL = (lambda a, b, c: cirq.CNOT(a, b), lambda a, b, c: cirq.CZ(a, b), lambda a, b, c: cirq.SWAP(a, b),
+         lambda a, b, c: cirq.X(a), lambda a, b, c: cirq.S(a), lambda a, b, c: cirq.CZPowGate(exponent=0.5).on(a, b),
+         lambda a, b, c: cirq.CNOT(b, a))
+
+
+def random_product_circuit(rng, qubits, symbols, *, tail: int = 6, entangle: bool = False, toffoli: bool = False):
+    """Single-qubit layers (symbolic rotations with affine exponents and shifts, PhasedX, random 1-qubit
+    unitaries, H), then a tail of constant basis-state permutations with phases (CNOT ladders, CZ, SWAP,
+    X, S, CZ**0.5): the shape of HQNN-Quanv's kernel. ``entangle`` puts a random two-qubit unitary
+    before the tail; ``toffoli`` ends the circuit with a Toffoli (a permutation that is not affine)."""
+    n = len(qubits)
+    circuit = cirq.Circuit()
+    for _ in range(int(rng.integers(1, 4))):
+        for q in qubits:
+            pick = rng.random()
+            if pick < 0.6:
+                gate = _ROTATIONS[rng.integers(len(_ROTATIONS))](exponent=_exponent(rng, symbols),
+                                                                global_shift=float(rng.choice([0.0, -0.5, 0.3])))
+                circuit.append(gate.on(q))
+            elif pick < 0.75:
+                circuit.append(cirq.PhasedXPowGate(phase_exponent=_exponent(rng, symbols),
+                                                   exponent=_exponent(rng, symbols)).on(q))
+            elif pick < 0.9:
+                circuit.append(cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=int(rng.integers(2**31)))).on(q))
+            else:
+                circuit.append(cirq.H(q))
+    if entangle and n > 1:
+        a, b = rng.choice(n, 2, replace=False)
+        circuit.append(cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=int(rng.integers(2**31)))).on(
+            qubits[a], qubits[b]))
+    for i in range(n - 1):  # a CNOT ladder, as in the Quanv kernel
+        circuit.append(cirq.CNOT(qubits[i], qubits[i + 1]))
+    for _ in range(tail if n > 1 else 0):
+        a, b = (qubits[i] for i in rng.choice(n, 2, replace=False))
+        circuit.append(_TAIL[rng.integers(len(_TAIL))](a, b, None))
+    if toffoli and n > 2:
+        circuit.append(cirq.CCX(*(qubits[i] for i in rng.choice(n, 3, replace=False))))
+    return circuit
+
+
+def random_z_operators(rng, qubits, count: int = 4) -> list:
+    """Z-parity strings and PauliSums of them (one measurement basis), identity terms included."""
+    out = []
+    for _ in range(count):
+        terms = []
+        for _ in range(1 + int(rng.integers(3))):
+            picked = rng.choice(len(qubits), size=int(rng.integers(0, min(4, len(qubits)) + 1)), replace=False)
+            terms.append(float(rng.uniform(-1, 1)) * cirq.PauliString({qubits[i]: cirq.Z for i in picked}))
+        out.append(sum(terms[1:], terms[0]) if len(terms) > 1 else terms[0])
+    return out

@@ -16,9 +16,15 @@ from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide
 _GATHER_PRODUCT_QUBITS = 10  # product states up to here: one gather and same-shape products
 
 
+_DENSE_WEIGHTS = 2**18  # real weight tables up to this many entries are one dense matrix, larger ones per record
+
+
 def _table(records, n_symbols):
     """NumPy constants to evaluate many records of one size at once (see `evaluate`).
 
+    Each unitary is base + Σ_t (cos a_t + i sin a_t) · M_t with angles a = values · coeffs +
+    consts, so its real and imaginary parts are [cos a, sin a] times a real weight table: one
+    real matrix product per table (or one per record when a dense table would be large).
     Nothing here is a TensorFlow tensor: constants are made inside each traced call, so one
     engine serves any number of graphs (Keras traces a layer several times).
     """
@@ -26,29 +32,58 @@ def _table(records, n_symbols):
     width = max((len(r.terms) for r in records), default=0)
     if width == 0:
         return {"base": bases, "terms": None}
-    d = bases.shape[-1]
-    matrices = np.zeros((len(records), width, d, d), np.complex128)
-    coeffs = np.zeros((n_symbols, len(records) * width))
-    consts = np.zeros(len(records) * width)
+    count, d = bases.shape[0], bases.shape[-1]
+    matrices = np.zeros((count, width, d, d), np.complex128)
+    coeffs = np.zeros((n_symbols, count * width))
+    consts = np.zeros(count * width)
     for i, r in enumerate(records):
         for t, term in enumerate(r.terms):
             matrices[i, t] = term.matrix
             coeffs[:, i * width + t] = term.coeffs
             consts[i * width + t] = term.const
-    return {  # padded terms have zero matrices: they contribute nothing
-        "base": bases, "terms": matrices.astype(np.complex64), "width": width,
-        "coeffs": coeffs.astype(np.float32), "consts": consts.astype(np.float32),
-    }
+    # per record: rows (cos | sin, term), columns (real | imaginary, i, j); padded terms have zero matrices
+    per_record = np.zeros((count, 2, width, 2, d, d))
+    per_record[:, 0, :, 0], per_record[:, 0, :, 1] = matrices.real, matrices.imag
+    per_record[:, 1, :, 0], per_record[:, 1, :, 1] = -matrices.imag, matrices.real
+    return {"base": bases, "terms": matrices, "width": width, "count": count, "d": d,
+            "coeffs": coeffs.astype(np.float32), "consts": consts.astype(np.float32), "weights": per_record}
 
 
-def evaluate(table, values):
-    """[X, records, d, d] unitaries at the symbol rows ``values`` [X, symbols] (or [1, …] constants)."""
-    base = tf.constant(table["base"].astype(np.complex64))[None]
+def evaluate(table, values, column=None, parts=False):
+    """[X, records, d, d] unitaries at the symbol rows ``values`` [X, symbols] (or [1, …] constants);
+    with ``column`` = j, only their column j: [X, records, d]; with ``parts``, their real and
+    imaginary parts as float32 [X, records · entries] each."""
+    base = table["base"] if column is None else table["base"][..., column]
     if table["terms"] is None:
-        return base
-    angles = tf.linalg.matmul(values, tf.constant(table["coeffs"])) + tf.constant(table["consts"])
-    phases = tf.reshape(tf.exp(tf.complex(tf.zeros_like(angles), angles)), [tf.shape(values)[0], -1, table["width"]])
-    return base + tf.einsum("xrt,rtij->xrij", phases, tf.constant(table["terms"]))
+        if parts:
+            flat = base.reshape(1, -1)
+            return tf.constant(flat.real.astype(np.float32)), tf.constant(flat.imag.astype(np.float32))
+        return tf.constant(base.astype(np.complex64))[None]
+    count, width, d = table["count"], table["width"], table["d"]
+    weights = table["weights"] if column is None else table["weights"][..., column]  # [R, 2, T, 2, d(, d)]
+    cell = int(np.prod(weights.shape[4:]))  # entries per matrix (or column)
+    angles = tf.linalg.matmul(values, tf.constant(table["coeffs"])) + tf.constant(table["consts"])  # [X, R·T]
+    trig = tf.concat([tf.cos(angles), tf.sin(angles)], axis=1)  # [X, (cos | sin), R, T]
+    rows = tf.shape(values)[0]
+    if (2 * count * width) * (count * cell) <= _DENSE_WEIGHTS:
+        if ("dense", column) not in table:  # block diagonal: record r's terms make record r's entries
+            dense = np.zeros((2, count, width, 2, count, cell), np.float32)
+            for r in range(count):
+                dense[:, r, :, :, r] = weights[r].reshape(2, width, 2, cell)
+            table["dense", column] = dense.reshape(2 * count * width, 2, count * cell)
+        dense = table["dense", column]
+        real, imag = (tf.linalg.matmul(trig, tf.constant(dense[:, part])) for part in (0, 1))  # [X, R·cell] each
+    else:
+        grouped = tf.reshape(tf.transpose(tf.reshape(trig, [rows, 2, count, width]), [0, 2, 1, 3]),
+                             [rows, count, 2 * width])
+        real, imag = (tf.reshape(tf.einsum("xrk,rkm->xrm", grouped, tf.constant(
+            weights[:, :, :, part].reshape(count, 2 * width, cell).astype(np.float32))), [rows, -1]) for part in (0, 1))
+    flat_base = base.reshape(count * cell)
+    real = real + tf.constant(flat_base.real.astype(np.float32))
+    imag = imag + tf.constant(flat_base.imag.astype(np.float32))
+    if parts:
+        return real, imag
+    return tf.reshape(tf.complex(real, imag), [rows, count] + list(weights.shape[4:]))
 
 
 def _chain(factors):
@@ -90,6 +125,7 @@ class Executor:
             runs[run.kind].append(run)  # each run is in the prefix or in exactly one block
         self._runs = runs
         self._run_id = {id(r): (kind, i) for kind, rs in runs.items() for i, r in enumerate(rs)}
+        self._prefix_ids = {id(r) for r in plan.prefix.values()}
         self._tables, self._run_index, self._run_const = {}, {}, {}
         for kind, rs in runs.items():
             if not rs:
@@ -129,6 +165,21 @@ class Executor:
             gathered = tf.gather(tf.concat([mats, eye], axis=1), tf.constant(index), axis=1)  # [X, runs, L, 2, 2]
             product = _chain(tf.unstack(gathered, axis=2))
         return tf.concat([product, eye], axis=1)
+
+    def run_columns(self, kind, values, mats):
+        """[X, runs + 1, 2]: column 0 of every run's product (the state it makes from |0⟩), identity's last.
+
+        Evaluated on its own (half the work of the matrices) when the runs of ``kind`` are single
+        gates in member order and no block needs their matrices; else sliced from ``mats(kind)``.
+        """
+        index = self._run_index.get(kind)
+        direct = (index is not None and index.shape[1] == 1 and np.array_equal(index[:, 0], np.arange(len(index)))
+                  and all(id(run) in self._prefix_ids for run in self._runs[kind]))
+        if not direct:
+            return mats(kind)[:, :, :, 0]
+        columns = evaluate(self._tables[kind], values, column=0)  # [X, runs, 2]
+        zero = tf.tile(tf.constant([[[1.0, 0.0]]], tf.complex64), [tf.shape(columns)[0], 1, 1])
+        return tf.concat([columns, zero], axis=1)
 
     def _block_setup(self, block: Block):
         kind = block.kind
@@ -241,7 +292,8 @@ class Executor:
                     run_mats[kind] = self.run_matrices(kind, full if kind == "row" else group_values)
             return run_mats.get(kind)
 
-        state = self._product_state(mats, rows, groups)
+        state = self._product_state(
+            lambda kind: self.run_columns(kind, full if kind == "row" else group_values, mats), rows, groups)
         for step in self.plan.steps:
             if isinstance(step, Block) and step.kind == "row" and step.width == self.n:
                 # a whole-register block that changes from row to row: applying its factors one by one
@@ -270,40 +322,142 @@ class Executor:
         matrix = evaluate(table, full if step.kind == "row" else group_values)[:, 0]
         return _embed_rows(matrix, step.kind, rows, groups)
 
-    def _product_state(self, mats, rows, groups):
-        """The state after the prefix runs: per row, the Kronecker product of each qubit's first column."""
+    def _prefix_columns(self, columns, rows, groups):
+        """Per qubit, its state [rows, 2] after its prefix run (|0⟩ where none acts); ``columns(kind)``
+        gives `run_columns` of a kind."""
         prefix = self.plan.prefix
-        if not prefix:
-            return tf.one_hot(tf.zeros([rows], tf.int32), 2**self.n, dtype=tf.complex64)
+        zero = tf.constant([[1.0, 0.0]], tf.complex64)
         kinds = {self._run_id[id(run)][0] for run in prefix.values()}
         if len(kinds) == 1:  # one gather: each qubit's first column, |0⟩ (the identity's) where no run acts
             kind = kinds.pop()
             identity = len(self._runs[kind])
             index = [self._run_id[id(prefix[q])][1] if q in prefix else identity for q in range(self.n)]
-            picked = tf.gather(mats(kind)[:, :, :, 0], tf.constant(index, tf.int32), axis=1)  # [X, n, 2]
-            columns = tf.unstack(_embed_rows(picked, "const" if kind in self._run_const else kind, rows, groups), axis=1)
-        else:
-            zero = tf.constant([[1.0, 0.0]], tf.complex64)
-            columns, cached = [], {}
-            for q in range(self.n):
-                run = prefix.get(q)
-                if run is None:
-                    columns.append(tf.tile(zero, [rows, 1]))
+            picked = tf.gather(columns(kind), tf.constant(index, tf.int32), axis=1)  # [X, n, 2]
+            return _embed_rows(picked, "const" if kind in self._run_const else kind, rows, groups)
+        out, cached = [], {}
+        for q in range(self.n):
+            run = prefix.get(q)
+            if run is None:
+                out.append(tf.tile(zero, [rows, 1]))
+                continue
+            kind, i = self._run_id[id(run)]
+            if kind not in cached:
+                cached[kind] = _embed_rows(columns(kind), "const" if kind in self._run_const else kind,
+                                           rows, groups)  # [rows, runs + 1, 2]
+            out.append(cached[kind][:, i])
+        return tf.stack(out, axis=1)
+
+    def _product_state(self, columns, rows, groups):
+        """The state after the prefix runs: per row, the Kronecker product of each qubit's first column."""
+        if not self.plan.prefix:
+            return tf.one_hot(tf.zeros([rows], tf.int32), 2**self.n, dtype=tf.complex64)
+        return product_distribution(self._prefix_columns(columns, rows, groups))
+
+    def real_product_state(self, full, group_values, rows, groups, one_group=False):
+        """[rows, 4n]: the final product state of a `Plan.product` plan (single-qubit runs only).
+
+        The product state is kept in real form, [rows, (real | imaginary), n, 2] flattened, so a
+        layer of weight-only runs is one real [4n, 4n] matrix product and nothing is complex.
+        ``one_group``: the rows share one group of weights (known while tracing).
+        """
+        n = self.n
+        run_mats = {}
+
+        def mats(kind):
+            if kind not in run_mats and (kind in self._run_const or kind in self._tables):
+                run_mats[kind] = self.run_matrices(kind, full if kind == "row" else group_values)
+            return run_mats.get(kind)
+
+        state = self._real_prefix(full, group_values, rows, groups, mats)  # [rows, 4n]
+        later = self.plan.later_runs()
+        for t in range(max((len(r) for r in later.values()), default=0)):
+            layer = {q: runs[t] for q, runs in later.items() if t < len(runs)}
+            for kind in ("row", "group"):  # runs on distinct qubits commute: one kind after the other
+                on = {q: self._run_id[id(run)][1] for q, run in layer.items() if run.kind == kind}
+                if not on:
                     continue
-                kind, i = self._run_id[id(run)]
-                if kind not in cached:
-                    cached[kind] = _embed_rows(mats(kind)[:, :, :, 0], "const" if kind in self._run_const else kind,
-                                               rows, groups)  # [rows, runs + 1, 2]
-                columns.append(cached[kind][:, i])
-        if self.n <= _GATHER_PRODUCT_QUBITS:  # amplitude i = Π_q column_q[bit_q(i)]: same-shape products only
-            bits = (np.arange(2**self.n)[:, None] >> np.arange(self.n - 1, -1, -1)[None, :]) & 1
-            flat = tf.reshape(tf.stack(columns, axis=1), [rows, 2 * self.n])
-            picked = tf.gather(flat, tf.constant((bits + 2 * np.arange(self.n)[None, :]).T, tf.int32), axis=1)
-            state = picked[:, 0]
-            for q in range(1, self.n):
-                state = state * picked[:, q]
-            return state
-        state = columns[0]
-        for column in columns[1:]:  # larger registers: outer products (the last is one pass over the state)
-            state = tf.reshape(state[:, :, None] * column[:, None, :], [rows, -1])
+                identity = len(self._runs[kind])
+                index = tf.constant([on.get(q, identity) for q in range(n)], tf.int32)
+                matrices = tf.gather(mats(kind), index, axis=1)  # [X, n, 2, 2]: X = rows, groups or 1
+                a, b = tf.math.real(matrices), tf.math.imag(matrices)
+                # real form of each 2×2: [(re | im) out, i, (re | im) in, j] = [[A, −B], [B, A]]
+                real_form = tf.stack([tf.stack([a, -b], axis=-2), tf.stack([b, a], axis=-2)], axis=2)  # [X, n, 2, 2, 2, 2]
+                if kind == "row" and kind not in self._run_const:
+                    view = tf.reshape(tf.transpose(tf.reshape(state, [rows, 2, n, 2]), [0, 2, 1, 3]), [rows, n, 1, 1, 4])
+                    out = tf.reduce_sum(tf.reshape(real_form, [rows, n, 2, 2, 4]) * view, axis=-1)  # [rows, n, part, i]
+                    state = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [rows, 4 * n])
+                    continue
+                big = tf.reshape(tf.gather(tf.concat([tf.reshape(real_form, [-1, 16 * n]), tf.zeros_like(
+                    real_form[:, 0, 0, 0, 0, :1])], axis=1), tf.constant(_block_diagonal_index(n)), axis=1),
+                    [-1, 4 * n, 4 * n])  # block diagonal: qubit q's 4×4 real form on its rows and columns
+                if kind in self._run_const or one_group:
+                    state = tf.linalg.matmul(state, big[0], transpose_b=True)
+                else:
+                    view = tf.reshape(state, [rows // groups, groups, 1, 4 * n])
+                    state = tf.reshape(tf.linalg.matmul(view, big, transpose_b=True), [rows, 4 * n])
         return state
+
+    def qubit_probabilities(self, full, group_values, rows, groups, one_group=False):
+        """[rows, n, 2]: each qubit's outcome probabilities, for a `Plan.product` plan (see `real_product_state`)."""
+        state = self.real_product_state(full, group_values, rows, groups, one_group)
+        squares = tf.reshape(state * state, [rows, 2, self.n * 2])
+        return tf.reshape(tf.reduce_sum(squares, axis=1), [rows, self.n, 2])
+
+    def qubit_z(self, full, group_values, rows, groups, one_group=False):
+        """[rows, n]: each qubit's ⟨Z⟩, for a `Plan.product` plan (see `real_product_state`)."""
+        state = self.real_product_state(full, group_values, rows, groups, one_group)
+        signs = np.zeros((2, self.n, 2, self.n), np.float32)  # |re|² + |im|² of amplitude 0 minus amplitude 1
+        for q in range(self.n):
+            signs[:, q, 0, q], signs[:, q, 1, q] = 1.0, -1.0
+        return tf.linalg.matmul(state * state, tf.constant(signs.reshape(4 * self.n, self.n)))
+
+    def _real_prefix(self, full, group_values, rows, groups, mats):
+        """[rows, 4n]: the product state after the prefix runs in real form (see `qubit_probabilities`)."""
+        n, prefix = self.n, self.plan.prefix
+        kinds = {self._run_id[id(run)][0] for run in prefix.values()}
+        if len(kinds) == 1:
+            kind = next(iter(kinds))
+            index = [self._run_id[id(prefix[q])][1] if q in prefix else None for q in range(n)]
+            direct = self._run_index.get(kind)
+            if (index == list(range(n)) and len(self._runs[kind]) == n and direct is not None
+                    and direct.shape[1] == 1 and np.array_equal(direct[:, 0], np.arange(n))):
+                # one gate per qubit, in qubit order: the columns come straight out of one evaluation
+                real, imag = evaluate(self._tables[kind], full if kind == "row" else group_values, column=0, parts=True)
+                state = tf.concat([real, imag], axis=1)  # [X, 4n]
+                return state if kind == "row" else _embed_rows(state, kind, rows, groups)
+        if prefix:
+            columns = self._prefix_columns(lambda kind: self.run_columns(kind, full if kind == "row" else group_values,
+                                                                         mats), rows, groups)  # [rows, n, 2]
+        else:
+            columns = tf.tile(tf.constant([[[1.0, 0.0]]], tf.complex64), [rows, n, 1])
+        return tf.reshape(tf.stack([tf.math.real(columns), tf.math.imag(columns)], axis=1), [rows, 4 * n])
+
+
+def _block_diagonal_index(n):
+    """Gather index from n real-form 4×4 blocks [n, (a, i), (b, j)] flattened (+ a zero at 16n) to the
+    [4n, 4n] block-diagonal matrix over the layout (part, qubit, bit)."""
+    index = np.full((2, n, 2, 2, n, 2), 16 * n, np.int32)
+    for q in range(n):
+        for a in range(2):
+            for i in range(2):
+                for b in range(2):
+                    for j in range(2):
+                        index[a, q, i, b, q, j] = q * 16 + a * 8 + i * 4 + b * 2 + j
+    return index.reshape(-1)
+
+
+def product_distribution(factors):
+    """[rows, 2^n]: entry i = Π_q factors[:, q, bit_q(i)] (qubit 0 most significant) of [rows, n, 2] factors."""
+    n = factors.shape[1]
+    if n > _GATHER_PRODUCT_QUBITS:
+        out = factors[:, 0]
+        for q in range(1, n):
+            out = tf.reshape(out[:, :, None] * factors[:, q, None, :], [tf.shape(factors)[0], -1])
+        return out
+    bits = (np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)[None, :]) & 1
+    flat = tf.reshape(factors, [-1, 2 * n])
+    picked = tf.gather(flat, tf.constant((bits + 2 * np.arange(n)[None, :]).T, tf.int32), axis=1)  # [rows, n, 2^n]
+    out = picked[:, 0]
+    for q in range(1, n):
+        out = out * picked[:, q]
+    return out

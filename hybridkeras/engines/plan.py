@@ -20,6 +20,12 @@
 
 Cost then grows like a state-vector simulator's: a few passes over the 2^n amplitudes per
 layer of gates, dense 2^k blocks only where they pay, and planning time linear in the circuit.
+
+For readouts that only need probabilities in the computational basis, `peel_permutation` first
+takes off the trailing constant gates that permute basis states affinely over GF(2) with phases
+(CNOT, CZ, SWAP, X, S, …, as in a closing CNOT ladder): they only relabel the outcomes, so the
+readout absorbs them (`Peeled`). When what is left acts on single qubits only, the final state
+is a product state and the readout needs just one 2-vector per qubit (`Plan.product`).
 """
 from __future__ import annotations
 
@@ -79,6 +85,88 @@ class Plan:
     singles: list[GateRecord]  # every single-qubit record, indexed by Run.members
     prefix: dict[int, Run]
     steps: list
+
+    @property
+    def product(self) -> bool:
+        """Whether every step acts on one qubit at a time (the final state is a product state)."""
+        return all(isinstance(step, Block) and all(isinstance(m, Run) for m in step.members) for step in self.steps)
+
+    def later_runs(self) -> dict[int, list[Run]]:
+        """Per qubit, the runs after its prefix run, in circuit order (meaningful when `product`)."""
+        runs: dict[int, list[Run]] = {}
+        for step in self.steps:
+            for member in step.members:
+                runs.setdefault(member.qubit, []).append(member)
+        return runs
+
+
+@dataclass(frozen=True)
+class Peeled:
+    """Trailing basis-state permutations taken off a circuit: the final outcome i is the kept
+    circuit's outcome ``source[i]`` (their phases do not change probabilities). The map is
+    affine over GF(2), so a Z-parity read after it is a Z-parity of the kept circuit (`mask`).
+    """
+
+    source: np.ndarray  # [2^n] int64
+    inverse: np.ndarray  # [2^n] int64: inverse[source[i]] = i
+
+    def mask(self, m: int) -> tuple[int, float]:
+        """(mask on the kept circuit's outcomes, sign) of the Z-parity mask ``m`` of final outcomes."""
+        n = len(self.inverse).bit_length() - 1
+        offset = int(self.inverse[0])
+        new = 0
+        for b in range(n):
+            if bin(m & (int(self.inverse[1 << b]) ^ offset)).count("1") % 2:
+                new |= 1 << b
+        return new, -1.0 if bin(m & offset).count("1") % 2 else 1.0
+
+
+def _affine(source: np.ndarray, bits: int) -> bool:
+    """Whether the map i → source[i] on ``bits``-bit integers is affine over GF(2)."""
+    index = np.arange(2**bits)
+    offset = int(source[0])
+    predicted = np.full(2**bits, offset, np.int64)
+    for b in range(bits):
+        predicted ^= np.where((index >> b) & 1, int(source[1 << b]) ^ offset, 0)
+    return bool(np.array_equal(predicted, source))
+
+
+def _affine_permutation(record: GateRecord) -> bool:
+    """Whether ``record`` is a constant permutation with phases whose map of basis states is affine."""
+    if record.terms or not record.qubits:
+        return False
+    nonzero = np.abs(record.base) > 1e-12
+    if not ((nonzero.sum(axis=1) == 1).all() and (nonzero.sum(axis=0) == 1).all()):
+        return False
+    return _affine(nonzero.argmax(axis=1), record.width)
+
+
+def peel_permutation(records: list[GateRecord], n: int) -> tuple[list[GateRecord], Peeled | None]:
+    """(kept records, `Peeled` or None): the trailing constant affine permutations taken off.
+
+    A record is taken when it is a constant permutation with phases, affine over GF(2) (CNOT,
+    CZ, SWAP, X, S, … are; Toffoli is not), and no kept record after it touches its qubits (so
+    it commutes to the end).
+    """
+    kept, peeled, blocked = [], [], set()
+    for i in range(len(records) - 1, -1, -1):
+        record = records[i]
+        if len(blocked) >= n:
+            kept.extend(reversed(records[: i + 1]))
+            break
+        if not blocked.intersection(record.qubits) and _affine_permutation(record):
+            peeled.append(permutation_of(record, n)[0])
+        else:
+            kept.append(record)
+            blocked.update(record.qubits)
+    if not peeled:
+        return list(records), None
+    source = np.arange(2**n)
+    for gate in peeled:  # from the last gate back: final outcome i comes from gate's source of the later ones'
+        source = gate[source]
+    inverse = np.empty_like(source)
+    inverse[source] = np.arange(2**n)
+    return list(reversed(kept)), Peeled(source, inverse)
 
 
 def _qubits_of(item) -> tuple[int, ...]:

@@ -63,21 +63,55 @@ class PauliReadout:
         """Bit masks of the qubits each term reads (after the basis change)."""
         return np.array([sum(1 << (self.n - 1 - q) for q in paulis) for _, _, paulis in self.terms], np.int64)
 
-    def diagonal(self):
-        """[2^n, operators] float32: ⟨O⟩ = probabilities @ diagonal in the common basis."""
+    def _parities(self, peeled):
+        """(masks, coefficients [terms, operators]) on the outcomes of the circuit the readout follows:
+        the terms' own masks, or with trailing permutations ``peeled`` (`plan.Peeled`) their image."""
         masks = self.z_masks()
+        if peeled is None:
+            return masks, self.coefficients
+        images = [peeled.mask(int(m)) for m in masks]
+        signs = np.array([sign for _, sign in images], np.float32)
+        return np.array([m for m, _ in images], np.int64), signs[:, None] * self.coefficients
+
+    def diagonal(self, peeled=None):
+        """[2^n, operators] float32: ⟨O⟩ = probabilities @ diagonal in the common basis (of the outcomes
+        before the trailing permutations ``peeled``, when given)."""
+        masks, coefficients = self._parities(peeled)
         if 2**self.n * len(masks) <= _CONSTANT_SIGNS:
             index = np.arange(2**self.n)[:, None] & masks[None, :]
             parity = np.zeros_like(index)
             for bit in range(self.n):
                 parity ^= (index >> bit) & 1
-            return tf.constant(((1.0 - 2.0 * parity) @ self.coefficients).astype(np.float32))
+            return tf.constant(((1.0 - 2.0 * parity) @ coefficients).astype(np.float32))
         index = tf.bitwise.bitwise_and(tf.range(2**self.n, dtype=tf.int64)[:, None], tf.constant(masks)[None, :])
-        return (1.0 - 2.0 * _popcount_parity(index)) @ tf.constant(self.coefficients)
+        return (1.0 - 2.0 * _popcount_parity(index)) @ tf.constant(coefficients)
 
-    def from_probabilities(self, probabilities):
+    def from_probabilities(self, probabilities, peeled=None):
         """Operators' values [rows, operators] from probabilities in the common measurement basis."""
-        return tf.linalg.matmul(probabilities, self.diagonal())
+        return tf.linalg.matmul(probabilities, self.diagonal(peeled))
+
+    def from_qubit_z(self, z, peeled=None):
+        """Operators' values [rows, operators] of a product state, from each qubit's ⟨Z⟩ ``z`` [rows, n]
+        in the common basis: a Z-parity term is the product of its qubits' values."""
+        masks, coefficients = self._parities(peeled)
+        members = [[q for q in range(self.n) if (int(m) >> (self.n - 1 - q)) & 1] for m in masks]
+        width = max((len(q) for q in members), default=0)
+        if not len(masks):
+            return tf.zeros([tf.shape(z)[0], self.count])
+        if width == 0:
+            terms = tf.ones([tf.shape(z)[0], len(masks)])
+        else:
+            select = np.zeros((self.n + 1, width, len(masks)), np.float32)  # k-th member of each term, or a one
+            for t, q in enumerate(members):
+                for k in range(width):
+                    select[q[k] if k < len(q) else self.n, k, t] = 1.0
+            extended = tf.concat([z, tf.ones_like(z[:, :1])], axis=1)
+            picked = tf.linalg.matmul(extended, tf.constant(select.reshape(self.n + 1, -1)))  # a gather as a matmul
+            factors = tf.unstack(tf.reshape(picked, [-1, width, len(masks)]), axis=1)  # width × [rows, terms]
+            terms = factors[0]
+            for factor in factors[1:]:  # plain products: cheaper to differentiate than reduce_prod
+                terms = terms * factor
+        return tf.linalg.matmul(terms, tf.constant(coefficients.astype(np.float32)))
 
     def direct(self, state):
         """Operators' values [rows, operators] from unrotated final states [rows, 2^n] (any terms)."""

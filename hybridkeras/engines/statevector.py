@@ -19,8 +19,8 @@ import sympy
 
 from hybridkeras._compat import tf
 from hybridkeras.engines.compiler import Compiler, UnsupportedGateError
-from hybridkeras.engines.execute import Executor
-from hybridkeras.engines.plan import make_plan
+from hybridkeras.engines.execute import Executor, product_distribution
+from hybridkeras.engines.plan import make_plan, peel_permutation
 from hybridkeras.engines.readout import PauliReadout
 from hybridkeras.engines.sampling import Sampler
 
@@ -116,20 +116,32 @@ class StateVectorCircuit:
         self._sampler = Sampler(self.repetitions, seed) if self.repetitions is not None else None
         self.outputs = 2**self.n if self.probabilities else len(operators)
         self._rotated = self._readout is not None and self._readout.common is not None  # exact readouts rotate
-        self._executor(self._rotated)  # plan now: errors surface at construction
+        self._readout_executor()  # plan now: errors surface at construction
 
     # ------------------------------------------------------------------ planning
-    def _executor(self, rotated: bool) -> Executor:
-        """The executor of the circuit, with the readout's basis change appended when ``rotated``."""
-        if rotated not in self._executors:
+    def _executor(self, rotated: bool, peel: bool = False) -> Executor:
+        """The executor of the circuit, with the readout's basis change appended when ``rotated``; with
+        ``peel``, of the circuit without its trailing basis-state permutations (``executor.peeled``),
+        for readouts of probabilities."""
+        key = (rotated, peel)
+        if key not in self._executors:
             records = self._records + (self._readout.basis_change() if rotated else [])
-            self._executors[rotated] = Executor(make_plan(records, self.n, self._row_mask), len(self.symbols))
-        return self._executors[rotated]
+            peeled = None
+            if peel:
+                records, peeled = peel_permutation(records, self.n)
+            executor = Executor(make_plan(records, self.n, self._row_mask), len(self.symbols))
+            executor.peeled = peeled
+            self._executors[key] = executor
+        return self._executors[key]
+
+    def _readout_executor(self) -> Executor:
+        """The executor the readout runs: probabilities and common-basis readouts take off trailing permutations."""
+        return self._executor(self._rotated, peel=self.probabilities or self._rotated)
 
     @property
     def plan(self):
         """The plan of the readout's run (see `hybridkeras.engines.plan`)."""
-        return self._executor(self._rotated).plan
+        return self._readout_executor().plan
 
     def _max_rows(self) -> int:
         steps = len(self.plan.steps) + 4  # autodiff keeps about one state per step
@@ -187,6 +199,29 @@ class StateVectorCircuit:
         static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
         return self._executor(rotated).run(full, group, rows, groups, static_groups=static)
 
+    def _qubit_probabilities(self, executor, values, shared):
+        """[rows, n, 2]: each qubit's outcome probabilities, for a product-state plan."""
+        full, group, rows, groups = self._inputs(values, shared)
+        static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+        return executor.qubit_probabilities(full, group, rows, groups, one_group=static == 1)
+
+    def _kept_probabilities(self, values, shared):
+        """(probabilities [rows, 2^n] of the readout's circuit without its trailing permutations, executor)."""
+        executor = self._readout_executor()
+        if executor.plan.product:
+            return product_distribution(self._qubit_probabilities(executor, values, shared)), executor
+        full, group, rows, groups = self._inputs(values, shared)
+        static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+        flat = executor.run(full, group, rows, groups, static_groups=static)
+        return tf.math.real(flat * tf.math.conj(flat)), executor
+
+    def _probabilities(self, values, shared):
+        """Basis-state probabilities [rows, 2^n] of the final state (trailing permutations relabel them)."""
+        kept, executor = self._kept_probabilities(values, shared)
+        if executor.peeled is None:
+            return kept
+        return tf.gather(kept, tf.constant(executor.peeled.source, tf.int32), axis=1)
+
     def state(self, values, shared=None):
         """Final states [rows, 2, …, 2].
 
@@ -204,23 +239,28 @@ class StateVectorCircuit:
         if self.repetitions is not None:
             return self._sampled(values, shared)
         if self.probabilities:
-            flat = self._final(values, shared, rotated=False)
-            return tf.math.real(flat * tf.math.conj(flat))
+            return self._probabilities(values, shared)
         if self._readout.common is not None:
-            flat = self._final(values, shared, rotated=True)
-            return self._readout.from_probabilities(tf.math.real(flat * tf.math.conj(flat)))
+            executor = self._readout_executor()
+            if executor.plan.product:  # Z-parities of a product state: products of each qubit's ⟨Z⟩
+                full, group, rows, groups = self._inputs(values, shared)
+                static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+                z = executor.qubit_z(full, group, rows, groups, one_group=static == 1)
+                return self._readout.from_qubit_z(z, executor.peeled)
+            kept, executor = self._kept_probabilities(values, shared)
+            return self._readout.from_probabilities(kept, executor.peeled)
         return self._readout.direct(self._final(values, shared, rotated=False))
 
     def _sampled(self, values, shared):
         """Readout values estimated from ``repetitions`` shots (see the class docstring)."""
         sampler = self._sampler
-        if self.probabilities or self._readout.common is not None:
-            flat = self._final(values, shared, rotated=not self.probabilities)
-            exact = tf.math.real(flat * tf.math.conj(flat))
-            frequencies = sampler.frequencies(exact)
-            if not self.probabilities:
-                diagonal = self._readout.diagonal()  # one sign table for the exact and the sampled values
-                exact, frequencies = exact @ diagonal, frequencies @ diagonal
+        if self.probabilities:
+            exact = self._probabilities(values, shared)
+            return sampler.frequencies(exact) + (exact - tf.stop_gradient(exact))
+        if self._readout.common is not None:
+            kept, executor = self._kept_probabilities(values, shared)  # outcomes before the permutations
+            diagonal = self._readout.diagonal(executor.peeled)  # one sign table for the exact and the sampled values
+            exact, frequencies = kept @ diagonal, sampler.frequencies(kept) @ diagonal
             return frequencies + (exact - tf.stop_gradient(exact))
         flat = self._final(values, shared, rotated=False)
         readout = self._readout

@@ -98,11 +98,11 @@ class Quanvolution2D(QuantumLayer):
         k, kk = self.kernel_size, self.n_qubits
         _, height, width, channels = self._check_shape(inputs.shape)
         x = self.finite_inputs(inputs)
-        patches = tf.image.extract_patches(x, sizes=[1, k, k, 1], strides=[1, k, k, 1], rates=[1, 1, 1, 1], padding="VALID")
         rows, cols = height // k, width // k
-        # (batch, rows, cols, k·k·channels) in (pixel, channel) order → one row of k² pixels per circuit
-        patches = tf.reshape(patches, [-1, rows, cols, kk, channels])
-        patches = tf.reshape(tf.transpose(patches, [0, 1, 2, 4, 3]), [-1, kk])
+        # non-overlapping k×k patches by a reshape (cheaper to differentiate than extract_patches):
+        # (batch, rows, k, cols, k, channels) → (batch, rows, cols, channels, k, k) → one row of k² pixels per circuit
+        patches = tf.reshape(x, [-1, rows, k, cols, k, channels])
+        patches = tf.reshape(tf.transpose(patches, [0, 1, 3, 5, 2, 4]), [-1, kk])
         out = self._pqc(math.pi * patches, shared=self.kernel[tf.newaxis, :])
         return tf.reshape(out, [-1, rows, cols, channels * kk])
 
