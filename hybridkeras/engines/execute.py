@@ -13,7 +13,6 @@ import numpy as np
 from hybridkeras._compat import tf
 from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide
 
-_GATHER_PRODUCT_QUBITS = 10  # product states up to here: one gather and same-shape products
 
 
 _DENSE_WEIGHTS = 2**18  # real weight tables up to this many entries are one dense matrix, larger ones per record
@@ -223,11 +222,11 @@ class Executor:
             layers = setup["layers"]
             gathered = tf.gather(run_mats, tf.constant(layers.reshape(-1), tf.int32), axis=1)
             gathered = tf.reshape(gathered, [-1, layers.shape[0], layers.shape[1], 2, 2])
-            kron = _kron(tf.unstack(gathered, axis=2))  # [X, layers, d, d]
+            kron = tf.unstack(_kron(tf.unstack(gathered, axis=2)), axis=1)  # layers × [X, d, d]
         factors = []
         for f_kind, x in setup["factors"]:
             if f_kind == "layer":
-                factors.append(kron[:, x])
+                factors.append(kron[x])
             elif f_kind == "const":
                 factors.append(tf.constant(x.astype(np.complex64))[None])
             else:
@@ -257,6 +256,10 @@ class Executor:
                 out = tf.linalg.matmul(view[:, :, :, 0], matrix, transpose_b=True)
             else:
                 out = tf.linalg.matmul(matrix[:, None], view)
+            return tf.reshape(out, [rows, -1])
+        if a == 0 and b == 0:  # the whole register: one batched product per group, no broadcast to reduce
+            view = tf.transpose(tf.reshape(state, [rows // groups, groups, d]), [1, 0, 2])
+            out = tf.transpose(tf.linalg.matmul(view, matrix, transpose_b=True), [1, 0, 2])
             return tf.reshape(out, [rows, -1])
         view = tf.reshape(state, [rows // groups, groups, left, d, right])
         if b == 0:
@@ -447,17 +450,10 @@ def _block_diagonal_index(n):
 
 
 def product_distribution(factors):
-    """[rows, 2^n]: entry i = Π_q factors[:, q, bit_q(i)] (qubit 0 most significant) of [rows, n, 2] factors."""
-    n = factors.shape[1]
-    if n > _GATHER_PRODUCT_QUBITS:
-        out = factors[:, 0]
-        for q in range(1, n):
-            out = tf.reshape(out[:, :, None] * factors[:, q, None, :], [tf.shape(factors)[0], -1])
-        return out
-    bits = (np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)[None, :]) & 1
-    flat = tf.reshape(factors, [-1, 2 * n])
-    picked = tf.gather(flat, tf.constant((bits + 2 * np.arange(n)[None, :]).T, tf.int32), axis=1)  # [rows, n, 2^n]
-    out = picked[:, 0]
-    for q in range(1, n):
-        out = out * picked[:, q]
+    """[rows, 2^n]: entry i = Π_q factors[:, q, bit_q(i)] (qubit 0 most significant) of [rows, n, 2] factors,
+    by outer products (cheaper to run and to differentiate than one gather of n · 2^n entries)."""
+    columns = tf.unstack(factors, axis=1)
+    out = columns[0]
+    for column in columns[1:]:
+        out = tf.reshape(out[:, :, None] * column[:, None, :], [tf.shape(factors)[0], -1])
     return out
