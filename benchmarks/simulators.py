@@ -16,7 +16,8 @@ Rounds are interleaved: each round times every simulator once, in a fresh random
 the mean of 3 back-to-back steps after one untimed step (so every simulator's worker threads
 are awake, as in a training loop, whoever ran before it); the table shows median ms per
 step, and the engine's plan + first-trace time. Outputs are cross-checked against the engine
-before timing. Peers are optional: ``pip install -e ".[bench]"``; a missing one is skipped.
+before timing. A last line times each framework's cheapest possible step (one matmul), the
+floor under every simulator built on it. Peers are optional: ``pip install -e ".[bench]"``; a missing one is skipped.
 
     python benchmarks/simulators.py
     python benchmarks/simulators.py --qubits 2 4 5 6 8 10 12 14 16 --output benchmarks/results/simulators.md
@@ -164,6 +165,47 @@ def tensorcircuit_step(circuits, n, depth, x, w, mix):
 PEERS = {"tfq": tfq_step, "pennylane": pennylane_step, "tensorcircuit": tensorcircuit_step}
 
 
+def call_floor(batch, rounds, burst=20):
+    """Median ms of the cheapest possible step in each framework, interleaved: sin(x @ w) for x [batch, 2],
+    forward + backward, called as the simulators are (TensorFlow `tf.function`; JAX `jit(value_and_grad)`).
+    No simulator's step can take less than its framework's floor."""
+    x0 = np.random.default_rng(1).uniform(-1, 1, (batch, 2)).astype(np.float32)
+    w0 = np.ones((2, 2), np.float32)
+    xt, wt = tf.constant(x0), tf.Variable(w0)
+
+    @tf.function
+    def tf_step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = tf.sin(x @ wt)
+            loss = tf.reduce_sum(out)
+        return (out, *tape.gradient(loss, [x, wt]))
+
+    steps = {"tensorflow": lambda: [t.numpy() for t in tf_step(xt)]}
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        def loss(x, w):
+            out = jnp.sin(x @ w)
+            return jnp.sum(out), out
+
+        fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+        xj, wj = jnp.asarray(x0), jnp.asarray(w0)
+        steps["jax"] = lambda: jax.block_until_ready(fn(xj, wj))
+    except ImportError:
+        pass
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            fn()
+            start = time.perf_counter()
+            for _ in range(burst):
+                fn()
+            times[name].append((time.perf_counter() - start) / burst)
+    return {name: float(np.median(t)) * 1000 for name, t in times.items()}
+
+
 def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3):
     """{name: median ms} for one workload (interleaved rounds), the engine's setup seconds and output gaps."""
     x, w, mix = _inputs(batch, circuits, n, depth)
@@ -233,10 +275,14 @@ def main() -> None:
         cells = [f"{times[p]:.1f}" if p in times else "–" for p in names]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup:.2f} |")
         print(lines[-1], flush=True)
+    floor = call_floor(args.batch, args.rounds)
+    floor_line = ("Framework call floor (sin(x @ w), x [batch, 2], forward + backward, median ms, interleaved): "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in floor.items()) + ".")
+    print(floor_line)
     text = (f"{platform.processor() or platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'}"
             f" intra-op threads; batch {args.batch}, depth {args.depth}, forward + backward, median ms of {args.rounds} "
             f"interleaved rounds ('–': not run; a peer slower than {args.budget:.0f} s at one size is skipped beyond it).\n\n"
-            + "\n".join(lines) + "\n\nLargest output difference from the engine: "
+            + "\n".join(lines) + "\n\n" + floor_line + "\n\nLargest output difference from the engine: "
             + "; ".join(f"{k}: " + ", ".join(f"{p} {v:.1e}" for p, v in g.items()) for k, g in gaps_all.items()) + "\n")
     print(text)
     if args.output:

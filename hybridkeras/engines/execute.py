@@ -149,6 +149,17 @@ class Executor:
         for step in plan.steps:
             if isinstance(step, Block):
                 self._blocks[id(step)] = self._block_setup(step)
+        # the layers of all blocks of one kind and width: one gather and one Kronecker chain for all of them
+        self._layer_tables = {}
+        for step in plan.steps:
+            setup = self._blocks.get(id(step))
+            if setup is None or setup["constant"] is not None or not len(setup["layers"]):
+                continue
+            key = (step.kind, step.width)
+            parts = self._layer_tables.setdefault(key, [])
+            setup["layer_key"], setup["layer_offset"] = key, sum(len(p) for p in parts)
+            parts.append(setup["layers"])
+        self._layer_tables = {key: np.concatenate(parts) for key, parts in self._layer_tables.items()}
 
     # ------------------------------------------------------------------ run matrices
     def run_matrices(self, kind, values):
@@ -212,30 +223,35 @@ class Executor:
             setup["constant"] = matrix
         return setup
 
-    def block_factors(self, block: Block, values, run_mats) -> list:
-        """The block's unitary as factors in circuit order: [X, 2^k, 2^k] tensors, or one [2^k, 2^k] constant."""
+    def layer_matrices(self, key, run_mats) -> list:
+        """[X, d, d] per layer of runs of every block of ``key`` = (kind, width): their Kronecker products."""
+        layers = self._layer_tables[key]
+        gathered = tf.gather(run_mats, tf.constant(layers.reshape(-1), tf.int32), axis=1)
+        gathered = tf.reshape(gathered, [-1, layers.shape[0], layers.shape[1], 2, 2])
+        return tf.unstack(_kron(tf.unstack(gathered, axis=2)), axis=1)
+
+    def block_factors(self, block: Block, values, run_mats, layer_cache=None) -> list:
+        """The block's unitary as factors in circuit order: [X, 2^k, 2^k] tensors, or one [2^k, 2^k] constant.
+        ``layer_cache``: a dict shared by the blocks of one run, for `layer_matrices`."""
         setup = self._blocks[id(block)]
         if setup["constant"] is not None:
             return [tf.constant(setup["constant"].astype(np.complex64))]
-        kron = None
-        if len(setup["layers"]):
-            layers = setup["layers"]
-            gathered = tf.gather(run_mats, tf.constant(layers.reshape(-1), tf.int32), axis=1)
-            gathered = tf.reshape(gathered, [-1, layers.shape[0], layers.shape[1], 2, 2])
-            kron = tf.unstack(_kron(tf.unstack(gathered, axis=2)), axis=1)  # layers × [X, d, d]
+        layer_cache = {} if layer_cache is None else layer_cache
+        if len(setup["layers"]) and setup["layer_key"] not in layer_cache:
+            layer_cache[setup["layer_key"]] = self.layer_matrices(setup["layer_key"], run_mats)
         factors = []
         for f_kind, x in setup["factors"]:
             if f_kind == "layer":
-                factors.append(kron[x])
+                factors.append(layer_cache[setup["layer_key"]][setup["layer_offset"] + x])
             elif f_kind == "const":
                 factors.append(tf.constant(x.astype(np.complex64))[None])
             else:
                 factors.append(evaluate(x, values)[:, 0])
         return factors
 
-    def block_matrix(self, block: Block, values, run_mats):
+    def block_matrix(self, block: Block, values, run_mats, layer_cache=None):
         """[X, 2^k, 2^k] (or [2^k, 2^k] when constant): the block's unitary."""
-        factors = self.block_factors(block, values, run_mats)
+        factors = self.block_factors(block, values, run_mats, layer_cache)
         unitary = factors[0]
         for factor in factors[1:]:
             unitary = tf.linalg.matmul(factor, unitary)
@@ -287,7 +303,7 @@ class Executor:
     def run(self, full, group_values, rows, groups, static_groups=None):
         """Final states [rows, 2^n] for per-row symbol values ``full`` and per-group values ``group_values``
         (``static_groups``: the number of groups when known while tracing)."""
-        run_mats = {}
+        run_mats, layer_cache = {}, {}
 
         def mats(kind):
             if kind not in run_mats:
@@ -301,11 +317,11 @@ class Executor:
             if isinstance(step, Block) and step.kind == "row" and step.width == self.n:
                 # a whole-register block that changes from row to row: applying its factors one by one
                 # (rows·4^n each) is cheaper than multiplying them into one matrix per row (rows·8^n each)
-                for factor in self.block_factors(step, full, mats("row")):
+                for factor in self.block_factors(step, full, mats("row"), layer_cache):
                     state = self._apply_block(state, factor, step, rows, groups)
             elif isinstance(step, Block):
                 values = full if step.kind == "row" else group_values
-                matrix = self.block_matrix(step, values, mats(step.kind))
+                matrix = self.block_matrix(step, values, mats(step.kind), layer_cache)
                 if step.kind == "group" and static_groups == 1 and matrix.shape.rank == 3:
                     matrix = matrix[0]  # one group for all rows: a plain matrix product
                 state = self._apply_block(state, matrix, step, rows, groups)

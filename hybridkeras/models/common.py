@@ -67,6 +67,11 @@ def outputs_logits(model) -> bool:
     return activation is not None and activation is keras.activations.linear
 
 
+def output_kind(model) -> str:
+    """'logits' or 'probabilities': what ``model`` outputs (see `outputs_logits`), as `Distiller` takes it."""
+    return "logits" if outputs_logits(model) else "probabilities"
+
+
 def compile_for(model, *, learning_rate: float = 1e-3, loss=None):
     """Compiles a classifier with Adam and accuracy (labels as integer class ids).
 

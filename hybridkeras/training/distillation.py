@@ -27,7 +27,7 @@ import numpy as np
 from hybridkeras._compat import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import load_model, save_model, write_json_atomic, write_text_atomic
-from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder, outputs_logits
+from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder, output_kind
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
 from hybridkeras.training.callbacks import EpochRecorder, TestAccuracy, make_callbacks
@@ -76,8 +76,7 @@ def distill(student, teacher, data, *, temperature: float = 3.0, alpha: float = 
     A student that outputs logits (`outputs_logits`) is distilled as such.
     """
     distiller = Distiller(student, teacher, temperature=temperature, alpha=alpha, ce_weight=ce_weight,
-                          student_outputs="logits" if outputs_logits(student) else "probabilities",
-                          teacher_outputs="logits" if outputs_logits(teacher) else "probabilities")
+                          student_outputs=output_kind(student), teacher_outputs=output_kind(teacher))
     distiller.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"])
     y_train, y_val = data.y_train, data.y_val
     if cache_teacher:
@@ -115,14 +114,15 @@ def _finish(run_dir: Path, model, metrics: dict, config, data, seed, history=Non
     return metrics
 
 
-def _resumable(run_dir: Path, config=None, data=None) -> list:
-    """The per-epoch record and the `BackupAndRestore` state of one run: a run killed mid-fit resumes
-    at its last finished epoch; killed after ``fit``, before its export, it trains no epoch again.
-    With ``config.report_test`` the test accuracy of every epoch is recorded too. The recorder is first."""
+def _resumable(run_dir: Path, config=None, data=None) -> tuple[list, EpochRecorder]:
+    """(callbacks in the order `fit` takes them, the per-epoch recorder) of one run: a run killed mid-fit
+    resumes at its last finished epoch; killed after ``fit``, before its export, it trains no epoch again.
+    With ``config.report_test`` the test accuracy of every epoch is recorded too."""
     recorder = EpochRecorder(run_dir / "history.json")
     tests = [TestAccuracy(data.x_test, data.y_test)] if config is not None and config.report_test else []
-    # TestAccuracy writes into the epoch's logs, so it runs before the recorder (which the runner finds first)
-    return [recorder, *make_callbacks(lr_schedule=None, backup_dir=run_dir / "backup", keep_backup=True)], tests
+    # TestAccuracy writes into the epoch's logs, so it runs before the recorder
+    backup = make_callbacks(lr_schedule=None, backup_dir=run_dir / "backup", keep_backup=True)
+    return [*tests, recorder, *backup], recorder
 
 
 def _done(run_dir: Path):
@@ -132,11 +132,10 @@ def _done(run_dir: Path):
 
 def _fit_classifier(model, config, data, run_dir: Path, epochs: int, verbose: int, batch_size=None) -> dict:
     compile_for(model, learning_rate=config.learning_rate)
-    callbacks, tests = _resumable(run_dir, config, data)
+    callbacks, recorder = _resumable(run_dir, config, data)
     model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-              batch_size=batch_size or config.batch_size, shuffle=True, callbacks=[*tests, *callbacks],
-              verbose=verbose)
-    return callbacks[0].history()
+              batch_size=batch_size or config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)
+    return recorder.history()
 
 
 def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_dir: Path, *, verbose: int = 1):
@@ -236,11 +235,10 @@ def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: in
                 student = build_student(config, student_name, data, seed)
                 before = [w.copy() for w in teacher.get_weights()]
                 started = time.perf_counter()
-                callbacks, tests = _resumable(run_dir, config, data)
-                recorder = callbacks[0]
+                callbacks, recorder = _resumable(run_dir, config, data)
                 distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha,
                         ce_weight=config.ce_weight, epochs=config.epochs, batch_size=config.batch_size,
-                        learning_rate=config.learning_rate, callbacks=[*tests, *callbacks], verbose=verbose)
+                        learning_rate=config.learning_rate, callbacks=callbacks, verbose=verbose)
                 if not all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights())):
                     raise RuntimeError(f"teacher {teacher_name!r} changed during distillation")
                 compile_for(student, learning_rate=config.learning_rate)
@@ -271,26 +269,22 @@ def paired_test(differences) -> dict:
 def summarise(config: DistillationConfig, runs: list) -> list:
     """The paper's table: per student and teacher, the student alone, the teacher, the distilled student, the
     gain (paired by seed), and with ``report_test`` the same at each run's best epoch."""
-    def values(predicate, key="test_accuracy"):
-        return [r.get(key, math.nan) for r in sorted((r for r in runs if predicate(r)), key=lambda r: r["seed"])]
-
     keys = [("", "test_accuracy")] + ([("best_", "best_test_accuracy")] if config.report_test else [])
     rows = []
     for student in config.students:
         params = next(r["trainable_params"] for r in runs if r.get("student") == student)
+        alone = {r["seed"]: r for r in runs if r.get("student") == student and r.get("teacher") is None}
         for teacher in [t for t in (*config.teachers, "ensemble") if any(r.get("teacher") == t for r in runs)]:
-            row = {"student": student, "student_params": params, "teacher": teacher}
+            taught = {r["seed"]: r for r in runs if r.get("student") == student and r.get("teacher") == teacher}
+            seeds = sorted(set(alone) & set(taught))  # runs paired by seed, for every accuracy below
+            teachers = sorted((r for r in runs if r["role"] == teacher and "student" not in r), key=lambda r: r["seed"])
+            row = {"student": student, "student_params": params, "teacher": teacher, "seeds": len(seeds)}
             for prefix, key in keys:
-                alone = {r["seed"]: r.get(key, math.nan) for r in runs
-                         if r.get("student") == student and r.get("teacher") is None}
-                taught = {r["seed"]: r.get(key, math.nan) for r in runs
-                          if r.get("student") == student and r.get("teacher") == teacher}
-                seeds = sorted(set(alone) & set(taught))
-                gains = [taught[s] - alone[s] for s in seeds]
-                teacher_acc = values(lambda r: r["role"] == teacher and "student" not in r, key)
-                row["seeds"] = len(seeds)
-                for name, vals in (("student_alone", [alone[s] for s in seeds]), ("teacher", teacher_acc),
-                                   ("distilled", [taught[s] for s in seeds]), ("gain", gains)):
+                before = [alone[s].get(key, math.nan) for s in seeds]
+                after = [taught[s].get(key, math.nan) for s in seeds]
+                gains = [b - a for a, b in zip(before, after)]
+                for name, vals in (("student_alone", before), ("teacher", [r.get(key, math.nan) for r in teachers]),
+                                   ("distilled", after), ("gain", gains)):
                     row[f"{prefix}{name}_mean"], row[f"{prefix}{name}_std"] = mean_std(vals)
                 test = paired_test(gains)
                 row.update({f"{prefix}gain_{k}": v for k, v in test.items() if k != "pairs"})

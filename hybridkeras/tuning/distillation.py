@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras_tuner as kt
 
 from hybridkeras._compat import keras
-from hybridkeras.models import outputs_logits
+from hybridkeras.models import output_kind
 from hybridkeras.training.distiller import Distiller
 
 
@@ -35,8 +35,7 @@ class DistillerHyperModel(kt.HyperModel):
             temperature=hp.Int("temperature", 1, 10, default=3),
             alpha=hp.Float("alpha", 0.1, 0.9, step=0.1, default=0.9),
             ce_weight=self.ce_weight,
-            student_outputs="logits" if outputs_logits(student) else "probabilities",
-            teacher_outputs="logits" if outputs_logits(self.teacher) else "probabilities",
+            student_outputs=output_kind(student), teacher_outputs=output_kind(self.teacher),
         )
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
         distiller.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"])

@@ -217,8 +217,6 @@ def tune_experiment(
     from hybridkeras.training.experiments import experiment_dataset
     from hybridkeras.tuning.registry import HYPERMODELS
 
-    if tuner not in TUNERS:
-        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
     config = resolved(config)
     model = model or config.models[0]
     if model not in HYPERMODELS:
@@ -270,8 +268,6 @@ def tune_autoencoder_qfm(
     Returns:
         {"best_hyperparameters", "test_accuracy", "export"}.
     """
-    if tuner not in TUNERS:
-        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
     config = resolved(config)
     output = Path(output_dir)
     epochs = epochs or config.head_epochs
@@ -353,8 +349,6 @@ def tune_distillation(
     from hybridkeras.training.distillation import build_student, distillation_dataset, load_teacher
     from hybridkeras.tuning.distillation import DistillerHyperModel
 
-    if tuner not in TUNERS:
-        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
     config = resolved(config)
     output = Path(output_dir)
     student = student or config.students[0]
