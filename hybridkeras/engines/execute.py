@@ -15,10 +15,12 @@ from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide
 
 
 
-_DENSE_WEIGHTS = 2**18  # real weight tables up to this many entries are one dense matrix, larger ones per record
+# real weight tables up to this many entries are one dense (block-diagonal) matrix, larger ones a product per
+# record: per-row tables (one evaluation per row) stay small, per-group ones (evaluated once) may be larger
+_DENSE_WEIGHTS = {"row": 2**15, "group": 2**19}
 
 
-def _table(records, n_symbols):
+def _table(records, n_symbols, kind="group"):
     """NumPy constants to evaluate many records of one size at once (see `evaluate`).
 
     Each unitary is base + Σ_t (cos a_t + i sin a_t) · M_t with angles a = values · coeffs +
@@ -45,15 +47,19 @@ def _table(records, n_symbols):
     per_record[:, 0, :, 0], per_record[:, 0, :, 1] = matrices.real, matrices.imag
     per_record[:, 1, :, 0], per_record[:, 1, :, 1] = -matrices.imag, matrices.real
     return {"base": bases, "terms": matrices, "width": width, "count": count, "d": d,
-            "coeffs": coeffs.astype(np.float32), "consts": consts.astype(np.float32), "weights": per_record}
+            "coeffs": coeffs.astype(np.float32), "consts": consts.astype(np.float32), "weights": per_record,
+            "dense_limit": _DENSE_WEIGHTS["row" if kind == "row" else "group"]}
 
 
-def evaluate(table, values, column=None, parts=False):
+def evaluate(table, values, column=None, parts=False, records_first=False):
     """[X, records, d, d] unitaries at the symbol rows ``values`` [X, symbols] (or [1, …] constants);
     with ``column`` = j, only their column j: [X, records, d]; with ``parts``, their real and
-    imaginary parts as float32 [X, records · entries] each."""
+    imaginary parts as float32 [X, records · entries] each; with ``records_first``, a list of the
+    records' [X, d, d] unitaries (taken apart without a copy)."""
     base = table["base"] if column is None else table["base"][..., column]
     if table["terms"] is None:
+        if records_first:
+            return [tf.constant(b.astype(np.complex64))[None] for b in base]
         if parts:
             flat = base.reshape(1, -1)
             return tf.constant(flat.real.astype(np.float32)), tf.constant(flat.imag.astype(np.float32))
@@ -64,7 +70,7 @@ def evaluate(table, values, column=None, parts=False):
     angles = tf.linalg.matmul(values, tf.constant(table["coeffs"])) + tf.constant(table["consts"])  # [X, R·T]
     trig = tf.concat([tf.cos(angles), tf.sin(angles)], axis=1)  # [X, (cos | sin), R, T]
     rows = tf.shape(values)[0]
-    if (2 * count * width) * (count * cell) <= _DENSE_WEIGHTS:
+    if (2 * count * width) * (count * cell) <= table["dense_limit"] and not records_first:
         if ("dense", column) not in table:  # block diagonal: record r's terms make record r's entries
             dense = np.zeros((2, count, width, 2, count, cell), np.float32)
             for r in range(count):
@@ -73,10 +79,17 @@ def evaluate(table, values, column=None, parts=False):
         dense = table["dense", column]
         real, imag = (tf.linalg.matmul(trig, tf.constant(dense[:, part])) for part in (0, 1))  # [X, R·cell] each
     else:
-        grouped = tf.reshape(tf.transpose(tf.reshape(trig, [rows, 2, count, width]), [0, 2, 1, 3]),
-                             [rows, count, 2 * width])
-        real, imag = (tf.reshape(tf.einsum("xrk,rkm->xrm", grouped, tf.constant(
-            weights[:, :, :, part].reshape(count, 2 * width, cell).astype(np.float32))), [rows, -1]) for part in (0, 1))
+        # one product per record: [R, X, 2T] @ [R, 2T, 2·cell] (a batched matmul; einsum is slower here)
+        grouped = tf.reshape(tf.transpose(tf.reshape(trig, [rows, 2, count, width]), [2, 0, 1, 3]),
+                             [count, rows, 2 * width])
+        both = tf.linalg.matmul(grouped, tf.constant(weights.reshape(count, 2 * width, 2 * cell).astype(np.float32)))
+        real, imag = tf.split(both, 2, axis=2)  # [R, X, cell] each
+        if records_first:
+            flat_base = base.reshape(count, 1, cell)
+            matrices = tf.complex(real + tf.constant(flat_base.real.astype(np.float32)),
+                                  imag + tf.constant(flat_base.imag.astype(np.float32)))
+            return tf.unstack(tf.reshape(matrices, [count, rows] + list(weights.shape[4:])), axis=0)
+        real, imag = (tf.reshape(tf.transpose(part, [1, 0, 2]), [rows, -1]) for part in (real, imag))
     flat_base = base.reshape(count * cell)
     real = real + tf.constant(flat_base.real.astype(np.float32))
     imag = imag + tf.constant(flat_base.imag.astype(np.float32))
@@ -131,7 +144,7 @@ class Executor:
                 continue
             members = sorted({m for r in rs for m in r.members})
             local = {m: i for i, m in enumerate(members)}
-            table = _table([plan.singles[m] for m in members], n_symbols)
+            table = _table([plan.singles[m] for m in members], n_symbols, kind)
             length = max(len(r.members) for r in rs)
             identity = len(members)
             index = np.array([[local[m] for m in r.members] + [identity] * (length - len(r.members)) for r in rs])
@@ -160,6 +173,18 @@ class Executor:
             setup["layer_key"], setup["layer_offset"] = key, sum(len(p) for p in parts)
             parts.append(setup["layers"])
         self._layer_tables = {key: np.concatenate(parts) for key, parts in self._layer_tables.items()}
+        # the parameterised gates of all blocks of one kind and width: one table, evaluated once per run
+        params = {}
+        for step in plan.steps:
+            setup = self._blocks.get(id(step))
+            if setup is None or setup["constant"] is not None:
+                continue
+            records = params.setdefault((step.kind, step.width), [])
+            for i, (f_kind, x) in enumerate(setup["factors"]):
+                if f_kind == "param":
+                    setup["factors"][i] = ("param", len(records))
+                    records.append(x)
+        self._param_tables = {key: _table(records, n_symbols, key[0]) for key, records in params.items() if records}
 
     # ------------------------------------------------------------------ run matrices
     def run_matrices(self, kind, values):
@@ -202,10 +227,7 @@ class Executor:
                 factors.append(("layer", len(layers) - 1))
             else:
                 for f_kind, x in content:
-                    if f_kind == "const":
-                        factors.append(("const", x))
-                    else:
-                        factors.append(("param", _table([x], self.n_symbols)))
+                    factors.append((f_kind, x))  # 'param' records are tabled per kind and width below
         constant = kind not in self._tables and all(f[0] != "param" for f in factors)
         setup = {"layers": np.array(layers, np.int64).reshape(len(layers), block.width), "factors": factors,
                  "constant": None}
@@ -246,7 +268,10 @@ class Executor:
             elif f_kind == "const":
                 factors.append(tf.constant(x.astype(np.complex64))[None])
             else:
-                factors.append(evaluate(x, values)[:, 0])
+                key = ("param", block.kind, block.width)
+                if key not in layer_cache:
+                    layer_cache[key] = evaluate(self._param_tables[block.kind, block.width], values, records_first=True)
+                factors.append(layer_cache[key][x])
         return factors
 
     def block_matrix(self, block: Block, values, run_mats, layer_cache=None):
@@ -337,7 +362,7 @@ class Executor:
     def _wide_matrix(self, step: Wide, full, group_values, rows, groups):
         if step.kind == "const":
             return tf.constant(step.record.base.astype(np.complex64))
-        table = _table([step.record], self.n_symbols)
+        table = _table([step.record], self.n_symbols, step.kind)
         matrix = evaluate(table, full if step.kind == "row" else group_values)[:, 0]
         return _embed_rows(matrix, step.kind, rows, groups)
 
