@@ -190,9 +190,9 @@ def call_floor(batch, rounds, burst=20):
             out = jnp.sin(x @ w)
             return jnp.sum(out), out
 
-        fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+        jitted = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
         xj, wj = jnp.asarray(x0), jnp.asarray(w0)
-        steps["jax"] = lambda: jax.block_until_ready(fn(xj, wj))
+        steps["jax"] = lambda: jax.block_until_ready(jitted(xj, wj))
     except ImportError:
         pass
     times = {name: [] for name in steps}
