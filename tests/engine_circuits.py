@@ -82,15 +82,17 @@ def random_circuit(rng, qubits, symbols, *, ops: int = 24) -> cirq.Circuit:
     return circuit
 
 
-def random_operators(rng, qubits, count: int = 3) -> list:
-    """PauliSums of non-commuting terms and single Pauli strings, with real coefficients."""
+def random_operators(rng, qubits, count: int = 3, *, paulis=(cirq.X, cirq.Y, cirq.Z), sizes=(1, 3)) -> list:
+    """PauliSums of 1–3 terms and single Pauli strings, with real coefficients, each term on ``sizes`` = (fewest,
+    most) qubits: by default non-commuting terms; with ``paulis=(cirq.Z,)`` Z-parities (one measurement basis)."""
     out = []
     for _ in range(count):
         terms = []
         for _ in range(1 + int(rng.integers(3))):
-            picked = rng.choice(len(qubits), size=int(rng.integers(1, min(3, len(qubits)) + 1)), replace=False)
-            paulis = {qubits[i]: [cirq.X, cirq.Y, cirq.Z][rng.integers(3)] for i in picked}
-            terms.append(float(rng.uniform(-1, 1)) * cirq.PauliString(paulis))
+            size = int(rng.integers(sizes[0], min(sizes[1], len(qubits)) + 1))
+            picked = rng.choice(len(qubits), size=size, replace=False)
+            term = {qubits[i]: paulis[rng.integers(len(paulis))] for i in picked}
+            terms.append(float(rng.uniform(-1, 1)) * cirq.PauliString(term))
         out.append(sum(terms[1:], terms[0]) if len(terms) > 1 else terms[0])
     return out
 
@@ -110,9 +112,8 @@ def symbols_for(count: int, prefix: str = "s"):
     return [sympy.Symbol(f"{prefix}{i}") for i in range(count)]
 
 
-_TAIL = (lambda a, b, c: cirq.CNOT(a, b), lambda a, b, c: cirq.CZ(a, b), lambda a, b, c: cirq.SWAP(a, b),
-         lambda a, b, c: cirq.X(a), lambda a, b, c: cirq.S(a), lambda a, b, c: cirq.CZPowGate(exponent=0.5).on(a, b),
-         lambda a, b, c: cirq.CNOT(b, a))
+_TAIL = (lambda a, b: cirq.CNOT(a, b), lambda a, b: cirq.CZ(a, b), lambda a, b: cirq.SWAP(a, b), lambda a, b: cirq.X(a),
+         lambda a, b: cirq.S(a), lambda a, b: cirq.CZPowGate(exponent=0.5).on(a, b), lambda a, b: cirq.CNOT(b, a))
 
 
 def random_product_circuit(rng, qubits, symbols, *, tail: int = 6, entangle: bool = False, toffoli: bool = False):
@@ -144,19 +145,7 @@ def random_product_circuit(rng, qubits, symbols, *, tail: int = 6, entangle: boo
         circuit.append(cirq.CNOT(qubits[i], qubits[i + 1]))
     for _ in range(tail if n > 1 else 0):
         a, b = (qubits[i] for i in rng.choice(n, 2, replace=False))
-        circuit.append(_TAIL[rng.integers(len(_TAIL))](a, b, None))
+        circuit.append(_TAIL[rng.integers(len(_TAIL))](a, b))
     if toffoli and n > 2:
         circuit.append(cirq.CCX(*(qubits[i] for i in rng.choice(n, 3, replace=False))))
     return circuit
-
-
-def random_z_operators(rng, qubits, count: int = 4) -> list:
-    """Z-parity strings and PauliSums of them (one measurement basis), identity terms included."""
-    out = []
-    for _ in range(count):
-        terms = []
-        for _ in range(1 + int(rng.integers(3))):
-            picked = rng.choice(len(qubits), size=int(rng.integers(0, min(4, len(qubits)) + 1)), replace=False)
-            terms.append(float(rng.uniform(-1, 1)) * cirq.PauliString({qubits[i]: cirq.Z for i in picked}))
-        out.append(sum(terms[1:], terms[0]) if len(terms) > 1 else terms[0])
-    return out

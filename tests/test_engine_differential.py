@@ -13,7 +13,7 @@ import pytest
 from hybridkeras._compat import tf
 from hybridkeras.engines import StateVectorCircuit
 from tests.engine_circuits import (
-    random_circuit, random_operators, random_product_circuit, random_z_operators, reference_expectations,
+    random_circuit, random_operators, random_product_circuit, reference_expectations,
     reference_state, register, symbols_for,
 )
 
@@ -113,7 +113,7 @@ def test_product_states_and_trailing_permutations_equal_cirq(seed, n, shape):
     per_row, weights = 1 + int(rng.integers(0, 3)), int(rng.integers(0, 3))
     symbols = symbols_for(per_row, "x") + symbols_for(weights, "w")
     circuit = random_product_circuit(rng, qubits, symbols, entangle=shape == "entangled", toffoli=shape == "toffoli")
-    operators = random_z_operators(rng, qubits)
+    operators = random_operators(rng, qubits, 4, paulis=(cirq.Z,), sizes=(0, 4))  # identity terms included
     groups, rows = (2 if weights else 1), 2
     x = rng.uniform(-2, 2, (rows * groups, per_row))
     w = rng.uniform(-2, 2, (groups, weights))

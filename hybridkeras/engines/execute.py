@@ -162,42 +162,61 @@ class Executor:
         for step in plan.steps:
             if isinstance(step, Block):
                 self._blocks[id(step)] = self._block_setup(step)
-        # the layers of all blocks of one kind and width: one gather and one Kronecker chain for all of them
-        self._layer_tables = {}
-        for step in plan.steps:
-            setup = self._blocks.get(id(step))
-            if setup is None or setup["constant"] is not None or not len(setup["layers"]):
-                continue
-            key = (step.kind, step.width)
-            parts = self._layer_tables.setdefault(key, [])
-            setup["layer_key"], setup["layer_offset"] = key, sum(len(p) for p in parts)
-            parts.append(setup["layers"])
-        self._layer_tables = {key: np.concatenate(parts) for key, parts in self._layer_tables.items()}
-        # the parameterised gates of all blocks of one kind and width: one table, evaluated once per run
-        params = {}
+        # the run layers and the parameterised gates of all blocks of one kind and width: one gather and
+        # Kronecker chain, and one table, evaluated once per run for all of them
+        layers, params = {}, {}
         for step in plan.steps:
             setup = self._blocks.get(id(step))
             if setup is None or setup["constant"] is not None:
                 continue
-            records = params.setdefault((step.kind, step.width), [])
+            key = (step.kind, step.width)
+            if len(setup["layers"]):
+                parts = layers.setdefault(key, [])
+                setup["layer_key"], setup["layer_offset"] = key, sum(len(p) for p in parts)
+                parts.append(setup["layers"])
+            records = params.setdefault(key, [])
             for i, (f_kind, x) in enumerate(setup["factors"]):
                 if f_kind == "param":
                     setup["factors"][i] = ("param", len(records))
                     records.append(x)
+        self._layer_tables = {key: np.concatenate(parts) for key, parts in layers.items()}
         self._param_tables = {key: _table(records, n_symbols, key[0]) for key, records in params.items() if records}
 
     # ------------------------------------------------------------------ run matrices
+    def _one_gate_per_run(self, kind) -> bool:
+        """Whether every parameterised run of ``kind`` is one gate, in member order (its matrix is the gate's)."""
+        index = self._run_index.get(kind)
+        return index is not None and index.shape[1] == 1 and np.array_equal(index[:, 0], np.arange(len(index)))
+
+    def _call_cache(self, full, group_values):
+        """(values, mats, columns) for one run: the symbol values a kind uses, and `run_matrices` and
+        `run_columns` of a kind, each computed once."""
+        cache = {}
+
+        def values(kind):
+            return full if kind == "row" else group_values
+
+        def mats(kind):
+            if kind not in cache and (kind in self._run_const or kind in self._tables):
+                cache[kind] = self.run_matrices(kind, values(kind))
+            return cache.get(kind)
+
+        def columns(kind):
+            return self.run_columns(kind, values(kind), mats)
+
+        return values, mats, columns
+
     def run_matrices(self, kind, values):
         """[X, runs + 1, 2, 2]: every run's 2×2 product for the runs of ``kind`` (identity appended)."""
         if kind in self._run_const:
             return tf.constant(self._run_const[kind].astype(np.complex64))[None]
         mats = evaluate(self._tables[kind], values)  # [X, members, 2, 2]
         eye = tf.tile(tf.eye(2, dtype=tf.complex64)[None, None], [tf.shape(mats)[0], 1, 1, 1])
-        index = self._run_index[kind]
-        if index.shape[1] == 1 and np.array_equal(index[:, 0], np.arange(len(index))):
-            product = mats  # one gate per run, in member order: nothing to multiply
+        if self._one_gate_per_run(kind):
+            product = mats  # nothing to multiply
         else:
-            gathered = tf.gather(tf.concat([mats, eye], axis=1), tf.constant(index), axis=1)  # [X, runs, L, 2, 2]
+            index = tf.constant(self._run_index[kind])
+            gathered = tf.gather(tf.concat([mats, eye], axis=1), index, axis=1)  # [X, runs, L, 2, 2]
             product = _chain(tf.unstack(gathered, axis=2))
         return tf.concat([product, eye], axis=1)
 
@@ -207,10 +226,7 @@ class Executor:
         Evaluated on its own (half the work of the matrices) when the runs of ``kind`` are single
         gates in member order and no block needs their matrices; else sliced from ``mats(kind)``.
         """
-        index = self._run_index.get(kind)
-        direct = (index is not None and index.shape[1] == 1 and np.array_equal(index[:, 0], np.arange(len(index)))
-                  and all(id(run) in self._prefix_ids for run in self._runs[kind]))
-        if not direct:
+        if not (self._one_gate_per_run(kind) and all(id(run) in self._prefix_ids for run in self._runs[kind])):
             return mats(kind)[:, :, :, 0]
         columns = evaluate(self._tables[kind], values, column=0)  # [X, runs, 2]
         zero = tf.tile(tf.constant([[[1.0, 0.0]]], tf.complex64), [tf.shape(columns)[0], 1, 1])
@@ -328,16 +344,9 @@ class Executor:
     def run(self, full, group_values, rows, groups, static_groups=None):
         """Final states [rows, 2^n] for per-row symbol values ``full`` and per-group values ``group_values``
         (``static_groups``: the number of groups when known while tracing)."""
-        run_mats, layer_cache = {}, {}
-
-        def mats(kind):
-            if kind not in run_mats:
-                if kind in self._run_const or kind in self._tables:
-                    run_mats[kind] = self.run_matrices(kind, full if kind == "row" else group_values)
-            return run_mats.get(kind)
-
-        state = self._product_state(
-            lambda kind: self.run_columns(kind, full if kind == "row" else group_values, mats), rows, groups)
+        values, mats, columns = self._call_cache(full, group_values)
+        layer_cache = {}
+        state = self._product_state(columns, rows, groups)
         for step in self.plan.steps:
             if isinstance(step, Block) and step.kind == "row" and step.width == self.n:
                 # a whole-register block that changes from row to row: applying its factors one by one
@@ -345,8 +354,7 @@ class Executor:
                 for factor in self.block_factors(step, full, mats("row"), layer_cache):
                     state = self._apply_block(state, factor, step, rows, groups)
             elif isinstance(step, Block):
-                values = full if step.kind == "row" else group_values
-                matrix = self.block_matrix(step, values, mats(step.kind), layer_cache)
+                matrix = self.block_matrix(step, values(step.kind), mats(step.kind), layer_cache)
                 if step.kind == "group" and static_groups == 1 and matrix.shape.rank == 3:
                     matrix = matrix[0]  # one group for all rows: a plain matrix product
                 state = self._apply_block(state, matrix, step, rows, groups)
@@ -405,14 +413,8 @@ class Executor:
         ``one_group``: the rows share one group of weights (known while tracing).
         """
         n = self.n
-        run_mats = {}
-
-        def mats(kind):
-            if kind not in run_mats and (kind in self._run_const or kind in self._tables):
-                run_mats[kind] = self.run_matrices(kind, full if kind == "row" else group_values)
-            return run_mats.get(kind)
-
-        state = self._real_prefix(full, group_values, rows, groups, mats)  # [rows, 4n]
+        values, mats, columns = self._call_cache(full, group_values)
+        state = self._real_prefix(values, columns, rows, groups)  # [rows, 4n]
         later = self.plan.later_runs()
         for t in range(max((len(r) for r in later.values()), default=0)):
             layer = {q: runs[t] for q, runs in later.items() if t < len(runs)}
@@ -455,23 +457,20 @@ class Executor:
             signs[:, q, 0, q], signs[:, q, 1, q] = 1.0, -1.0
         return tf.linalg.matmul(state * state, tf.constant(signs.reshape(4 * self.n, self.n)))
 
-    def _real_prefix(self, full, group_values, rows, groups, mats):
+    def _real_prefix(self, values, columns, rows, groups):
         """[rows, 4n]: the product state after the prefix runs in real form (see `qubit_probabilities`)."""
         n, prefix = self.n, self.plan.prefix
         kinds = {self._run_id[id(run)][0] for run in prefix.values()}
         if len(kinds) == 1:
             kind = next(iter(kinds))
             index = [self._run_id[id(prefix[q])][1] if q in prefix else None for q in range(n)]
-            direct = self._run_index.get(kind)
-            if (index == list(range(n)) and len(self._runs[kind]) == n and direct is not None
-                    and direct.shape[1] == 1 and np.array_equal(direct[:, 0], np.arange(n))):
+            if index == list(range(n)) and len(self._runs[kind]) == n and self._one_gate_per_run(kind):
                 # one gate per qubit, in qubit order: the columns come straight out of one evaluation
-                real, imag = evaluate(self._tables[kind], full if kind == "row" else group_values, column=0, parts=True)
+                real, imag = evaluate(self._tables[kind], values(kind), column=0, parts=True)
                 state = tf.concat([real, imag], axis=1)  # [X, 4n]
                 return state if kind == "row" else _embed_rows(state, kind, rows, groups)
         if prefix:
-            columns = self._prefix_columns(lambda kind: self.run_columns(kind, full if kind == "row" else group_values,
-                                                                         mats), rows, groups)  # [rows, n, 2]
+            columns = self._prefix_columns(columns, rows, groups)  # [rows, n, 2]
         else:
             columns = tf.tile(tf.constant([[[1.0, 0.0]]], tf.complex64), [rows, n, 1])
         return tf.reshape(tf.stack([tf.math.real(columns), tf.math.imag(columns)], axis=1), [rows, 4 * n])

@@ -194,15 +194,19 @@ class StateVectorCircuit:
                 f"at most {max_rows} rows fit. Use smaller batches or fewer qubits")
 
     # ------------------------------------------------------------------ run
-    def _final(self, values, shared, rotated: bool):
+    def _prepared(self, values, shared):
+        """(per-row values, per-group values, rows, groups, the number of groups if known while tracing)."""
         full, group, rows, groups = self._inputs(values, shared)
         static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+        return full, group, rows, groups, static
+
+    def _final(self, values, shared, rotated: bool):
+        full, group, rows, groups, static = self._prepared(values, shared)
         return self._executor(rotated).run(full, group, rows, groups, static_groups=static)
 
     def _qubit_probabilities(self, executor, values, shared):
         """[rows, n, 2]: each qubit's outcome probabilities, for a product-state plan."""
-        full, group, rows, groups = self._inputs(values, shared)
-        static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+        full, group, rows, groups, static = self._prepared(values, shared)
         return executor.qubit_probabilities(full, group, rows, groups, one_group=static == 1)
 
     def _kept_probabilities(self, values, shared):
@@ -210,8 +214,7 @@ class StateVectorCircuit:
         executor = self._readout_executor()
         if executor.plan.product:
             return product_distribution(self._qubit_probabilities(executor, values, shared)), executor
-        full, group, rows, groups = self._inputs(values, shared)
-        static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+        full, group, rows, groups, static = self._prepared(values, shared)
         flat = executor.run(full, group, rows, groups, static_groups=static)
         return tf.math.real(flat * tf.math.conj(flat)), executor
 
@@ -243,8 +246,7 @@ class StateVectorCircuit:
         if self._readout.common is not None:
             executor = self._readout_executor()
             if executor.plan.product:  # Z-parities of a product state: products of each qubit's ⟨Z⟩
-                full, group, rows, groups = self._inputs(values, shared)
-                static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+                full, group, rows, groups, static = self._prepared(values, shared)
                 z = executor.qubit_z(full, group, rows, groups, one_group=static == 1)
                 return self._readout.from_qubit_z(z, executor.peeled)
             kept, executor = self._kept_probabilities(values, shared)
