@@ -7,6 +7,7 @@ import pytest
 import hybridkeras as hk
 from hybridkeras.io import UnsafeModelError
 from tests.test_cli import hybridkeras as cli
+from tests.test_cli import in_process
 
 
 def _lambda_export(folder: Path, marker: Path, suffix: str = "") -> Path:
@@ -69,17 +70,11 @@ def test_evaluate_keeps_plot_names_inside_the_plots_folder(tmp_path):
 def test_evaluate_takes_model_files_or_says_what_it_needs(tmp_path, suffix, monkeypatch, capsys):
     """In process (the command line's exit path is checked in subprocesses elsewhere): a file that is
     not a model, and a model file that records no dataset, get clear errors; with --dataset it is scored."""
-    from hybridkeras.cli import main
-
     monkeypatch.chdir(tmp_path)
 
     def evaluate(*args):
-        try:
-            code = main(["evaluate", *args])
-        except SystemExit as exit_:
-            code = exit_.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
+        done = in_process(capsys, "evaluate", *args)
+        return done.returncode, done.stdout, done.stderr
 
     keras = hk.keras
     inputs = keras.Input((8, 8, 1))
