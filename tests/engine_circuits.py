@@ -97,9 +97,11 @@ def random_operators(rng, qubits, count: int = 3, *, paulis=(cirq.X, cirq.Y, cir
     return out
 
 
-def reference_state(circuit, symbols, values, qubits) -> np.ndarray:
+def reference_state(circuit, symbols, values, qubits, initial=None) -> np.ndarray:
+    """Cirq's final state from |0…0⟩, or from the unit-norm state ``initial``."""
     resolver = cirq.ParamResolver({s: float(v) for s, v in zip(symbols, values)})
-    return SIMULATOR.simulate(circuit, resolver, qubit_order=qubits).final_state_vector
+    start = 0 if initial is None else np.asarray(initial, np.complex128)
+    return SIMULATOR.simulate(circuit, resolver, qubit_order=qubits, initial_state=start).final_state_vector
 
 
 def reference_expectations(state, operators, qubits) -> np.ndarray:

@@ -156,3 +156,80 @@ def test_shots_of_a_peeled_product_circuit_are_unbiased_and_independent():
     probs = StateVectorCircuit(circuit, symbols, "probs", repetitions=shots, seed=5)(x).numpy()
     reference = np.abs(reference_state(circuit, symbols, x[0], qubits)) ** 2
     assert np.abs(probs.mean(axis=0) - reference).max() < 4.5 * np.sqrt(reference.max() / (rows * shots))
+
+
+INITIAL_SWEEP = [(seed, n, kind) for n in (1, 2, 3, 5, 7, 9, 12)
+                 for seed, kind in ((200 + n, "random"), (300 + n, "product"))]
+
+
+@pytest.mark.parametrize("seed,n,kind", INITIAL_SWEEP)
+def test_runs_from_given_initial_states_equal_cirq(seed, n, kind):
+    """``initial=`` states (complex, or real as the amplitude-encoded students give them): final states,
+    probabilities and Pauli readouts equal Cirq's simulation from that state, with shared weights, and
+    circuits of single-qubit gates only do not take the product-state path (the start is not |0…0⟩)."""
+    rng = np.random.default_rng(seed)
+    qubits = register(n, ["line", "gapped", "grid"][seed % 3])
+    per_row, weights = int(rng.integers(0, 3)), 1 + int(rng.integers(0, 3))
+    symbols = symbols_for(per_row, "x") + symbols_for(weights, "w")
+    if kind == "product":
+        circuit = random_product_circuit(rng, qubits, symbols)
+    else:
+        circuit = random_circuit(rng, qubits, symbols, ops=16)
+    operators = random_operators(rng, qubits)
+    common = [cirq.PauliString(cirq.Z(q)) for q in qubits]
+    groups, rows = 2, 2
+    x = rng.uniform(-2, 2, (rows * groups, per_row))
+    w = rng.uniform(-2, 2, (groups, weights))
+    full = np.concatenate([x, np.tile(w, (rows, 1))], axis=1)
+    start = rng.normal(size=(len(full), 2**n)) + 1j * rng.normal(size=(len(full), 2**n))
+    start[0] = start[0].real  # a real start too
+    start /= np.linalg.norm(start, axis=1, keepdims=True)
+    xs, ws = tf.constant(x, tf.float32), tf.constant(w, tf.float32)
+    initial = tf.constant(start.astype(np.complex64))
+    engines = {name: StateVectorCircuit(circuit, symbols, ops, qubits=qubits, shared=weights)
+               for name, ops in (("probs", "probs"), ("paulis", operators), ("common", common))}
+    states = engines["probs"].state(xs, ws, initial=initial).numpy().reshape(len(full), -1)
+    probs = engines["probs"](xs, ws, initial=initial).numpy()
+    values = engines["paulis"](xs, ws, initial=initial).numpy()
+    values_common = engines["common"](xs, ws, initial=initial).numpy()
+    for row in range(len(full)):
+        reference = reference_state(circuit, symbols, full[row], qubits, initial=start[row])
+        np.testing.assert_allclose(states[row], reference, atol=ATOL, err_msg=f"seed {seed}, n {n}, row {row}")
+        np.testing.assert_allclose(probs[row], np.abs(reference) ** 2, atol=ATOL)
+        np.testing.assert_allclose(values[row], reference_expectations(reference, operators, qubits), atol=ATOL)
+        np.testing.assert_allclose(values_common[row], reference_expectations(reference, common, qubits), atol=ATOL)
+    # the same engines still start from |0…0⟩ when no initial state is given
+    np.testing.assert_allclose(engines["probs"](xs, ws).numpy()[0],
+                               np.abs(reference_state(circuit, symbols, full[0], qubits)) ** 2, atol=ATOL)
+    if n <= 5:  # gradients reach a real initial state: against central differences of the Cirq unitary
+        real = tf.constant(start.real.astype(np.float32))
+        mix = rng.normal(size=(len(full), len(operators)))
+        with tf.GradientTape() as tape:
+            tape.watch(real)
+            loss = tf.reduce_sum(engines["paulis"](xs, ws, initial=real) * tf.constant(mix, tf.float32))
+        grad = tape.gradient(loss, real).numpy()
+        matrices = [op.matrix(qubits) for op in operators]
+        for row in range(len(full)):
+            resolver = cirq.ParamResolver({s: float(v) for s, v in zip(symbols, full[row])})
+            u = cirq.resolve_parameters(circuit, resolver).unitary(qubit_order=qubits, qubits_that_should_be_present=qubits)
+
+            def loss_of(psi):
+                out = u @ psi
+                return sum(m * np.real(np.vdot(out, o @ out)) for m, o in zip(mix[row], matrices))
+
+            eps, numeric = 1e-4, np.zeros(2**n)
+            for i in range(2**n):
+                plus, minus = start[row].real.copy(), start[row].real.copy()
+                plus[i] += eps
+                minus[i] -= eps
+                numeric[i] = (loss_of(plus) - loss_of(minus)) / (2 * eps)
+            np.testing.assert_allclose(grad[row], numeric, atol=GRAD_ATOL)
+
+
+def test_initial_states_are_checked():
+    qubits = cirq.LineQubit.range(2)
+    engine = StateVectorCircuit(cirq.Circuit(cirq.H(qubits[0]), cirq.CNOT(*qubits)), [], "probs")
+    with pytest.raises(ValueError, match=r"`initial` states must be \[rows, 2\*\*2 = 4\]"):
+        engine(np.zeros((1, 0), np.float32), initial=np.ones((1, 8), np.float32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one state per row"):
+        engine(np.zeros((2, 0), np.float32), initial=np.ones((3, 4), np.float32) / 2)

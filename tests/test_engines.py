@@ -54,6 +54,32 @@ def test_engine_equals_tfq_in_outputs_and_gradients(name, rng):
         np.testing.assert_allclose(gb, ga, atol=1e-4, rtol=1e-3)
 
 
+@pytest.mark.parametrize("n", [3, 4])
+def test_engine_amplitude_student_equals_tfq_on_empty_blocks(rng, n):
+    """The engine starts the amplitude students from the encoded state computed in closed form; where
+    blocks of the features are zero (angles at the atan2 edge), an all-zero row included, it must still
+    give TFQ's numbers and gradients, which run the encoder gates."""
+    x = np.tanh(rng.normal(size=(5, 2**n))).astype(np.float32)
+    x[0, : 2 ** (n - 1)] = 0.0  # an empty half
+    x[1, 2:4] = 0.0  # an empty pair on the last level
+    x[2, ::2] = 0.0
+    x[3] = 0.0  # nothing at all
+    layers = [EncodedPQC(n, depth=2, backend=b) for b in ("tfq", "statevector")]
+    for layer in layers:
+        layer(x)
+    layers[1].set_weights(layers[0].get_weights())
+    results = []
+    inputs = tf.constant(x)
+    for layer in layers:
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(inputs)
+            out = layer(inputs)
+            loss = tf.reduce_sum(out * tf.constant(np.linspace(-1, 1, 2**n), tf.float32))
+        results.append([out.numpy(), tape.gradient(loss, inputs).numpy(), tape.gradient(loss, layer.circuit_weights).numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, atol=1e-4, rtol=1e-3)
+
+
 def test_engine_equals_cirq_for_the_builders(rng):
     qubits = cirq.LineQubit.range(4)
     x, theta = make_symbols("x", 4), make_symbols("t", 4)

@@ -341,12 +341,15 @@ class Executor:
         return tf.reshape(tf.transpose(tf.reshape(out, [-1] + [2] * n), inverse), [rows, -1])
 
     # ------------------------------------------------------------------ run
-    def run(self, full, group_values, rows, groups, static_groups=None):
+    def run(self, full, group_values, rows, groups, static_groups=None, initial=None):
         """Final states [rows, 2^n] for per-row symbol values ``full`` and per-group values ``group_values``
-        (``static_groups``: the number of groups when known while tracing)."""
+        (``static_groups``: the number of groups when known while tracing), from |0…0⟩, or from the
+        complex64 states ``initial`` [rows, 2^n] for a plan made with ``initial=True``."""
+        if (initial is None) == self.plan.initial:
+            raise ValueError("`initial` states must be given exactly when the plan was made with initial=True")
         values, mats, columns = self._call_cache(full, group_values)
         layer_cache = {}
-        state = self._product_state(columns, rows, groups)
+        state = initial if self.plan.initial else self._product_state(columns, rows, groups)
         for step in self.plan.steps:
             if isinstance(step, Block) and step.kind == "row" and step.width == self.n:
                 # a whole-register block that changes from row to row: applying its factors one by one

@@ -5,7 +5,8 @@
    time). A run that depends on per-row symbols (data) is kept apart from the weight-only gates
    after it, so those stay in the cheap per-group part.
 2. **Product state.** The first run on each qubit acts on |0⟩: the state after them is a product
-   state, built per row from one column of each run (`Plan.prefix`).
+   state, built per row from one column of each run (`Plan.prefix`). A run that starts from
+   given states (``make_plan(..., initial=True)``) has no prefix: every run joins a block.
 3. **Blocks.** The rest is packed greedily into `Block`s: a contiguous qubit span of at most
    ``block_qubits`` qubits (the whole register for small registers) whose unitary is built per
    row ('row': the block depends on per-row symbols), per group of rows sharing weights
@@ -85,11 +86,12 @@ class Plan:
     singles: list[GateRecord]  # every single-qubit record, indexed by Run.members
     prefix: dict[int, Run]
     steps: list
+    initial: bool = False  # the run starts from given states, not from |0…0⟩
 
     @property
     def product(self) -> bool:
         """Whether every step acts on one qubit at a time (the final state is a product state)."""
-        return all(isinstance(step, Block) and all(isinstance(m, Run) for m in step.members) for step in self.steps)
+        return not self.initial and all(isinstance(step, Block) and all(isinstance(m, Run) for m in step.members) for step in self.steps)
 
     def later_runs(self) -> dict[int, list[Run]]:
         """Per qubit, the runs after its prefix run, in circuit order (meaningful when `product`)."""
@@ -204,8 +206,9 @@ def permutation_of(record: GateRecord, n: int):
     return source, local_phase[local]
 
 
-def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
+def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *, initial: bool = False,
               dense_qubits: int = DENSE_QUBITS, block_qubits: int = BLOCK_QUBITS) -> Plan:
+    """The plan of ``records`` on ``n`` qubits; ``initial``: the run starts from given states (no prefix)."""
     dense = n <= dense_qubits
     width = n if dense else min(block_qubits, n)
     singles, items, pending = [], [], {}
@@ -233,7 +236,7 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
     prefix, touched, rest = {}, set(), []
     for item in items:
         qubits = _qubits_of(item)
-        if isinstance(item, Run) and item.qubit not in touched:
+        if isinstance(item, Run) and item.qubit not in touched and not initial:
             prefix[item.qubit] = item
         else:
             rest.append(item)
@@ -286,7 +289,7 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *,
     for step in steps:
         if isinstance(step, Block):
             step.segments = _segments(step)
-    return Plan(n, singles, prefix, steps)
+    return Plan(n, singles, prefix, steps, initial)
 
 
 def _segments(block: Block) -> list:

@@ -119,24 +119,24 @@ class StateVectorCircuit:
         self._readout_executor()  # plan now: errors surface at construction
 
     # ------------------------------------------------------------------ planning
-    def _executor(self, rotated: bool, peel: bool = False) -> Executor:
+    def _executor(self, rotated: bool, peel: bool = False, initial: bool = False) -> Executor:
         """The executor of the circuit, with the readout's basis change appended when ``rotated``; with
         ``peel``, of the circuit without its trailing basis-state permutations (``executor.peeled``),
-        for readouts of probabilities."""
-        key = (rotated, peel)
+        for readouts of probabilities; with ``initial``, of runs from given states."""
+        key = (rotated, peel, initial)
         if key not in self._executors:
             records = self._records + (self._readout.basis_change() if rotated else [])
             peeled = None
             if peel:
                 records, peeled = peel_permutation(records, self.n)
-            executor = Executor(make_plan(records, self.n, self._row_mask), len(self.symbols))
+            executor = Executor(make_plan(records, self.n, self._row_mask, initial=initial), len(self.symbols))
             executor.peeled = peeled
             self._executors[key] = executor
         return self._executors[key]
 
-    def _readout_executor(self) -> Executor:
+    def _readout_executor(self, initial: bool = False) -> Executor:
         """The executor the readout runs: probabilities and common-basis readouts take off trailing permutations."""
-        return self._executor(self._rotated, peel=self.probabilities or self._rotated)
+        return self._executor(self._rotated, peel=self.probabilities or self._rotated, initial=initial)
 
     @property
     def plan(self):
@@ -194,77 +194,96 @@ class StateVectorCircuit:
                 f"at most {max_rows} rows fit. Use smaller batches or fewer qubits")
 
     # ------------------------------------------------------------------ run
-    def _prepared(self, values, shared):
-        """(per-row values, per-group values, rows, groups, the number of groups if known while tracing)."""
+    def _initial(self, initial, rows):
+        """``initial`` as complex64 [rows, 2^n], checked (None stays None)."""
+        if initial is None:
+            return None
+        initial = tf.convert_to_tensor(initial)
+        if initial.dtype not in (tf.complex64, tf.complex128):
+            initial = tf.cast(initial, tf.float32)
+        initial = tf.cast(initial, tf.complex64)
+        if initial.shape.rank != 2 or (initial.shape[1] is not None and initial.shape[1] != 2**self.n):
+            raise ValueError(f"`initial` states must be [rows, 2**{self.n} = {2**self.n}]. Received shape {initial.shape}")
+        check = tf.debugging.assert_equal(tf.shape(initial)[0], rows,
+                                          message="`initial` must hold one state per row of `values`")
+        with tf.control_dependencies([check]):
+            return tf.identity(initial)
+
+    def _prepared(self, values, shared, initial=None):
+        """(per-row values, per-group values, rows, groups, the number of groups if known while tracing,
+        the initial states or None)."""
         full, group, rows, groups = self._inputs(values, shared)
         static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
-        return full, group, rows, groups, static
+        return full, group, rows, groups, static, self._initial(initial, rows)
 
-    def _final(self, values, shared, rotated: bool):
-        full, group, rows, groups, static = self._prepared(values, shared)
-        return self._executor(rotated).run(full, group, rows, groups, static_groups=static)
+    def _final(self, values, shared, rotated: bool, initial=None):
+        full, group, rows, groups, static, initial = self._prepared(values, shared, initial)
+        return self._executor(rotated, initial=initial is not None).run(full, group, rows, groups,
+                                                                         static_groups=static, initial=initial)
 
     def _qubit_probabilities(self, executor, values, shared):
         """[rows, n, 2]: each qubit's outcome probabilities, for a product-state plan."""
-        full, group, rows, groups, static = self._prepared(values, shared)
+        full, group, rows, groups, static, _ = self._prepared(values, shared)
         return executor.qubit_probabilities(full, group, rows, groups, one_group=static == 1)
 
-    def _kept_probabilities(self, values, shared):
+    def _kept_probabilities(self, values, shared, initial=None):
         """(probabilities [rows, 2^n] of the readout's circuit without its trailing permutations, executor)."""
-        executor = self._readout_executor()
+        executor = self._readout_executor(initial=initial is not None)
         if executor.plan.product:
             return product_distribution(self._qubit_probabilities(executor, values, shared)), executor
-        full, group, rows, groups, static = self._prepared(values, shared)
-        flat = executor.run(full, group, rows, groups, static_groups=static)
+        full, group, rows, groups, static, initial = self._prepared(values, shared, initial)
+        flat = executor.run(full, group, rows, groups, static_groups=static, initial=initial)
         return tf.math.real(flat * tf.math.conj(flat)), executor
 
-    def _probabilities(self, values, shared):
+    def _probabilities(self, values, shared, initial=None):
         """Basis-state probabilities [rows, 2^n] of the final state (trailing permutations relabel them)."""
-        kept, executor = self._kept_probabilities(values, shared)
+        kept, executor = self._kept_probabilities(values, shared, initial)
         if executor.peeled is None:
             return kept
         return tf.gather(kept, tf.constant(executor.peeled.source, tf.int32), axis=1)
 
-    def state(self, values, shared=None):
+    def state(self, values, shared=None, initial=None):
         """Final states [rows, 2, …, 2].
 
         ``values``: [rows, len(symbols)], or with ``shared=`` given, [rows, len(symbols) − shared]
         for the per-row symbols and ``shared``: [groups, shared] for the trailing symbols, where
         row r uses shared row r mod groups (rows ordered (sample, group), as the layers build them).
+        ``initial``: None (each row starts from |0…0⟩), or [rows, 2^n] unit-norm states (real or
+        complex; qubit 0 most significant) the circuit is applied to, one per row.
         """
-        return tf.reshape(self._final(values, shared, rotated=False), [-1] + [2] * self.n)
+        return tf.reshape(self._final(values, shared, rotated=False, initial=initial), [-1] + [2] * self.n)
 
-    def __call__(self, values, shared=None):
+    def __call__(self, values, shared=None, initial=None):
         """Readout values [rows, outputs]; arguments as in `state`."""
-        return tf.reshape(self._values(values, shared), [-1, self.outputs])
+        return tf.reshape(self._values(values, shared, initial), [-1, self.outputs])
 
-    def _values(self, values, shared):
+    def _values(self, values, shared, initial=None):
         if self.repetitions is not None:
-            return self._sampled(values, shared)
+            return self._sampled(values, shared, initial)
         if self.probabilities:
-            return self._probabilities(values, shared)
+            return self._probabilities(values, shared, initial)
         if self._readout.common is not None:
-            executor = self._readout_executor()
+            executor = self._readout_executor(initial=initial is not None)
             if executor.plan.product:  # Z-parities of a product state: products of each qubit's ⟨Z⟩
-                full, group, rows, groups, static = self._prepared(values, shared)
+                full, group, rows, groups, static, _ = self._prepared(values, shared)
                 z = executor.qubit_z(full, group, rows, groups, one_group=static == 1)
                 return self._readout.from_qubit_z(z, executor.peeled)
-            kept, executor = self._kept_probabilities(values, shared)
+            kept, executor = self._kept_probabilities(values, shared, initial)
             return self._readout.from_probabilities(kept, executor.peeled)
-        return self._readout.direct(self._final(values, shared, rotated=False))
+        return self._readout.direct(self._final(values, shared, rotated=False, initial=initial))
 
-    def _sampled(self, values, shared):
+    def _sampled(self, values, shared, initial=None):
         """Readout values estimated from ``repetitions`` shots (see the class docstring)."""
         sampler = self._sampler
         if self.probabilities:
-            exact = self._probabilities(values, shared)
+            exact = self._probabilities(values, shared, initial)
             return sampler.frequencies(exact) + (exact - tf.stop_gradient(exact))
         if self._readout.common is not None:
-            kept, executor = self._kept_probabilities(values, shared)  # outcomes before the permutations
+            kept, executor = self._kept_probabilities(values, shared, initial)  # outcomes before the permutations
             diagonal = self._readout.diagonal(executor.peeled)  # one sign table for the exact and the sampled values
             exact, frequencies = kept @ diagonal, sampler.frequencies(kept) @ diagonal
             return frequencies + (exact - tf.stop_gradient(exact))
-        flat = self._final(values, shared, rotated=False)
+        flat = self._final(values, shared, rotated=False, initial=initial)
         readout = self._readout
         exact = readout.direct(flat)
         rows = tf.shape(flat)[0]

@@ -115,16 +115,19 @@ class BatchedCircuit:
         position = {s: i for i, s in enumerate(ours)}
         self.index = None if ours == theirs else tf.constant([position[s] for s in theirs], tf.int32)
 
-    def __call__(self, values, shared=None):
+    def __call__(self, values, shared=None, initial=None):
         """[circuits, len(operators)] expectations.
 
         ``values``: [circuits, len(symbols)] float32; or, when the last ``shared`` symbols (the
         weights) are the same for every circuit of a group, [circuits, len(symbols) − shared]
         with ``shared``: [groups, shared], circuit r using row r mod groups. The engine then
-        multiplies the weights' part of the circuit out once per group.
+        multiplies the weights' part of the circuit out once per group. ``initial`` (engine
+        only): [circuits, 2^n] states the circuits start from instead of |0…0⟩.
         """
         if self.engine is not None:
-            return self.engine(values, shared)
+            return self.engine(values, shared, initial)
+        if initial is not None:
+            raise ValueError("Initial states are a state-vector engine feature; TFQ circuits start from |0…0⟩")
         if shared is not None:
             values = join_shared(values, shared)
         if self.index is not None:
