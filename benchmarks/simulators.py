@@ -6,18 +6,27 @@ l mod (n−1) + 1), ⟨Y⟩ on every qubit — for a batch of rows, forward + ba
 sum(outputs · mix) with respect to the inputs and the weights). Plus HQNN-Parallel's 4 × 5:
 four such 5-qubit circuits with their own weights on consecutive features.
 
-* engine: `ParallelPQC(..., backend='statevector')` in a `tf.function`;
-* tfq: `tfq.layers.Expectation` (qsim, adjoint differentiator) on the same Cirq circuit;
+* engine: `ParallelPQC(..., backend='statevector')` in a `tf.function`, timed in two modes: as
+  a plain TensorFlow graph, and compiled whole (forward + backward) by XLA
+  (``jit_compile=True``), as the JAX peers are by ``jax.jit``;
+* tfq: `tfq.layers.Expectation` (qsim, adjoint differentiator) on the same Cirq circuit (its
+  custom ops cannot be compiled by XLA);
 * pennylane: `default.qubit` with the JAX interface, parameter broadcasting over the rows,
   `jax.jit(jax.value_and_grad(...))` (backprop);
 * tensorcircuit: TensorCircuit-NG on its JAX backend, `jax.vmap` over rows, `jax.jit(value_and_grad)`.
 
+Every TensorFlow step is called through its `ConcreteFunction` (TensorFlow's leanest call
+path; a JAX step through its jitted function), and returns when its outputs are computed
+(TensorFlow executes synchronously; JAX steps end in ``block_until_ready``).
+
 Rounds are interleaved: each round times every simulator once, in a fresh random order, as
 the mean of 3 back-to-back steps after one untimed step (so every simulator's worker threads
 are awake, as in a training loop, whoever ran before it); the table shows median ms per
-step, and the engine's plan + first-trace time. Outputs are cross-checked against the engine
-before timing. A last line times each framework's cheapest possible step (one matmul), the
-floor under every simulator built on it. Peers are optional: ``pip install -e ".[bench]"``; a missing one is skipped.
+step, the ratio of the fastest peer to the engine's faster mode, and the engine's plan +
+first-trace time (graph; XLA: plan + trace + compile). Outputs are cross-checked against
+the engine before timing. A last line times each framework's cheapest possible step (one
+matmul), the floor under every simulator built on it. Peers are optional:
+``pip install -e ".[bench]"``; a missing one is skipped.
 
     python benchmarks/simulators.py
     python benchmarks/simulators.py --qubits 2 4 5 6 8 10 12 14 16 --output benchmarks/results/simulators.md
@@ -45,14 +54,14 @@ def _inputs(batch, circuits, n, depth, seed=0):
     return x, w, mix
 
 
-def engine_step(circuits, n, depth, x, w, mix):
+def engine_step(circuits, n, depth, x, w, mix, xla=False):
     start = time.perf_counter()
     layer = ParallelPQC(circuits, n, depth=depth, backend="statevector")
     layer.build((None, circuits * n))
     layer.set_weights([w])
     xt, mixt = tf.constant(x), tf.constant(mix)
 
-    @tf.function
+    @tf.function(jit_compile=xla)
     def step(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -61,9 +70,10 @@ def engine_step(circuits, n, depth, x, w, mix):
         gx, gw = tape.gradient(loss, [x, layer.circuit_weights])
         return out, gx, gw
 
-    out = step(xt)
+    concrete = step.get_concrete_function(xt)
+    out = concrete(xt)
     setup = time.perf_counter() - start
-    return (lambda: [t.numpy() for t in step(xt)]), out[0].numpy(), setup
+    return (lambda: concrete(xt)), out[0].numpy(), setup
 
 
 def tfq_step(circuits, n, depth, x, w, mix):
@@ -93,8 +103,9 @@ def tfq_step(circuits, n, depth, x, w, mix):
         gx, gw = tape.gradient(loss, [x, wt])
         return out, gx, gw
 
-    out = step(xt)
-    return (lambda: [t.numpy() for t in step(xt)]), out[0].numpy()
+    concrete = step.get_concrete_function(xt)
+    out = concrete(xt)
+    return (lambda: concrete(xt)), out[0].numpy()
 
 
 def pennylane_step(circuits, n, depth, x, w, mix):
@@ -167,13 +178,12 @@ PEERS = {"tfq": tfq_step, "pennylane": pennylane_step, "tensorcircuit": tensorci
 
 def call_floor(batch, rounds, burst=20):
     """Median ms of the cheapest possible step in each framework, interleaved: sin(x @ w) for x [batch, 2],
-    forward + backward, called as the simulators are (TensorFlow `tf.function`; JAX `jit(value_and_grad)`).
-    No simulator's step can take less than its framework's floor."""
+    forward + backward, called as the simulators are (TensorFlow: a `tf.function`'s ConcreteFunction, as a
+    graph and under XLA; JAX `jit(value_and_grad)`). No simulator's step can take less than its framework's floor."""
     x0 = np.random.default_rng(1).uniform(-1, 1, (batch, 2)).astype(np.float32)
     w0 = np.ones((2, 2), np.float32)
     xt, wt = tf.constant(x0), tf.Variable(w0)
 
-    @tf.function
     def tf_step(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -181,7 +191,9 @@ def call_floor(batch, rounds, burst=20):
             loss = tf.reduce_sum(out)
         return (out, *tape.gradient(loss, [x, wt]))
 
-    steps = {"tensorflow": lambda: [t.numpy() for t in tf_step(xt)]}
+    graph = tf.function(tf_step).get_concrete_function(xt)
+    compiled = tf.function(tf_step, jit_compile=True).get_concrete_function(xt)
+    steps = {"tensorflow": lambda: graph(xt), "tensorflow XLA": lambda: compiled(xt)}
     try:
         import jax
         import jax.numpy as jnp
@@ -210,7 +222,8 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3):
     """{name: median ms} for one workload (interleaved rounds), the engine's setup seconds and output gaps."""
     x, w, mix = _inputs(batch, circuits, n, depth)
     engine, reference, setup = engine_step(circuits, n, depth, x, w, mix)
-    steps, gaps = {"engine": engine}, {}
+    compiled, out, setup_xla = engine_step(circuits, n, depth, x, w, mix, xla=True)
+    steps, gaps = {"engine": engine, "engine XLA": compiled}, {"engine XLA": float(np.abs(out - reference).max())}
     for name in peers:
         if name in skip:
             continue
@@ -238,12 +251,12 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3):
             for _ in range(burst):
                 fn()
             times[name].append((time.perf_counter() - start) / burst)
-            if name != "engine" and times[name][-1] * (burst + 1) > budget:
+            if name in peers and times[name][-1] * (burst + 1) > budget:
                 done.add(name)  # one round is enough to show how slow it is
     for name in steps:
-        if name != "engine" and np.median(times[name]) * 8 > budget:
+        if name in peers and np.median(times[name]) * 8 > budget:
             skip.add(name)  # ~4x per two qubits: it would pass the budget at the next size
-    return {name: float(np.median(t)) * 1000 for name, t in times.items()}, setup, gaps
+    return {name: float(np.median(t)) * 1000 for name, t in times.items()}, (setup, setup_xla), gaps
 
 
 def main() -> None:
@@ -259,8 +272,9 @@ def main() -> None:
     parser.add_argument("--output", help="also write the Markdown table here")
     args = parser.parse_args()
 
-    names = ["engine"] + args.peers
-    header = "| workload | " + " | ".join(names) + " | fastest peer / engine | engine plan + trace, s |"
+    names = ["engine", "engine XLA"] + args.peers
+    header = ("| workload | " + " | ".join(names) + " | fastest peer / engine (faster mode) | engine plan + trace, s "
+              "(XLA: + compile) |")
     lines = [header, "|" + "---|" * (len(names) + 3)]
     gaps_all = {}
     skip: set[str] = set()
@@ -271,9 +285,9 @@ def main() -> None:
                                      skip if circuits == 1 else set())
         gaps_all[label] = gaps
         peers = [times[p] for p in args.peers if p in times]
-        ratio = f"{min(peers) / times['engine']:.2f}" if peers else "–"
-        cells = [f"{times[p]:.1f}" if p in times else "–" for p in names]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup:.2f} |")
+        ratio = f"{min(peers) / min(times['engine'], times['engine XLA']):.2f}" if peers else "–"
+        cells = [(f"{times[p]:.2f}" if times[p] < 10 else f"{times[p]:.1f}") if p in times else "–" for p in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup[0]:.2f} ({setup[1]:.2f}) |")
         print(lines[-1], flush=True)
     floor = call_floor(args.batch, args.rounds)
     floor_line = ("Framework call floor (sin(x @ w), x [batch, 2], forward + backward, median ms, interleaved): "

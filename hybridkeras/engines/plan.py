@@ -36,7 +36,7 @@ import numpy as np
 
 from hybridkeras.engines.compiler import GateRecord, embed
 
-DENSE_QUBITS = 6  # up to here every block spans the whole register
+DENSE_QUBITS = 5  # up to here every block spans the whole register
 BLOCK_QUBITS = 4  # block width on larger registers
 
 
