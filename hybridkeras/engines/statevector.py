@@ -46,6 +46,10 @@ def _physical_memory() -> int:
 class StateVectorCircuit:
     """A compiled circuit: ``__call__(values)`` → readout values, with values [rows, len(symbols)].
 
+    Each row starts from |0…0⟩, or from a state of its own given as ``initial=`` [rows, 2^n]
+    (``__call__`` and `state`; used by the amplitude-encoded students, whose encoded state is
+    known in closed form).
+
     Args:
         circuit: The Cirq circuit (measurements are ignored). Constant gates of any width,
             X/Y/Z-power rotations and every other `cirq.EigenGate` (CZ**t, CNOT**t, XX**t,

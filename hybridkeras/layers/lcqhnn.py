@@ -34,8 +34,8 @@ class LCQHNNBlock(QuantumLayer):
             or None (TFQ's choice).
         repetitions: None for exact expectations, or shots per circuit and operator.
         backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
-            numbers, much faster; shots too, noise and parameter shift not); None: the default
-            of `hybridkeras.set_backend`.
+            numbers, 2–50× faster than TFQ in `benchmarks/`; shots too, noise and parameter shift
+            not); None: the default of `hybridkeras.set_backend`.
 
     Input shape:
         (batch, qubits).

@@ -22,8 +22,8 @@ class Quanvolution2D(QuantumLayer):
     (row-major), a trainable rotation R_rotation(w_i) acts on every qubit (k² weights shared
     by all patches), a CNOT chain entangles the qubits, and ⟨Z_i⟩ of qubit i becomes output
     channel i. Every patch of every image (and every input channel, each treated on its own)
-    goes through one batched `tfq.layers.Expectation` call (`SampledExpectation` with
-    `repetitions`).
+    goes through one batched call: `tfq.layers.Expectation` (`SampledExpectation` with
+    `repetitions`) on TFQ, one run of the compiled circuit on the state-vector engine.
 
     Args:
         kernel_size: k, the patch side and stride (the paper uses 2: 4 qubits).
@@ -33,8 +33,8 @@ class Quanvolution2D(QuantumLayer):
         differentiator: 'adjoint' (default), 'parameter_shift' or None.
         repetitions: None for exact expectations, or shots per circuit and operator.
         backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
-            numbers, much faster; shots too, noise and parameter shift not); None: the default
-            of `hybridkeras.set_backend`.
+            numbers, 2–50× faster than TFQ in `benchmarks/`; shots too, noise and parameter shift
+            not); None: the default of `hybridkeras.set_backend`.
 
     Input shape:
         (batch, height, width, channels), height and width divisible by k.
