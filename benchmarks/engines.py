@@ -10,8 +10,8 @@ batches), and the ratios engine / classical and TFQ / classical. Families and tw
 * LCQHNN (4-qubit block) vs CNN-4 (`build_lcqhnn_cnn4`);
 * the autoencoder + quantum feature map (5 qubits, groups reduction) vs the classical
   autoencoder classifier (`build_autoencoder_classical`);
-* the 3- and 4-qubit distillation students vs the same front with a Dense softmax in place of
-  the circuit.
+* the 3- and 4-qubit distillation students vs the same front (input check, Flatten,
+  Dense(2^n, tanh)) with a Dense softmax in place of the circuit.
 
 Plus the ParallelPQC step alone (4 × 5 qubits, depth 3, batch 64): forward and forward+backward
 ms on each backend.
@@ -34,14 +34,16 @@ from hybridkeras.models import (
     build_hqnn_parallel_cnn, build_hqnn_quanv, build_lcqhnn, build_lcqhnn_cnn4, build_student_3q, build_student_4q,
     compile_for,
 )
+from hybridkeras.models.common import image_check
 
 from epoch_time import step_ms  # noqa: E402  (same directory)
 
 
 def _student_twin(qubits):
+    """The student's front (input check, Flatten, Dense(2^n, tanh)) with a Dense softmax in place of the circuit."""
     def build(input_shape, num_classes):
         inputs = keras.Input(input_shape)
-        x = keras.layers.Dense(2**qubits, activation="tanh")(keras.layers.Flatten()(inputs))
+        x = keras.layers.Dense(2**qubits, activation="tanh")(keras.layers.Flatten()(image_check()(inputs)))
         return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x), name=f"student_{qubits}q_twin")
     return build
 
