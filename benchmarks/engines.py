@@ -17,6 +17,7 @@ Plus the ParallelPQC step alone (4 × 5 qubits, depth 3, batch 64): forward and 
 ms on each backend.
 
     python benchmarks/engines.py --output benchmarks/results/engines.md
+    python benchmarks/engines.py --xla   # the engine models and the twins trained with jit_compile=True
 """
 from __future__ import annotations
 
@@ -71,7 +72,15 @@ def _epoch(model, batches) -> float:
     return time.perf_counter() - start
 
 
-def family_times(name, batches_per_round, rounds) -> dict:
+def _compiled(model, xla: bool):
+    """`compile_for`, and with ``xla`` the whole train step compiled by XLA (``jit_compile=True``)."""
+    model = compile_for(model)
+    if xla:
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
+    return model
+
+
+def family_times(name, batches_per_round, rounds, xla: bool = False) -> dict:
     hybrid, twin, shape, classes = FAMILIES[name]
     rng = np.random.default_rng(0)
     batches = [(rng.uniform(0, 1, (64, *shape)).astype(np.float32), rng.integers(0, classes, 64))
@@ -80,9 +89,9 @@ def family_times(name, batches_per_round, rounds) -> dict:
     for backend in ("statevector", "tfq"):
         hk.set_backend(backend)
         tf.keras.utils.set_random_seed(0)
-        models[backend] = compile_for(hybrid(shape, classes))
+        models[backend] = _compiled(hybrid(shape, classes), xla and backend == "statevector")  # TFQ's ops: no XLA
     hk.set_backend("tfq")
-    models["classical"] = compile_for(twin(shape, classes))
+    models["classical"] = _compiled(twin(shape, classes), xla)
     for model in models.values():
         _epoch(model, batches[:2])  # trace and warm up
     times = {key: [] for key in models}
@@ -99,6 +108,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument("--xla", action="store_true",
+                        help="train the engine models and the twins with jit_compile=True (TFQ models cannot be)")
     parser.add_argument("--output", help="also write the Markdown table here")
     args = parser.parse_args()
 
@@ -114,11 +125,12 @@ def main() -> None:
     rows = ["| family | engine, s / 1,000 images | TFQ | classical twin | engine / classical | TFQ / classical |",
             "|---|---|---|---|---|---|"]
     for name in args.families:
-        t = family_times(name, args.batches, args.rounds)
+        t = family_times(name, args.batches, args.rounds, args.xla)
         rows.append(f"| {name} | {t['statevector']:.2f} | {t['tfq']:.2f} | {t['classical']:.2f} | "
                     f"{t['statevector'] / t['classical']:.2f} | {t['tfq'] / t['classical']:.1f} |")
         print(rows[-1], flush=True)
-    text = (f"batch 64; training: {args.batches} batches per round, median of {args.rounds} interleaved rounds.\n\n"
+    text = (f"batch 64; training: {args.batches} batches per round, median of {args.rounds} interleaved rounds"
+            f"{'; engine models and twins compiled by XLA (jit_compile=True)' if args.xla else ''}.\n\n"
             f"ParallelPQC 4 × 5 × 3, batch 64 (256 circuits), forward / forward+backward ms: TFQ {tfq_fwd:.1f} / "
             f"{tfq_both:.1f}, engine {eng_fwd:.1f} / {eng_both:.1f} ({tfq_both / eng_both:.0f}× faster); largest output "
             f"difference {gap:.1e}.\n\n" + "\n".join(rows) + "\n")

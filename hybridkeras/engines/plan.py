@@ -8,7 +8,8 @@
    state, built per row from one column of each run (`Plan.prefix`). A run that starts from
    given states (``make_plan(..., initial=True)``) has no prefix: every run joins a block.
 3. **Blocks.** The rest is packed greedily into `Block`s: a contiguous qubit span of at most
-   ``block_qubits`` qubits (the whole register for small registers) whose unitary is built per
+   ``block_qubits`` qubits (the whole register for small registers, two halves up to twice
+   ``block_qubits``) whose unitary is built per
    row ('row': the block depends on per-row symbols), per group of rows sharing weights
    ('group'), or once here ('const'), then applied as one matrix on a flattened
    [rows, 2^a, 2^k, 2^b] view of the state (no rank limits). Blocks tile the register
@@ -210,7 +211,9 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *, initia
               dense_qubits: int = DENSE_QUBITS, block_qubits: int = BLOCK_QUBITS) -> Plan:
     """The plan of ``records`` on ``n`` qubits; ``initial``: the run starts from given states (no prefix)."""
     dense = n <= dense_qubits
-    width = n if dense else min(block_qubits, n)
+    # registers up to two block widths split into two equal halves (6 qubits: two tiles of 3, not
+    # [0, 4) and [2, 6) overlapping), larger ones into tiles of ``block_qubits``
+    width = n if dense else (block_qubits if n > 2 * block_qubits else -(-n // 2))
     singles, items, pending = [], [], {}
     for record in records:
         kind = record_kind(record, row_mask)
