@@ -72,14 +72,6 @@ def _epoch(model, batches) -> float:
     return time.perf_counter() - start
 
 
-def _compiled(model, xla: bool):
-    """`compile_for`, and with ``xla`` the whole train step compiled by XLA (``jit_compile=True``)."""
-    model = compile_for(model)
-    if xla:
-        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
-    return model
-
-
 def family_times(name, batches_per_round, rounds, xla: bool = False) -> dict:
     hybrid, twin, shape, classes = FAMILIES[name]
     rng = np.random.default_rng(0)
@@ -89,9 +81,9 @@ def family_times(name, batches_per_round, rounds, xla: bool = False) -> dict:
     for backend in ("statevector", "tfq"):
         hk.set_backend(backend)
         tf.keras.utils.set_random_seed(0)
-        models[backend] = _compiled(hybrid(shape, classes), xla and backend == "statevector")  # TFQ's ops: no XLA
+        models[backend] = compile_for(hybrid(shape, classes), jit_compile=xla and backend == "statevector")  # TFQ: no XLA
     hk.set_backend("tfq")
-    models["classical"] = _compiled(twin(shape, classes), xla)
+    models["classical"] = compile_for(twin(shape, classes), jit_compile=xla)
     for model in models.values():
         _epoch(model, batches[:2])  # trace and warm up
     times = {key: [] for key in models}

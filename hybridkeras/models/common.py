@@ -72,13 +72,15 @@ def output_kind(model) -> str:
     return "logits" if outputs_logits(model) else "probabilities"
 
 
-def compile_for(model, *, learning_rate: float = 1e-3, loss=None):
+def compile_for(model, *, learning_rate: float = 1e-3, loss=None, jit_compile: bool = False):
     """Compiles a classifier with Adam and accuracy (labels as integer class ids).
 
     ``loss`` None: sparse categorical cross-entropy, on logits when `outputs_logits` says the
-    model outputs them, else on probabilities.
+    model outputs them, else on probabilities. ``jit_compile``: compile the whole train step
+    with XLA (Keras' option; TFQ's ops cannot be compiled).
     """
     if loss is None:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(model))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"],
+                  jit_compile=True if jit_compile else None)  # None: Keras' own default, as before
     return model
