@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridkeras._compat import tf
-from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide
+from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide, phased_permutation
 
 
 
@@ -46,7 +46,9 @@ def _table(records, n_symbols, kind="group"):
     per_record = np.zeros((count, 2, width, 2, d, d))
     per_record[:, 0, :, 0], per_record[:, 0, :, 1] = matrices.real, matrices.imag
     per_record[:, 1, :, 0], per_record[:, 1, :, 1] = -matrices.imag, matrices.real
-    return {"base": bases, "terms": matrices, "width": width, "count": count, "d": d,
+    used = np.flatnonzero(np.any(coeffs != 0, axis=1))
+    used = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 1)  # the span of symbols the records use
+    return {"base": bases, "terms": matrices, "width": width, "count": count, "d": d, "used": used,
             "coeffs": coeffs.astype(np.float32), "consts": consts.astype(np.float32), "weights": per_record,
             "dense_limit": _DENSE_WEIGHTS["row" if kind == "row" else "group"]}
 
@@ -67,8 +69,8 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
     count, width, d = table["count"], table["width"], table["d"]
     weights = table["weights"] if column is None else table["weights"][..., column]  # [R, 2, T, 2, d(, d)]
     cell = int(np.prod(weights.shape[4:]))  # entries per matrix (or column)
-    angles = tf.linalg.matmul(values, tf.constant(table["coeffs"])) + tf.constant(table["consts"])  # [X, R·T]
-    trig = tf.concat([tf.cos(angles), tf.sin(angles)], axis=1)  # [X, (cos | sin), R, T]
+    low, high = table["used"]  # only the symbols the records use: no product with zero coefficients
+    angles = tf.linalg.matmul(values[:, low:high], tf.constant(table["coeffs"][low:high])) + tf.constant(table["consts"])  # [X, R·T]
     rows = tf.shape(values)[0]
     if (2 * count * width) * (count * cell) <= table["dense_limit"] and not records_first:
         if ("dense", column) not in table:  # block diagonal: record r's terms make record r's entries
@@ -77,8 +79,16 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
                 dense[:, r, :, :, r] = weights[r].reshape(2, width, 2, cell)
             table["dense", column] = dense.reshape(2 * count * width, 2, count * cell)
         dense = table["dense", column]
-        real, imag = (tf.linalg.matmul(trig, tf.constant(dense[:, part])) for part in (0, 1))  # [X, R·cell] each
+        trig, half = (tf.cos(angles), tf.sin(angles)), count * width
+
+        def part(p):  # [X, R·cell]: Σ over cos and sin of their products, leaving out all-zero blocks
+            terms = [tf.linalg.matmul(trig[h], tf.constant(dense[h * half:(h + 1) * half, p]))
+                     for h in (0, 1) if dense[h * half:(h + 1) * half, p].any()]
+            return tf.zeros([rows, count * cell]) if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+        real, imag = part(0), part(1)
     else:
+        trig = tf.concat([tf.cos(angles), tf.sin(angles)], axis=1)  # [X, (cos | sin), R, T]
         # one product per record: [R, X, 2T] @ [R, 2T, 2·cell] (a batched matmul; einsum is slower here)
         grouped = tf.reshape(tf.transpose(tf.reshape(trig, [rows, 2, count, width]), [2, 0, 1, 3]),
                              [count, rows, 2 * width])
@@ -96,6 +106,44 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
     if parts:
         return real, imag
     return tf.reshape(tf.complex(real, imag), [rows, count] + list(weights.shape[4:]))
+
+
+def _take(params, index):
+    """``tf.gather(params, index, axis=1)`` for a constant NumPy ``index``, as a contraction with a
+    one-hot matrix: exact, and its gradient is a matrix product too (a gather's is a scatter, which
+    XLA runs on CPU as a loop over the indices)."""
+    index = np.asarray(index)
+    size = int(params.shape[1])
+    onehot = np.zeros((index.size, size), np.float32)
+    onehot[np.arange(index.size), index.reshape(-1)] = 1.0
+    rest = params.shape[2:]
+    flat = tf.reshape(params, [tf.shape(params)[0], size, int(np.prod(rest, dtype=np.int64))])
+    picked = tf.einsum("ir,xrm->xim", tf.constant(onehot, dtype=params.dtype), flat)
+    return tf.reshape(picked, [tf.shape(params)[0], *index.shape, *rest])
+
+
+def _permute_rows(matrix, source, phases):
+    """phases[i] · matrix[:, source[i]] for [X, d, …] ``matrix``; its gradient is the inverse
+    permutation (a gather's generic gradient is a scatter, a loop under XLA on CPU)."""
+    inverse = np.argsort(source)
+    phases = phases.astype(np.complex64)
+    plain = np.allclose(phases, 1.0)
+    if plain and np.array_equal(source, np.arange(len(source))):
+        return matrix
+
+    @tf.custom_gradient
+    def permute(x):
+        def grad(g):
+            if not plain:
+                g = g * tf.constant(np.conj(phases).reshape([-1] + [1] * (g.shape.rank - 2)))
+            return tf.gather(g, tf.constant(inverse, tf.int32), axis=1)
+
+        out = tf.gather(x, tf.constant(source, tf.int32), axis=1)
+        if not plain:
+            out = out * tf.constant(phases.reshape([-1] + [1] * (x.shape.rank - 2)))
+        return out, grad
+
+    return permute(matrix)
 
 
 def _chain(factors):
@@ -215,8 +263,7 @@ class Executor:
         if self._one_gate_per_run(kind):
             product = mats  # nothing to multiply
         else:
-            index = tf.constant(self._run_index[kind])
-            gathered = tf.gather(tf.concat([mats, eye], axis=1), index, axis=1)  # [X, runs, L, 2, 2]
+            gathered = _take(tf.concat([mats, eye], axis=1), self._run_index[kind])  # [X, runs, L, 2, 2]
             product = _chain(tf.unstack(gathered, axis=2))
         return tf.concat([product, eye], axis=1)
 
@@ -264,8 +311,7 @@ class Executor:
     def layer_matrices(self, key, run_mats) -> list:
         """[X, d, d] per layer of runs of every block of ``key`` = (kind, width): their Kronecker products."""
         layers = self._layer_tables[key]
-        gathered = tf.gather(run_mats, tf.constant(layers.reshape(-1), tf.int32), axis=1)
-        gathered = tf.reshape(gathered, [-1, layers.shape[0], layers.shape[1], 2, 2])
+        gathered = _take(run_mats, layers)  # [X, layers, width, 2, 2]
         return tf.unstack(_kron(tf.unstack(gathered, axis=2)), axis=1)
 
     def block_factors(self, block: Block, values, run_mats, layer_cache=None) -> list:
@@ -292,10 +338,18 @@ class Executor:
 
     def block_matrix(self, block: Block, values, run_mats, layer_cache=None):
         """[X, 2^k, 2^k] (or [2^k, 2^k] when constant): the block's unitary."""
+        setup = self._blocks[id(block)]
         factors = self.block_factors(block, values, run_mats, layer_cache)
+        if setup["constant"] is not None:
+            return factors[0]
+        # a constant permutation with phases (a CNOT ring) is a gather of rows, not a matrix product
         unitary = factors[0]
-        for factor in factors[1:]:
-            unitary = tf.linalg.matmul(factor, unitary)
+        for (f_kind, x), factor in zip(setup["factors"][1:], factors[1:]):
+            perm = phased_permutation(x) if f_kind == "const" else None
+            if perm is not None:
+                unitary = _permute_rows(unitary, *perm)
+            else:
+                unitary = tf.linalg.matmul(factor, unitary)
         return unitary
 
     # ------------------------------------------------------------------ apply
@@ -362,9 +416,7 @@ class Executor:
                     matrix = matrix[0]  # one group for all rows: a plain matrix product
                 state = self._apply_block(state, matrix, step, rows, groups)
             elif isinstance(step, Perm):
-                state = tf.gather(state, tf.constant(step.source, tf.int32), axis=1)
-                if not np.allclose(step.phases, 1.0):
-                    state = state * tf.constant(step.phases.astype(np.complex64))[None]
+                state = _permute_rows(state, step.source, step.phases)
             else:
                 state = self._apply_wide(state, self._wide_matrix(step, full, group_values, rows, groups),
                                          list(step.record.qubits), rows)
@@ -387,7 +439,7 @@ class Executor:
             kind = kinds.pop()
             identity = len(self._runs[kind])
             index = [self._run_id[id(prefix[q])][1] if q in prefix else identity for q in range(self.n)]
-            picked = tf.gather(columns(kind), tf.constant(index, tf.int32), axis=1)  # [X, n, 2]
+            picked = _take(columns(kind), index)  # [X, n, 2]
             return _embed_rows(picked, "const" if kind in self._run_const else kind, rows, groups)
         out, cached = [], {}
         for q in range(self.n):

@@ -134,14 +134,22 @@ def _affine(source: np.ndarray, bits: int) -> bool:
     return bool(np.array_equal(predicted, source))
 
 
+def phased_permutation(matrix: np.ndarray):
+    """(source, phases) when ``matrix`` is a permutation with phases (row i = phases[i] · basis row
+    source[i]: new amplitude i = phases[i] · old amplitude source[i]), else None."""
+    nonzero = np.abs(matrix) > 1e-12
+    if not ((nonzero.sum(axis=1) == 1).all() and (nonzero.sum(axis=0) == 1).all()):
+        return None
+    source = nonzero.argmax(axis=1)
+    return source, matrix[np.arange(len(matrix)), source]
+
+
 def _affine_permutation(record: GateRecord) -> bool:
     """Whether ``record`` is a constant permutation with phases whose map of basis states is affine."""
     if record.terms or not record.qubits:
         return False
-    nonzero = np.abs(record.base) > 1e-12
-    if not ((nonzero.sum(axis=1) == 1).all() and (nonzero.sum(axis=0) == 1).all()):
-        return False
-    return _affine(nonzero.argmax(axis=1), record.width)
+    perm = phased_permutation(record.base)
+    return perm is not None and _affine(perm[0], record.width)
 
 
 def peel_permutation(records: list[GateRecord], n: int) -> tuple[list[GateRecord], Peeled | None]:
@@ -187,12 +195,10 @@ def permutation_of(record: GateRecord, n: int):
     """(source, phases) over the whole register when ``record`` is a constant permutation with phases, else None."""
     if record.terms or not record.qubits:
         return None
-    u = record.base
-    nonzero = np.abs(u) > 1e-12
-    if not ((nonzero.sum(axis=1) == 1).all() and (nonzero.sum(axis=0) == 1).all()):
+    perm = phased_permutation(record.base)
+    if perm is None:
         return None
-    local_source = nonzero.argmax(axis=1)  # new local j ← old local local_source[j]
-    local_phase = u[np.arange(len(u)), local_source]
+    local_source, local_phase = perm  # new local j ← old local local_source[j]
     index = np.arange(2**n)
     k = len(record.qubits)
     shifts = [n - 1 - q for q in record.qubits]
