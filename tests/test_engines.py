@@ -434,28 +434,47 @@ def test_shots_of_non_commuting_terms_estimate_each_term_in_its_own_basis():
     assert np.abs(sampled - exact).max() > 0
 
 
-@pytest.mark.parametrize("n", [4, 10])
-def test_the_xla_compiled_step_has_no_loops(n):
+def _engine_steps():
+    """name → (function of x, x, variables): engine paths a compiled training step goes through."""
+    rng = np.random.default_rng(0)
+    steps = {}
+    for n in (4, 10):  # whole-register blocks; tiles, a Perm step and a rotated readout
+        layer = ParallelPQC(1, n, depth=2, backend="statevector")
+        steps[f"parallel-{n}"] = (layer, rng.uniform(-1, 1, (8, n)), layer)
+    for name, layer, width in (("feature-map-probs", QuantumFeatureMap(5, readout="probs", backend="statevector"), 5),
+                               ("feature-map-Z", QuantumFeatureMap(5, backend="statevector"), 10),
+                               ("lcqhnn-probs", LCQHNNBlock(4, readout="probs", backend="statevector"), 4)):
+        steps[name] = (layer, rng.uniform(0.05, 0.95, (8, width)), layer)
+    q = cirq.LineQubit.range(3)
+    x = make_symbols("x", 3)
+    circuit = cirq.Circuit([cirq.rx(x[i]).on(q[i]) for i in range(3)], cirq.CNOT(q[0], q[1]), cirq.CZ(q[1], q[2]),
+                           cirq.CNOT(q[2], q[0]))
+    direct = StateVectorCircuit(circuit, x, [cirq.X(q[0]) * cirq.Y(q[1]) + cirq.Z(q[0]), cirq.Y(q[2]) + 0.5 * cirq.X(q[1])])
+    steps["non-commuting"] = (direct, rng.uniform(-2, 2, (8, 3)), None)
+    return steps
+
+
+@pytest.mark.parametrize("name", ["parallel-4", "parallel-10", "feature-map-probs", "feature-map-Z", "lcqhnn-probs",
+                                  "non-commuting"])
+def test_the_xla_compiled_step_has_no_loops(name):
     """Compiled whole by XLA, forward + backward, the engine's step is straight-line code: its
     selections and permutations differentiate without scatters (which XLA runs on CPU as loops
-    over the indices: three per 4-qubit step before they were replaced)."""
-    layer = ParallelPQC(1, n, depth=2, backend="statevector")
-    x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, n)).astype(np.float32))
-    layer(x)
+    over the indices: three per 4-qubit ParallelPQC step before they were replaced), and its
+    gradients equal the graph's."""
+    fn, x, layer = _engine_steps()[name]
+    x = tf.constant(x.astype(np.float32))
+    fn(x)
+    variables = layer.trainable_variables if layer is not None else []
 
-    @tf.function(jit_compile=True)
     def step(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = tf.reduce_sum(layer(x) ** 2)
-        return tape.gradient(loss, [x, layer.circuit_weights])
+            out = fn(x)
+            loss = tf.reduce_sum(out * tf.cos(tf.range(out.shape[-1], dtype=tf.float32)))
+        return tape.gradient(loss, [x, *variables])
 
-    hlo = step.experimental_get_compiler_ir(x)(stage="optimized_hlo")
+    compiled = tf.function(step, jit_compile=True)
+    hlo = compiled.experimental_get_compiler_ir(x)(stage="optimized_hlo")
     assert " while(" not in hlo and " scatter(" not in hlo
-    gx, gw = step(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        loss = tf.reduce_sum(layer(x) ** 2)
-    ex, ew = tape.gradient(loss, [x, layer.circuit_weights])
-    np.testing.assert_allclose(gx.numpy(), ex.numpy(), atol=1e-5)
-    np.testing.assert_allclose(gw.numpy(), ew.numpy(), atol=1e-5)
+    for got, expected in zip(compiled(x), step(x)):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)

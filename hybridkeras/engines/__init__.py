@@ -2,7 +2,8 @@
 
 `StateVectorCircuit` (in `statevector`) is the entry point; `compiler` turns Cirq operations
 into `GateRecord`s, `plan` fuses them into run steps, `execute` runs the steps, `readout` and
-`sampling` turn final states into expectations, probabilities and shots.
+`sampling` turn final states into expectations, probabilities and shots; `ops` holds the
+selections and permutations they share (gradients without scatters).
 """
 from hybridkeras.engines.compiler import GateRecord, UnsupportedGateError
 from hybridkeras.engines.statevector import MAX_ENGINE_QUBITS, StateVectorCircuit, join_shared

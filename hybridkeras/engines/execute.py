@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridkeras._compat import tf
+from hybridkeras.engines.ops import permute_rows, take
 from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide, phased_permutation
 
 
@@ -106,44 +107,6 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
     if parts:
         return real, imag
     return tf.reshape(tf.complex(real, imag), [rows, count] + list(weights.shape[4:]))
-
-
-def _take(params, index):
-    """``tf.gather(params, index, axis=1)`` for a constant NumPy ``index``, as a contraction with a
-    one-hot matrix: exact, and its gradient is a matrix product too (a gather's is a scatter, which
-    XLA runs on CPU as a loop over the indices)."""
-    index = np.asarray(index)
-    size = int(params.shape[1])
-    onehot = np.zeros((index.size, size), np.float32)
-    onehot[np.arange(index.size), index.reshape(-1)] = 1.0
-    rest = params.shape[2:]
-    flat = tf.reshape(params, [tf.shape(params)[0], size, int(np.prod(rest, dtype=np.int64))])
-    picked = tf.einsum("ir,xrm->xim", tf.constant(onehot, dtype=params.dtype), flat)
-    return tf.reshape(picked, [tf.shape(params)[0], *index.shape, *rest])
-
-
-def _permute_rows(matrix, source, phases):
-    """phases[i] · matrix[:, source[i]] for [X, d, …] ``matrix``; its gradient is the inverse
-    permutation (a gather's generic gradient is a scatter, a loop under XLA on CPU)."""
-    inverse = np.argsort(source)
-    phases = phases.astype(np.complex64)
-    plain = np.allclose(phases, 1.0)
-    if plain and np.array_equal(source, np.arange(len(source))):
-        return matrix
-
-    @tf.custom_gradient
-    def permute(x):
-        def grad(g):
-            if not plain:
-                g = g * tf.constant(np.conj(phases).reshape([-1] + [1] * (g.shape.rank - 2)))
-            return tf.gather(g, tf.constant(inverse, tf.int32), axis=1)
-
-        out = tf.gather(x, tf.constant(source, tf.int32), axis=1)
-        if not plain:
-            out = out * tf.constant(phases.reshape([-1] + [1] * (x.shape.rank - 2)))
-        return out, grad
-
-    return permute(matrix)
 
 
 def _chain(factors):
@@ -263,7 +226,7 @@ class Executor:
         if self._one_gate_per_run(kind):
             product = mats  # nothing to multiply
         else:
-            gathered = _take(tf.concat([mats, eye], axis=1), self._run_index[kind])  # [X, runs, L, 2, 2]
+            gathered = take(tf.concat([mats, eye], axis=1), self._run_index[kind])  # [X, runs, L, 2, 2]
             product = _chain(tf.unstack(gathered, axis=2))
         return tf.concat([product, eye], axis=1)
 
@@ -311,7 +274,7 @@ class Executor:
     def layer_matrices(self, key, run_mats) -> list:
         """[X, d, d] per layer of runs of every block of ``key`` = (kind, width): their Kronecker products."""
         layers = self._layer_tables[key]
-        gathered = _take(run_mats, layers)  # [X, layers, width, 2, 2]
+        gathered = take(run_mats, layers)  # [X, layers, width, 2, 2]
         return tf.unstack(_kron(tf.unstack(gathered, axis=2)), axis=1)
 
     def block_factors(self, block: Block, values, run_mats, layer_cache=None) -> list:
@@ -347,7 +310,7 @@ class Executor:
         for (f_kind, x), factor in zip(setup["factors"][1:], factors[1:]):
             perm = phased_permutation(x) if f_kind == "const" else None
             if perm is not None:
-                unitary = _permute_rows(unitary, *perm)
+                unitary = permute_rows(unitary, *perm)
             else:
                 unitary = tf.linalg.matmul(factor, unitary)
         return unitary
@@ -416,7 +379,7 @@ class Executor:
                     matrix = matrix[0]  # one group for all rows: a plain matrix product
                 state = self._apply_block(state, matrix, step, rows, groups)
             elif isinstance(step, Perm):
-                state = _permute_rows(state, step.source, step.phases)
+                state = permute_rows(state, step.source, step.phases)
             else:
                 state = self._apply_wide(state, self._wide_matrix(step, full, group_values, rows, groups),
                                          list(step.record.qubits), rows)
@@ -439,7 +402,7 @@ class Executor:
             kind = kinds.pop()
             identity = len(self._runs[kind])
             index = [self._run_id[id(prefix[q])][1] if q in prefix else identity for q in range(self.n)]
-            picked = _take(columns(kind), index)  # [X, n, 2]
+            picked = take(columns(kind), index)  # [X, n, 2]
             return _embed_rows(picked, "const" if kind in self._run_const else kind, rows, groups)
         out, cached = [], {}
         for q in range(self.n):
@@ -478,8 +441,7 @@ class Executor:
                 if not on:
                     continue
                 identity = len(self._runs[kind])
-                index = tf.constant([on.get(q, identity) for q in range(n)], tf.int32)
-                matrices = tf.gather(mats(kind), index, axis=1)  # [X, n, 2, 2]: X = rows, groups or 1
+                matrices = take(mats(kind), [on.get(q, identity) for q in range(n)])  # [X, n, 2, 2]: X = rows, groups or 1
                 a, b = tf.math.real(matrices), tf.math.imag(matrices)
                 # real form of each 2×2: [(re | im) out, i, (re | im) in, j] = [[A, −B], [B, A]]
                 real_form = tf.stack([tf.stack([a, -b], axis=-2), tf.stack([b, a], axis=-2)], axis=2)  # [X, n, 2, 2, 2, 2]
@@ -488,9 +450,8 @@ class Executor:
                     out = tf.reduce_sum(tf.reshape(real_form, [rows, n, 2, 2, 4]) * view, axis=-1)  # [rows, n, part, i]
                     state = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [rows, 4 * n])
                     continue
-                big = tf.reshape(tf.gather(tf.concat([tf.reshape(real_form, [-1, 16 * n]), tf.zeros_like(
-                    real_form[:, 0, 0, 0, 0, :1])], axis=1), tf.constant(_block_diagonal_index(n)), axis=1),
-                    [-1, 4 * n, 4 * n])  # block diagonal: qubit q's 4×4 real form on its rows and columns
+                big = tf.reshape(tf.einsum("xqaibj,qp->xaqibpj", real_form, tf.eye(n)),
+                                 [-1, 4 * n, 4 * n])  # block diagonal: qubit q's 4×4 real form on its rows and columns
                 if kind in self._run_const or one_group:
                     state = tf.linalg.matmul(state, big[0], transpose_b=True)
                 else:
@@ -529,19 +490,6 @@ class Executor:
         else:
             columns = tf.tile(tf.constant([[[1.0, 0.0]]], tf.complex64), [rows, n, 1])
         return tf.reshape(tf.stack([tf.math.real(columns), tf.math.imag(columns)], axis=1), [rows, 4 * n])
-
-
-def _block_diagonal_index(n):
-    """Gather index from n real-form 4×4 blocks [n, (a, i), (b, j)] flattened (+ a zero at 16n) to the
-    [4n, 4n] block-diagonal matrix over the layout (part, qubit, bit)."""
-    index = np.full((2, n, 2, 2, n, 2), 16 * n, np.int32)
-    for q in range(n):
-        for a in range(2):
-            for i in range(2):
-                for b in range(2):
-                    for j in range(2):
-                        index[a, q, i, b, q, j] = q * 16 + a * 8 + i * 4 + b * 2 + j
-    return index.reshape(-1)
 
 
 def product_distribution(factors):

@@ -14,6 +14,7 @@ import numpy as np
 
 from hybridkeras._compat import tf
 from hybridkeras.engines.compiler import GateRecord
+from hybridkeras.engines.ops import flip_bits
 
 TO_Z = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2),  # H: H X H = Z
         "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}  # H·S†: (H S†) Y (H S†)† = Z
@@ -123,7 +124,7 @@ class PauliReadout:
             yz = sum(1 << (self.n - 1 - q) for q, p in paulis.items() if p in "YZ")
             ys = sum(p == "Y" for p in paulis.values())
             source = tf.bitwise.bitwise_xor(index, x) if x else index
-            image = tf.gather(state, source, axis=1) if x else state
+            image = flip_bits(state, x) if x else state  # state[:, source]
             if yz:
                 sign = 1.0 - 2.0 * _popcount_parity(tf.bitwise.bitwise_and(source, yz))
                 image = image * tf.complex(sign, tf.zeros_like(sign))[None]

@@ -20,6 +20,7 @@ import sympy
 from hybridkeras._compat import tf
 from hybridkeras.engines.compiler import Compiler, UnsupportedGateError
 from hybridkeras.engines.execute import Executor, product_distribution
+from hybridkeras.engines.ops import permute_rows
 from hybridkeras.engines.plan import make_plan, peel_permutation
 from hybridkeras.engines.readout import PauliReadout
 from hybridkeras.engines.sampling import Sampler
@@ -244,7 +245,7 @@ class StateVectorCircuit:
         kept, executor = self._kept_probabilities(values, shared, initial)
         if executor.peeled is None:
             return kept
-        return tf.gather(kept, tf.constant(executor.peeled.source, tf.int32), axis=1)
+        return permute_rows(kept, executor.peeled.source)
 
     def state(self, values, shared=None, initial=None):
         """Final states [rows, 2, …, 2].
