@@ -434,24 +434,26 @@ def test_shots_of_non_commuting_terms_estimate_each_term_in_its_own_basis():
     assert np.abs(sampled - exact).max() > 0
 
 
-def _engine_steps():
-    """name → (function of x, x, variables): engine paths a compiled training step goes through."""
+def _engine_step(name):
+    """(function of x, x, layer or None) for one engine path a compiled training step goes through."""
     rng = np.random.default_rng(0)
-    steps = {}
-    for n in (4, 10):  # whole-register blocks; tiles, a Perm step and a rotated readout
+    if name.startswith("parallel-"):  # 4: whole-register blocks; 10: tiles, a Perm step, a rotated readout
+        n = int(name.split("-")[1])
         layer = ParallelPQC(1, n, depth=2, backend="statevector")
-        steps[f"parallel-{n}"] = (layer, rng.uniform(-1, 1, (8, n)), layer)
-    for name, layer, width in (("feature-map-probs", QuantumFeatureMap(5, readout="probs", backend="statevector"), 5),
-                               ("feature-map-Z", QuantumFeatureMap(5, backend="statevector"), 10),
-                               ("lcqhnn-probs", LCQHNNBlock(4, readout="probs", backend="statevector"), 4)):
-        steps[name] = (layer, rng.uniform(0.05, 0.95, (8, width)), layer)
+        return layer, rng.uniform(-1, 1, (8, n)), layer
+    layers = {"feature-map-probs": (lambda: QuantumFeatureMap(5, readout="probs", backend="statevector"), 5),
+              "feature-map-Z": (lambda: QuantumFeatureMap(5, backend="statevector"), 10),
+              "lcqhnn-probs": (lambda: LCQHNNBlock(4, readout="probs", backend="statevector"), 4)}
+    if name in layers:
+        make, width = layers[name]
+        layer = make()
+        return layer, rng.uniform(0.05, 0.95, (8, width)), layer
     q = cirq.LineQubit.range(3)
     x = make_symbols("x", 3)
     circuit = cirq.Circuit([cirq.rx(x[i]).on(q[i]) for i in range(3)], cirq.CNOT(q[0], q[1]), cirq.CZ(q[1], q[2]),
                            cirq.CNOT(q[2], q[0]))
     direct = StateVectorCircuit(circuit, x, [cirq.X(q[0]) * cirq.Y(q[1]) + cirq.Z(q[0]), cirq.Y(q[2]) + 0.5 * cirq.X(q[1])])
-    steps["non-commuting"] = (direct, rng.uniform(-2, 2, (8, 3)), None)
-    return steps
+    return direct, rng.uniform(-2, 2, (8, 3)), None
 
 
 @pytest.mark.parametrize("name", ["parallel-4", "parallel-10", "feature-map-probs", "feature-map-Z", "lcqhnn-probs",
@@ -461,7 +463,7 @@ def test_the_xla_compiled_step_has_no_loops(name):
     selections and permutations differentiate without scatters (which XLA runs on CPU as loops
     over the indices: three per 4-qubit ParallelPQC step before they were replaced), and its
     gradients equal the graph's."""
-    fn, x, layer = _engine_steps()[name]
+    fn, x, layer = _engine_step(name)
     x = tf.constant(x.astype(np.float32))
     fn(x)
     variables = layer.trainable_variables if layer is not None else []
