@@ -480,3 +480,23 @@ def test_the_xla_compiled_step_has_no_loops(name):
     assert " while(" not in hlo and " scatter(" not in hlo
     for got, expected in zip(compiled(x), step(x)):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_selections_equal_a_gather_in_values_and_gradients(monkeypatch):
+    """`engines.ops.take` (one-hot contraction, or a gather past its size limit) selects exactly."""
+    from hybridkeras.engines import ops
+
+    rng = np.random.default_rng(0)
+    x = tf.constant((rng.normal(size=(3, 40, 2, 2)) + 1j * rng.normal(size=(3, 40, 2, 2))).astype(np.complex64))
+    index = rng.integers(0, 40, (25, 2))
+    weights = tf.constant((rng.normal(size=(3, 25, 2, 2, 2)) + 1j * rng.normal(size=(3, 25, 2, 2, 2))).astype(np.complex64))
+    expected = np.zeros(x.shape, np.complex64)  # d/dx of Re Σ w · x[:, index] is Σ over the places x is picked
+    np.add.at(expected, (slice(None), index), np.conj(weights.numpy()))
+    for limit in (ops.ONE_HOT_LIMIT, 1):
+        monkeypatch.setattr(ops, "ONE_HOT_LIMIT", limit)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            picked = ops.take(x, index)
+            loss = tf.reduce_sum(tf.math.real(picked * weights))
+        np.testing.assert_array_equal(picked.numpy(), x.numpy()[:, index])
+        np.testing.assert_allclose(tape.gradient(loss, x).numpy(), expected, atol=1e-5)

@@ -9,12 +9,19 @@ import numpy as np
 from hybridkeras._compat import tf
 
 
+ONE_HOT_LIMIT = 2**15  # entries of a selection's one-hot matrix; larger selections stay gathers
+
+
 def take(params, index):
     """``tf.gather(params, index, axis=1)`` for a constant NumPy ``index``, as a contraction with a
     one-hot matrix: exact, and its gradient is a matrix product too (a gather's is a scatter, which
-    XLA runs on CPU as a loop over the indices)."""
+    XLA runs on CPU as a loop over the indices). A selection whose one-hot matrix would exceed
+    `ONE_HOT_LIMIT` entries (long circuits) stays a gather, so its cost stays linear."""
     index = np.asarray(index)
     size = int(params.shape[1])
+    if index.size * size > ONE_HOT_LIMIT:
+        picked = tf.gather(params, tf.constant(index.reshape(-1), tf.int32), axis=1)
+        return tf.reshape(picked, [tf.shape(params)[0], *index.shape, *params.shape[2:]])
     onehot = np.zeros((index.size, size), np.float32)
     onehot[np.arange(index.size), index.reshape(-1)] = 1.0
     rest = params.shape[2:]
