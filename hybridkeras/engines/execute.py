@@ -85,7 +85,7 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
         def part(p):  # [X, R·cell]: Σ over cos and sin of their products, leaving out all-zero blocks
             terms = [tf.linalg.matmul(trig[h], tf.constant(dense[h * half:(h + 1) * half, p]))
                      for h in (0, 1) if dense[h * half:(h + 1) * half, p].any()]
-            return tf.zeros([rows, count * cell]) if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+            return tf.add_n(terms) if terms else tf.zeros([rows, count * cell])
 
         real, imag = part(0), part(1)
     else:
@@ -256,7 +256,9 @@ class Executor:
                     factors.append((f_kind, x))  # 'param' records are tabled per kind and width below
         constant = kind not in self._tables and all(f[0] != "param" for f in factors)
         setup = {"layers": np.array(layers, np.int64).reshape(len(layers), block.width), "factors": factors,
-                 "constant": None}
+                 "constant": None,
+                 # per factor: (source, phases) when it is a constant permutation with phases, found once here
+                 "perms": [phased_permutation(x) if f_kind == "const" else None for f_kind, x in factors]}
         if constant:  # the whole block is one constant matrix
             runs = self._run_const.get(kind)
             matrix = np.eye(2**block.width, dtype=np.complex128)
@@ -307,8 +309,7 @@ class Executor:
             return factors[0]
         # a constant permutation with phases (a CNOT ring) is a gather of rows, not a matrix product
         unitary = factors[0]
-        for (f_kind, x), factor in zip(setup["factors"][1:], factors[1:]):
-            perm = phased_permutation(x) if f_kind == "const" else None
+        for perm, factor in zip(setup["perms"][1:], factors[1:]):
             if perm is not None:
                 unitary = permute_rows(unitary, *perm)
             else:
