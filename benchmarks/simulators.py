@@ -15,9 +15,13 @@ four such 5-qubit circuits with their own weights on consecutive features.
   `jax.jit(jax.value_and_grad(...))` (backprop);
 * tensorcircuit: TensorCircuit-NG on its JAX backend, `jax.vmap` over rows, `jax.jit(value_and_grad)`.
 
-Every TensorFlow step is called through its `ConcreteFunction` (TensorFlow's leanest call
-path; a JAX step through its jitted function), and returns when its outputs are computed
-(TensorFlow executes synchronously; JAX steps end in ``block_until_ready``).
+Every TensorFlow step is traced once into a `ConcreteFunction` and, by default (``--call flat``),
+called through its `AtomicFunction`'s flat call (``concrete.inference_fn.call_flat(*inputs,
+*concrete.captured_inputs)``): the same compiled function that ``concrete(x)`` runs, without
+TensorFlow's Python argument binding (~0.15 ms a call on this machine), as a JAX step is called
+through its jitted function's C++ dispatch. ``--call concrete`` calls ``concrete(x)`` instead; the
+floor line below times both. Steps return when their outputs are computed (TensorFlow executes
+synchronously; JAX steps end in ``block_until_ready``).
 
 Rounds are interleaved: each round times every simulator once, in a fresh random order, as
 the mean of 3 back-to-back steps after one untimed step (so every simulator's worker threads
@@ -31,6 +35,7 @@ matmul), the floor under every simulator built on it. Peers are optional:
 
     python benchmarks/simulators.py
     python benchmarks/simulators.py --qubits 2 4 5 6 8 10 12 14 16 --output benchmarks/results/simulators.md
+    python benchmarks/simulators.py --call concrete    # every TensorFlow step through ConcreteFunction.__call__
 """
 from __future__ import annotations
 
@@ -48,6 +53,18 @@ from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
 
 
+def tf_caller(concrete, *args, call="flat"):
+    """A no-argument callable running `concrete` on `args`: ``concrete(*args)`` (``call="concrete"``), or the
+    flat call of its AtomicFunction with the captured tensors (variables, constants) appended (``call="flat"``),
+    which skips TensorFlow's Python argument binding and returns the flat list of outputs."""
+    if call == "concrete":
+        return lambda: concrete(*args)
+    if call != "flat":
+        raise ValueError(f"call={call!r}: expected 'flat' or 'concrete'")
+    atomic, inputs = concrete.inference_fn, [*args, *concrete.captured_inputs]
+    return lambda: atomic.call_flat(*inputs)
+
+
 def _inputs(batch, circuits, n, depth, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.0, 1.0, (batch, circuits * n)).astype(np.float32)
@@ -56,7 +73,7 @@ def _inputs(batch, circuits, n, depth, seed=0):
     return x, w, mix
 
 
-def engine_step(circuits, n, depth, x, w, mix, xla=False):
+def engine_step(circuits, n, depth, x, w, mix, xla=False, call="flat"):
     start = time.perf_counter()
     layer = ParallelPQC(circuits, n, depth=depth, backend="statevector")
     layer.build((None, circuits * n))
@@ -72,13 +89,13 @@ def engine_step(circuits, n, depth, x, w, mix, xla=False):
         gx, gw = tape.gradient(loss, [x, layer.circuit_weights])
         return out, gx, gw
 
-    concrete = step.get_concrete_function(xt)
-    out = concrete(xt)
+    fn = tf_caller(step.get_concrete_function(xt), xt, call=call)
+    out = fn()
     setup = time.perf_counter() - start
-    return (lambda: concrete(xt)), out[0].numpy(), setup
+    return fn, out[0].numpy(), setup
 
 
-def tfq_step(circuits, n, depth, x, w, mix):
+def tfq_step(circuits, n, depth, x, w, mix, call="flat"):
     qubits = __import__("cirq").LineQubit.range(n)
     inputs, weights = make_symbols("x", n), make_symbols("w", depth * n * 3)
     grid = np.array(weights, dtype=object).reshape(depth, n, 3).tolist()
@@ -105,12 +122,12 @@ def tfq_step(circuits, n, depth, x, w, mix):
         gx, gw = tape.gradient(loss, [x, wt])
         return out, gx, gw
 
-    concrete = step.get_concrete_function(xt)
-    out = concrete(xt)
-    return (lambda: concrete(xt)), out[0].numpy()
+    fn = tf_caller(step.get_concrete_function(xt), xt, call=call)
+    out = fn()
+    return fn, out[0].numpy()
 
 
-def pennylane_step(circuits, n, depth, x, w, mix):
+def pennylane_step(circuits, n, depth, x, w, mix, call=None):
     import jax
     import jax.numpy as jnp
     import pennylane as qml
@@ -140,7 +157,7 @@ def pennylane_step(circuits, n, depth, x, w, mix):
     return (lambda: jax.block_until_ready(fn(xj, wj, mj))), np.asarray(out)
 
 
-def tensorcircuit_step(circuits, n, depth, x, w, mix):
+def tensorcircuit_step(circuits, n, depth, x, w, mix, call=None):
     import jax
     import jax.numpy as jnp
     import tensorcircuit as tc
@@ -181,7 +198,7 @@ PEERS = {"tfq": tfq_step, "pennylane": pennylane_step, "tensorcircuit": tensorci
 def call_floor(batch, rounds, burst=20):
     """Median ms of the cheapest possible step in each framework, interleaved: sin(x @ w) for x [batch, 2],
     forward + backward, called as the simulators are (TensorFlow: a `tf.function`'s ConcreteFunction, as a
-    graph and under XLA; JAX `jit(value_and_grad)`). No simulator's step can take less than its framework's floor."""
+    graph and under XLA, through ``concrete(x)`` and through the flat call; JAX `jit(value_and_grad)`). No simulator's step can take less than its framework's floor."""
     x0 = np.random.default_rng(1).uniform(-1, 1, (batch, 2)).astype(np.float32)
     w0 = np.ones((2, 2), np.float32)
     xt, wt = tf.constant(x0), tf.Variable(w0)
@@ -195,7 +212,8 @@ def call_floor(batch, rounds, burst=20):
 
     graph = tf.function(tf_step).get_concrete_function(xt)
     compiled = tf.function(tf_step, jit_compile=True).get_concrete_function(xt)
-    steps = {"tensorflow": lambda: graph(xt), "tensorflow XLA": lambda: compiled(xt)}
+    steps = {f"tensorflow{mode} ({call} call)": tf_caller(concrete, xt, call=call)
+             for mode, concrete in (("", graph), (" XLA", compiled)) for call in ("concrete", "flat")}
     try:
         import jax
         import jax.numpy as jnp
@@ -220,21 +238,21 @@ def call_floor(batch, rounds, burst=20):
     return {name: float(np.median(t)) * 1000 for name, t in times.items()}
 
 
-def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3):
+def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, call="flat"):
     """{name: median ms} for one workload (interleaved rounds), the engine's setup seconds and output gaps."""
     x, w, mix = _inputs(batch, circuits, n, depth)
     gc.collect()  # the previous size's peers' garbage is not collected inside the engine's setup
-    builds = [engine_step(circuits, n, depth, x, w, mix) for _ in range(2)]
+    builds = [engine_step(circuits, n, depth, x, w, mix, call=call) for _ in range(2)]
     engine, reference, _ = builds[-1]
     setup = min(b[2] for b in builds)  # the lesser of two builds: setup times are noisy on a shared machine
-    compiled, out, setup_xla = engine_step(circuits, n, depth, x, w, mix, xla=True)
+    compiled, out, setup_xla = engine_step(circuits, n, depth, x, w, mix, xla=True, call=call)
     steps, gaps = {"engine": engine, "engine XLA": compiled}, {"engine XLA": float(np.abs(out - reference).max())}
     for name in peers:
         if name in skip:
             continue
         try:
             start = time.perf_counter()
-            fn, out = PEERS[name](circuits, n, depth, x, w, mix)
+            fn, out = PEERS[name](circuits, n, depth, x, w, mix, call=call)
             if time.perf_counter() - start > budget:
                 skip.add(name)  # too slow to time in rounds at this size and beyond
         except ImportError as error:
@@ -276,6 +294,8 @@ def main() -> None:
     parser.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
     parser.add_argument("--budget", type=float, default=30.0,
                         help="seconds: a peer slower than this at one size is not run at larger sizes")
+    parser.add_argument("--call", choices=["flat", "concrete"], default="flat",
+                        help="how every TensorFlow step is called: its AtomicFunction's flat call, or ConcreteFunction.__call__")
     parser.add_argument("--no-hqnn", action="store_true", help="skip the HQNN-Parallel 4 x 5 row")
     parser.add_argument("--output", help="also write the Markdown table here")
     args = parser.parse_args()
@@ -290,7 +310,7 @@ def main() -> None:
     for circuits, n in workloads:
         label = f"{n} qubits" if circuits == 1 else f"HQNN-Parallel {circuits} x {n}"
         times, setup, gaps = measure(circuits, n, args.depth, args.batch, args.rounds, args.peers, args.budget,
-                                     skip if circuits == 1 else set())
+                                     skip if circuits == 1 else set(), call=args.call)
         gaps_all[label] = gaps
         peers = [times[p] for p in args.peers if p in times]
         ratio = f"{min(peers) / min(times['engine'], times['engine XLA']):.2f}" if peers else "–"
@@ -302,7 +322,7 @@ def main() -> None:
                   + ", ".join(f"{k} {v:.3f}" for k, v in floor.items()) + ".")
     print(floor_line)
     text = (f"{platform.processor() or platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'}"
-            f" intra-op threads; batch {args.batch}, depth {args.depth}, forward + backward, median ms of {args.rounds} "
+            f" intra-op threads; TensorFlow steps through the {args.call} call; batch {args.batch}, depth {args.depth}, forward + backward, median ms of {args.rounds} "
             f"interleaved rounds ('–': not run; a peer slower than {args.budget:.0f} s at one size is skipped beyond it).\n\n"
             + "\n".join(lines) + "\n\n" + floor_line + "\n\nLargest output difference from the engine: "
             + "; ".join(f"{k}: " + ", ".join(f"{p} {v:.1e}" for p, v in g.items()) for k, g in gaps_all.items()) + "\n")

@@ -113,7 +113,7 @@ def _chain(factors):
     """Product F_last · … · F_first of [..., 2, 2] factors listed in order (elementwise: cheaper than tiny matmuls)."""
     product = factors[0]
     for factor in factors[1:]:
-        product = tf.reduce_sum(factor[..., :, :, None] * product[..., None, :, :], axis=-2)
+        product = tf.reduce_sum(tf.expand_dims(factor, -1) * tf.expand_dims(product, -3), axis=-2)
     return product
 
 
@@ -324,23 +324,24 @@ class Executor:
         if matrix.shape.rank == 2:  # constant
             if b == 0:
                 return tf.reshape(tf.linalg.matmul(tf.reshape(state, [-1, d]), matrix, transpose_b=True), [rows, -1])
-            return tf.reshape(tf.linalg.matmul(matrix[None], tf.reshape(state, [-1, d, right])), [rows, -1])
+            return tf.reshape(tf.linalg.matmul(tf.expand_dims(matrix, 0), tf.reshape(state, [-1, d, right])), [rows, -1])
+        # expand_dims / reshape rather than slicing: a strided slice's gradient is costly to trace
         if kind == "row":
-            view = tf.reshape(state, [rows, left, d, right])
             if b == 0:
-                out = tf.linalg.matmul(view[:, :, :, 0], matrix, transpose_b=True)
+                out = tf.linalg.matmul(tf.reshape(state, [rows, left, d]), matrix, transpose_b=True)
             else:
-                out = tf.linalg.matmul(matrix[:, None], view)
+                out = tf.linalg.matmul(tf.expand_dims(matrix, 1), tf.reshape(state, [rows, left, d, right]))
             return tf.reshape(out, [rows, -1])
         if a == 0 and b == 0:  # the whole register: one batched product per group, no broadcast to reduce
             view = tf.transpose(tf.reshape(state, [rows // groups, groups, d]), [1, 0, 2])
             out = tf.transpose(tf.linalg.matmul(view, matrix, transpose_b=True), [1, 0, 2])
             return tf.reshape(out, [rows, -1])
-        view = tf.reshape(state, [rows // groups, groups, left, d, right])
         if b == 0:
-            out = tf.linalg.matmul(view[..., 0], matrix[None], transpose_b=True)
+            view = tf.reshape(state, [rows // groups, groups, left, d])
+            out = tf.linalg.matmul(view, tf.expand_dims(matrix, 0), transpose_b=True)
         else:
-            out = tf.linalg.matmul(matrix[None, :, None], view)
+            view = tf.reshape(state, [rows // groups, groups, left, d, right])
+            out = tf.linalg.matmul(tf.expand_dims(tf.expand_dims(matrix, 0), 2), view)
         return tf.reshape(out, [rows, -1])
 
     def _apply_wide(self, state, matrix, qubits, rows):
@@ -377,7 +378,7 @@ class Executor:
             elif isinstance(step, Block):
                 matrix = self.block_matrix(step, values(step.kind), mats(step.kind), layer_cache)
                 if step.kind == "group" and static_groups == 1 and matrix.shape.rank == 3:
-                    matrix = matrix[0]  # one group for all rows: a plain matrix product
+                    matrix = tf.squeeze(matrix, 0)  # one group for all rows: a plain matrix product
                 state = self._apply_block(state, matrix, step, rows, groups)
             elif isinstance(step, Perm):
                 state = permute_rows(state, step.source, step.phases)
@@ -497,7 +498,8 @@ def product_distribution(factors):
     """[rows, 2^n]: entry i = Π_q factors[:, q, bit_q(i)] (qubit 0 most significant) of [rows, n, 2] factors,
     by outer products (cheaper to run and to differentiate than one gather of n · 2^n entries)."""
     columns = tf.unstack(factors, axis=1)
+    rows = factors.shape[0] if factors.shape[0] is not None else tf.shape(factors)[0]
     out = columns[0]
     for column in columns[1:]:
-        out = tf.reshape(out[:, :, None] * column[:, None, :], [tf.shape(factors)[0], -1])
+        out = tf.reshape(tf.expand_dims(out, 2) * tf.expand_dims(column, 1), [rows, -1])
     return out
