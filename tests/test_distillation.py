@@ -215,7 +215,9 @@ def test_cached_teacher_outputs_give_the_same_student(digits4, lenet_teacher):
         student = build_student_3q(digits4.input_shape, 4)
         distill(student, lenet_teacher, digits4, epochs=2, batch_size=16, verbose=0, cache_teacher=cache)
         predictions.append(student.predict(digits4.x_test, verbose=0))
-    np.testing.assert_allclose(predictions[0], predictions[1], atol=1e-6)
+    # float32: teacher outputs computed in other batch groupings differ in the last bits, and two epochs carry that
+    # (2.8e-6 seen on a loaded machine); a wrong cache would move predictions by orders of magnitude more
+    np.testing.assert_allclose(predictions[0], predictions[1], atol=1e-5)
 
 
 def test_distillation_loss_follows_the_formula(digits4, lenet_teacher, rng):
