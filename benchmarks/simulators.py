@@ -30,7 +30,9 @@ step, the ratio of the fastest peer to the engine's faster mode, and the engine'
 trace time (graph; XLA: plan + trace + compile): building the layer, tracing the step and
 its first call, less the one step that call ran (graph: the lesser of two builds). Outputs are cross-checked against
 the engine before timing. A last line times each framework's cheapest possible step (one
-matmul), the floor under every simulator built on it. Peers are optional:
+matmul), the floor under every simulator built on it, and up to 6 qubits the same circuit
+written out by hand in TensorFlow (`handwritten_step`, timed in the same rounds; ``--no-handwritten``
+skips it): what plain TensorFlow costs for this circuit with no engine at all. Peers are optional:
 ``pip install -e ".[bench]"``; a missing one is skipped.
 
     python benchmarks/simulators.py
@@ -192,6 +194,71 @@ def tensorcircuit_step(circuits, n, depth, x, w, mix, call=None):
     return (lambda: jax.block_until_ready(fn(xj, wj, mj))), np.asarray(out)
 
 
+def handwritten_step(circuits, n, depth, x, w, mix, xla=True, call="flat"):
+    """The workload written out by hand in TensorFlow for one small circuit (dense 2^n × 2^n layers, no
+    engine): the least a TensorFlow program of this circuit costs, a reference for the engine, not a
+    simulator. Product state by outer products, each layer the Kronecker product of its Rot gates with
+    the CNOT ring as a row gather, ⟨Y_q⟩ = 2 Im(ā0 a1) over qubit q; elementwise products and sums
+    only (XLA fuses them; a tiny matmul is a kernel of its own)."""
+    if circuits != 1 or n > 6:
+        raise ValueError(f"the hand-written reference is one circuit of at most 6 qubits. Received: circuits={circuits}, n={n}")
+    d = 2**n
+    rings = []
+    for layer in range(depth):  # each layer's CNOT ring as one permutation of basis states (qubit 0 most significant)
+        order = np.arange(d)
+        if n > 1:
+            r = entangling_range(layer, n)
+            for i in range(n):
+                c, t = i, (i + r) % n
+                flip = np.where((np.arange(d) >> (n - 1 - c)) & 1, np.arange(d) ^ (1 << (n - 1 - t)), np.arange(d))
+                order = order[flip]  # new amplitude j = old amplitude flip[j], applied after the previous CNOTs
+        rings.append(tf.constant(order.astype(np.int32)))
+    xt, wt, mixt = tf.constant(x), tf.Variable(w), tf.constant(mix)
+    batch = len(x)
+
+    def phase(a):
+        return tf.complex(tf.cos(a), tf.sin(a))
+
+    def rot(a):  # Rot(φ, θ, ω) = RZ(ω)·RY(θ)·RZ(φ) of [..., 3] angles: [..., 2, 2]
+        phi, theta, omega = a[..., 0], a[..., 1], a[..., 2]
+        c, s = tf.complex(tf.cos(theta / 2), 0.0), tf.complex(tf.sin(theta / 2), 0.0)
+        total, diff = (phi + omega) / 2, (phi - omega) / 2
+        return tf.stack([tf.stack([phase(-total) * c, -phase(diff) * s], -1),
+                         tf.stack([phase(-diff) * s, phase(total) * c], -1)], -2)
+
+    def kron(a, b):
+        return tf.reshape(a[:, None, :, None] * b[None, :, None, :], [a.shape[0] * b.shape[0]] * 2)
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            half = x / 2
+            zero, one = tf.complex(tf.cos(half), 0.0), tf.complex(0.0, -tf.sin(half))  # RX(x)|0⟩, per qubit
+            state = tf.ones([batch, 1], tf.complex64)
+            for q in range(n):
+                column = tf.stack([zero[:, q], one[:, q]], 1)
+                state = tf.reshape(state[:, :, None] * column[:, None, :], [batch, -1])
+            gates = rot(wt[0])  # [depth, n, 2, 2]
+            unitary = None
+            for layer in range(depth):
+                matrix = gates[layer, 0]
+                for q in range(1, n):
+                    matrix = kron(matrix, gates[layer, q])
+                matrix = tf.gather(matrix, rings[layer])
+                unitary = matrix if unitary is None else tf.reduce_sum(matrix[:, :, None] * unitary[None], axis=1)
+            final = tf.reduce_sum(state[:, None, :] * unitary[None], axis=2)  # [batch, 2^n]
+            out = []
+            for q in range(n):
+                view = tf.reshape(final, [batch, 2**q, 2, 2 ** (n - 1 - q)])
+                out.append(2 * tf.reduce_sum(tf.math.imag(tf.math.conj(view[:, :, 0]) * view[:, :, 1]), axis=[1, 2]))
+            out = tf.stack(out, 1)
+            loss = tf.reduce_sum(out * mixt)
+        return (out, *tape.gradient(loss, [x, wt]))
+
+    fn = tf_caller(tf.function(step, jit_compile=xla).get_concrete_function(xt), xt, call=call)
+    return fn, fn()[0].numpy()
+
+
 PEERS = {"tfq": tfq_step, "pennylane": pennylane_step, "tensorcircuit": tensorcircuit_step}
 
 
@@ -238,7 +305,7 @@ def call_floor(batch, rounds, burst=20):
     return {name: float(np.median(t)) * 1000 for name, t in times.items()}
 
 
-def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, call="flat"):
+def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, call="flat", handwritten=False):
     """{name: median ms} for one workload (interleaved rounds), the engine's setup seconds and output gaps."""
     x, w, mix = _inputs(batch, circuits, n, depth)
     gc.collect()  # the previous size's peers' garbage is not collected inside the engine's setup
@@ -247,6 +314,10 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, cal
     setup = min(b[2] for b in builds)  # the lesser of two builds: setup times are noisy on a shared machine
     compiled, out, setup_xla = engine_step(circuits, n, depth, x, w, mix, xla=True, call=call)
     steps, gaps = {"engine": engine, "engine XLA": compiled}, {"engine XLA": float(np.abs(out - reference).max())}
+    if handwritten and circuits == 1 and n <= 6:  # the reference: the same circuit in hand-written TensorFlow
+        for mode, xla in (("", False), (" XLA", True)):
+            fn, out = handwritten_step(circuits, n, depth, x, w, mix, xla=xla, call=call)
+            steps["hand-written TF" + mode], gaps["hand-written TF" + mode] = fn, float(np.abs(out - reference).max())
     for name in peers:
         if name in skip:
             continue
@@ -297,6 +368,8 @@ def main() -> None:
     parser.add_argument("--call", choices=["flat", "concrete"], default="flat",
                         help="how every TensorFlow step is called: its AtomicFunction's flat call, or ConcreteFunction.__call__")
     parser.add_argument("--no-hqnn", action="store_true", help="skip the HQNN-Parallel 4 x 5 row")
+    parser.add_argument("--no-handwritten", action="store_true",
+                        help="skip the hand-written TensorFlow reference (timed beside the engine up to 6 qubits)")
     parser.add_argument("--output", help="also write the Markdown table here")
     args = parser.parse_args()
 
@@ -304,22 +377,30 @@ def main() -> None:
     header = ("| workload | " + " | ".join(names) + " | fastest peer / engine (faster mode) | engine plan + trace, s "
               "(XLA: + compile) |")
     lines = [header, "|" + "---|" * (len(names) + 3)]
-    gaps_all = {}
+    gaps_all, reference = {}, []
     skip: set[str] = set()
     workloads = [(1, n) for n in args.qubits] + ([] if args.no_hqnn else [(4, 5)])
     for circuits, n in workloads:
         label = f"{n} qubits" if circuits == 1 else f"HQNN-Parallel {circuits} x {n}"
         times, setup, gaps = measure(circuits, n, args.depth, args.batch, args.rounds, args.peers, args.budget,
-                                     skip if circuits == 1 else set(), call=args.call)
+                                     skip if circuits == 1 else set(), call=args.call,
+                                     handwritten=not args.no_handwritten)
         gaps_all[label] = gaps
         peers = [times[p] for p in args.peers if p in times]
         ratio = f"{min(peers) / min(times['engine'], times['engine XLA']):.2f}" if peers else "–"
         cells = [(f"{times[p]:.2f}" if times[p] < 10 else f"{times[p]:.1f}") if p in times else "–" for p in names]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup[0]:.2f} ({setup[1]:.2f}) |")
         print(lines[-1], flush=True)
+        if "hand-written TF" in times:
+            best = min(times["hand-written TF"], times["hand-written TF XLA"])
+            reference.append(f"{label}: graph {times['hand-written TF']:.3f}, XLA {times['hand-written TF XLA']:.3f} "
+                             f"(engine / hand-written {min(times['engine'], times['engine XLA']) / best:.2f})")
     floor = call_floor(args.batch, args.rounds)
     floor_line = ("Framework call floor (sin(x @ w), x [batch, 2], forward + backward, median ms, interleaved): "
                   + ", ".join(f"{k} {v:.3f}" for k, v in floor.items()) + ".")
+    if reference:
+        floor_line += ("\n\nThe same circuit written out by hand in TensorFlow (dense layers, elementwise products; no engine), "
+                       "timed in the same rounds, median ms: " + "; ".join(reference) + ".")
     print(floor_line)
     text = (f"{platform.processor() or platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'}"
             f" intra-op threads; TensorFlow steps through the {args.call} call; batch {args.batch}, depth {args.depth}, forward + backward, median ms of {args.rounds} "

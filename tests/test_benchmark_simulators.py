@@ -44,3 +44,22 @@ def test_tf_caller_rejects_an_unknown_call_path(simulators):
     concrete = tf.function(lambda x: x + 1).get_concrete_function(tf.constant(1.0))
     with pytest.raises(ValueError, match="call='fast'.*'flat' or 'concrete'"):
         simulators.tf_caller(concrete, tf.constant(1.0), call="fast")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("xla", [False, True])
+def test_handwritten_reference_matches_the_engine(simulators, n, xla):
+    """The hand-written TensorFlow reference computes the benchmark's circuit: outputs and both gradients equal the engine's."""
+    x, w, mix = simulators._inputs(8, 1, n, 3, seed=n)
+    engine, _, _ = simulators.engine_step(1, n, 3, x, w, mix)
+    handwritten, out = simulators.handwritten_step(1, n, 3, x, w, mix, xla=xla)
+    expected = engine()
+    for a, b in zip(handwritten(), expected):  # outputs, input gradients, weight gradients
+        np.testing.assert_allclose(a.numpy(), np.reshape(b.numpy(), a.shape), atol=2e-5)
+    assert np.abs(out).max() > 1e-2 and np.abs(expected[2].numpy()).max() > 1e-2  # real values, not zeros
+
+
+def test_handwritten_reference_rejects_what_it_does_not_write_out(simulators):
+    x, w, mix = simulators._inputs(4, 2, 3, 1)
+    with pytest.raises(ValueError, match="one circuit of at most 6 qubits.*circuits=2, n=3"):
+        simulators.handwritten_step(2, 3, 1, x, w, mix)
