@@ -18,7 +18,7 @@ four such 5-qubit circuits with their own weights on consecutive features.
 Every TensorFlow step is traced once into a `ConcreteFunction` and, by default (``--call flat``),
 called through its `AtomicFunction`'s flat call (``concrete.inference_fn.call_flat(*inputs,
 *concrete.captured_inputs)``): the same compiled function that ``concrete(x)`` runs, without
-TensorFlow's Python argument binding (~0.15 ms a call on this machine), as a JAX step is called
+TensorFlow's Python argument binding (0.05–0.2 ms a call on these machines), as a JAX step is called
 through its jitted function's C++ dispatch. ``--call concrete`` calls ``concrete(x)`` instead; the
 floor line below times both. Steps return when their outputs are computed (TensorFlow executes
 synchronously; JAX steps end in ``block_until_ready``).
@@ -29,7 +29,9 @@ are awake, as in a training loop, whoever ran before it); the table shows median
 step, the ratio of the fastest peer to the engine's faster mode, and the engine's plan +
 trace time (graph; XLA: plan + trace + compile): building the layer, tracing the step and
 its first call, less the one step that call ran (graph: the lesser of two builds). Outputs are cross-checked against
-the engine before timing. A last line times each framework's cheapest possible step (one
+the engine before timing. A line under the table gives the same ratio paired round by round (the fastest
+peer's and the engine's times from one round), its median and quartiles over rounds: how far noise moves it.
+A last line times each framework's cheapest possible step (one
 matmul), the floor under every simulator built on it, and up to 6 qubits the same circuit
 written out by hand in TensorFlow (`handwritten_step`, timed in the same rounds; ``--no-handwritten``
 skips it): what plain TensorFlow costs for this circuit with no engine at all. Peers are optional:
@@ -305,6 +307,18 @@ def call_floor(batch, rounds, burst=20):
     return {name: float(np.median(t)) * 1000 for name, t in times.items()}
 
 
+def paired_ratios(times, peers, engines=("engine", "engine XLA")):
+    """Per round, the fastest peer's time over the engine's faster mode's (each chosen by its median, as in
+    the table), both timed in that round: interleaving pairs them, so a change of machine load between
+    rounds cancels. ``times``: {name: [seconds per round]}; rounds a peer was not timed in are left out."""
+    present = [p for p in peers if times.get(p)]
+    if not present:
+        return []
+    peer = min(present, key=lambda p: np.median(times[p]))
+    engine = min(engines, key=lambda e: np.median(times[e]))
+    return [a / b for a, b in zip(times[peer], times[engine])]
+
+
 def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, call="flat", handwritten=False):
     """{name: median ms} for one workload (interleaved rounds), the engine's setup seconds and output gaps."""
     x, w, mix = _inputs(batch, circuits, n, depth)
@@ -353,7 +367,7 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, cal
     medians = {name: float(np.median(t)) * 1000 for name, t in times.items()}
     # the first call also ran one step: plan + trace (+ XLA compile) is the setup less one median step
     setups = (setup - medians["engine"] / 1000, setup_xla - medians["engine XLA"] / 1000)
-    return medians, setups, gaps
+    return medians, setups, gaps, paired_ratios(times, peers)
 
 
 def main() -> None:
@@ -377,12 +391,12 @@ def main() -> None:
     header = ("| workload | " + " | ".join(names) + " | fastest peer / engine (faster mode) | engine plan + trace, s "
               "(XLA: + compile) |")
     lines = [header, "|" + "---|" * (len(names) + 3)]
-    gaps_all, reference = {}, []
+    gaps_all, reference, spreads = {}, [], []
     skip: set[str] = set()
     workloads = [(1, n) for n in args.qubits] + ([] if args.no_hqnn else [(4, 5)])
     for circuits, n in workloads:
         label = f"{n} qubits" if circuits == 1 else f"HQNN-Parallel {circuits} x {n}"
-        times, setup, gaps = measure(circuits, n, args.depth, args.batch, args.rounds, args.peers, args.budget,
+        times, setup, gaps, paired = measure(circuits, n, args.depth, args.batch, args.rounds, args.peers, args.budget,
                                      skip if circuits == 1 else set(), call=args.call,
                                      handwritten=not args.no_handwritten)
         gaps_all[label] = gaps
@@ -391,6 +405,9 @@ def main() -> None:
         cells = [(f"{times[p]:.2f}" if times[p] < 10 else f"{times[p]:.1f}") if p in times else "–" for p in names]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup[0]:.2f} ({setup[1]:.2f}) |")
         print(lines[-1], flush=True)
+        if paired:
+            q25, q50, q75 = np.percentile(paired, [25, 50, 75])
+            spreads.append(f"{label} {q50:.2f} [{q25:.2f}–{q75:.2f}]")
         if "hand-written TF" in times:
             best = min(times["hand-written TF"], times["hand-written TF XLA"])
             reference.append(f"{label}: graph {times['hand-written TF']:.3f}, XLA {times['hand-written TF XLA']:.3f} "
@@ -401,6 +418,9 @@ def main() -> None:
     if reference:
         floor_line += ("\n\nThe same circuit written out by hand in TensorFlow (dense layers, elementwise products; no engine), "
                        "timed in the same rounds, median ms: " + "; ".join(reference) + ".")
+    if spreads:
+        floor_line = ("Fastest peer / engine (faster mode), paired round by round (both timed in the same round), "
+                      "median [quartiles] over rounds: " + "; ".join(spreads) + ".\n\n" + floor_line)
     print(floor_line)
     text = (f"{platform.processor() or platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'}"
             f" intra-op threads; TensorFlow steps through the {args.call} call; batch {args.batch}, depth {args.depth}, forward + backward, median ms of {args.rounds} "

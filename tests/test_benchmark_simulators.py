@@ -63,3 +63,14 @@ def test_handwritten_reference_rejects_what_it_does_not_write_out(simulators):
     x, w, mix = simulators._inputs(4, 2, 3, 1)
     with pytest.raises(ValueError, match="one circuit of at most 6 qubits.*circuits=2, n=3"):
         simulators.handwritten_step(2, 3, 1, x, w, mix)
+
+
+def test_paired_ratios_take_the_fastest_peer_and_engine_mode_of_each_round(simulators):
+    """Round by round: the peer and the engine mode with the lower median, each round's times divided."""
+    times = {"engine": [4.0, 4.0, 3.0], "engine XLA": [1.0, 2.0, 4.0],  # XLA by median, though not in round 3
+             "tfq": [9.0, 9.0, 9.0], "pennylane": [2.0, 1.0, 2.0], "tensorcircuit": [3.0]}
+    ratios = simulators.paired_ratios(times, ["tfq", "pennylane", "tensorcircuit"])
+    np.testing.assert_allclose(ratios, [2.0, 0.5, 0.5])
+    # a peer timed in one round only is paired with that round
+    np.testing.assert_allclose(simulators.paired_ratios(times, ["tensorcircuit"]), [3.0])
+    assert simulators.paired_ratios(times, ["qiskit"]) == []
