@@ -196,13 +196,18 @@ def tensorcircuit_step(circuits, n, depth, x, w, mix, call=None):
     return (lambda: jax.block_until_ready(fn(xj, wj, mj))), np.asarray(out)
 
 
+def handwritten_fits(circuits, n):
+    """Whether `handwritten_step` writes this workload out: one circuit of at most 6 qubits."""
+    return circuits == 1 and n <= 6
+
+
 def handwritten_step(circuits, n, depth, x, w, mix, xla=True, call="flat"):
     """The workload written out by hand in TensorFlow for one small circuit (dense 2^n × 2^n layers, no
     engine): the least a TensorFlow program of this circuit costs, a reference for the engine, not a
     simulator. Product state by outer products, each layer the Kronecker product of its Rot gates with
     the CNOT ring as a row gather, ⟨Y_q⟩ = 2 Im(ā0 a1) over qubit q; elementwise products and sums
     only (XLA fuses them; a tiny matmul is a kernel of its own)."""
-    if circuits != 1 or n > 6:
+    if not handwritten_fits(circuits, n):
         raise ValueError(f"the hand-written reference is one circuit of at most 6 qubits. Received: circuits={circuits}, n={n}")
     d = 2**n
     rings = []
@@ -328,7 +333,7 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, cal
     setup = min(b[2] for b in builds)  # the lesser of two builds: setup times are noisy on a shared machine
     compiled, out, setup_xla = engine_step(circuits, n, depth, x, w, mix, xla=True, call=call)
     steps, gaps = {"engine": engine, "engine XLA": compiled}, {"engine XLA": float(np.abs(out - reference).max())}
-    if handwritten and circuits == 1 and n <= 6:  # the reference: the same circuit in hand-written TensorFlow
+    if handwritten and handwritten_fits(circuits, n):  # the reference: the same circuit in hand-written TensorFlow
         for mode, xla in (("", False), (" XLA", True)):
             fn, out = handwritten_step(circuits, n, depth, x, w, mix, xla=xla, call=call)
             steps["hand-written TF" + mode], gaps["hand-written TF" + mode] = fn, float(np.abs(out - reference).max())
@@ -401,7 +406,8 @@ def main() -> None:
                                      handwritten=not args.no_handwritten)
         gaps_all[label] = gaps
         peers = [times[p] for p in args.peers if p in times]
-        ratio = f"{min(peers) / min(times['engine'], times['engine XLA']):.2f}" if peers else "–"
+        engine_best = min(times["engine"], times["engine XLA"])
+        ratio = f"{min(peers) / engine_best:.2f}" if peers else "–"
         cells = [(f"{times[p]:.2f}" if times[p] < 10 else f"{times[p]:.1f}") if p in times else "–" for p in names]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup[0]:.2f} ({setup[1]:.2f}) |")
         print(lines[-1], flush=True)
@@ -411,21 +417,23 @@ def main() -> None:
         if "hand-written TF" in times:
             best = min(times["hand-written TF"], times["hand-written TF XLA"])
             reference.append(f"{label}: graph {times['hand-written TF']:.3f}, XLA {times['hand-written TF XLA']:.3f} "
-                             f"(engine / hand-written {min(times['engine'], times['engine XLA']) / best:.2f})")
+                             f"(engine / hand-written {engine_best / best:.2f})")
     floor = call_floor(args.batch, args.rounds)
-    floor_line = ("Framework call floor (sin(x @ w), x [batch, 2], forward + backward, median ms, interleaved): "
-                  + ", ".join(f"{k} {v:.3f}" for k, v in floor.items()) + ".")
-    if reference:
-        floor_line += ("\n\nThe same circuit written out by hand in TensorFlow (dense layers, elementwise products; no engine), "
-                       "timed in the same rounds, median ms: " + "; ".join(reference) + ".")
+    paragraphs = []  # under the table, in order
     if spreads:
-        floor_line = ("Fastest peer / engine (faster mode), paired round by round (both timed in the same round), "
-                      "median [quartiles] over rounds: " + "; ".join(spreads) + ".\n\n" + floor_line)
-    print(floor_line)
+        paragraphs.append("Fastest peer / engine (faster mode), paired round by round (both timed in the same round), "
+                     "median [quartiles] over rounds: " + "; ".join(spreads) + ".")
+    paragraphs.append("Framework call floor (sin(x @ w), x [batch, 2], forward + backward, median ms, interleaved): "
+                 + ", ".join(f"{k} {v:.3f}" for k, v in floor.items()) + ".")
+    if reference:
+        paragraphs.append("The same circuit written out by hand in TensorFlow (dense layers, elementwise products; no engine), "
+                     "timed in the same rounds, median ms: " + "; ".join(reference) + ".")
+    notes = "\n\n".join(paragraphs)
+    print(notes)
     text = (f"{platform.processor() or platform.machine()}, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'}"
             f" intra-op threads; TensorFlow steps through the {args.call} call; batch {args.batch}, depth {args.depth}, forward + backward, median ms of {args.rounds} "
             f"interleaved rounds ('–': not run; a peer slower than {args.budget:.0f} s at one size is skipped beyond it).\n\n"
-            + "\n".join(lines) + "\n\n" + floor_line + "\n\nLargest output difference from the engine: "
+            + "\n".join(lines) + "\n\n" + notes + "\n\nLargest output difference from the engine: "
             + "; ".join(f"{k}: " + ", ".join(f"{p} {v:.1e}" for p, v in g.items()) for k, g in gaps_all.items()) + "\n")
     print(text)
     if args.output:
