@@ -20,7 +20,7 @@ import hybridkeras  # noqa: F401
 from hybridkeras._compat import tf
 from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
-from hybridkeras.layers._tfq import BatchedCircuit
+from hybridkeras.layers.simulation import Simulation as BatchedCircuit
 from hybridkeras.models import build_hqnn_parallel, build_hqnn_parallel_cnn, compile_for
 
 

@@ -23,6 +23,14 @@ class ModelLoadError(OSError):
     """A saved model exists but cannot be read (corrupt, incomplete or foreign)."""
 
 
+class UnknownLayerError(ModelLoadError):
+    """A saved model names a layer class that is not known here, or that cannot be rebuilt from its config."""
+
+
+class UnsavableModelError(ValueError):
+    """A model holds a layer that could be written but never loaded (it has no config)."""
+
+
 class UnsafeModelError(ModelLoadError):
     """A saved model holds stored Python code (a Lambda layer's bytecode) and safe_mode is on."""
 
@@ -159,6 +167,7 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a tf_keras Model. Received: model={type(model).__name__}")
+    check_savable(model)
     path = Path(path)
     recover(path)
     if path.exists() and not overwrite:
@@ -190,6 +199,40 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+
+
+def _replacement(layer) -> str:
+    from hybridkeras import layers as ours
+
+    name = type(layer).__name__
+    if type(layer).__module__.startswith("tensorflow_quantum") and name in ours.__all__:
+        return f"use hybridkeras.layers.{name} instead (same arguments, plus backend=)"
+    return ("give the layer a get_config() that returns its constructor arguments and register its class with "
+            "keras.utils.register_keras_serializable")
+
+
+def check_savable(model) -> None:
+    """Raises `UnsavableModelError` when a layer of ``model`` has no config, so its export could not be reloaded.
+
+    tf_keras writes such a model without complaint, and loading it then fails ("Cannot call custom
+    layer ... because the call function was not serialized"); TFQ's layers are the usual case.
+    Called by `save_model` before anything is written.
+    """
+    for layer in _all_layers(model):
+        try:
+            layer.get_config()
+        except NotImplementedError as exc:
+            raise UnsavableModelError(
+                f"Layer {layer.name!r} ({type(layer).__module__}.{type(layer).__name__}) has no config, so the export "
+                f"could be written but never loaded; nothing was written. To save it, {_replacement(layer)}"
+            ) from exc
 
 
 def _complete(folder: Path) -> bool:
@@ -231,8 +274,8 @@ def _serving_signature(model):
     libraries while loading; they load with `load_model` (their layers rebuild from configs).
     """
     if len(getattr(model, "inputs", None) or ()) != 1 or len(getattr(model, "outputs", None) or ()) != 1 \
-            or _uses_tfq(model):
-        return None  # subclassed models (no inputs until called), several inputs or outputs, TFQ layers
+            or _uses_tfq(model) or model.inputs[0].dtype == tf.string:
+        return None  # subclassed models (no inputs until called), several inputs or outputs, TFQ layers, circuit inputs
     tensor = model.inputs[0]
     spec = tf.TensorSpec(tensor.shape, tensor.dtype, name=model.input_names[0])
     key = "probabilities" if getattr(model.layers[-1], "activation", None) is keras.activations.softmax else "outputs"
@@ -287,10 +330,34 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
             kwargs = {"safe_mode": safe_mode} if path.suffix == ".keras" else {}
             return keras.models.load_model(str(path), custom_objects=objects, compile=compile, **kwargs)
     except Exception as exc:
+        unknown = _unknown_layer(exc)
+        if unknown:
+            raise UnknownLayerError(
+                f"The model at {str(path)!r} holds {unknown}, so it cannot be rebuilt here. The export itself is "
+                "readable: import the module that defines the class (or pass custom_objects=), or, for a layer saved "
+                "without a config (such as tfq.layers.PQC), rebuild the model with hybridkeras.layers and save it again "
+                f"({type(exc).__name__}: {str(exc)[:300]})"
+            ) from exc
         raise ModelLoadError(
             f"The SavedModel at {str(path)!r} is corrupt or incomplete and could not be loaded "
             f"({type(exc).__name__}: {str(exc)[:300]})"
         ) from exc
+
+
+def _unknown_layer(exc) -> str | None:
+    """What a load error says about a layer class that is unknown or has no config, or None."""
+    import re
+
+    text = str(exc)
+    match = re.search(r"Unknown (?:layer|object|class)[^'\"]*['\"]([^'\"]+)['\"]", text)
+    if match:
+        return f"a layer of the unknown class {match.group(1)!r}"
+    match = re.search(r"Cannot call custom layer (\S+) of type (\S+?), because the call function was not serialized", text)
+    if match:
+        return f"the layer {match.group(1)!r} of class {match.group(2)!r}, which was saved without a config"
+    if isinstance(exc, NotImplementedError) or "get_config" in text:
+        return "a layer whose class has no config"
+    return None
 
 
 def read_record(path) -> dict:

@@ -58,3 +58,7 @@ __all__ = [
     "walsh_matrix",
     "z_strings",
 ]
+
+from hybridkeras.circuits.serialization import from_json, to_json  # noqa: E402
+
+__all__ += ["from_json", "to_json"]

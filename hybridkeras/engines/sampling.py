@@ -22,14 +22,21 @@ class Sampler:
         self.seed = int(seed)
         self._generator = tf.random.Generator.from_seed(self.seed)
 
-    def frequencies(self, probabilities):
-        """[rows, 2^n] outcome frequencies of ``repetitions`` shots per row of ``probabilities`` [rows, 2^n]."""
+    def outcomes(self, probabilities, repetitions: int | None = None):
+        """[rows, shots] int32 basis-state indices drawn from each row of ``probabilities`` [rows, 2^n]
+        (``repetitions`` shots per row; default: the sampler's)."""
         p = tf.cast(tf.stop_gradient(probabilities), tf.float64)
         rows, size = tf.shape(p)[0], tf.shape(p)[1]
         cdf = tf.math.cumsum(p, axis=1)
         seed = self._generator.make_seeds(1)[:, 0]
-        u = tf.random.stateless_uniform([rows, self.repetitions], seed=seed, dtype=tf.float64) * cdf[:, -1:]
-        outcome = tf.minimum(tf.searchsorted(cdf, u, side="right"), size - 1)
+        shots = self.repetitions if repetitions is None else int(repetitions)
+        u = tf.random.stateless_uniform([rows, shots], seed=seed, dtype=tf.float64) * cdf[:, -1:]
+        return tf.minimum(tf.searchsorted(cdf, u, side="right"), size - 1)
+
+    def frequencies(self, probabilities):
+        """[rows, 2^n] outcome frequencies of ``repetitions`` shots per row of ``probabilities`` [rows, 2^n]."""
+        rows, size = tf.shape(probabilities)[0], tf.shape(probabilities)[1]
+        outcome = self.outcomes(probabilities)
         segment = tf.reshape(outcome + tf.range(rows)[:, None] * size, [-1])
         counts = tf.math.unsorted_segment_sum(tf.ones_like(segment, tf.float32), segment, rows * size)
         return tf.reshape(counts, [rows, size]) / float(self.repetitions)

@@ -258,6 +258,20 @@ class StateVectorCircuit:
         """
         return tf.reshape(self._final(values, shared, rotated=False, initial=initial), [-1] + [2] * self.n)
 
+    def probabilities(self, values, shared=None, initial=None):
+        """Exact basis-state probabilities [rows, 2^n] of the final states (qubit 0 most significant); arguments as in
+        `state`."""
+        return tf.reshape(self._probabilities(values, shared, initial), [-1, 2**self.n])
+
+    def samples(self, values, repetitions: int, shared=None, initial=None, seed: int | None = None):
+        """Measured bits [rows, repetitions, n] int8 of every qubit (register order), ``repetitions`` shots per row
+        drawn from the exact probabilities, independent across rows and calls; arguments as in `state`."""
+        if self._sampler is None or seed is not None:
+            self._sampler = Sampler(repetitions, seed)
+        outcomes = self._sampler.outcomes(self._probabilities(values, shared, initial), repetitions)
+        shifts = tf.constant([self.n - 1 - q for q in range(self.n)], tf.int32)
+        return tf.cast(tf.bitwise.bitwise_and(tf.bitwise.right_shift(outcomes[..., None], shifts), 1), tf.int8)
+
     def __call__(self, values, shared=None, initial=None):
         """Readout values [rows, outputs]; arguments as in `state`."""
         return tf.reshape(self._values(values, shared, initial), [-1, self.outputs])

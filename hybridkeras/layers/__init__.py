@@ -1,5 +1,7 @@
-"""Keras layers (tf_keras) that wrap TensorFlow Quantum, plus fitted feature transforms."""
+"""Keras layers (tf_keras): any Cirq circuit (`PQC`, `ControlledPQC`, `Expectation`, ...), the papers' quantum layers built
+on them, and fitted feature transforms."""
 from hybridkeras.layers.base import QuantumLayer
+from hybridkeras.layers.circuit_layers import AddCircuit, ControlledPQC, Expectation, PQC, Sample, SampledExpectation, State
 from hybridkeras.layers.ensemble import LogitAverage
 from hybridkeras.layers.feature_map import QuantumFeatureMap
 from hybridkeras.layers.lcqhnn import LCQHNNBlock
@@ -9,6 +11,8 @@ from hybridkeras.layers.quanvolution import Quanvolution2D
 from hybridkeras.layers.student import ClassProbabilities, EncodedPQC, SigmoidPairLogits
 
 CUSTOM_OBJECTS = {
+    **{f"hybridkeras>{c.__name__}": c for c in (AddCircuit, ControlledPQC, Expectation, PQC, Sample, SampledExpectation,
+                                               State)},
     "hybridkeras>QuantumFeatureMap": QuantumFeatureMap,
     "hybridkeras>ParallelPQC": ParallelPQC,
     "hybridkeras>LCQHNNBlock": LCQHNNBlock,
@@ -24,6 +28,7 @@ CUSTOM_OBJECTS = {
 }
 
 __all__ = [
+    "AddCircuit", "ControlledPQC", "Expectation", "PQC", "Sample", "SampledExpectation", "State",
     "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "ImageRange", "LCQHNNBlock", "LogitAverage", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
     "QuantumLayer", "Quanvolution2D", "SigmoidPairLogits",
 ]

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import cirq
 
-from hybridkeras._compat import keras, tf, tfq
+from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
 from hybridkeras.layers._backend import check_qubits
 from hybridkeras.layers.base import QuantumLayer, serializable
-from hybridkeras.layers._tfq import BatchedCircuit, Readout
+from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import check_choice, check_rank2
 
 # RY(2·arccos x) has an infinite derivative at x = 1; features are clipped just below it so
@@ -34,7 +34,7 @@ class QuantumFeatureMap(QuantumLayer):
     * 'probs', exact: ControlledPQC gives the 2^n − 1 expectations ⟨Z_S⟩ and a fixed
       Walsh–Hadamard transform turns them into probabilities (far cheaper than 2^n projector
       PauliSums of 2^n terms each; equal to them, see `circuits.readouts`).
-    * 'probs', sampled: `tfq.layers.Sample` draws N bitstrings per circuit and the layer
+    * 'probs', sampled: TFQ's Sample op (through `layers.simulation`) draws N bitstrings per circuit and the layer
       returns their frequencies, as a measurement record on hardware would. Sampling passes
       no gradient, so use it for fixed feature extraction, not for end-to-end fine-tuning.
 
@@ -74,16 +74,13 @@ class QuantumFeatureMap(QuantumLayer):
         self.readout_dim = readout_size(self.qubits, self.readout)
         # TFQ: sampled probabilities from bitstrings (tfq.layers.Sample); the engine samples them itself
         self._sampled_probs = self.readout == "probs" and self.repetitions is not None and self.backend == "tfq"
+        self._pqc = Simulation(
+            self.circuit, None if self._sampled_probs else self._readout.measured, self._symbols,
+            repetitions=None if self._sampled_probs else self.repetitions, differentiator=self.differentiator,
+            via="expectation" if self._sampled_probs else "controlled_pqc", name="controlled_pqc", backend=self.backend,
+        )
         if self._sampled_probs:
-            self._sampler = tfq.layers.Sample(name="sample")
-            self._model = tfq.convert_to_tensor([self.circuit])
-            self._names = tf.constant([str(s) for s in self._symbols])
             self._place = tf.constant([2 ** (self.qubits - 1 - i) for i in range(self.qubits)], tf.int32)
-        else:
-            self._pqc = BatchedCircuit(
-                self.circuit, self._readout.measured, self._symbols, repetitions=self.repetitions,
-                differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
-            )
         self.groups = None
 
     @property
@@ -114,12 +111,7 @@ class QuantumFeatureMap(QuantumLayer):
         angles = tf.reshape(2.0 * tf.acos(x), [-1, self.qubits])
         count = tf.shape(angles)[0]
         if self._sampled_probs:
-            bits = self._sampler(
-                tf.tile(self._model, [count]),
-                symbol_names=self._names,
-                symbol_values=angles,
-                repetitions=self.repetitions,
-            ).to_tensor()
+            bits = self._pqc.sample(angles, self.repetitions)
             index = tf.reduce_sum(tf.cast(bits, tf.int32) * self._place, axis=-1)
             values = tf.reduce_mean(tf.one_hot(index, self.readout_dim, dtype=tf.float32), axis=1)
         else:

@@ -10,7 +10,7 @@ from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers._backend import check_qubits
 from hybridkeras.layers.base import QuantumLayer, serializable
-from hybridkeras.layers._tfq import BatchedCircuit, Readout
+from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import check_choice, check_rank2
 
 LCQHNN_READOUTS = ("Z", "probs")
@@ -63,7 +63,7 @@ class LCQHNNBlock(QuantumLayer):
         self.circuit = lcqhnn_circuit(self._qubits, self._inputs, self._weights)
         self._readout = Readout(self._qubits, self.readout, self.backend)
         self.units = readout_size(self.qubits, self.readout)
-        self._pqc = BatchedCircuit(
+        self._pqc = Simulation(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
             shared=self.qubits,

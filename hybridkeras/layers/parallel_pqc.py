@@ -10,7 +10,7 @@ from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.layers._backend import check_qubits
 from hybridkeras.layers.base import QuantumLayer, serializable
-from hybridkeras.layers._tfq import BatchedCircuit
+from hybridkeras.layers.simulation import Simulation
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
 PAULI_AXES = ("X", "Y", "Z")
@@ -28,7 +28,7 @@ class ParallelPQC(QuantumLayer):
     whole batch (batch·circuits of them) run in a single `tfq.layers.Expectation` call
     (`SampledExpectation` with `repetitions`), so gradients reach the inputs and the weights.
     (`tfq.layers.ControlledPQC` gives the same numbers but re-serialises every circuit of the
-    batch on each call; see `layers._tfq.BatchedCircuit`.)
+    batch on each call; see `layers.simulation.Simulation`.)
 
     Args:
         circuits: Number of parallel circuits c (the paper uses 4).
@@ -73,7 +73,7 @@ class ParallelPQC(QuantumLayer):
         grid = np.array(self._weights, dtype=object).reshape(self.depth, self.qubits, 3).tolist()
         self.circuit = parallel_pqc_circuit(self._qubits, self._inputs, grid, embedding=self.embedding)
         self.operators = pauli_readout(self._qubits, self.readout)
-        self._pqc = BatchedCircuit(
+        self._pqc = Simulation(
             self.circuit, self.operators, self._inputs + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
             shared=len(self._weights),

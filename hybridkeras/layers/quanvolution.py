@@ -8,7 +8,7 @@ import cirq
 from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
 from hybridkeras.layers.base import QuantumLayer, serializable
-from hybridkeras.layers._tfq import BatchedCircuit
+from hybridkeras.layers.simulation import Simulation
 from hybridkeras.layers._validation import check_choice, check_positive_int
 
 MAX_KERNEL = 3  # k² qubits: 9 at most
@@ -58,7 +58,7 @@ class Quanvolution2D(QuantumLayer):
         self._weights = make_symbols("w", self.n_qubits)
         self.circuit = quanv_kernel_circuit(self._qubits, self._pixels, self._weights, rotation_axis=self.rotation)
         self.operators = pauli_readout(self._qubits, "Z")
-        self._pqc = BatchedCircuit(
+        self._pqc = Simulation(
             self.circuit, self.operators, self._pixels + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
             shared=len(self._weights),

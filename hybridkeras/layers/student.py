@@ -10,7 +10,7 @@ from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
 from hybridkeras.layers._backend import check_qubits
 from hybridkeras.layers.base import QuantumLayer, serializable
-from hybridkeras.layers._tfq import BatchedCircuit, Readout
+from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_count, check_positive_int, check_rank2
 
 ENCODINGS = ("amplitude", "angle")
@@ -125,7 +125,7 @@ class EncodedPQC(QuantumLayer):
         # the engine starts from the amplitude-encoded state (see the class docstring)
         self._starts_encoded = self.backend == "statevector" and self.encoding == "amplitude"
         circuit, symbols = (trainable, self._weights) if self._starts_encoded else (self.circuit, self._inputs + self._weights)
-        self._pqc = BatchedCircuit(
+        self._pqc = Simulation(
             circuit, self._readout.measured, symbols, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
             shared=len(self._weights) if self.depth else 0,
