@@ -4,6 +4,7 @@ from hybridkeras.data.loaders import DATA_DIR_ENV, DATASETS, Dataset, load, read
 from hybridkeras.data.spec import DataSpec
 from hybridkeras.data.preprocessing import (
     balanced_subset,
+    binarise,
     check_finite,
     filter_classes,
     make_augmenter,
@@ -13,7 +14,7 @@ from hybridkeras.data.preprocessing import (
 )
 
 __all__ = [
-    "DATASETS", "DATA_DIR_ENV", "DataSpec", "Dataset", "balanced_subset", "check_finite", "filter_classes",
+    "DATASETS", "DATA_DIR_ENV", "DataSpec", "Dataset", "balanced_subset", "binarise", "check_finite", "filter_classes",
     "load", "make_augmenter", "normalize_images", "read_idx", "read_idx_folder", "resize_images",
     "stratified_split", "write_idx",
 ]

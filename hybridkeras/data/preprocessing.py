@@ -142,3 +142,10 @@ def make_augmenter(*, rotation: float = 0.05, shift: float = 0.1, flip: bool = F
     if flip:
         augment.append(keras.layers.RandomFlip("horizontal", seed=seed + 2))
     return keras.Sequential(augment, name="augmentation")
+
+
+def binarise(images: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """0/1 float32 images: 1 where a pixel (in [0, 1]) is above ``threshold`` (TFQ's MNIST tutorial uses 0.5)."""
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"`threshold` must be in [0, 1]. Received: threshold={threshold!r}")
+    return (np.asarray(images, np.float32) > float(threshold)).astype(np.float32)

@@ -126,6 +126,44 @@ def _kron(factors):
     return out
 
 
+_PAULIS = (np.eye(2), np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0]))
+
+
+def pair_terms(record) -> dict | None:
+    """A two-qubit record as U(values) = Σ_m c_m(values) · P_m ⊗ Q_m over Pauli pairs (P_m, Q_m), or None.
+
+    c_m = base_m + Σ_t exp(i·(coeffs_t · values + const_t)) · term_{t,m}, with the constant
+    coefficients found here (tr((P ⊗ Q)† M) / 4 of the base and of each term's matrix). Only the
+    pairs some matrix uses are kept: XX**t, ZZ**t and CZ**t take two (I⊗I and the coupling), CNOT four.
+    Applying a pair is two 2×2 products on free reshapes of the state, where a wide gate through a
+    transposed view would copy the whole state twice.
+    """
+    if record.width != 2:
+        return None
+    matrices = [record.base] + [t.matrix for t in record.terms]
+    pairs = [(a, b) for a in range(4) for b in range(4)]
+    coefficients = np.array([[np.trace(np.kron(_PAULIS[a], _PAULIS[b]).conj().T @ m) / 4 for a, b in pairs]
+                             for m in matrices])  # [1 + terms, 16]
+    used = np.flatnonzero(np.abs(coefficients).max(axis=0) > 1e-12)
+    return {"pairs": [pairs[i] for i in used], "base": coefficients[0, used],
+            "terms": coefficients[1:, used],
+            "coeffs": np.stack([t.coeffs for t in record.terms], axis=1) if record.terms else None,
+            "consts": np.array([t.const for t in record.terms])}
+
+
+def _pauli_on(state, pauli: int, qubit: int, n: int):
+    """Pauli I, X, Y or Z (0–3) on one qubit of a [rows, 2^n] state: a reversal and/or a sign on a free reshape
+    (no matrix product: a batch of millions of 2×2 products is far slower than one pass)."""
+    if pauli == 0:
+        return state
+    view = tf.reshape(state, [-1, 2, 2 ** (n - 1 - qubit)])
+    if pauli == 3:
+        return view * tf.constant(np.array([1, -1], np.complex64)[None, :, None])
+    if pauli == 2:
+        view = view * tf.constant(np.array([1j, -1j], np.complex64)[None, :, None])
+    return tf.reverse(view, axis=[1])
+
+
 def _embed_rows(matrix, kind, rows, groups):
     """A per-kind matrix [X, …] as one per row [rows, …] (groups tiled, constants broadcast)."""
     if kind == "row":
@@ -170,6 +208,7 @@ class Executor:
                 self._run_index[kind] = index.astype(np.int32)
         # blocks: layer gather indices and factor constants
         self._blocks = {}
+        self._pairs = {}
         for step in plan.steps:
             if isinstance(step, Block):
                 self._blocks[id(step)] = self._block_setup(step)
@@ -382,10 +421,37 @@ class Executor:
                 state = self._apply_block(state, matrix, step, rows, groups)
             elif isinstance(step, Perm):
                 state = permute_rows(state, step.source, step.phases)
+            elif pair_terms(step.record) is not None:
+                state = self._apply_pair(state, step, full, group_values, rows, groups)
             else:
                 state = self._apply_wide(state, self._wide_matrix(step, full, group_values, rows, groups),
                                          list(step.record.qubits), rows)
         return tf.reshape(state, [-1, 2**self.n])  # the static width, for Keras' shape inference
+
+    def _apply_pair(self, state, step: Wide, full, group_values, rows, groups):
+        """A two-qubit gate on distant qubits as Σ_m c_m · P_m ⊗ Q_m (see `pair_terms`)."""
+        terms = self._pairs.setdefault(id(step), pair_terms(step.record))
+        n = self.n
+        p, q = step.record.qubits
+        if p > q:  # the record's first qubit carries P: keep (P, Q) attached to (p, q)
+            terms = dict(terms, pairs=[(b, a) for a, b in terms["pairs"]])
+            p, q = q, p
+        base = tf.constant(terms["base"].astype(np.complex64))
+        if terms["coeffs"] is None or step.kind == "const":
+            coefficients = base[None]  # [1, M]
+        else:
+            values = full if step.kind == "row" else group_values
+            angles = tf.linalg.matmul(values, tf.constant(terms["coeffs"].astype(np.float32))) + \
+                tf.constant(terms["consts"].astype(np.float32))
+            phases = tf.complex(tf.cos(angles), tf.sin(angles))
+            coefficients = base[None] + tf.linalg.matmul(phases, tf.constant(terms["terms"].astype(np.complex64)))
+            coefficients = _embed_rows(coefficients, step.kind, rows, groups)  # [rows, M]
+        out = None
+        for m, (a, b) in enumerate(terms["pairs"]):
+            part = _pauli_on(_pauli_on(state, a, p, n), b, q, n)
+            part = tf.reshape(part, [rows, -1]) * coefficients[:, m:m + 1]
+            out = part if out is None else out + part
+        return out
 
     def _wide_matrix(self, step: Wide, full, group_values, rows, groups):
         if step.kind == "const":
