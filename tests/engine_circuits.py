@@ -151,3 +151,38 @@ def random_product_circuit(rng, qubits, symbols, *, tail: int = 6, entangle: boo
     if toffoli and n > 2:
         circuit.append(cirq.CCX(*(qubits[i] for i in rng.choice(n, 3, replace=False))))
     return circuit
+
+
+_TFQ_ONE = (cirq.XPowGate, cirq.YPowGate, cirq.ZPowGate, cirq.HPowGate)
+_TFQ_TWO = (cirq.CZPowGate, cirq.CXPowGate, cirq.XXPowGate, cirq.YYPowGate, cirq.ZZPowGate, cirq.ISwapPowGate,
+            cirq.SwapPowGate)
+
+
+def tfq_random_circuit(rng, qubits, symbols, *, ops: int = 16) -> cirq.Circuit:
+    """A random circuit of the gates TFQ serialises: powers of X/Y/Z/H and of the two-qubit gates with exponents
+    c·symbol (TFQ's form) or numbers, PhasedX, FSim, and controlled rotations; ``symbols`` all appear."""
+    n = len(qubits)
+    circuit = cirq.Circuit()
+
+    def exponent(i=None):
+        if symbols and (i is not None or rng.random() < 0.8):
+            s = symbols[int(rng.integers(len(symbols))) if i is None else i]
+            return float(rng.choice([1.0, -0.5, 0.7, 2.0])) * s
+        return float(rng.uniform(-1, 1))
+
+    for i in range(len(symbols)):  # every symbol is used at least once
+        circuit.append(_TFQ_ONE[i % 3](exponent=exponent(i)).on(qubits[i % n]))
+    for _ in range(ops):
+        q = [qubits[i] for i in rng.permutation(n)]
+        kind = rng.integers(5)
+        if kind <= 1 or n == 1:
+            op = _TFQ_ONE[rng.integers(4)](exponent=exponent(), global_shift=float(rng.choice([0.0, -0.5]))).on(q[0])
+        elif kind == 2:
+            op = _TFQ_TWO[rng.integers(len(_TFQ_TWO))](exponent=exponent()).on(q[0], q[1])
+        elif kind == 3:
+            op = cirq.PhasedXPowGate(phase_exponent=float(rng.uniform(-1, 1)), exponent=exponent()).on(q[0]) \
+                if rng.random() < 0.5 else cirq.FSimGate(theta=exponent(), phi=float(rng.uniform(-1, 1))).on(q[0], q[1])
+        else:
+            op = _TFQ_ONE[rng.integers(3)](exponent=exponent()).on(q[0]).controlled_by(q[1])
+        circuit.append(op)
+    return circuit

@@ -17,8 +17,8 @@ def to_json(value) -> str | None:
 
 def from_json(text, *, what: str = "value"):
     """A Cirq object (or list) from `to_json`'s output; a Cirq object given as it is passes through."""
-    if text is None or not isinstance(text, str):
-        return text
+    if text is None or not isinstance(text, str) or not text.lstrip().startswith(("{", "[")):
+        return text  # not Cirq JSON: the caller's type check names it
     try:
         return cirq.read_json(json_text=text)
     except Exception as exc:  # a config edited by hand, or from another Cirq

@@ -293,20 +293,37 @@ class DynamicSimulation:
                 return self.layer(circuits, symbol_names=names_t, symbol_values=values).to_tensor()
             return self.layer(circuits, symbol_names=names_t, symbol_values=values, repetitions=repetitions).to_tensor()
         symbols = [sympy.Symbol(str(s)) for s in names]
+        if self.kind == "sample":  # no gradient
+            def run_samples(circuits_t, values_t):
+                return self._run(circuits_t.numpy(), values_t, symbols, None, repetitions)
+
+            return tf.py_function(run_samples, [circuits, tf.stop_gradient(values)], tf.int8)
+        dtype = tf.float32 if self.kind == "expectation" else tf.complex64
+        extra = [] if operators is None else [operators]
+
+        def forward(circuits_t, values_t, *ops_t):
+            return self._run(circuits_t.numpy(), values_t, symbols, ops_t[0].numpy() if ops_t else None)
+
+        def backward(circuits_t, values_t, upstream, *ops_t):
+            with tf.GradientTape() as tape:
+                tape.watch(values_t)
+                out = forward(circuits_t, values_t, *ops_t)
+            return tape.gradient(out, values_t, output_gradients=upstream)
+
+        # the gradient reaches the symbol values only (a py_function's own gradient would also be asked for the
+        # string inputs, which have none)
+        @tf.custom_gradient
+        def simulate(values_t):
+            out = tf.py_function(forward, [circuits, values_t] + extra, dtype)
+
+            def grad(upstream):
+                return tf.py_function(backward, [circuits, values_t, upstream] + extra, tf.float32)
+
+            return out, grad
+
+        out = simulate(values)
         if self.kind == "expectation":
-            width = operators.shape[1]
-
-            def run(circuits_np, values_t, operators_np):
-                return self._run(circuits_np.numpy(), values_t, symbols, operators_np.numpy())
-
-            out = tf.py_function(run, [circuits, values, operators], tf.float32)
-            out.set_shape([None, width])
-            return out
-
-        def run_states(circuits_np, values_t):
-            return self._run(circuits_np.numpy(), values_t, symbols, None, repetitions)
-
-        out = tf.py_function(run_states, [circuits, values], tf.complex64 if self.kind == "state" else tf.int8)
+            out.set_shape([None, operators.shape[1]])
         return out
 
     def _engine(self, key, symbols, operator_keys):
