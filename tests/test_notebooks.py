@@ -13,6 +13,7 @@ NOTEBOOKS = {
     "04_lcqhnn.ipynb": 'CONFIG = CONFIG.replace(epochs=2, report_epochs=(1, 2), gradcam_epochs=(0, 2))\nOUTPUT = {output!r}',
     "05_distillation.ipynb": 'CONFIG = CONFIG.replace(epochs=1, teacher_epochs=1, seeds=(0,), per_class=20, val_per_class=5, '
                              'teacher_kwargs={{"alexnet": {{"fc_units": 32}}}})\nOUTPUT = {output!r}',
+    "06_your_own_circuit.ipynb": 'MNIST_EXAMPLES, QCNN_EXAMPLES, EPOCHS = 64, 32, 1\nOUTPUT = {output!r}',
 }
 EXPORTS = {
     "01_autoencoder_quantum_features.ipynb": "hybrid",
@@ -20,6 +21,7 @@ EXPORTS = {
     "03_hqnn_quanv.ipynb": "hqnn-quanv/seed0/model",
     "04_lcqhnn.ipynb": "lcqhnn/seed42/model",
     "05_distillation.ipynb": "seed0/student-3q/from-ensemble/model",
+    "06_your_own_circuit.ipynb": "QCNN-statevector",
 }
 
 
