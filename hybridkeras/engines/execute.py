@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridkeras._compat import tf
-from hybridkeras.engines.ops import permute_rows, take
+from keras import ops as K
+
+from hybridkeras.engines.ops import complex_, constant, matmul, permute_rows, rank, take, tile_rows
 from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide, phased_permutation
 
 
@@ -62,17 +63,17 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
     base = table["base"] if column is None else table["base"][..., column]
     if table["terms"] is None:
         if records_first:
-            return [tf.constant(b.astype(np.complex64))[None] for b in base]
+            return [K.convert_to_tensor(b.astype(np.complex64))[None] for b in base]
         if parts:
             flat = base.reshape(1, -1)
-            return tf.constant(flat.real.astype(np.float32)), tf.constant(flat.imag.astype(np.float32))
-        return tf.constant(base.astype(np.complex64))[None]
+            return K.convert_to_tensor(flat.real.astype(np.float32)), K.convert_to_tensor(flat.imag.astype(np.float32))
+        return K.convert_to_tensor(base.astype(np.complex64))[None]
     count, width, d = table["count"], table["width"], table["d"]
     weights = table["weights"] if column is None else table["weights"][..., column]  # [R, 2, T, 2, d(, d)]
     cell = int(np.prod(weights.shape[4:]))  # entries per matrix (or column)
     low, high = table["used"]  # only the symbols the records use: no product with zero coefficients
-    angles = tf.linalg.matmul(values[:, low:high], tf.constant(table["coeffs"][low:high])) + tf.constant(table["consts"])  # [X, R·T]
-    rows = tf.shape(values)[0]
+    angles = matmul(values[:, low:high], K.convert_to_tensor(table["coeffs"][low:high])) + K.convert_to_tensor(table["consts"])  # [X, R·T]
+    rows = K.shape(values)[0]
     if (2 * count * width) * (count * cell) <= table["dense_limit"] and not records_first:
         if ("dense", column) not in table:  # block diagonal: record r's terms make record r's entries
             dense = np.zeros((2, count, width, 2, count, cell), np.float32)
@@ -80,40 +81,40 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
                 dense[:, r, :, :, r] = weights[r].reshape(2, width, 2, cell)
             table["dense", column] = dense.reshape(2 * count * width, 2, count * cell)
         dense = table["dense", column]
-        trig, half = (tf.cos(angles), tf.sin(angles)), count * width
+        trig, half = (K.cos(angles), K.sin(angles)), count * width
 
         def part(p):  # [X, R·cell]: Σ over cos and sin of their products, leaving out all-zero blocks
-            terms = [tf.linalg.matmul(trig[h], tf.constant(dense[h * half:(h + 1) * half, p]))
+            terms = [matmul(trig[h], K.convert_to_tensor(dense[h * half:(h + 1) * half, p]))
                      for h in (0, 1) if dense[h * half:(h + 1) * half, p].any()]
-            return tf.add_n(terms) if terms else tf.zeros([rows, count * cell])
+            return sum(terms[1:], terms[0]) if terms else K.zeros([rows, count * cell])
 
         real, imag = part(0), part(1)
     else:
-        trig = tf.concat([tf.cos(angles), tf.sin(angles)], axis=1)  # [X, (cos | sin), R, T]
+        trig = K.concatenate([K.cos(angles), K.sin(angles)], axis=1)  # [X, (cos | sin), R, T]
         # one product per record: [R, X, 2T] @ [R, 2T, 2·cell] (a batched matmul; einsum is slower here)
-        grouped = tf.reshape(tf.transpose(tf.reshape(trig, [rows, 2, count, width]), [2, 0, 1, 3]),
+        grouped = K.reshape(K.transpose(K.reshape(trig, [rows, 2, count, width]), [2, 0, 1, 3]),
                              [count, rows, 2 * width])
-        both = tf.linalg.matmul(grouped, tf.constant(weights.reshape(count, 2 * width, 2 * cell).astype(np.float32)))
-        real, imag = tf.split(both, 2, axis=2)  # [R, X, cell] each
+        both = matmul(grouped, K.convert_to_tensor(weights.reshape(count, 2 * width, 2 * cell).astype(np.float32)))
+        real, imag = K.split(both, 2, axis=2)  # [R, X, cell] each
         if records_first:
             flat_base = base.reshape(count, 1, cell)
-            matrices = tf.complex(real + tf.constant(flat_base.real.astype(np.float32)),
-                                  imag + tf.constant(flat_base.imag.astype(np.float32)))
-            return tf.unstack(tf.reshape(matrices, [count, rows] + list(weights.shape[4:])), axis=0)
-        real, imag = (tf.reshape(tf.transpose(part, [1, 0, 2]), [rows, -1]) for part in (real, imag))
+            matrices = complex_(real + K.convert_to_tensor(flat_base.real.astype(np.float32)),
+                                  imag + K.convert_to_tensor(flat_base.imag.astype(np.float32)))
+            return K.unstack(K.reshape(matrices, [count, rows] + list(weights.shape[4:])), axis=0)
+        real, imag = (K.reshape(K.transpose(part, [1, 0, 2]), [rows, -1]) for part in (real, imag))
     flat_base = base.reshape(count * cell)
-    real = real + tf.constant(flat_base.real.astype(np.float32))
-    imag = imag + tf.constant(flat_base.imag.astype(np.float32))
+    real = real + K.convert_to_tensor(flat_base.real.astype(np.float32))
+    imag = imag + K.convert_to_tensor(flat_base.imag.astype(np.float32))
     if parts:
         return real, imag
-    return tf.reshape(tf.complex(real, imag), [rows, count] + list(weights.shape[4:]))
+    return K.reshape(complex_(real, imag), [rows, count] + list(weights.shape[4:]))
 
 
 def _chain(factors):
     """Product F_last · … · F_first of [..., 2, 2] factors listed in order (elementwise: cheaper than tiny matmuls)."""
     product = factors[0]
     for factor in factors[1:]:
-        product = tf.reduce_sum(tf.expand_dims(factor, -1) * tf.expand_dims(product, -3), axis=-2)
+        product = K.sum(K.expand_dims(factor, -1) * K.expand_dims(product, -3), axis=-2)
     return product
 
 
@@ -122,7 +123,7 @@ def _kron(factors):
     out = factors[0]
     for factor in factors[1:]:
         side = out.shape[-1] * 2
-        out = tf.reshape(tf.einsum("xlac,xlbd->xlabcd", out, factor), [-1, out.shape[1], side, side])
+        out = K.reshape(K.einsum("xlac,xlbd->xlabcd", out, factor), [-1, out.shape[1], side, side])
     return out
 
 
@@ -156,12 +157,12 @@ def _pauli_on(state, pauli: int, qubit: int, n: int):
     (no matrix product: a batch of millions of 2×2 products is far slower than one pass)."""
     if pauli == 0:
         return state
-    view = tf.reshape(state, [-1, 2, 2 ** (n - 1 - qubit)])
+    view = K.reshape(state, [-1, 2, 2 ** (n - 1 - qubit)])
     if pauli == 3:
-        return view * tf.constant(np.array([1, -1], np.complex64)[None, :, None])
+        return view * K.convert_to_tensor(np.array([1, -1], np.complex64)[None, :, None])
     if pauli == 2:
-        view = view * tf.constant(np.array([1j, -1j], np.complex64)[None, :, None])
-    return tf.reverse(view, axis=[1])
+        view = view * K.convert_to_tensor(np.array([1j, -1j], np.complex64)[None, :, None])
+    return K.flip(view, axis=1)
 
 
 def _embed_rows(matrix, kind, rows, groups):
@@ -169,8 +170,8 @@ def _embed_rows(matrix, kind, rows, groups):
     if kind == "row":
         return matrix
     if kind == "group":
-        return tf.tile(matrix, tf.concat([[rows // groups], tf.ones([tf.rank(matrix) - 1], tf.int32)], 0))
-    return tf.tile(matrix, tf.concat([[rows], tf.ones([tf.rank(matrix) - 1], tf.int32)], 0))
+        return tile_rows(matrix, rows // groups)
+    return tile_rows(matrix, rows)
 
 
 class Executor:
@@ -259,15 +260,15 @@ class Executor:
     def run_matrices(self, kind, values):
         """[X, runs + 1, 2, 2]: every run's 2×2 product for the runs of ``kind`` (identity appended)."""
         if kind in self._run_const:
-            return tf.constant(self._run_const[kind].astype(np.complex64))[None]
+            return K.convert_to_tensor(self._run_const[kind].astype(np.complex64))[None]
         mats = evaluate(self._tables[kind], values)  # [X, members, 2, 2]
-        eye = tf.tile(tf.eye(2, dtype=tf.complex64)[None, None], [tf.shape(mats)[0], 1, 1, 1])
+        eye = tile_rows(constant(np.eye(2)[None, None], "complex64"), K.shape(mats)[0])
         if self._one_gate_per_run(kind):
             product = mats  # nothing to multiply
         else:
-            gathered = take(tf.concat([mats, eye], axis=1), self._run_index[kind])  # [X, runs, L, 2, 2]
-            product = _chain(tf.unstack(gathered, axis=2))
-        return tf.concat([product, eye], axis=1)
+            gathered = take(K.concatenate([mats, eye], axis=1), self._run_index[kind])  # [X, runs, L, 2, 2]
+            product = _chain(K.unstack(gathered, axis=2))
+        return K.concatenate([product, eye], axis=1)
 
     def run_columns(self, kind, values, mats):
         """[X, runs + 1, 2]: column 0 of every run's product (the state it makes from |0⟩), identity's last.
@@ -278,8 +279,8 @@ class Executor:
         if not (self._one_gate_per_run(kind) and all(id(run) in self._prefix_ids for run in self._runs[kind])):
             return mats(kind)[:, :, :, 0]
         columns = evaluate(self._tables[kind], values, column=0)  # [X, runs, 2]
-        zero = tf.tile(tf.constant([[[1.0, 0.0]]], tf.complex64), [tf.shape(columns)[0], 1, 1])
-        return tf.concat([columns, zero], axis=1)
+        zero = tile_rows(constant([[[1.0, 0.0]]], "complex64"), K.shape(columns)[0])
+        return K.concatenate([columns, zero], axis=1)
 
     def _block_setup(self, block: Block):
         kind = block.kind
@@ -316,14 +317,14 @@ class Executor:
         """[X, d, d] per layer of runs of every block of ``key`` = (kind, width): their Kronecker products."""
         layers = self._layer_tables[key]
         gathered = take(run_mats, layers)  # [X, layers, width, 2, 2]
-        return tf.unstack(_kron(tf.unstack(gathered, axis=2)), axis=1)
+        return K.unstack(_kron(K.unstack(gathered, axis=2)), axis=1)
 
     def block_factors(self, block: Block, values, run_mats, layer_cache=None) -> list:
         """The block's unitary as factors in circuit order: [X, 2^k, 2^k] tensors, or one [2^k, 2^k] constant.
         ``layer_cache``: a dict shared by the blocks of one run, for `layer_matrices`."""
         setup = self._blocks[id(block)]
         if setup["constant"] is not None:
-            return [tf.constant(setup["constant"].astype(np.complex64))]
+            return [K.convert_to_tensor(setup["constant"].astype(np.complex64))]
         layer_cache = {} if layer_cache is None else layer_cache
         if len(setup["layers"]) and setup["layer_key"] not in layer_cache:
             layer_cache[setup["layer_key"]] = self.layer_matrices(setup["layer_key"], run_mats)
@@ -332,7 +333,7 @@ class Executor:
             if f_kind == "layer":
                 factors.append(layer_cache[setup["layer_key"]][setup["layer_offset"] + x])
             elif f_kind == "const":
-                factors.append(tf.constant(x.astype(np.complex64))[None])
+                factors.append(K.convert_to_tensor(x.astype(np.complex64))[None])
             else:
                 key = ("param", block.kind, block.width)
                 if key not in layer_cache:
@@ -352,7 +353,7 @@ class Executor:
             if perm is not None:
                 unitary = permute_rows(unitary, *perm)
             else:
-                unitary = tf.linalg.matmul(factor, unitary)
+                unitary = matmul(factor, unitary)
         return unitary
 
     # ------------------------------------------------------------------ apply
@@ -360,43 +361,43 @@ class Executor:
         k, kind = block.width, block.kind
         a, b = block.lo, self.n - block.lo - block.width
         d, left, right = 2**k, 2**a, 2**b
-        if matrix.shape.rank == 2:  # constant
+        if rank(matrix) == 2:  # constant
             if b == 0:
-                return tf.reshape(tf.linalg.matmul(tf.reshape(state, [-1, d]), matrix, transpose_b=True), [rows, -1])
-            return tf.reshape(tf.linalg.matmul(tf.expand_dims(matrix, 0), tf.reshape(state, [-1, d, right])), [rows, -1])
+                return K.reshape(matmul(K.reshape(state, [-1, d]), matrix, transpose_b=True), [rows, -1])
+            return K.reshape(matmul(K.expand_dims(matrix, 0), K.reshape(state, [-1, d, right])), [rows, -1])
         # expand_dims / reshape rather than slicing: a strided slice's gradient is costly to trace
         if kind == "row":
             if b == 0:
-                out = tf.linalg.matmul(tf.reshape(state, [rows, left, d]), matrix, transpose_b=True)
+                out = matmul(K.reshape(state, [rows, left, d]), matrix, transpose_b=True)
             else:
-                out = tf.linalg.matmul(tf.expand_dims(matrix, 1), tf.reshape(state, [rows, left, d, right]))
-            return tf.reshape(out, [rows, -1])
+                out = matmul(K.expand_dims(matrix, 1), K.reshape(state, [rows, left, d, right]))
+            return K.reshape(out, [rows, -1])
         if a == 0 and b == 0:  # the whole register: one batched product per group, no broadcast to reduce
-            view = tf.transpose(tf.reshape(state, [rows // groups, groups, d]), [1, 0, 2])
-            out = tf.transpose(tf.linalg.matmul(view, matrix, transpose_b=True), [1, 0, 2])
-            return tf.reshape(out, [rows, -1])
+            view = K.transpose(K.reshape(state, [rows // groups, groups, d]), [1, 0, 2])
+            out = K.transpose(matmul(view, matrix, transpose_b=True), [1, 0, 2])
+            return K.reshape(out, [rows, -1])
         if b == 0:
-            view = tf.reshape(state, [rows // groups, groups, left, d])
-            out = tf.linalg.matmul(view, tf.expand_dims(matrix, 0), transpose_b=True)
+            view = K.reshape(state, [rows // groups, groups, left, d])
+            out = matmul(view, K.expand_dims(matrix, 0), transpose_b=True)
         else:
-            view = tf.reshape(state, [rows // groups, groups, left, d, right])
-            out = tf.linalg.matmul(tf.expand_dims(tf.expand_dims(matrix, 0), 2), view)
-        return tf.reshape(out, [rows, -1])
+            view = K.reshape(state, [rows // groups, groups, left, d, right])
+            out = matmul(K.expand_dims(K.expand_dims(matrix, 0), 2), view)
+        return K.reshape(out, [rows, -1])
 
     def _apply_wide(self, state, matrix, qubits, rows):
         """A [rows, 2^k, 2^k] (or constant [2^k, 2^k]) matrix on arbitrary qubits, through a transposed view."""
         n, k = self.n, len(qubits)
         if k == 0:
-            return state * (matrix[:, :1, 0] if matrix.shape.rank == 3 else matrix[0, 0])
+            return state * (matrix[:, :1, 0] if rank(matrix) == 3 else matrix[0, 0])
         others = [q for q in range(n) if q not in qubits]
         order = [0] + [q + 1 for q in others] + [q + 1 for q in qubits]
-        view = tf.reshape(tf.transpose(tf.reshape(state, [-1] + [2] * n), order), [rows, 2 ** (n - k), 2**k])
-        if matrix.shape.rank == 2:
-            out = tf.linalg.matmul(view, matrix[None], transpose_b=True)
+        view = K.reshape(K.transpose(K.reshape(state, [-1] + [2] * n), order), [rows, 2 ** (n - k), 2**k])
+        if rank(matrix) == 2:
+            out = matmul(view, matrix[None], transpose_b=True)
         else:
-            out = tf.linalg.matmul(view, matrix, transpose_b=True)
-        inverse = np.argsort(order)
-        return tf.reshape(tf.transpose(tf.reshape(out, [-1] + [2] * n), inverse), [rows, -1])
+            out = matmul(view, matrix, transpose_b=True)
+        inverse = [int(i) for i in np.argsort(order)]
+        return K.reshape(K.transpose(K.reshape(out, [-1] + [2] * n), inverse), [rows, -1])
 
     # ------------------------------------------------------------------ run
     def run(self, full, group_values, rows, groups, static_groups=None, initial=None):
@@ -416,8 +417,8 @@ class Executor:
                     state = self._apply_block(state, factor, step, rows, groups)
             elif isinstance(step, Block):
                 matrix = self.block_matrix(step, values(step.kind), mats(step.kind), layer_cache)
-                if step.kind == "group" and static_groups == 1 and matrix.shape.rank == 3:
-                    matrix = tf.squeeze(matrix, 0)  # one group for all rows: a plain matrix product
+                if step.kind == "group" and static_groups == 1 and rank(matrix) == 3:
+                    matrix = K.squeeze(matrix, 0)  # one group for all rows: a plain matrix product
                 state = self._apply_block(state, matrix, step, rows, groups)
             elif isinstance(step, Perm):
                 state = permute_rows(state, step.source, step.phases)
@@ -426,7 +427,7 @@ class Executor:
             else:
                 state = self._apply_wide(state, self._wide_matrix(step, full, group_values, rows, groups),
                                          list(step.record.qubits), rows)
-        return tf.reshape(state, [-1, 2**self.n])  # the static width, for Keras' shape inference
+        return K.reshape(state, [-1, 2**self.n])  # the static width, for Keras' shape inference
 
     def _apply_pair(self, state, step: Wide, full, group_values, rows, groups):
         """A two-qubit gate on distant qubits as Σ_m c_m · P_m ⊗ Q_m (see `pair_terms`)."""
@@ -436,26 +437,26 @@ class Executor:
         if p > q:  # the record's first qubit carries P: keep (P, Q) attached to (p, q)
             terms = dict(terms, pairs=[(b, a) for a, b in terms["pairs"]])
             p, q = q, p
-        base = tf.constant(terms["base"].astype(np.complex64))
+        base = K.convert_to_tensor(terms["base"].astype(np.complex64))
         if terms["coeffs"] is None or step.kind == "const":
             coefficients = base[None]  # [1, M]
         else:
             values = full if step.kind == "row" else group_values
-            angles = tf.linalg.matmul(values, tf.constant(terms["coeffs"].astype(np.float32))) + \
-                tf.constant(terms["consts"].astype(np.float32))
-            phases = tf.complex(tf.cos(angles), tf.sin(angles))
-            coefficients = base[None] + tf.linalg.matmul(phases, tf.constant(terms["terms"].astype(np.complex64)))
+            angles = matmul(values, K.convert_to_tensor(terms["coeffs"].astype(np.float32))) + \
+                K.convert_to_tensor(terms["consts"].astype(np.float32))
+            phases = complex_(K.cos(angles), K.sin(angles))
+            coefficients = base[None] + matmul(phases, K.convert_to_tensor(terms["terms"].astype(np.complex64)))
             coefficients = _embed_rows(coefficients, step.kind, rows, groups)  # [rows, M]
         out = None
         for m, (a, b) in enumerate(terms["pairs"]):
             part = _pauli_on(_pauli_on(state, a, p, n), b, q, n)
-            part = tf.reshape(part, [rows, -1]) * coefficients[:, m:m + 1]
+            part = K.reshape(part, [rows, -1]) * coefficients[:, m:m + 1]
             out = part if out is None else out + part
         return out
 
     def _wide_matrix(self, step: Wide, full, group_values, rows, groups):
         if step.kind == "const":
-            return tf.constant(step.record.base.astype(np.complex64))
+            return K.convert_to_tensor(step.record.base.astype(np.complex64))
         table = _table([step.record], self.n_symbols, step.kind)
         matrix = evaluate(table, full if step.kind == "row" else group_values)[:, 0]
         return _embed_rows(matrix, step.kind, rows, groups)
@@ -464,7 +465,7 @@ class Executor:
         """Per qubit, its state [rows, 2] after its prefix run (|0⟩ where none acts); ``columns(kind)``
         gives `run_columns` of a kind."""
         prefix = self.plan.prefix
-        zero = tf.constant([[1.0, 0.0]], tf.complex64)
+        zero = constant([[1.0, 0.0]], "complex64")
         kinds = {self._run_id[id(run)][0] for run in prefix.values()}
         if len(kinds) == 1:  # one gather: each qubit's first column, |0⟩ (the identity's) where no run acts
             kind = kinds.pop()
@@ -476,19 +477,19 @@ class Executor:
         for q in range(self.n):
             run = prefix.get(q)
             if run is None:
-                out.append(tf.tile(zero, [rows, 1]))
+                out.append(tile_rows(zero, rows))
                 continue
             kind, i = self._run_id[id(run)]
             if kind not in cached:
                 cached[kind] = _embed_rows(columns(kind), "const" if kind in self._run_const else kind,
                                            rows, groups)  # [rows, runs + 1, 2]
             out.append(cached[kind][:, i])
-        return tf.stack(out, axis=1)
+        return K.stack(out, axis=1)
 
     def _product_state(self, columns, rows, groups):
         """The state after the prefix runs: per row, the Kronecker product of each qubit's first column."""
         if not self.plan.prefix:
-            return tf.one_hot(tf.zeros([rows], tf.int32), 2**self.n, dtype=tf.complex64)
+            return tile_rows(constant(np.eye(1, 2**self.n), "complex64"), rows)
         return product_distribution(self._prefix_columns(columns, rows, groups))
 
     def real_product_state(self, full, group_values, rows, groups, one_group=False):
@@ -510,28 +511,28 @@ class Executor:
                     continue
                 identity = len(self._runs[kind])
                 matrices = take(mats(kind), [on.get(q, identity) for q in range(n)])  # [X, n, 2, 2]: X = rows, groups or 1
-                a, b = tf.math.real(matrices), tf.math.imag(matrices)
+                a, b = K.real(matrices), K.imag(matrices)
                 # real form of each 2×2: [(re | im) out, i, (re | im) in, j] = [[A, −B], [B, A]]
-                real_form = tf.stack([tf.stack([a, -b], axis=-2), tf.stack([b, a], axis=-2)], axis=2)  # [X, n, 2, 2, 2, 2]
+                real_form = K.stack([K.stack([a, -b], axis=-2), K.stack([b, a], axis=-2)], axis=2)  # [X, n, 2, 2, 2, 2]
                 if kind == "row" and kind not in self._run_const:
-                    view = tf.reshape(tf.transpose(tf.reshape(state, [rows, 2, n, 2]), [0, 2, 1, 3]), [rows, n, 1, 1, 4])
-                    out = tf.reduce_sum(tf.reshape(real_form, [rows, n, 2, 2, 4]) * view, axis=-1)  # [rows, n, part, i]
-                    state = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [rows, 4 * n])
+                    view = K.reshape(K.transpose(K.reshape(state, [rows, 2, n, 2]), [0, 2, 1, 3]), [rows, n, 1, 1, 4])
+                    out = K.sum(K.reshape(real_form, [rows, n, 2, 2, 4]) * view, axis=-1)  # [rows, n, part, i]
+                    state = K.reshape(K.transpose(out, [0, 2, 1, 3]), [rows, 4 * n])
                     continue
-                big = tf.reshape(tf.einsum("xqaibj,qp->xaqibpj", real_form, tf.eye(n)),
+                big = K.reshape(K.einsum("xqaibj,qp->xaqibpj", real_form, constant(np.eye(n), "float32")),
                                  [-1, 4 * n, 4 * n])  # block diagonal: qubit q's 4×4 real form on its rows and columns
                 if kind in self._run_const or one_group:
-                    state = tf.linalg.matmul(state, big[0], transpose_b=True)
+                    state = matmul(state, big[0], transpose_b=True)
                 else:
-                    view = tf.reshape(state, [rows // groups, groups, 1, 4 * n])
-                    state = tf.reshape(tf.linalg.matmul(view, big, transpose_b=True), [rows, 4 * n])
+                    view = K.reshape(state, [rows // groups, groups, 1, 4 * n])
+                    state = K.reshape(matmul(view, big, transpose_b=True), [rows, 4 * n])
         return state
 
     def qubit_probabilities(self, full, group_values, rows, groups, one_group=False):
         """[rows, n, 2]: each qubit's outcome probabilities, for a `Plan.product` plan (see `real_product_state`)."""
         state = self.real_product_state(full, group_values, rows, groups, one_group)
-        squares = tf.reshape(state * state, [rows, 2, self.n * 2])
-        return tf.reshape(tf.reduce_sum(squares, axis=1), [rows, self.n, 2])
+        squares = K.reshape(state * state, [rows, 2, self.n * 2])
+        return K.reshape(K.sum(squares, axis=1), [rows, self.n, 2])
 
     def qubit_z(self, full, group_values, rows, groups, one_group=False):
         """[rows, n]: each qubit's ⟨Z⟩, for a `Plan.product` plan (see `real_product_state`)."""
@@ -539,7 +540,7 @@ class Executor:
         signs = np.zeros((2, self.n, 2, self.n), np.float32)  # |re|² + |im|² of amplitude 0 minus amplitude 1
         for q in range(self.n):
             signs[:, q, 0, q], signs[:, q, 1, q] = 1.0, -1.0
-        return tf.linalg.matmul(state * state, tf.constant(signs.reshape(4 * self.n, self.n)))
+        return matmul(state * state, K.convert_to_tensor(signs.reshape(4 * self.n, self.n)))
 
     def _real_prefix(self, values, columns, rows, groups):
         """[rows, 4n]: the product state after the prefix runs in real form (see `qubit_probabilities`)."""
@@ -551,21 +552,21 @@ class Executor:
             if index == list(range(n)) and len(self._runs[kind]) == n and self._one_gate_per_run(kind):
                 # one gate per qubit, in qubit order: the columns come straight out of one evaluation
                 real, imag = evaluate(self._tables[kind], values(kind), column=0, parts=True)
-                state = tf.concat([real, imag], axis=1)  # [X, 4n]
+                state = K.concatenate([real, imag], axis=1)  # [X, 4n]
                 return state if kind == "row" else _embed_rows(state, kind, rows, groups)
         if prefix:
             columns = self._prefix_columns(columns, rows, groups)  # [rows, n, 2]
         else:
-            columns = tf.tile(tf.constant([[[1.0, 0.0]]], tf.complex64), [rows, n, 1])
-        return tf.reshape(tf.stack([tf.math.real(columns), tf.math.imag(columns)], axis=1), [rows, 4 * n])
+            columns = tile_rows(constant([[[1.0, 0.0]] * n], "complex64"), rows)
+        return K.reshape(K.stack([K.real(columns), K.imag(columns)], axis=1), [rows, 4 * n])
 
 
 def product_distribution(factors):
     """[rows, 2^n]: entry i = Π_q factors[:, q, bit_q(i)] (qubit 0 most significant) of [rows, n, 2] factors,
     by outer products (cheaper to run and to differentiate than one gather of n · 2^n entries)."""
-    columns = tf.unstack(factors, axis=1)
-    rows = factors.shape[0] if factors.shape[0] is not None else tf.shape(factors)[0]
+    columns = K.unstack(factors, axis=1)
+    rows = factors.shape[0] if factors.shape[0] is not None else K.shape(factors)[0]
     out = columns[0]
     for column in columns[1:]:
-        out = tf.reshape(tf.expand_dims(out, 2) * tf.expand_dims(column, 1), [rows, -1])
+        out = K.reshape(K.expand_dims(out, 2) * K.expand_dims(column, 1), [rows, -1])
     return out

@@ -1,33 +1,185 @@
-"""TensorFlow helpers the engine's modules share: selections and permutations along axis 1 whose
-gradients are gathers or matrix products, never scatters (a scatter's gradient path is a loop
-over the indices when XLA compiles a step on CPU).
+"""The engine's array operations: `keras.ops` on whichever backend Keras 3 runs (TensorFlow, JAX or
+PyTorch), and the few things `keras.ops` lacks, each written per backend here and nowhere else.
+
+The engine's other modules call `keras.ops` (as ``K``) and the helpers below, never a backend's
+own namespace, so one engine serves the tf_keras layers (TensorFlow tensors, inside TensorFlow
+graphs) and the Keras 3 layers on every backend, with the same numbers.
+
+What `keras.ops` lacks, and what stands in for it (`backend()` picks):
+
+* `complex_` — a complex tensor from its real and imaginary parts: Keras has no such op, and a
+  cast plus a product plus a sum would cost three passes over a state instead of one;
+* `searchsorted_rows` — a search in each row of a sorted table: `keras.ops.searchsorted` takes
+  one 1-D table only (TensorFlow and PyTorch search rows natively, JAX through `vmap`);
+* `check_rows` — a run-time check of a batch size TensorFlow knows only when the graph runs
+  (JAX and PyTorch shapes are concrete when traced, so a Python check suffices there);
+* `SeedStream` — a seeded stream of random keys: tf_keras layers save a `tf.random.Generator`
+  with their SavedModel (a Keras 3 `SeedGenerator` is a Keras 3 variable, which tf_keras cannot
+  track); other backends use Keras' `keras.random.SeedGenerator`.
+
+Selections and permutations along axis 1 are written so their gradients are gathers or matrix
+products, never scatters (a scatter's gradient path is a loop over the indices when XLA
+compiles a step on CPU).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from hybridkeras._compat import tf
-
+import keras
+from keras import ops as K
 
 ONE_HOT_LIMIT = 2**15  # entries of a selection's one-hot matrix; larger selections stay gathers
 
 
+def backend() -> str:
+    """The array backend the engine's tensors live on: Keras 3's (``keras.config.backend()``)."""
+    return keras.config.backend()
+
+
+def require_backend(name: str, user: str) -> None:
+    """Raise when Keras 3 runs on another backend than ``name``, which ``user`` (who is asking) needs."""
+    if backend() != name:
+        raise RuntimeError(
+            f"{user} runs the state-vector engine on {name} tensors, but Keras 3 runs on {backend()!r} "
+            f"(KERAS_BACKEND={backend()}). Set KERAS_BACKEND={name} before starting Python, or use the "
+            "Keras 3 layers on that backend")
+
+
+def widest_float() -> str:
+    """'float64', or 'float32' on JAX without ``jax_enable_x64`` (where float64 does not exist)."""
+    if backend() == "jax":
+        import jax
+
+        return "float64" if jax.config.jax_enable_x64 else "float32"
+    return "float64"
+
+
+def constant(value, dtype: str):
+    """A tensor of the NumPy value ``value`` as ``dtype`` ('float32', 'complex64', 'int32', 'int64')."""
+    return K.convert_to_tensor(np.asarray(value).astype(dtype))
+
+
+def complex_(real, imag):
+    """real + i·imag as complex64 (one op; see the module docstring)."""
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.complex(real, imag)
+    if name == "jax":
+        import jax
+
+        return jax.lax.complex(real, imag)
+    if name == "torch":
+        import torch
+
+        return torch.complex(real, imag)
+    return K.cast(real, "complex64") + 1j * K.cast(imag, "complex64")
+
+
+def searchsorted_rows(sorted_rows, values):
+    """[rows, k] int32: for each row, where ``values`` [rows, k] fall in ``sorted_rows`` [rows, m]
+    (side='right'; see the module docstring)."""
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.searchsorted(sorted_rows, values, side="right", out_type=tf.int32)
+    if name == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        return jax.vmap(lambda a, v: jnp.searchsorted(a, v, side="right"))(sorted_rows, values).astype("int32")
+    if name == "torch":
+        import torch
+
+        return torch.searchsorted(sorted_rows.contiguous(), values.contiguous(), right=True).to(torch.int32)
+    raise NotImplementedError(f"searchsorted_rows has no implementation for the Keras backend {name!r}")
+
+
+def rank(x) -> int:
+    return len(x.shape)
+
+
+def rows_of(x):
+    """The size of axis 0: an int where known while tracing, else a scalar tensor (TensorFlow)."""
+    return K.shape(x)[0]
+
+
+def matmul(a, b, transpose_b: bool = False):
+    return K.matmul(a, K.swapaxes(b, -1, -2) if transpose_b else b)
+
+
+def tile_rows(x, times):
+    """``x`` [X, …] repeated ``times`` times along axis 0 (``times`` an int or a scalar tensor)."""
+    return K.tile(x, [times] + [1] * (rank(x) - 1))
+
+
+def check_rows(tensors, conditions):
+    """``tensors`` once every ``(ok, message)`` in ``conditions`` holds (``ok``: a bool, or a boolean
+    scalar tensor while TensorFlow traces); a failed check raises ValueError with ``message``."""
+    static = [(ok, message) for ok, message in conditions if isinstance(ok, (bool, np.bool_))]
+    for ok, message in static:
+        if not ok:
+            raise ValueError(message)
+    dynamic = [(ok, message) for ok, message in conditions if not isinstance(ok, (bool, np.bool_))]
+    if not dynamic:
+        return tensors
+    if backend() != "tensorflow":  # concrete while traced: JAX under jit sees tracers only for values
+        for ok, message in dynamic:
+            if not bool(ok):
+                raise ValueError(message)
+        return tensors
+    import tensorflow as tf
+
+    checks = [tf.debugging.Assert(ok, [message]) for ok, message in dynamic]
+    with tf.control_dependencies(checks):  # every later op, the batch size included, waits for the checks
+        return [tf.identity(t) for t in tensors]
+
+
+class SeedStream:
+    """Fresh seeds, one per call, from a seeded stream (see the module docstring)."""
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        if backend() == "tensorflow":
+            import tensorflow as tf
+
+            self._generator = tf.random.Generator.from_seed(self.seed)
+        else:
+            self._generator = keras.random.SeedGenerator(self.seed)
+
+    def uniform(self, shape, dtype: str):
+        """Uniform numbers in [0, 1) of ``shape``, counter-based (Philox on TensorFlow), new at each call."""
+        if backend() == "tensorflow":
+            import tensorflow as tf
+
+            seed = self._generator.make_seeds(1)[:, 0]
+            return tf.random.stateless_uniform(shape, seed=seed, dtype=dtype)
+        return keras.random.uniform(shape, dtype=dtype, seed=self._generator)
+
+
 def take(params, index):
-    """``tf.gather(params, index, axis=1)`` for a constant NumPy ``index``, as a contraction with a
-    one-hot matrix: exact, and its gradient is a matrix product too (a gather's is a scatter, which
-    XLA runs on CPU as a loop over the indices). A selection whose one-hot matrix would exceed
-    `ONE_HOT_LIMIT` entries (long circuits) stays a gather, so its cost stays linear."""
+    """``params[:, index]`` for a constant NumPy ``index``, as a contraction with a one-hot matrix:
+    exact, and its gradient is a matrix product too (a gather's is a scatter, which XLA runs on CPU
+    as a loop over the indices). A selection whose one-hot matrix would exceed `ONE_HOT_LIMIT`
+    entries (long circuits) stays a gather, so its cost stays linear."""
     index = np.asarray(index)
     size = int(params.shape[1])
+    rows = rows_of(params)
+    rest = tuple(params.shape[2:])
     if index.size * size > ONE_HOT_LIMIT:
-        picked = tf.gather(params, tf.constant(index.reshape(-1), tf.int32), axis=1)
-        return tf.reshape(picked, [tf.shape(params)[0], *index.shape, *params.shape[2:]])
+        picked = K.take(params, constant(index.reshape(-1), "int32"), axis=1)
+        return K.reshape(picked, [rows, *index.shape, *rest])
     onehot = np.zeros((index.size, size), np.float32)
     onehot[np.arange(index.size), index.reshape(-1)] = 1.0
-    rest = params.shape[2:]
-    flat = tf.reshape(params, [tf.shape(params)[0], size, int(np.prod(rest, dtype=np.int64))])
-    picked = tf.einsum("ir,xrm->xim", tf.constant(onehot, dtype=params.dtype), flat)
-    return tf.reshape(picked, [tf.shape(params)[0], *index.shape, *rest])
+    flat = K.reshape(params, [rows, size, int(np.prod(rest, dtype=np.int64))])
+    picked = K.einsum("ir,xrm->xim", K.cast(K.convert_to_tensor(onehot), params.dtype), flat)
+    return K.reshape(picked, [rows, *index.shape, *rest])
+
+
+def _upstream(args, upstream):
+    return upstream if upstream is not None else args[0]
 
 
 def permute_rows(matrix, source, phases=None):
@@ -38,17 +190,22 @@ def permute_rows(matrix, source, phases=None):
     phases = None if plain else np.asarray(phases).astype(np.complex64)
     if plain and np.array_equal(source, np.arange(len(source))):
         return matrix
+    shape = [-1] + [1] * (rank(matrix) - 2)
+    # the cotangent of a complex tensor: TensorFlow and PyTorch pass the conjugate Wirtinger gradient
+    # (so a phase comes back conjugated), JAX the transpose of the linear map (the phase itself)
+    back = phases if backend() == "jax" or plain else np.conj(phases)
 
-    @tf.custom_gradient
+    @K.custom_gradient
     def permute(x):
-        def grad(g):
+        def grad(*args, upstream=None):
+            g = _upstream(args, upstream)
             if not plain:
-                g = g * tf.constant(np.conj(phases).reshape([-1] + [1] * (g.shape.rank - 2)))
-            return tf.gather(g, tf.constant(inverse, tf.int32), axis=1)
+                g = g * constant(back.reshape(shape), "complex64")
+            return K.take(g, constant(inverse, "int32"), axis=1)
 
-        out = tf.gather(x, tf.constant(source, tf.int32), axis=1)
+        out = K.take(x, constant(source, "int32"), axis=1)
         if not plain:
-            out = out * tf.constant(phases.reshape([-1] + [1] * (x.shape.rank - 2)))
+            out = out * constant(phases.reshape(shape), "complex64")
         return out, grad
 
     return permute(matrix)
@@ -57,13 +214,22 @@ def permute_rows(matrix, source, phases=None):
 def flip_bits(state, mask: int):
     """``state[:, i XOR mask]`` for [rows, 2^n] ``state``. The map is its own inverse, so its
     gradient is the same gather (the index is computed, not stored: no 2^n constant)."""
-    index = tf.bitwise.bitwise_xor(tf.range(tf.shape(state)[1], dtype=tf.int64), tf.constant(mask, tf.int64))
+    index = K.bitwise_xor(K.arange(int(state.shape[1]), dtype="int32"), int(mask))
 
-    @tf.custom_gradient
+    @K.custom_gradient
     def flip(x):
-        def grad(g):
-            return tf.gather(g, index, axis=1)
+        def grad(*args, upstream=None):
+            return K.take(_upstream(args, upstream), index, axis=1)
 
-        return tf.gather(x, index, axis=1), grad
+        return K.take(x, index, axis=1), grad
 
     return flip(state)
+
+
+def parity(values, bits: int):
+    """(popcount(values) mod 2) as float32, for integer ``values`` below 2^bits (Keras has no popcount:
+    a fold of the bits, ``bits`` cheap passes)."""
+    out = K.zeros_like(values)
+    for bit in range(bits):
+        out = K.bitwise_xor(out, K.bitwise_and(K.right_shift(values, bit), 1))
+    return K.cast(out, "float32")

@@ -12,18 +12,15 @@ from __future__ import annotations
 import cirq
 import numpy as np
 
-from hybridkeras._compat import tf
+from keras import ops as K
+
 from hybridkeras.engines.compiler import GateRecord
-from hybridkeras.engines.ops import flip_bits
+from hybridkeras.engines.ops import complex_, constant, flip_bits, matmul, parity
 
 TO_Z = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2),  # H: H X H = Z
         "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}  # H·S†: (H S†) Y (H S†)† = Z
 
 _CONSTANT_SIGNS = 2**22  # sign tables up to this many entries are constants, larger ones are computed per call
-
-
-def _popcount_parity(values):
-    return tf.cast(tf.bitwise.bitwise_and(tf.raw_ops.PopulationCount(x=values), 1), tf.float32)
 
 
 class PauliReadout:
@@ -80,16 +77,16 @@ class PauliReadout:
         masks, coefficients = self._parities(peeled)
         if 2**self.n * len(masks) <= _CONSTANT_SIGNS:
             index = np.arange(2**self.n)[:, None] & masks[None, :]
-            parity = np.zeros_like(index)
+            odd = np.zeros_like(index)
             for bit in range(self.n):
-                parity ^= (index >> bit) & 1
-            return tf.constant(((1.0 - 2.0 * parity) @ coefficients).astype(np.float32))
-        index = tf.bitwise.bitwise_and(tf.range(2**self.n, dtype=tf.int64)[:, None], tf.constant(masks)[None, :])
-        return (1.0 - 2.0 * _popcount_parity(index)) @ tf.constant(coefficients)
+                odd ^= (index >> bit) & 1
+            return constant((1.0 - 2.0 * odd) @ coefficients, "float32")
+        index = K.bitwise_and(K.arange(2**self.n, dtype="int32")[:, None], constant(masks[None, :], "int32"))
+        return matmul(1.0 - 2.0 * parity(index, self.n), constant(coefficients, "float32"))
 
     def from_probabilities(self, probabilities, peeled=None):
         """Operators' values [rows, operators] from probabilities in the common measurement basis."""
-        return tf.linalg.matmul(probabilities, self.diagonal(peeled))
+        return matmul(probabilities, self.diagonal(peeled))
 
     def from_qubit_z(self, z, peeled=None):
         """Operators' values [rows, operators] of a product state, from each qubit's ⟨Z⟩ ``z`` [rows, n]
@@ -98,45 +95,45 @@ class PauliReadout:
         members = [[q for q in range(self.n) if (int(m) >> (self.n - 1 - q)) & 1] for m in masks]
         width = max((len(q) for q in members), default=0)
         if not len(masks):
-            return tf.zeros([tf.shape(z)[0], self.count])
+            return K.zeros([K.shape(z)[0], self.count])
         if width == 0:
-            terms = tf.ones([tf.shape(z)[0], len(masks)])
+            terms = K.ones([K.shape(z)[0], len(masks)])
         else:
             select = np.zeros((self.n + 1, width, len(masks)), np.float32)  # k-th member of each term, or a one
             for t, q in enumerate(members):
                 for k in range(width):
                     select[q[k] if k < len(q) else self.n, k, t] = 1.0
-            extended = tf.concat([z, tf.ones_like(z[:, :1])], axis=1)
-            picked = tf.linalg.matmul(extended, tf.constant(select.reshape(self.n + 1, -1)))  # a gather as a matmul
-            factors = tf.unstack(tf.reshape(picked, [-1, width, len(masks)]), axis=1)  # width × [rows, terms]
+            extended = K.concatenate([z, K.ones_like(z[:, :1])], axis=1)
+            picked = matmul(extended, K.convert_to_tensor(select.reshape(self.n + 1, -1)))  # a gather as a matmul
+            factors = K.unstack(K.reshape(picked, [-1, width, len(masks)]), axis=1)  # width × [rows, terms]
             terms = factors[0]
             for factor in factors[1:]:  # plain products: cheaper to differentiate than reduce_prod
                 terms = terms * factor
-        return tf.linalg.matmul(terms, tf.constant(coefficients.astype(np.float32)))
+        return matmul(terms, K.convert_to_tensor(coefficients.astype(np.float32)))
 
     def direct(self, state):
         """Operators' values [rows, operators] from unrotated final states [rows, 2^n] (any terms)."""
-        index = tf.range(2**self.n, dtype=tf.int64)
+        index = K.arange(2**self.n, dtype="int32")
         values = []
-        conj = tf.math.conj(state)
+        conj = K.conj(state)
         for _, c, paulis in self.terms:
             x = sum(1 << (self.n - 1 - q) for q, p in paulis.items() if p in "XY")
             yz = sum(1 << (self.n - 1 - q) for q, p in paulis.items() if p in "YZ")
             ys = sum(p == "Y" for p in paulis.values())
-            source = tf.bitwise.bitwise_xor(index, x) if x else index
+            source = K.bitwise_xor(index, x) if x else index
             image = flip_bits(state, x) if x else state  # state[:, source]
             if yz:
-                sign = 1.0 - 2.0 * _popcount_parity(tf.bitwise.bitwise_and(source, yz))
-                image = image * tf.complex(sign, tf.zeros_like(sign))[None]
-            values.append(tf.math.real(tf.reduce_sum(conj * image, axis=1) * (1j**ys)))
+                sign = 1.0 - 2.0 * parity(K.bitwise_and(source, yz), self.n)
+                image = image * complex_(sign, K.zeros_like(sign))[None]
+            values.append(K.real(K.sum(conj * image, axis=1) * (1j**ys)))
         if not values:
-            return tf.zeros([tf.shape(state)[0], self.count])
-        return tf.linalg.matmul(tf.stack(values, axis=1), tf.constant(self.coefficients))
+            return K.zeros([K.shape(state)[0], self.count])
+        return matmul(K.stack(values, axis=1), K.convert_to_tensor(self.coefficients))
 
     def term_signs(self, t: int):
         """[2^n] float32: (−1)^{|i ∧ z_t|}, term t's eigenvalue sign on outcome i after its basis change."""
-        index = tf.bitwise.bitwise_and(tf.range(2**self.n, dtype=tf.int64), int(self.z_masks()[t]))
-        return 1.0 - 2.0 * _popcount_parity(index)
+        index = K.bitwise_and(K.arange(2**self.n, dtype="int32"), int(self.z_masks()[t]))
+        return 1.0 - 2.0 * parity(index, self.n)
 
     def term_settings(self):
         """Per term: the basis change of its qubits (for shots when no common basis exists)."""

@@ -17,10 +17,12 @@ import cirq
 import numpy as np
 import sympy
 
-from hybridkeras._compat import tf
+import keras
+from keras import ops as K
+
 from hybridkeras.engines.compiler import Compiler, UnsupportedGateError
 from hybridkeras.engines.execute import Executor, product_distribution
-from hybridkeras.engines.ops import permute_rows
+from hybridkeras.engines.ops import check_rows, constant, matmul, permute_rows, rank, tile_rows
 from hybridkeras.engines.plan import make_plan, peel_permutation
 from hybridkeras.engines.readout import PauliReadout
 from hybridkeras.engines.sampling import Sampler
@@ -32,9 +34,9 @@ MEMORY_FRACTION = 0.5  # a batch may hold at most this share of the machine's me
 def join_shared(values, shared):
     """[rows, per-row + shared symbols]: ``values`` [rows, k] with row r followed by ``shared`` row
     r mod groups (``shared``: [groups, m]; rows ordered (sample, group), as the layers build them)."""
-    values = tf.cast(values, tf.float32)
-    shared = tf.cast(shared, tf.float32)
-    return tf.concat([values, tf.tile(shared, [tf.shape(values)[0] // tf.shape(shared)[0], 1])], axis=1)
+    values = K.cast(values, "float32")
+    shared = K.cast(shared, "float32")
+    return K.concatenate([values, tile_rows(shared, K.shape(values)[0] // K.shape(shared)[0])], axis=1)
 
 
 def _physical_memory() -> int:
@@ -156,42 +158,38 @@ class StateVectorCircuit:
     def _inputs(self, values, shared):
         """(per-row values [rows, symbols], per-group values [groups, symbols], rows, groups)."""
         if shared is not None and not self.shared:
-            if tf.convert_to_tensor(shared).shape[-1] != 0:  # [groups, 0] shares nothing and is allowed
+            if K.convert_to_tensor(shared).shape[-1] != 0:  # [groups, 0] shares nothing and is allowed
                 raise ValueError("This circuit was compiled with shared=0, so `shared=` values cannot be given; pass "
                                  f"all symbol values in `values` ({len(self.symbols)} columns)")
             shared = None
-        values = tf.cast(values, tf.float32)
-        if values.shape.rank != 2:
+        values = K.cast(values, "float32")
+        if rank(values) != 2:
             raise ValueError(f"`values` must be [rows, symbols]. Received shape {values.shape}")
         expected = len(self.symbols) if shared is None else self._row_symbols
         if values.shape[1] is not None and values.shape[1] != expected:
             raise ValueError(f"`values` must have {expected} columns ({'all symbols' if shared is None else 'the per-row symbols'}"
                              f"). Received shape {values.shape}")
-        rows = tf.shape(values)[0]
+        rows = K.shape(values)[0]
         max_rows = self._max_rows()
         if values.shape[0] is not None and values.shape[0] > max_rows:
             raise ValueError(self._memory_message(values.shape[0], max_rows))
-        checks = [tf.debugging.assert_less_equal(rows, max_rows, message=self._memory_message("this batch", max_rows))]
+        checks = [(rows <= max_rows, self._memory_message("this batch", max_rows))]
         if shared is None:
-            with tf.control_dependencies(checks):  # every later op, the batch size included, waits for the checks
-                values = tf.identity(values)
-            rows = tf.shape(values)[0]
+            (values,) = check_rows([values], checks)
+            rows = K.shape(values)[0]
             return values, values, rows, rows
-        shared = tf.cast(shared, tf.float32)
-        if shared.shape.rank != 2 or (shared.shape[1] is not None and shared.shape[1] != self.shared):
+        shared = K.cast(shared, "float32")
+        if rank(shared) != 2 or (shared.shape[1] is not None and shared.shape[1] != self.shared):
             raise ValueError(f"`shared` values must be [groups, {self.shared}]. Received shape {shared.shape}")
-        groups = tf.shape(shared)[0]
+        groups = K.shape(shared)[0]
         if values.shape[0] is not None and shared.shape[0] is not None and values.shape[0] % shared.shape[0]:
             raise ValueError(f"The number of rows ({values.shape[0]}) must be a multiple of the number of groups of "
                              f"shared values ({shared.shape[0]}); rows are ordered (sample, group)")
-        checks.append(tf.debugging.assert_equal(
-            tf.math.floormod(rows, groups), 0,
-            message="The number of rows must be a multiple of the number of groups of shared values"))
-        with tf.control_dependencies(checks):
-            values, shared = tf.identity(values), tf.identity(shared)
+        checks.append((rows % groups == 0, "The number of rows must be a multiple of the number of groups of shared values"))
+        values, shared = check_rows([values, shared], checks)
         full = join_shared(values, shared)
-        group = tf.concat([tf.zeros([tf.shape(shared)[0], self._row_symbols]), shared], axis=1)
-        return full, group, tf.shape(values)[0], tf.shape(shared)[0]
+        group = K.concatenate([K.zeros([K.shape(shared)[0], self._row_symbols]), shared], axis=1)
+        return full, group, K.shape(values)[0], K.shape(shared)[0]
 
     def _memory_message(self, rows, max_rows) -> str:
         return (f"A batch of {rows} rows of {self.n}-qubit states would exceed {MEMORY_FRACTION:.0%} of this machine's "
@@ -203,22 +201,20 @@ class StateVectorCircuit:
         """``initial`` as complex64 [rows, 2^n], checked (None stays None)."""
         if initial is None:
             return None
-        initial = tf.convert_to_tensor(initial)
-        if initial.dtype not in (tf.complex64, tf.complex128):
-            initial = tf.cast(initial, tf.float32)
-        initial = tf.cast(initial, tf.complex64)
-        if initial.shape.rank != 2 or (initial.shape[1] is not None and initial.shape[1] != 2**self.n):
+        initial = K.convert_to_tensor(initial)
+        if keras.backend.standardize_dtype(initial.dtype) not in ("complex64", "complex128"):
+            initial = K.cast(initial, "float32")
+        initial = K.cast(initial, "complex64")
+        if rank(initial) != 2 or (initial.shape[1] is not None and initial.shape[1] != 2**self.n):
             raise ValueError(f"`initial` states must be [rows, 2**{self.n} = {2**self.n}]. Received shape {initial.shape}")
-        check = tf.debugging.assert_equal(tf.shape(initial)[0], rows,
-                                          message="`initial` must hold one state per row of `values`")
-        with tf.control_dependencies([check]):
-            return tf.identity(initial)
+        (initial,) = check_rows([initial], [(K.shape(initial)[0] == rows, "`initial` must hold one state per row of `values`")])
+        return initial
 
     def _prepared(self, values, shared, initial=None):
         """(per-row values, per-group values, rows, groups, the number of groups if known while tracing,
         the initial states or None)."""
         full, group, rows, groups = self._inputs(values, shared)
-        static = None if shared is None or not self.shared else tf.convert_to_tensor(shared).shape[0]
+        static = None if shared is None or not self.shared else K.convert_to_tensor(shared).shape[0]
         return full, group, rows, groups, static, self._initial(initial, rows)
 
     def _final(self, values, shared, rotated: bool, initial=None):
@@ -238,7 +234,7 @@ class StateVectorCircuit:
             return product_distribution(self._qubit_probabilities(executor, values, shared)), executor
         full, group, rows, groups, static, initial = self._prepared(values, shared, initial)
         flat = executor.run(full, group, rows, groups, static_groups=static, initial=initial)
-        return tf.math.real(flat * tf.math.conj(flat)), executor
+        return K.real(flat * K.conj(flat)), executor
 
     def _probabilities(self, values, shared, initial=None):
         """Basis-state probabilities [rows, 2^n] of the final state (trailing permutations relabel them)."""
@@ -256,12 +252,12 @@ class StateVectorCircuit:
         ``initial``: None (each row starts from |0…0⟩), or [rows, 2^n] unit-norm states (real or
         complex; qubit 0 most significant) the circuit is applied to, one per row.
         """
-        return tf.reshape(self._final(values, shared, rotated=False, initial=initial), [-1] + [2] * self.n)
+        return K.reshape(self._final(values, shared, rotated=False, initial=initial), [-1] + [2] * self.n)
 
     def probabilities(self, values, shared=None, initial=None):
         """Exact basis-state probabilities [rows, 2^n] of the final states (qubit 0 most significant); arguments as in
         `state`."""
-        return tf.reshape(self._probabilities(values, shared, initial), [-1, 2**self.n])
+        return K.reshape(self._probabilities(values, shared, initial), [-1, 2**self.n])
 
     def samples(self, values, repetitions: int, shared=None, initial=None, seed: int | None = None):
         """Measured bits [rows, repetitions, n] int8 of every qubit (register order), ``repetitions`` shots per row
@@ -269,12 +265,12 @@ class StateVectorCircuit:
         if self._sampler is None or seed is not None:
             self._sampler = Sampler(repetitions, seed)
         outcomes = self._sampler.outcomes(self._probabilities(values, shared, initial), repetitions)
-        shifts = tf.constant([self.n - 1 - q for q in range(self.n)], tf.int32)
-        return tf.cast(tf.bitwise.bitwise_and(tf.bitwise.right_shift(outcomes[..., None], shifts), 1), tf.int8)
+        shifts = K.convert_to_tensor([self.n - 1 - q for q in range(self.n)], "int32")
+        return K.cast(K.bitwise_and(K.right_shift(outcomes[..., None], shifts), 1), "int8")
 
     def __call__(self, values, shared=None, initial=None):
         """Readout values [rows, outputs]; arguments as in `state`."""
-        return tf.reshape(self._values(values, shared, initial), [-1, self.outputs])
+        return K.reshape(self._values(values, shared, initial), [-1, self.outputs])
 
     def _values(self, values, shared, initial=None):
         if self.repetitions is not None:
@@ -296,27 +292,27 @@ class StateVectorCircuit:
         sampler = self._sampler
         if self.probabilities:
             exact = self._probabilities(values, shared, initial)
-            return sampler.frequencies(exact) + (exact - tf.stop_gradient(exact))
+            return sampler.frequencies(exact) + (exact - K.stop_gradient(exact))
         if self._readout.common is not None:
             kept, executor = self._kept_probabilities(values, shared, initial)  # outcomes before the permutations
             diagonal = self._readout.diagonal(executor.peeled)  # one sign table for the exact and the sampled values
-            exact, frequencies = kept @ diagonal, sampler.frequencies(kept) @ diagonal
-            return frequencies + (exact - tf.stop_gradient(exact))
+            exact, frequencies = matmul(kept, diagonal), matmul(sampler.frequencies(kept), diagonal)
+            return frequencies + (exact - K.stop_gradient(exact))
         flat = self._final(values, shared, rotated=False, initial=initial)
         readout = self._readout
         exact = readout.direct(flat)
-        rows = tf.shape(flat)[0]
+        rows = K.shape(flat)[0]
         estimates = []
         for t, setting in enumerate(readout.term_settings()):
             rotated = flat
             for q, matrix in setting:
-                view = tf.reshape(rotated, [-1, 2, 2 ** (self.n - 1 - q)])
-                rotated = tf.reshape(tf.linalg.matmul(tf.constant(matrix.astype(np.complex64))[None], view), [rows, -1])
-            frequencies = sampler.frequencies(tf.math.real(rotated * tf.math.conj(rotated)))
-            estimates.append(tf.linalg.matvec(frequencies, readout.term_signs(t)))
-        weights = tf.constant(readout.coefficients)  # [terms, operators]
-        sampled = tf.linalg.matmul(tf.stack(estimates, axis=1), weights) if estimates else tf.zeros_like(exact)
-        return sampled + (exact - tf.stop_gradient(exact))
+                view = K.reshape(rotated, [-1, 2, 2 ** (self.n - 1 - q)])
+                rotated = K.reshape(matmul(K.convert_to_tensor(matrix.astype(np.complex64))[None], view), [rows, -1])
+            frequencies = sampler.frequencies(K.real(rotated * K.conj(rotated)))
+            estimates.append(matmul(frequencies, readout.term_signs(t)[:, None])[:, 0])
+        weights = K.convert_to_tensor(readout.coefficients)  # [terms, operators]
+        sampled = matmul(K.stack(estimates, axis=1), weights) if estimates else K.zeros_like(exact)
+        return sampled + (exact - K.stop_gradient(exact))
 
 
 __all__ = ["MAX_ENGINE_QUBITS", "StateVectorCircuit", "UnsupportedGateError", "join_shared"]
