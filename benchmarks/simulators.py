@@ -8,19 +8,22 @@ four such 5-qubit circuits with their own weights on consecutive features.
 
 * engine: `ParallelPQC(..., backend='statevector')` in a `tf.function`, timed in two modes: as
   a plain TensorFlow graph, and compiled whole (forward + backward) by XLA
-  (``jit_compile=True``), as the JAX peers are by ``jax.jit``;
+  (``jit_compile=True``), as the JAX peers are by ``jax.jit``. With ``KERAS_BACKEND=jax`` (or
+  ``torch``) the engine runs on that Keras 3 backend instead: the same circuit through
+  `StateVectorCircuit`, its step ``jax.jit(jax.value_and_grad(...))`` as the JAX peers' (PyTorch:
+  eager forward + ``backward()``), the row "engine (jax)" (or "engine (torch)"); TFQ and the
+  JAX peers run beside it in the same process, interleaved as always;
 * tfq: `tfq.layers.Expectation` (qsim, adjoint differentiator) on the same Cirq circuit (its
   custom ops cannot be compiled by XLA);
 * pennylane: `default.qubit` with the JAX interface, parameter broadcasting over the rows,
   `jax.jit(jax.value_and_grad(...))` (backprop);
 * tensorcircuit: TensorCircuit-NG on its JAX backend, `jax.vmap` over rows, `jax.jit(value_and_grad)`.
 
-Every TensorFlow step is traced once into a `ConcreteFunction` and, by default (``--call flat``),
-called through its `AtomicFunction`'s flat call (``concrete.inference_fn.call_flat(*inputs,
-*concrete.captured_inputs)``): the same compiled function that ``concrete(x)`` runs, without
-TensorFlow's Python argument binding (0.05–0.2 ms a call on these machines), as a JAX step is called
-through its jitted function's C++ dispatch. ``--call concrete`` calls ``concrete(x)`` instead; the
-floor line below times both. Steps return when their outputs are computed (TensorFlow executes
+Every TensorFlow step is traced once into a `ConcreteFunction` and, by default (``--call concrete``),
+called as user code calls it, ``concrete(x)``. ``--call flat`` instead calls its `AtomicFunction`'s
+flat call (``concrete.inference_fn.call_flat(*inputs, *concrete.captured_inputs)``): the same
+compiled function without TensorFlow's Python argument binding (0.05–0.2 ms a call on these
+machines) — a private path, never the headline; the floor line below times both. Steps return when their outputs are computed (TensorFlow executes
 synchronously; JAX steps end in ``block_until_ready``).
 
 Rounds are interleaved: each round times every simulator once, in a fresh random order, as
@@ -39,7 +42,8 @@ skips it): what plain TensorFlow costs for this circuit with no engine at all. P
 
     python benchmarks/simulators.py
     python benchmarks/simulators.py --qubits 2 4 5 6 8 10 12 14 16 --output benchmarks/results/simulators.md
-    python benchmarks/simulators.py --call concrete    # every TensorFlow step through ConcreteFunction.__call__
+    python benchmarks/simulators.py --call flat    # every TensorFlow step through its private flat call
+    KERAS_BACKEND=jax python benchmarks/simulators.py    # the engine on JAX, beside the same peers
 """
 from __future__ import annotations
 
@@ -48,13 +52,18 @@ import gc
 import platform
 import time
 
+import keras
 import numpy as np
 
 import hybridkeras  # noqa: F401  (sets up tf_keras before TensorFlow loads)
 from hybridkeras._compat import tf, tfq
 from hybridkeras.circuits import entangling_range, make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.io import write_text_atomic
+from hybridkeras.engines import StateVectorCircuit
 from hybridkeras.layers import ParallelPQC
+
+ENGINE_BACKEND = keras.config.backend()  # the Keras 3 backend the engine runs on (KERAS_BACKEND)
+ENGINES = ("engine", "engine XLA") if ENGINE_BACKEND == "tensorflow" else (f"engine ({ENGINE_BACKEND})",)
 
 
 def tf_caller(concrete, *args, call="flat"):
@@ -97,6 +106,44 @@ def engine_step(circuits, n, depth, x, w, mix, xla=False, call="flat"):
     out = fn()
     setup = time.perf_counter() - start
     return fn, out[0].numpy(), setup
+
+
+def engine_keras3_step(circuits, n, depth, x, w, mix):
+    """The engine on Keras 3's JAX or PyTorch backend, called as that backend's users call a step."""
+    from keras import ops as K
+
+    start = time.perf_counter()
+    qubits = __import__("cirq").LineQubit.range(n)
+    inputs, weights = make_symbols("x", n), make_symbols("w", depth * n * 3)
+    grid = np.array(weights, dtype=object).reshape(depth, n, 3).tolist()
+    circuit = parallel_pqc_circuit(qubits, inputs, grid, embedding="X")
+    engine = StateVectorCircuit(circuit, inputs + weights, pauli_readout(qubits, "Y"), qubits=qubits,
+                                shared=len(weights))
+
+    def loss(x, w, mix):  # rows in (sample, circuit) order, circuit c's weights shared by its rows
+        out = K.reshape(engine(K.reshape(x, [-1, n]), shared=K.reshape(w, [circuits, -1])), [len(x), circuits * n])
+        return K.sum(out * mix), out
+
+    if ENGINE_BACKEND == "jax":
+        import jax
+
+        fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+        (_, out), _ = fn(x, w, mix)
+        step = lambda: jax.block_until_ready(fn(x, w, mix))  # noqa: E731
+    else:
+        import torch
+
+        xt, wt, mt = (torch.tensor(a, requires_grad=g) for a, g in ((x, True), (w, True), (mix, False)))
+
+        def step():
+            xt.grad = wt.grad = None
+            value, out = loss(xt, wt, mt)
+            value.backward()
+            return out
+
+        out = step().detach()
+    step()
+    return step, np.asarray(out), time.perf_counter() - start
 
 
 def tfq_step(circuits, n, depth, x, w, mix, call="flat"):
@@ -312,7 +359,7 @@ def call_floor(batch, rounds, burst=20):
     return {name: float(np.median(t)) * 1000 for name, t in times.items()}
 
 
-def paired_ratios(times, peers, engines=("engine", "engine XLA")):
+def paired_ratios(times, peers, engines=ENGINES):
     """Per round, the fastest peer's time over the engine's faster mode's (each chosen by its median, as in
     the table), both timed in that round: interleaving pairs them, so a change of machine load between
     rounds cancels. ``times``: {name: [seconds per round]}; rounds a peer was not timed in are left out."""
@@ -328,12 +375,17 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, cal
     """{name: median ms} for one workload (interleaved rounds), the engine's setup seconds and output gaps."""
     x, w, mix = _inputs(batch, circuits, n, depth)
     gc.collect()  # the previous size's peers' garbage is not collected inside the engine's setup
-    builds = [engine_step(circuits, n, depth, x, w, mix, call=call) for _ in range(2)]
-    engine, reference, _ = builds[-1]
-    setup = min(b[2] for b in builds)  # the lesser of two builds: setup times are noisy on a shared machine
-    compiled, out, setup_xla = engine_step(circuits, n, depth, x, w, mix, xla=True, call=call)
-    steps, gaps = {"engine": engine, "engine XLA": compiled}, {"engine XLA": float(np.abs(out - reference).max())}
-    if handwritten and handwritten_fits(circuits, n):  # the reference: the same circuit in hand-written TensorFlow
+    if ENGINE_BACKEND != "tensorflow":
+        builds = [engine_keras3_step(circuits, n, depth, x, w, mix) for _ in range(2)]
+        steps, reference, gaps = {ENGINES[0]: builds[-1][0]}, builds[-1][1], {}
+        setup = setup_xla = min(b[2] for b in builds)
+    else:
+        builds = [engine_step(circuits, n, depth, x, w, mix, call=call) for _ in range(2)]
+        engine, reference, _ = builds[-1]
+        setup = min(b[2] for b in builds)  # the lesser of two builds: setup times are noisy on a shared machine
+        compiled, out, setup_xla = engine_step(circuits, n, depth, x, w, mix, xla=True, call=call)
+        steps, gaps = {"engine": engine, "engine XLA": compiled}, {"engine XLA": float(np.abs(out - reference).max())}
+    if handwritten and ENGINE_BACKEND == "tensorflow" and handwritten_fits(circuits, n):  # the reference: the same circuit in hand-written TensorFlow
         for mode, xla in (("", False), (" XLA", True)):
             fn, out = handwritten_step(circuits, n, depth, x, w, mix, xla=xla, call=call)
             steps["hand-written TF" + mode], gaps["hand-written TF" + mode] = fn, float(np.abs(out - reference).max())
@@ -371,7 +423,7 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, cal
             skip.add(name)  # ~4x per two qubits: it would pass the budget at the next size
     medians = {name: float(np.median(t)) * 1000 for name, t in times.items()}
     # the first call also ran one step: plan + trace (+ XLA compile) is the setup less one median step
-    setups = (setup - medians["engine"] / 1000, setup_xla - medians["engine XLA"] / 1000)
+    setups = (setup - medians[ENGINES[0]] / 1000, setup_xla - medians[ENGINES[-1]] / 1000)
     return medians, setups, gaps, paired_ratios(times, peers)
 
 
@@ -384,7 +436,7 @@ def main() -> None:
     parser.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
     parser.add_argument("--budget", type=float, default=30.0,
                         help="seconds: a peer slower than this at one size is not run at larger sizes")
-    parser.add_argument("--call", choices=["flat", "concrete"], default="flat",
+    parser.add_argument("--call", choices=["flat", "concrete"], default="concrete",
                         help="how every TensorFlow step is called: its AtomicFunction's flat call, or ConcreteFunction.__call__")
     parser.add_argument("--no-hqnn", action="store_true", help="skip the HQNN-Parallel 4 x 5 row")
     parser.add_argument("--no-handwritten", action="store_true",
@@ -392,7 +444,7 @@ def main() -> None:
     parser.add_argument("--output", help="also write the Markdown table here")
     args = parser.parse_args()
 
-    names = ["engine", "engine XLA"] + args.peers
+    names = list(ENGINES) + args.peers
     header = ("| workload | " + " | ".join(names) + " | fastest peer / engine (faster mode) | engine plan + trace, s "
               "(XLA: + compile) |")
     lines = [header, "|" + "---|" * (len(names) + 3)]
@@ -406,7 +458,7 @@ def main() -> None:
                                      handwritten=not args.no_handwritten)
         gaps_all[label] = gaps
         peers = [times[p] for p in args.peers if p in times]
-        engine_best = min(times["engine"], times["engine XLA"])
+        engine_best = min(times[e] for e in ENGINES)
         ratio = f"{min(peers) / engine_best:.2f}" if peers else "–"
         cells = [(f"{times[p]:.2f}" if times[p] < 10 else f"{times[p]:.1f}") if p in times else "–" for p in names]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup[0]:.2f} ({setup[1]:.2f}) |")

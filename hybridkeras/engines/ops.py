@@ -11,6 +11,7 @@ What `keras.ops` lacks, and what stands in for it (`backend()` picks):
   cast plus a product plus a sum would cost three passes over a state instead of one;
 * `searchsorted_rows` — a search in each row of a sorted table: `keras.ops.searchsorted` takes
   one 1-D table only (TensorFlow and PyTorch search rows natively, JAX through `vmap`);
+* `check_finite` — a NaN/Inf check that fails the step (Keras has no run-time assertion);
 * `check_rows` — a run-time check of a batch size TensorFlow knows only when the graph runs
   (JAX and PyTorch shapes are concrete when traced, so a Python check suffices there);
 * `SeedStream` — a seeded stream of random keys: tf_keras layers save a `tf.random.Generator`
@@ -135,6 +136,24 @@ def check_rows(tensors, conditions):
     checks = [tf.debugging.Assert(ok, [message]) for ok, message in dynamic]
     with tf.control_dependencies(checks):  # every later op, the batch size included, waits for the checks
         return [tf.identity(t) for t in tensors]
+
+
+def check_finite(x, message: str):
+    """``x`` as float32, failing with ``message`` if any value is NaN or Inf: an op of the graph on TensorFlow
+    (InvalidArgumentError when it runs), a Python check on PyTorch (eager); JAX cannot raise inside `jax.jit`,
+    so there NaN and Inf pass through to the outputs."""
+    x = K.cast(x, "float32")
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.debugging.check_numerics(x, message)
+    if name == "torch":
+        import torch
+
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(message)
+    return x
 
 
 class SeedStream:

@@ -1,4 +1,4 @@
-"""`QuantumLayer`: what every quantum layer of hybridkeras shares.
+"""`QuantumLayer`: what every quantum layer of hybridkeras shares, on tf_keras and on Keras 3.
 
 Its simulation settings — ``backend`` (which simulator), ``repetitions`` (shots, None for exact
 values) and ``differentiator`` — are checked against each other once, kept as attributes,
@@ -7,17 +7,28 @@ on the simulator it was trained on. Its inputs pass `finite_inputs`, which refus
 with the layer's name before any circuit runs. Subclasses build their circuit after calling
 ``super().__init__`` (``self.backend`` is then resolved) and list their circuit's symbols in
 `symbols`.
+
+One layer code for both Kerases: a layer's body is a class written once against the API the two
+share (``build``, ``call``, ``add_weight``, ``get_config``, `keras.ops` for arithmetic, and
+``self.keras`` for initializers and the like), and each Keras gets it by one line:
+``class ParallelPQC(ParallelPQCBody, QuantumLayer)`` here for tf_keras (with TFQ), and
+``class ParallelPQC(ParallelPQCBody, Keras3QuantumLayer)`` in `layers.keras3`. On Keras 3 the
+layers run on the state-vector engine, on whichever backend Keras 3 runs (TFQ's ops are
+TensorFlow-only and its layers tf_keras layers).
 """
 from __future__ import annotations
 
-from hybridkeras._compat import keras, tf
+import keras as keras3
+
+from hybridkeras._compat import keras
+from hybridkeras.engines.ops import check_finite, require_backend
 from hybridkeras.layers._backend import check_simulation
 
 SIMULATION_SETTINGS = ("backend", "repetitions", "differentiator")
 
 
 def serializable(cls):
-    """Registers a layer class as ``hybridkeras>Name`` and makes it restorable only from its config.
+    """Registers a tf_keras layer class as ``hybridkeras>Name`` and makes it restorable only from its config.
 
     tf_keras, loading a SavedModel whose class it does not know, would otherwise revive a
     placeholder layer that fails only when called ("Cannot call custom layer ... because the
@@ -29,20 +40,37 @@ def serializable(cls):
     return keras.utils.register_keras_serializable(package="hybridkeras")(cls)
 
 
-class QuantumLayer(keras.layers.Layer):
-    """Base of the quantum layers: simulation settings, the input check, their config.
+def keras3_serializable(cls):
+    """Registers a Keras 3 layer class as ``hybridkeras>Name`` (what `.keras` files name it by)."""
+    return keras3.saving.register_keras_serializable(package="hybridkeras")(cls)
+
+
+class QuantumLayerBody:
+    """Base of the quantum layers' bodies: simulation settings, the input check, their config.
 
     Args:
         repetitions: None for exact expectations, or shots per circuit and operator.
         differentiator: 'adjoint' (exact), 'parameter_shift' (hardware-style, TFQ only), or
             None (the backend's choice).
         backend: 'tfq' or 'statevector'; None: the default of `hybridkeras.set_backend`
-            (resolved when the layer is made, and saved with it).
+            (resolved when the layer is made, and saved with it). Keras 3 layers run on
+            'statevector' (their default).
     """
+
+    keras = None  # the Keras namespace the layer belongs to: tf_keras or Keras 3 (set by the two bases)
+    keras_version = None
 
     def __init__(self, *, repetitions=None, differentiator=None, backend=None, **kwargs):
         super().__init__(**kwargs)
+        if self.keras_version == 3 and backend is None:
+            backend = "statevector"
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
+        if self.keras_version == 3 and self.backend != "statevector":
+            raise ValueError(f"Keras 3 layers run on the state-vector engine (TFQ's layers are tf_keras layers); use "
+                             f"backend='statevector' or the tf_keras layers in `hybridkeras.layers`. "
+                             f"Received: backend={self.backend!r}")
+        if self.keras_version == 2 and self.backend == "statevector":
+            require_backend("tensorflow", f"The tf_keras layer {type(self).__name__}")
 
     @property
     def simulation(self) -> dict:
@@ -55,11 +83,24 @@ class QuantumLayer(keras.layers.Layer):
         raise NotImplementedError
 
     def finite_inputs(self, inputs):
-        """``inputs`` as float32, refused (InvalidArgumentError naming the layer) if any value is NaN or Inf."""
-        return tf.debugging.check_numerics(tf.cast(inputs, tf.float32),
-                                           f"{type(self).__name__} received NaN or Inf inputs (layer {self.name!r})")
+        """``inputs`` as float32, refused (naming the layer) if any value is NaN or Inf (see `engines.ops.check_finite`)."""
+        return check_finite(inputs, f"{type(self).__name__} received NaN or Inf inputs (layer {self.name!r})")
 
     def get_config(self):
         config = super().get_config()
         config.update(self.simulation)
         return config
+
+
+class QuantumLayer(QuantumLayerBody, keras.layers.Layer):
+    """The tf_keras base of the quantum layers (TFQ or the engine on TensorFlow); see `QuantumLayerBody`."""
+
+    keras = keras
+    keras_version = 2
+
+
+class Keras3QuantumLayer(QuantumLayerBody, keras3.layers.Layer):
+    """The Keras 3 base of the quantum layers (the engine on Keras 3's backend); see `QuantumLayerBody`."""
+
+    keras = keras3
+    keras_version = 3

@@ -1,4 +1,5 @@
-"""`ParallelPQC`: HQNN-Parallel's c independent variational circuits as one Keras layer."""
+"""`ParallelPQC`: HQNN-Parallel's c independent variational circuits as one Keras layer (tf_keras here; its
+Keras 3 twin, from the same `ParallelPQCBody`, in `layers.keras3`)."""
 from __future__ import annotations
 
 import math
@@ -6,18 +7,18 @@ import math
 import cirq
 import numpy as np
 
-from hybridkeras._compat import keras, tf
+from keras import ops as K
+
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer, serializable
+from hybridkeras.layers.base import QuantumLayer, QuantumLayerBody, serializable
 from hybridkeras.layers.simulation import Simulation
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
 PAULI_AXES = ("X", "Y", "Z")
 
 
-@serializable
-class ParallelPQC(QuantumLayer):
+class ParallelPQCBody(QuantumLayerBody):
     """`circuits` parallel `qubits`-qubit PQCs, each with its own trainable weights.
 
     The n = circuits·qubits input features are split into `circuits` consecutive parts of
@@ -98,19 +99,18 @@ class ParallelPQC(QuantumLayer):
         self.circuit_weights = self.add_weight(
             name="circuit_weights",
             shape=(self.circuits, self.depth, self.qubits, 3),
-            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
+            initializer=self.keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
             trainable=True,
         )
         super().build(input_shape)
 
     def call(self, inputs):
         x = self.finite_inputs(inputs)
-        x = tf.reshape(x, [-1, self.circuits, self.qubits])
-        weights = tf.reshape(self.circuit_weights, [self.circuits, -1])  # rows are (sample, circuit)
-        return tf.reshape(self._pqc(tf.reshape(x, [-1, self.qubits]), shared=weights), [-1, self.units])
+        weights = K.reshape(self.circuit_weights, [self.circuits, -1])  # rows are (sample, circuit)
+        return K.reshape(self._pqc(K.reshape(x, [-1, self.qubits]), shared=weights), [-1, self.units])
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape([input_shape[0], self.units])
+        return (tuple(input_shape)[0], self.units)
 
     def get_config(self):
         config = super().get_config()
@@ -119,3 +119,8 @@ class ParallelPQC(QuantumLayer):
             embedding=self.embedding,
         )
         return config
+
+
+@serializable
+class ParallelPQC(ParallelPQCBody, QuantumLayer):
+    __doc__ = ParallelPQCBody.__doc__

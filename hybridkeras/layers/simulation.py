@@ -25,7 +25,6 @@ import sympy
 from hybridkeras._compat import tf, tfq
 from hybridkeras.circuits import readout_operators, walsh_matrix, z_strings
 from hybridkeras.engines import StateVectorCircuit, join_shared
-from hybridkeras.engines.ops import require_backend
 from hybridkeras.engines.prepare import StateCache
 
 VIAS = ("expectation", "controlled_pqc")
@@ -155,7 +154,6 @@ class Simulation:
         self._differentiator = differentiator
         self._name = name
         if backend == "statevector":
-            require_backend("tensorflow", f"The tf_keras layer {name or 'Simulation'!r}")
             self.engine = StateVectorCircuit(circuit, self.symbols, self.operators if self.operators is not None
                                              else "probs", qubits=self.qubits, shared=self.shared,
                                              repetitions=repetitions)

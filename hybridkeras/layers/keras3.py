@@ -1,0 +1,24 @@
+"""The quantum layers as Keras 3 layers: the same bodies as the tf_keras layers of `hybridkeras.layers`,
+on Keras 3's `Layer`, running the state-vector engine on whichever backend Keras 3 runs (TensorFlow,
+JAX or PyTorch; set ``KERAS_BACKEND`` before Python starts). They save to `.keras` files and load
+with ``keras.saving.load_model(path)`` (``safe_mode=True``) once this module is imported.
+
+    import keras
+    from hybridkeras.layers import keras3 as hq
+
+    model = keras.Sequential([keras.Input((20,)), hq.ParallelPQC(4, 5), keras.layers.Dense(10)])
+"""
+from __future__ import annotations
+
+from hybridkeras.layers.base import Keras3QuantumLayer, keras3_serializable
+from hybridkeras.layers.parallel_pqc import ParallelPQCBody
+
+
+@keras3_serializable
+class ParallelPQC(ParallelPQCBody, Keras3QuantumLayer):
+    __doc__ = ParallelPQCBody.__doc__
+
+
+LAYERS = (ParallelPQC,)
+
+__all__ = ["LAYERS", "ParallelPQC"]

@@ -1,0 +1,62 @@
+"""Keras 3 layers in a process of their own (``KERAS_BACKEND`` picks the backend), for `tests/test_keras3.py`:
+
+    KERAS_BACKEND=jax python -m tests.keras3_worker train FOLDER   # build, fit a few steps, save .keras (+ export)
+    KERAS_BACKEND=jax python -m tests.keras3_worker load FOLDER    # a fresh process: load with safe_mode, predict
+    python -m tests.keras3_worker hostile FOLDER                   # write a .keras file whose Lambda would run code
+
+Each writes what it saw as .npz beside the model, for the test to compare.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+CIRCUITS, QUBITS, DEPTH, CLASSES = 2, 3, 2, 3
+
+
+def data():
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 1, (32, CIRCUITS * QUBITS)).astype("float32"), np.arange(32) % CLASSES
+
+
+def train(folder: Path):
+    from hybridkeras.layers import keras3 as hq
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((CIRCUITS * QUBITS,)), hq.ParallelPQC(CIRCUITS, QUBITS, depth=DEPTH),
+                              keras.layers.Dense(CLASSES)], name="hqnn_parallel_k3")
+    model.compile(optimizer=keras.optimizers.Adam(0.05),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = data()
+    before = [np.array(w) for w in model.get_weights()]
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    model.save(folder / "model.keras")
+    layer = model.layers[0]
+    np.savez(folder / "trained.npz", backend=keras.config.backend(), before=before[0],
+             after=np.array(layer.get_weights()[0]), loss=np.array(history.history["loss"]),
+             predictions=np.array(model.predict(x, verbose=0)),
+             quantum=np.array(keras.ops.convert_to_numpy(layer(x))))
+    if keras.config.backend() == "tensorflow":
+        model.export(str(folder / "served"), format="tf_saved_model")
+
+
+def load(folder: Path):
+    import hybridkeras.layers.keras3  # noqa: F401  (registers the layers by name)
+
+    model = keras.saving.load_model(folder / "model.keras", safe_mode=True)
+    np.savez(folder / "loaded.npz", backend=keras.config.backend(), predictions=np.array(model.predict(data()[0], verbose=0)),
+             simulation=str(model.layers[0].simulation))
+
+
+def hostile(folder: Path):
+    marker = str(folder / "code_ran")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda t: (open(marker, "w").close(), t)[1])])
+    model.save(folder / "hostile.keras")
+    Path(marker).unlink(missing_ok=True)  # building traced the Lambda once: only a run at load time counts
+
+
+if __name__ == "__main__":
+    {"train": train, "load": load, "hostile": hostile}[sys.argv[1]](Path(sys.argv[2]))

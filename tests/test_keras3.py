@@ -1,0 +1,84 @@
+"""Keras 3 layers on TensorFlow, JAX and PyTorch: a ParallelPQC model is built, trained a few steps and
+saved as `.keras` in one process per backend, reloaded with ``safe_mode=True`` in a fresh one, and
+compared with the tf_keras layer on TFQ (same weights, same numbers). A `model.export()` artefact is
+served by `tf.saved_model.load` in a process that never imports hybridkeras, and a hostile `.keras`
+file (a Lambda that would write a file) is refused without running its code.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.keras3_worker import CIRCUITS, DEPTH, QUBITS, data
+
+BACKENDS = ("tensorflow", "jax", "torch")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(args, backend="tensorflow", code=None):
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "tests.keras3_worker", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """{backend: (folder, trained npz, loaded npz)}: train + save, then load in a fresh process."""
+    pytest.importorskip("torch")
+    out = {}
+    for backend in BACKENDS:
+        folder = tmp_path_factory.mktemp(f"k3_{backend}")
+        for step in ("train", "load"):
+            done = _run([step, str(folder)], backend)
+            assert done.returncode == 0, done.stderr[-3000:]
+        out[backend] = folder, np.load(folder / "trained.npz"), np.load(folder / "loaded.npz")
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_backend_trains_and_reloads_equal_predictions(runs, backend):
+    _, trained, loaded = runs[backend]
+    assert str(trained["backend"]) == str(loaded["backend"]) == backend
+    assert np.all(np.isfinite(trained["loss"])) and trained["loss"][-1] < trained["loss"][0]
+    assert np.abs(trained["after"] - trained["before"]).max() > 1e-3  # the circuit weights were trained
+    np.testing.assert_allclose(loaded["predictions"], trained["predictions"], atol=1e-6)
+    assert "'backend': 'statevector'" in str(loaded["simulation"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras3_layer_equals_the_tf_keras_layer_on_tfq(runs, backend):
+    from hybridkeras.layers import ParallelPQC
+
+    _, trained, _ = runs[backend]
+    layer = ParallelPQC(CIRCUITS, QUBITS, depth=DEPTH, backend="tfq")
+    x = data()[0]
+    layer.build(x.shape)
+    layer.set_weights([trained["after"]])
+    np.testing.assert_allclose(trained["quantum"], layer(x).numpy(), atol=1e-5)
+
+
+def test_export_serves_without_hybridkeras(runs):
+    folder, trained, _ = runs["tensorflow"]
+    code = (f"import sys, numpy as np, tensorflow as tf\n"
+            f"from tests.keras3_worker import data\n"
+            f"served = tf.saved_model.load({str(folder / 'served')!r})\n"
+            f"out = served.serve(tf.constant(data()[0])).numpy()\n"
+            f"assert not any(m.startswith('hybridkeras') for m in sys.modules), 'hybridkeras was imported'\n"
+            f"np.save({str(folder / 'served.npy')!r}, out)\n")
+    done = _run([], code=code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.load(folder / "served.npy"), trained["predictions"], atol=1e-5)
+
+
+def test_a_hostile_keras_file_is_refused_without_running_its_code(tmp_path):
+    done = _run(["hostile", str(tmp_path)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "hostile.keras").exists() and not (tmp_path / "code_ran").exists()
+    code = (f"import keras, hybridkeras.layers.keras3\n"
+            f"keras.saving.load_model({str(tmp_path / 'hostile.keras')!r})\n")
+    refused = _run([], "jax", code=code)
+    assert refused.returncode != 0 and "safe_mode" in refused.stderr
+    assert not (tmp_path / "code_ran").exists()
