@@ -39,8 +39,27 @@ def train(folder: Path):
              after=np.array(layer.get_weights()[0]), loss=np.array(history.history["loss"]),
              predictions=np.array(model.predict(x, verbose=0)),
              quantum=np.array(keras.ops.convert_to_numpy(layer(x))))
+    np.savez(folder / "layers.npz", **paper_layers())
     if keras.config.backend() == "tensorflow":
         model.export(str(folder / "served"), format="tf_saved_model")
+
+
+def paper_layers() -> dict:
+    """Outputs of the other Keras 3 paper layers at fixed weights, and the gradient of their sum, for comparison
+    with the tf_keras layers on TFQ."""
+    from hybridkeras.layers import keras3 as hq
+
+    rng = np.random.default_rng(3)
+    out = {}
+    for name, layer, x in (("lcqhnn", hq.LCQHNNBlock(4, readout="probs"), rng.uniform(-1, 1, (5, 4))),
+                           ("quanv", hq.Quanvolution2D(2), rng.uniform(0, 1, (2, 4, 4, 1)))):
+        x = x.astype("float32")
+        layer.build(x.shape)
+        weights = rng.uniform(0, 6, layer.get_weights()[0].shape).astype("float32")
+        layer.set_weights([weights])
+        out[f"{name}_x"], out[f"{name}_w"] = x, weights
+        out[f"{name}_y"] = keras.ops.convert_to_numpy(layer(x))
+    return out
 
 
 def load(folder: Path):

@@ -11,7 +11,9 @@ with ``keras.saving.load_model(path)`` (``safe_mode=True``) once this module is 
 from __future__ import annotations
 
 from hybridkeras.layers.base import Keras3QuantumLayer, keras3_serializable
+from hybridkeras.layers.lcqhnn import LCQHNNBlockBody
 from hybridkeras.layers.parallel_pqc import ParallelPQCBody
+from hybridkeras.layers.quanvolution import Quanvolution2DBody
 
 
 @keras3_serializable
@@ -19,6 +21,16 @@ class ParallelPQC(ParallelPQCBody, Keras3QuantumLayer):
     __doc__ = ParallelPQCBody.__doc__
 
 
-LAYERS = (ParallelPQC,)
+@keras3_serializable
+class LCQHNNBlock(LCQHNNBlockBody, Keras3QuantumLayer):
+    __doc__ = LCQHNNBlockBody.__doc__
 
-__all__ = ["LAYERS", "ParallelPQC"]
+
+@keras3_serializable
+class Quanvolution2D(Quanvolution2DBody, Keras3QuantumLayer):
+    __doc__ = Quanvolution2DBody.__doc__
+
+
+LAYERS = (ParallelPQC, LCQHNNBlock, Quanvolution2D)
+
+__all__ = ["LAYERS", "LCQHNNBlock", "ParallelPQC", "Quanvolution2D"]

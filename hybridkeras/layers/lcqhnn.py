@@ -4,20 +4,19 @@ from __future__ import annotations
 import math
 
 import cirq
+from keras import ops as K
 
-from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer, serializable
+from hybridkeras.layers.base import QuantumLayer, QuantumLayerBody, serializable
 from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import check_choice, check_rank2
 
 LCQHNN_READOUTS = ("Z", "probs")
 
 
-@serializable
-class LCQHNNBlock(QuantumLayer):
+class LCQHNNBlockBody(QuantumLayerBody):
     """The LCQHNN variational block: one n-qubit circuit per sample, run by `tfq.layers.ControlledPQC`.
 
     For features x_0 … x_{n−1}: H on every qubit; the phase U1(2·x_i) on qubit i; CNOT(0,1),
@@ -88,18 +87,23 @@ class LCQHNNBlock(QuantumLayer):
             )
         self.theta = self.add_weight(
             name="theta", shape=(self.qubits,),
-            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
+            initializer=self.keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
         )
         super().build(input_shape)
 
     def call(self, inputs):
         x = self.finite_inputs(inputs)
-        return self._readout(self._pqc(x, shared=self.theta[None, :]))
+        return self._readout(self._pqc(x, shared=K.reshape(self.theta, [1, self.qubits])))
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape([input_shape[0], self.units])
+        return (tuple(input_shape)[0], self.units)
 
     def get_config(self):
         config = super().get_config()
         config.update(qubits=self.qubits, readout=self.readout)
         return config
+
+
+@serializable
+class LCQHNNBlock(LCQHNNBlockBody, QuantumLayer):
+    __doc__ = LCQHNNBlockBody.__doc__

@@ -4,18 +4,17 @@ from __future__ import annotations
 import math
 
 import cirq
+from keras import ops as K
 
-from hybridkeras._compat import keras, tf
 from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
-from hybridkeras.layers.base import QuantumLayer, serializable
+from hybridkeras.layers.base import QuantumLayer, QuantumLayerBody, serializable
 from hybridkeras.layers.simulation import Simulation
 from hybridkeras.layers._validation import check_choice, check_positive_int
 
 MAX_KERNEL = 3  # k² qubits: 9 at most
 
 
-@serializable
-class Quanvolution2D(QuantumLayer):
+class Quanvolution2DBody(QuantumLayerBody):
     """Quantum convolution: a k²-qubit circuit applied to every k×k patch (stride k).
 
     Each pixel p of a patch (values in [0, 1]) is encoded as RY(π·p) on its own qubit
@@ -89,7 +88,7 @@ class Quanvolution2D(QuantumLayer):
         self.kernel = self.add_weight(
             name="kernel",
             shape=(self.n_qubits,),
-            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
+            initializer=self.keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
             trainable=True,
         )
         super().build(input_shape)
@@ -101,17 +100,22 @@ class Quanvolution2D(QuantumLayer):
         rows, cols = height // k, width // k
         # non-overlapping k×k patches by a reshape (cheaper to differentiate than extract_patches):
         # (batch, rows, k, cols, k, channels) → (batch, rows, cols, channels, k, k) → one row of k² pixels per circuit
-        patches = tf.reshape(x, [-1, rows, k, cols, k, channels])
-        patches = tf.reshape(tf.transpose(patches, [0, 1, 3, 5, 2, 4]), [-1, kk])
-        out = self._pqc(math.pi * patches, shared=self.kernel[tf.newaxis, :])
-        return tf.reshape(out, [-1, rows, cols, channels * kk])
+        patches = K.reshape(x, [-1, rows, k, cols, k, channels])
+        patches = K.reshape(K.transpose(patches, [0, 1, 3, 5, 2, 4]), [-1, kk])
+        out = self._pqc(math.pi * patches, shared=K.reshape(self.kernel, [1, kk]))
+        return K.reshape(out, [-1, rows, cols, channels * kk])
 
     def compute_output_shape(self, input_shape):
         shape = self._check_shape(input_shape)
         k = self.kernel_size
-        return tf.TensorShape([shape[0], shape[1] // k, shape[2] // k, shape[3] * self.n_qubits])
+        return (shape[0], shape[1] // k, shape[2] // k, shape[3] * self.n_qubits)
 
     def get_config(self):
         config = super().get_config()
         config.update(kernel_size=self.kernel_size, rotation=self.rotation)
         return config
+
+
+@serializable
+class Quanvolution2D(Quanvolution2DBody, QuantumLayer):
+    __doc__ = Quanvolution2DBody.__doc__
