@@ -52,12 +52,13 @@ def paper_layers() -> dict:
     rng = np.random.default_rng(3)
     out = {}
     for name, layer, x in (("lcqhnn", hq.LCQHNNBlock(4, readout="probs"), rng.uniform(-1, 1, (5, 4))),
-                           ("quanv", hq.Quanvolution2D(2), rng.uniform(0, 1, (2, 4, 4, 1)))):
+                           ("quanv", hq.Quanvolution2D(2), rng.uniform(0, 1, (2, 4, 4, 1))),
+                           ("qfm", hq.QuantumFeatureMap(5, readout="probs"), rng.uniform(0, 1, (3, 10)))):
         x = x.astype("float32")
         layer.build(x.shape)
-        weights = rng.uniform(0, 6, layer.get_weights()[0].shape).astype("float32")
-        layer.set_weights([weights])
-        out[f"{name}_x"], out[f"{name}_w"] = x, weights
+        weights = [rng.uniform(0, 6, w.shape).astype("float32") for w in layer.get_weights()]
+        layer.set_weights(weights)
+        out[f"{name}_x"], out[f"{name}_w"] = x, np.array(weights)
         out[f"{name}_y"] = keras.ops.convert_to_numpy(layer(x))
     return out
 

@@ -62,13 +62,14 @@ def test_keras3_layer_equals_the_tf_keras_layer_on_tfq(runs, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_keras3_paper_layers_equal_the_tf_keras_layers_on_tfq(runs, backend):
-    from hybridkeras.layers import LCQHNNBlock, Quanvolution2D
+    from hybridkeras.layers import LCQHNNBlock, QuantumFeatureMap, Quanvolution2D
 
     got = np.load(runs[backend][0] / "layers.npz")
-    for name, layer in (("lcqhnn", LCQHNNBlock(4, readout="probs", backend="tfq")), ("quanv", Quanvolution2D(2, backend="tfq"))):
+    for name, layer in (("lcqhnn", LCQHNNBlock(4, readout="probs", backend="tfq")), ("quanv", Quanvolution2D(2, backend="tfq")),
+                        ("qfm", QuantumFeatureMap(5, readout="probs", backend="tfq"))):
         x = got[f"{name}_x"]
         layer.build(x.shape)
-        layer.set_weights([got[f"{name}_w"]])
+        layer.set_weights(list(got[f"{name}_w"]))
         np.testing.assert_allclose(got[f"{name}_y"], layer(x).numpy(), atol=1e-5, err_msg=f"{backend}: {name}")
 
 

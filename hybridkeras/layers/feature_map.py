@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import cirq
 
-from hybridkeras._compat import keras, tf
+from keras import ops as K
+
+from hybridkeras._compat import tf
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer, serializable
+from hybridkeras.layers.base import QuantumLayer, QuantumLayerBody, serializable
 from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import check_choice, check_rank2
 
@@ -17,8 +19,7 @@ from hybridkeras.layers._validation import check_choice, check_rank2
 _UPPER = 1.0 - 1e-6
 
 
-@serializable
-class QuantumFeatureMap(QuantumLayer):
+class QuantumFeatureMapBody(QuantumLayerBody):
     """Fixed (non-trainable) quantum feature map run by `tfq.layers.ControlledPQC`.
 
     Each group of `qubits` features x in [0, 1] (values outside are clipped) is encoded as
@@ -107,22 +108,26 @@ class QuantumFeatureMap(QuantumLayer):
 
     def call(self, inputs):
         x = self.finite_inputs(inputs)
-        x = tf.clip_by_value(x, 0.0, _UPPER)
-        angles = tf.reshape(2.0 * tf.acos(x), [-1, self.qubits])
-        count = tf.shape(angles)[0]
-        if self._sampled_probs:
+        x = K.clip(x, 0.0, _UPPER)
+        angles = K.reshape(2.0 * K.arccos(x), [-1, self.qubits])
+        if self._sampled_probs:  # TFQ only (tf_keras): bitstrings from tfq.layers.Sample
             bits = self._pqc.sample(angles, self.repetitions)
             index = tf.reduce_sum(tf.cast(bits, tf.int32) * self._place, axis=-1)
             values = tf.reduce_mean(tf.one_hot(index, self.readout_dim, dtype=tf.float32), axis=1)
         else:
             values = self._readout(self._pqc(angles))
-        return tf.reshape(values, [-1, self.groups * self.readout_dim])
+        return K.reshape(values, [-1, self.groups * self.readout_dim])
 
     def compute_output_shape(self, input_shape):
         features = check_rank2("QuantumFeatureMap", input_shape)
-        return tf.TensorShape([input_shape[0], features // self.qubits * self.readout_dim])
+        return (tuple(input_shape)[0], features // self.qubits * self.readout_dim)
 
     def get_config(self):
         config = super().get_config()
         config.update(qubits=self.qubits, readout=self.readout)
         return config
+
+
+@serializable
+class QuantumFeatureMap(QuantumFeatureMapBody, QuantumLayer):
+    __doc__ = QuantumFeatureMapBody.__doc__

@@ -11,6 +11,7 @@ with ``keras.saving.load_model(path)`` (``safe_mode=True``) once this module is 
 from __future__ import annotations
 
 from hybridkeras.layers.base import Keras3QuantumLayer, keras3_serializable
+from hybridkeras.layers.feature_map import QuantumFeatureMapBody
 from hybridkeras.layers.lcqhnn import LCQHNNBlockBody
 from hybridkeras.layers.parallel_pqc import ParallelPQCBody
 from hybridkeras.layers.quanvolution import Quanvolution2DBody
@@ -31,6 +32,11 @@ class Quanvolution2D(Quanvolution2DBody, Keras3QuantumLayer):
     __doc__ = Quanvolution2DBody.__doc__
 
 
-LAYERS = (ParallelPQC, LCQHNNBlock, Quanvolution2D)
+@keras3_serializable
+class QuantumFeatureMap(QuantumFeatureMapBody, Keras3QuantumLayer):
+    __doc__ = QuantumFeatureMapBody.__doc__
 
-__all__ = ["LAYERS", "LCQHNNBlock", "ParallelPQC", "Quanvolution2D"]
+
+LAYERS = (ParallelPQC, LCQHNNBlock, Quanvolution2D, QuantumFeatureMap)
+
+__all__ = ["LAYERS", "LCQHNNBlock", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D"]
