@@ -17,25 +17,17 @@ from hybridkeras.layers.parallel_pqc import ParallelPQCBody
 from hybridkeras.layers.quanvolution import Quanvolution2DBody
 
 
-@keras3_serializable
-class ParallelPQC(ParallelPQCBody, Keras3QuantumLayer):
-    __doc__ = ParallelPQCBody.__doc__
+def _keras3_layer(body):
+    """The Keras 3 layer of a layer body: the body on `Keras3QuantumLayer`, registered as ``hybridkeras>Name``."""
+    name = body.__name__.removesuffix("Body")
+    return keras3_serializable(type(name, (body, Keras3QuantumLayer), {"__doc__": body.__doc__, "__module__": __name__,
+                                                                      "__qualname__": name}))
 
 
-@keras3_serializable
-class LCQHNNBlock(LCQHNNBlockBody, Keras3QuantumLayer):
-    __doc__ = LCQHNNBlockBody.__doc__
-
-
-@keras3_serializable
-class Quanvolution2D(Quanvolution2DBody, Keras3QuantumLayer):
-    __doc__ = Quanvolution2DBody.__doc__
-
-
-@keras3_serializable
-class QuantumFeatureMap(QuantumFeatureMapBody, Keras3QuantumLayer):
-    __doc__ = QuantumFeatureMapBody.__doc__
-
+ParallelPQC = _keras3_layer(ParallelPQCBody)
+LCQHNNBlock = _keras3_layer(LCQHNNBlockBody)
+Quanvolution2D = _keras3_layer(Quanvolution2DBody)
+QuantumFeatureMap = _keras3_layer(QuantumFeatureMapBody)
 
 LAYERS = (ParallelPQC, LCQHNNBlock, Quanvolution2D, QuantumFeatureMap)
 
