@@ -10,9 +10,10 @@ with the layer's name before any circuit runs. Subclasses build their circuit af
 
 One layer code for both Kerases: a layer's body is a class written once against the API the two
 share (``build``, ``call``, ``add_weight``, ``get_config``, `keras.ops` for arithmetic, and
-``self.keras`` for initializers and the like), and each Keras gets it by one line:
-``class ParallelPQC(ParallelPQCBody, QuantumLayer)`` here for tf_keras (with TFQ), and
-``class ParallelPQC(ParallelPQCBody, Keras3QuantumLayer)`` in `layers.keras3`. On Keras 3 the
+``self.keras`` for initializers and the like), and each Keras gets it from one definition:
+``class ParallelPQC(ParallelPQCBody, QuantumLayer)`` in its module for tf_keras (with TFQ), and
+``ParallelPQC = _keras3_layer(ParallelPQCBody)`` (the body on `Keras3QuantumLayer`) in
+`layers.keras3`. On Keras 3 the
 layers run on the state-vector engine, on whichever backend Keras 3 runs (TFQ's ops are
 TensorFlow-only and its layers tf_keras layers).
 """
