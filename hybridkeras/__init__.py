@@ -1,26 +1,47 @@
 """hybridkeras: hybrid quantum-classical image classifiers, the Keras way.
 
-Importing this package sets ``TF_USE_LEGACY_KERAS=1`` before TensorFlow loads, so that
-``hybridkeras.keras`` (tf_keras) can hold TensorFlow Quantum layers.
+It runs on one of two Kerases per process (`hybridkeras._stack`; ``HYBRIDKERAS_KERAS=2|3``):
+
+* Keras 2 — tf_keras with TensorFlow Quantum (``pip install "hybridkeras[tfq]"``, Python 3.11):
+  everything. Importing the package then sets ``TF_USE_LEGACY_KERAS=1`` before TensorFlow loads,
+  so that ``hybridkeras.keras`` (tf_keras) can hold TensorFlow Quantum layers.
+* Keras 3 — on TensorFlow, JAX or PyTorch (``KERAS_BACKEND``), without TFQ, on today's Python:
+  ``hybridkeras.keras`` is Keras 3 and `hybridkeras.layers` holds the quantum layers on the
+  state-vector engine; `save_model`/`load_model` write and read `.keras` files.
 """
-from hybridkeras import _compat  # noqa: F401  (must run before anything imports TensorFlow)
-from hybridkeras._compat import keras
-from hybridkeras import circuits, data, layers, models, training, viz  # noqa: E402
-from hybridkeras.io import load_model, save_model  # noqa: E402
-from hybridkeras.layers._backend import get_backend, set_backend  # noqa: E402
+from hybridkeras._stack import KERAS_VERSION, StackError, require_keras2
 
 __version__ = "0.1.0"
 
+if KERAS_VERSION == 2:
+    from hybridkeras import _compat  # noqa: F401  (must run before anything imports TensorFlow)
+    from hybridkeras._compat import keras
+    from hybridkeras import circuits, data, engines, layers, models, training, viz  # noqa: E402
+    from hybridkeras.io import load_model, save_model  # noqa: E402
+    from hybridkeras.layers._backend import get_backend, set_backend  # noqa: E402
+
+    _KERAS2_ONLY = ()
+else:
+    import keras
+    from hybridkeras import circuits, data, engines, layers  # noqa: E402
+    from hybridkeras.io import load_model, save_model  # noqa: E402
+    from hybridkeras.layers._backend import get_backend, set_backend  # noqa: E402
+
+    _KERAS2_ONLY = ("models", "training", "tuning", "viz", "cli")
+
 __all__ = [
-    "circuits", "data", "get_backend", "keras", "layers", "load_model", "models", "save_model", "set_backend",
-    "training", "tuning", "viz",
+    "KERAS_VERSION", "StackError", "circuits", "data", "engines", "get_backend", "keras", "layers", "load_model",
+    "save_model", "set_backend",
+    *(() if KERAS_VERSION == 3 else ("models", "training", "tuning", "viz")),
     "__version__",
 ]
 
 
 def __getattr__(name):
-    if name == "tuning":  # keras_tuner is slow to import; load it on first use
-        import importlib
+    import importlib
 
+    if name in _KERAS2_ONLY:
+        require_keras2(f"`hybridkeras.{name}`")
+    if name == "tuning":  # keras_tuner is slow to import; load it on first use
         return importlib.import_module("hybridkeras.tuning")
     raise AttributeError(f"module 'hybridkeras' has no attribute {name!r}")

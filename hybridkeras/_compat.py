@@ -1,22 +1,22 @@
-"""Stack set-up: make TensorFlow resolve ``tf.keras`` to tf_keras (Keras 2) before it loads.
+"""Keras 2 set-up: make TensorFlow resolve ``tf.keras`` to tf_keras before it loads.
 
 TensorFlow Quantum's layers are tf_keras layers; a Keras 3 model cannot hold them. TensorFlow
 reads ``TF_USE_LEGACY_KERAS`` when ``tf.keras`` is first touched, so this module sets it before
 importing TensorFlow and then checks that the setting took effect.
 
-Exposes ``keras`` (the tf_keras namespace), ``tf``, ``tfq``.
+Imported only where hybridkeras runs on Keras 2 (`hybridkeras._stack.KERAS_VERSION`). Exposes ``keras``
+(the tf_keras namespace), ``tf``, ``tfq``.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
-import sys
+
+from hybridkeras._stack import KERAS_ENV, StackError, TFQ_EXTRA, require_keras2, tfq
 
 _LEGACY_VALUES = ("1", "true", "yes")
 
-
-class StackError(ImportError):
-    """The installed TensorFlow / tf_keras / TFQ stack cannot run hybridkeras."""
+require_keras2("`hybridkeras._compat` (the Keras 2 set-up)")
 
 
 def _set_legacy_keras() -> None:
@@ -25,7 +25,7 @@ def _set_legacy_keras() -> None:
         raise StackError(
             "hybridkeras needs tf_keras (Keras 2), but the environment sets "
             f"TF_USE_LEGACY_KERAS={value!r}. Unset it or set TF_USE_LEGACY_KERAS=1 before "
-            "starting Python."
+            f"starting Python, or set {KERAS_ENV}=3 to run hybridkeras's Keras 3 layers."
         )
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) drowns notebook output.
@@ -50,7 +50,7 @@ def _check_keras_resolution() -> None:
             "TensorFlow was imported with Keras 3 active (tf.keras resolved to "
             f"{resolved!r}), and TensorFlow Quantum layers only work with tf_keras. "
             "Import hybridkeras before TensorFlow, or set TF_USE_LEGACY_KERAS=1 before "
-            "starting Python, then restart the kernel."
+            f"starting Python, then restart the kernel; or set {KERAS_ENV}=3 to run hybridkeras on Keras 3."
         )
 
 
@@ -76,7 +76,8 @@ def _check_versions() -> None:
         raise StackError(
             "hybridkeras needs tensorflow 2.18.x, tf-keras 2.18.x, tensorflow-quantum 0.7.6 "
             "and cirq-core 1.5.0; found: " + "; ".join(problems)
-            + ". Reinstall with `pip install -e .` in a fresh virtual environment."
+            + f". Reinstall with `{TFQ_EXTRA}` in a fresh Python 3.11 virtual environment, or set {KERAS_ENV}=3 "
+            "to run hybridkeras on Keras 3 without TFQ."
         )
 
 
@@ -85,32 +86,7 @@ _check_keras_resolution()
 
 import tf_keras as keras  # noqa: E402
 
-class _TFQ:
-    """``tensorflow_quantum``, imported when first used.
-
-    Importing TFQ starts TensorFlow's eager context (it loads its op libraries), after which a
-    `tf.distribute.MultiWorkerMirroredStrategy` can no longer be created ("collective ops must be
-    configured at program startup"); importing it on first use lets a multi-worker run create its
-    strategy after ``import hybridkeras``.
-    """
-
-    _module = None
-
-    def __getattr__(self, name):
-        if _TFQ._module is None:
-            try:
-                import tensorflow_quantum
-            except ImportError as exc:  # pragma: no cover - depends on the installation
-                raise StackError(
-                    f"tensorflow-quantum 0.7.6 could not be imported ({exc}). It needs Python 3.11 "
-                    f"(this is {sys.version.split()[0]}) and tensorflow 2.18.x."
-                ) from exc
-            _TFQ._module = tensorflow_quantum
-        return getattr(_TFQ._module, name)
-
-
 if importlib.util.find_spec("tensorflow_quantum") is None:  # pragma: no cover - depends on the installation
-    raise StackError("tensorflow-quantum 0.7.6 is not installed; reinstall with `pip install -e .`")
-tfq = _TFQ()
+    raise StackError(f"tensorflow-quantum 0.7.6 is not installed; install it with `{TFQ_EXTRA}`")
 
 __all__ = ["keras", "tf", "tfq", "StackError"]

@@ -1,7 +1,9 @@
-"""Saving and loading models as TensorFlow SavedModels, atomically, with a run record.
+"""Saving and loading models, atomically, with a run record; the format follows the model's Keras.
 
-A SavedModel directory written by :func:`save_model` also holds ``hybridkeras.json``
-(versions, model name, the caller's metadata) and, when given, ``history.json``.
+A tf_keras model is written as a TensorFlow SavedModel directory; a Keras 3 model as a directory
+holding ``model.keras`` (Keras 3's own format, loaded with its ``safe_mode``). Either directory
+written by :func:`save_model` also holds ``hybridkeras.json`` (versions, the Keras and its backend,
+model name, the caller's metadata) and, when given, ``history.json``.
 """
 from __future__ import annotations
 
@@ -13,10 +15,29 @@ import shutil
 import uuid
 from pathlib import Path
 
-from hybridkeras._compat import keras, tf
+import keras as keras3
+
+from hybridkeras._stack import KERAS_VERSION, tf
 
 RECORD_FILE = "hybridkeras.json"
 HISTORY_FILE = "history.json"
+KERAS3_FILE = "model.keras"
+
+
+def _tf_keras():
+    """The tf_keras namespace (Keras 2 only: `hybridkeras._compat` refuses under Keras 3)."""
+    from hybridkeras._compat import keras
+
+    return keras
+
+
+def _keras_of(model) -> int:
+    """3 for a Keras 3 model, 2 for a tf_keras one, or a TypeError naming what ``model`` is."""
+    if isinstance(model, keras3.Model):
+        return 3
+    if KERAS_VERSION == 2 and isinstance(model, _tf_keras().Model):
+        return 2
+    raise TypeError(f"`model` must be a Keras 3 or tf_keras Model. Received: model={type(model).__name__}")
 
 
 class ModelLoadError(OSError):
@@ -147,15 +168,16 @@ def _history_dict(history) -> dict | None:
 
 
 def save_model(model, path, *, history=None, metadata: dict | None = None, overwrite: bool = True) -> Path:
-    """Exports ``model`` as a SavedModel at ``path``, never leaving a half-written directory.
+    """Exports ``model`` as a directory at ``path``, never leaving a half-written directory.
 
     The model is written to a temporary sibling directory and renamed into place, so a crash
-    leaves either the previous export or the new one. Models are saved without traced call
-    functions (``save_traces=False``): hybridkeras layers rebuild from their configs, which
-    is what makes TFQ layers exportable.
+    leaves either the previous export or the new one. A tf_keras model becomes a SavedModel,
+    saved without traced call functions (``save_traces=False``): hybridkeras layers rebuild from
+    their configs, which is what makes TFQ layers exportable. A Keras 3 model becomes
+    ``model.keras`` in the directory (any of Keras 3's backends).
 
     Args:
-        model: A tf_keras model.
+        model: A tf_keras or Keras 3 model.
         path: Target directory.
         history: A ``keras.callbacks.History`` or dict of per-epoch metrics, saved as
             ``history.json`` in the export.
@@ -165,8 +187,7 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     Returns:
         The export's path.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a tf_keras Model. Received: model={type(model).__name__}")
+    kind = _keras_of(model)
     check_savable(model)
     path = Path(path)
     recover(path)
@@ -175,14 +196,20 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        signatures = _serving_signature(model)
-        model.save(str(tmp), save_format="tf", save_traces=False,
-                   **({"signatures": {"serving_default": signatures}} if signatures is not None else {}))
+        if kind == 3:
+            tmp.mkdir()
+            model.save(tmp / KERAS3_FILE)
+        else:
+            signatures = _serving_signature(model)
+            model.save(str(tmp), save_format="tf", save_traces=False,
+                       **({"signatures": {"serving_default": signatures}} if signatures is not None else {}))
         record = {
             "format": 1,
+            "keras": kind,
+            **({"keras_backend": keras3.config.backend()} if kind == 3 else {}),
             "model_name": model.name,
             "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "versions": _versions(),
+            "versions": _versions(kind),
             "metadata": metadata or {},
         }
         write_json_atomic(tmp / RECORD_FILE, record)
@@ -204,7 +231,7 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
 def _all_layers(model):
     for layer in model.layers:
         yield layer
-        if isinstance(layer, keras.Model):
+        if hasattr(layer, "layers"):  # a nested model (of either Keras)
             yield from _all_layers(layer)
 
 
@@ -236,7 +263,7 @@ def check_savable(model) -> None:
 
 
 def _complete(folder: Path) -> bool:
-    return (folder / "saved_model.pb").is_file() and (folder / RECORD_FILE).is_file()
+    return ((folder / "saved_model.pb").is_file() or (folder / KERAS3_FILE).is_file()) and (folder / RECORD_FILE).is_file()
 
 
 def recover(path) -> Path:
@@ -278,13 +305,13 @@ def _serving_signature(model):
         return None  # subclassed models (no inputs until called), several inputs or outputs, TFQ layers, circuit inputs
     tensor = model.inputs[0]
     spec = tf.TensorSpec(tensor.shape, tensor.dtype, name=model.input_names[0])
-    key = "probabilities" if getattr(model.layers[-1], "activation", None) is keras.activations.softmax else "outputs"
+    softmax = getattr(model.layers[-1], "activation", None) is _tf_keras().activations.softmax
+    key = "probabilities" if softmax else "outputs"
     return tf.function(lambda inputs: {key: model(inputs, training=False)}, input_signature=[spec])
 
 
 def _uses_tfq(model) -> bool:
-    return any(getattr(layer, "backend", None) == "tfq" or (isinstance(layer, keras.Model) and _uses_tfq(layer))
-               for layer in model.layers)
+    return any(getattr(layer, "backend", None) == "tfq" for layer in _all_layers(model))
 
 
 def load_model(path, *, compile: bool = True, custom_objects: dict | None = None, backend: str | None = None,
@@ -305,8 +332,7 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
         UnsafeModelError: ``safe_mode`` and the model holds stored bytecode (nothing of it ran).
         ModelLoadError: ``path`` is not a model, or it is corrupt or incomplete.
     """
-    from hybridkeras.layers import CUSTOM_OBJECTS
-    from hybridkeras.layers._backend import BACKENDS, backend_override
+    from hybridkeras.layers._backend import BACKENDS
 
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={backend!r}")
@@ -314,6 +340,8 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
     path = recover(Path(path))
     if not path.exists():
         raise FileNotFoundError(f"No saved model at {str(path)!r}")
+    if path.is_dir() and (path / KERAS3_FILE).is_file():
+        return _load_keras3(path / KERAS3_FILE, compile, custom_objects, backend, safe_mode)
     if path.is_dir() and not (path / "saved_model.pb").is_file():
         raise ModelLoadError(
             f"{str(path)!r} is not a SavedModel directory (saved_model.pb is missing); "
@@ -321,27 +349,77 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
         )
     if path.is_file() and path.suffix not in (".h5", ".hdf5", ".keras"):
         raise ModelLoadError(f"{str(path)!r} is neither a SavedModel directory nor an .h5 / .keras model file")
+    if path.suffix == ".keras" and _keras_file_version(path) == 3:
+        return _load_keras3(path, compile, custom_objects, backend, safe_mode)
+    if KERAS_VERSION != 2:
+        raise ModelLoadError(f"The model at {str(path)!r} is a tf_keras (Keras 2) model; it loads where hybridkeras "
+                             "runs on Keras 2 (`pip install \"hybridkeras[tfq]\"`, HYBRIDKERAS_KERAS=2 or unset)")
     if safe_mode:
         check_safe(path)
+    return _load_tf_keras(path, compile, custom_objects, backend, safe_mode)
+
+
+def _keras_file_version(path: Path) -> int:
+    """3 if the `.keras` archive at ``path`` was written by Keras 3, else 2 (tf_keras writes the format too)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in archive.namelist() else {}
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise ModelLoadError(f"The .keras file {str(path)!r} is corrupt ({type(exc).__name__}: {exc})") from exc
+    return 3 if str(metadata.get("keras_version", "")).startswith("3.") else 2
+
+
+def _load_failure(path: Path, exc: Exception) -> ModelLoadError:
+    """The error to raise for a load of ``path`` that failed with ``exc``: unknown class, or corrupt."""
+    unknown = _unknown_layer(exc)
+    if unknown:
+        return UnknownLayerError(
+            f"The model at {str(path)!r} holds {unknown}, so it cannot be rebuilt here. The export itself is "
+            "readable: import the module that defines the class (or pass custom_objects=), or, for a layer saved "
+            "without a config (such as tfq.layers.PQC), rebuild the model with hybridkeras.layers and save it again "
+            f"({type(exc).__name__}: {str(exc)[:300]})"
+        )
+    return ModelLoadError(
+        f"The model at {str(path)!r} is corrupt or incomplete and could not be loaded "
+        f"({type(exc).__name__}: {str(exc)[:300]})"
+    )
+
+
+def _load_tf_keras(path: Path, compile: bool, custom_objects, backend, safe_mode: bool):
+    from hybridkeras.layers import CUSTOM_OBJECTS
+    from hybridkeras.layers._backend import backend_override
+
     objects = dict(CUSTOM_OBJECTS)
     objects.update(custom_objects or {})
     try:
         with backend_override(backend):
             kwargs = {"safe_mode": safe_mode} if path.suffix == ".keras" else {}
-            return keras.models.load_model(str(path), custom_objects=objects, compile=compile, **kwargs)
+            return _tf_keras().models.load_model(str(path), custom_objects=objects, compile=compile, **kwargs)
     except Exception as exc:
-        unknown = _unknown_layer(exc)
-        if unknown:
-            raise UnknownLayerError(
-                f"The model at {str(path)!r} holds {unknown}, so it cannot be rebuilt here. The export itself is "
-                "readable: import the module that defines the class (or pass custom_objects=), or, for a layer saved "
-                "without a config (such as tfq.layers.PQC), rebuild the model with hybridkeras.layers and save it again "
-                f"({type(exc).__name__}: {str(exc)[:300]})"
-            ) from exc
-        raise ModelLoadError(
-            f"The SavedModel at {str(path)!r} is corrupt or incomplete and could not be loaded "
-            f"({type(exc).__name__}: {str(exc)[:300]})"
-        ) from exc
+        raise _load_failure(path, exc) from exc
+
+
+def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: bool):
+    """A Keras 3 `.keras` file, loaded by Keras 3 with its ``safe_mode`` (a Lambda's code is refused, never run)."""
+    from hybridkeras.layers import keras3 as layers3
+
+    if backend not in (None, "statevector"):
+        raise ValueError(f"Keras 3 models run their quantum layers on the state-vector engine; `backend` must be None "
+                         f"or 'statevector' for {str(path)!r}. Received: backend={backend!r}")
+    objects = {f"hybridkeras>{c.__name__}": c for c in layers3.LAYERS}
+    objects.update(custom_objects or {})
+    try:
+        return keras3.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=safe_mode)
+    except ValueError as exc:
+        if "safe_mode" in str(exc):
+            raise UnsafeModelError(f"The model at {str(path)!r} holds stored Python code (a Lambda's function); loading "
+                                   "it would run that code, and Keras 3's safe_mode refused it (nothing of it ran). "
+                                   "Load it with safe_mode=False only if you trust its source") from exc
+        raise _load_failure(path, exc) from exc
+    except Exception as exc:
+        raise _load_failure(path, exc) from exc
 
 
 def _unknown_layer(exc) -> str | None:
@@ -372,16 +450,22 @@ def read_history(path) -> dict | None:
     return json.loads(history.read_text()) if history.is_file() else None
 
 
-def _versions() -> dict:
+def _versions(kind: int) -> dict:
+    """The versions a saved model was made with: cirq and Keras; the array backend's for a Keras 3 model (``kind``
+    3); TensorFlow, tf_keras and TFQ where hybridkeras runs on Keras 2."""
     import cirq
-    import tf_keras
 
-    from hybridkeras._compat import tfq
+    versions = {"hybridkeras": "0.1.0", "cirq": cirq.__version__, "keras": keras3.__version__}
+    if KERAS_VERSION == 2:
+        import tf_keras
 
-    return {
-        "hybridkeras": "0.1.0",
-        "tensorflow": tf.__version__,
-        "tf_keras": tf_keras.__version__,
-        "tensorflow_quantum": getattr(tfq, "__version__", "0.7.6"),
-        "cirq": cirq.__version__,
-    }
+        from hybridkeras._compat import tfq
+
+        versions.update(tensorflow=tf.__version__, tf_keras=tf_keras.__version__,
+                        tensorflow_quantum=getattr(tfq, "__version__", "0.7.6"))
+    if kind == 3:
+        import importlib
+
+        backend = keras3.config.backend()
+        versions[backend] = getattr(importlib.import_module(backend), "__version__", "unknown")
+    return versions

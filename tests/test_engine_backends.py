@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.backends import BACKENDS
 from tests.engine_backend_worker import SHOTS, case
 from tests.engine_circuits import reference_expectations, reference_state
 
-BACKENDS = ("tensorflow", "jax", "torch")
 CASES = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6), (8, 7), (9, 9)]
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """{backend: npz of every case}, each backend in a fresh process with KERAS_BACKEND set."""
-    pytest.importorskip("torch")
     folder = tmp_path_factory.mktemp("engine_backends")
     out = {}
     for backend in BACKENDS:

@@ -1,34 +1,47 @@
-"""Keras layers (tf_keras): any Cirq circuit (`PQC`, `ControlledPQC`, `Expectation`, ...), the papers' quantum layers built
-on them, and fitted feature transforms."""
-from hybridkeras.layers.base import QuantumLayer
-from hybridkeras.layers.circuit_layers import AddCircuit, ControlledPQC, Expectation, PQC, Sample, SampledExpectation, State
-from hybridkeras.layers.ensemble import LogitAverage
-from hybridkeras.layers.feature_map import QuantumFeatureMap
-from hybridkeras.layers.lcqhnn import LCQHNNBlock
-from hybridkeras.layers.parallel_pqc import ParallelPQC
-from hybridkeras.layers.preprocessing import ImageRange, MinMaxScaling, PadFeatures, PCAProjection
-from hybridkeras.layers.quanvolution import Quanvolution2D
-from hybridkeras.layers.student import ClassProbabilities, EncodedPQC, SigmoidPairLogits
+"""Keras layers: any Cirq circuit (`PQC`, `ControlledPQC`, `Expectation`, ...), the papers' quantum layers built
+on them, and fitted feature transforms.
 
-CUSTOM_OBJECTS = {
-    **{f"hybridkeras>{c.__name__}": c for c in (AddCircuit, ControlledPQC, Expectation, PQC, Sample, SampledExpectation,
-                                               State)},
-    "hybridkeras>QuantumFeatureMap": QuantumFeatureMap,
-    "hybridkeras>ParallelPQC": ParallelPQC,
-    "hybridkeras>LCQHNNBlock": LCQHNNBlock,
-    "hybridkeras>EncodedPQC": EncodedPQC,
-    "hybridkeras>ClassProbabilities": ClassProbabilities,
-    "hybridkeras>Quanvolution2D": Quanvolution2D,
-    "hybridkeras>PCAProjection": PCAProjection,
-    "hybridkeras>MinMaxScaling": MinMaxScaling,
-    "hybridkeras>PadFeatures": PadFeatures,
-    "hybridkeras>ImageRange": ImageRange,
-    "hybridkeras>SigmoidPairLogits": SigmoidPairLogits,
-    "hybridkeras>LogitAverage": LogitAverage,
-}
+Where hybridkeras runs on Keras 2 (`hybridkeras._stack`) these are tf_keras layers, on TFQ or the engine.
+Where it runs on Keras 3 they are the Keras 3 layers of `layers.keras3` (the same bodies, on the engine,
+on Keras 3's backend), and the layers not yet on Keras 3 are missing from this namespace.
+"""
+from hybridkeras._stack import KERAS_VERSION
 
-__all__ = [
-    "AddCircuit", "ControlledPQC", "Expectation", "PQC", "Sample", "SampledExpectation", "State",
-    "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "ImageRange", "LCQHNNBlock", "LogitAverage", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
-    "QuantumLayer", "Quanvolution2D", "SigmoidPairLogits",
-]
+if KERAS_VERSION == 3:
+    from hybridkeras.layers.keras3 import LAYERS, LCQHNNBlock, ParallelPQC, QuantumFeatureMap, Quanvolution2D
+
+    CUSTOM_OBJECTS = {f"hybridkeras>{c.__name__}": c for c in LAYERS}
+    __all__ = ["CUSTOM_OBJECTS", "LCQHNNBlock", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D"]
+else:
+    from hybridkeras.layers.base import QuantumLayer
+    from hybridkeras.layers.circuit_layers import AddCircuit, ControlledPQC, Expectation, PQC, Sample, SampledExpectation, State
+    from hybridkeras.layers.ensemble import LogitAverage
+    from hybridkeras.layers.feature_map import QuantumFeatureMap
+    from hybridkeras.layers.lcqhnn import LCQHNNBlock
+    from hybridkeras.layers.parallel_pqc import ParallelPQC
+    from hybridkeras.layers.preprocessing import ImageRange, MinMaxScaling, PadFeatures, PCAProjection
+    from hybridkeras.layers.quanvolution import Quanvolution2D
+    from hybridkeras.layers.student import ClassProbabilities, EncodedPQC, SigmoidPairLogits
+
+    CUSTOM_OBJECTS = {
+        **{f"hybridkeras>{c.__name__}": c for c in (AddCircuit, ControlledPQC, Expectation, PQC, Sample, SampledExpectation,
+                                                   State)},
+        "hybridkeras>QuantumFeatureMap": QuantumFeatureMap,
+        "hybridkeras>ParallelPQC": ParallelPQC,
+        "hybridkeras>LCQHNNBlock": LCQHNNBlock,
+        "hybridkeras>EncodedPQC": EncodedPQC,
+        "hybridkeras>ClassProbabilities": ClassProbabilities,
+        "hybridkeras>Quanvolution2D": Quanvolution2D,
+        "hybridkeras>PCAProjection": PCAProjection,
+        "hybridkeras>MinMaxScaling": MinMaxScaling,
+        "hybridkeras>PadFeatures": PadFeatures,
+        "hybridkeras>ImageRange": ImageRange,
+        "hybridkeras>SigmoidPairLogits": SigmoidPairLogits,
+        "hybridkeras>LogitAverage": LogitAverage,
+    }
+
+    __all__ = [
+        "AddCircuit", "ControlledPQC", "Expectation", "PQC", "Sample", "SampledExpectation", "State",
+        "CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "ImageRange", "LCQHNNBlock", "LogitAverage", "MinMaxScaling", "PCAProjection", "PadFeatures", "ParallelPQC", "QuantumFeatureMap",
+        "QuantumLayer", "Quanvolution2D", "SigmoidPairLogits",
+    ]

@@ -11,9 +11,9 @@ with the layer's name before any circuit runs. Subclasses build their circuit af
 One layer code for both Kerases: a layer's body is a class written once against the API the two
 share (``build``, ``call``, ``add_weight``, ``get_config``, `keras.ops` for arithmetic, and
 ``self.keras`` for initializers and the like), and each Keras gets it from one definition:
-``class ParallelPQC(ParallelPQCBody, QuantumLayer)`` in its module for tf_keras (with TFQ), and
-``ParallelPQC = _keras3_layer(ParallelPQCBody)`` (the body on `Keras3QuantumLayer`) in
-`layers.keras3`. On Keras 3 the
+``ParallelPQC = tf_keras_layer(ParallelPQCBody)`` in its module for tf_keras (with TFQ; defined
+only where hybridkeras runs on Keras 2, `hybridkeras._stack`), and ``keras3_layer(ParallelPQCBody)``
+(the body on `Keras3QuantumLayer`) in `layers.keras3`. On Keras 3 the
 layers run on the state-vector engine, on whichever backend Keras 3 runs (TFQ's ops are
 TensorFlow-only and its layers tf_keras layers).
 """
@@ -21,24 +21,24 @@ from __future__ import annotations
 
 import keras as keras3
 
-from hybridkeras._compat import keras
+from hybridkeras._stack import KERAS_VERSION
 from hybridkeras.engines.ops import check_finite, require_backend
 from hybridkeras.layers._backend import check_simulation
+
+TF_KERAS = KERAS_VERSION == 2  # the tf_keras layers exist (tf_keras and TFQ are there, and chosen)
 
 SIMULATION_SETTINGS = ("backend", "repetitions", "differentiator")
 
 
-def serializable(cls):
-    """Registers a tf_keras layer class as ``hybridkeras>Name`` and makes it restorable only from its config.
+def layer_from_body(body, base, register, module=None):
+    """The layer class of a layer body on ``base`` (a tf_keras or Keras 3 base), registered by ``register``.
 
-    tf_keras, loading a SavedModel whose class it does not know, would otherwise revive a
-    placeholder layer that fails only when called ("Cannot call custom layer ... because the
-    call function was not serialized"). With ``_must_restore_from_config`` the load itself
-    fails, naming the class — ``Unknown layer: 'hybridkeras>ParallelPQC'`` — which says where
-    it comes from: ``import hybridkeras`` (or load with `hybridkeras.load_model`).
+    Named as the body without its ``Body`` suffix, with the body's docstring, in ``module`` (default:
+    the body's own module).
     """
-    cls._must_restore_from_config = True
-    return keras.utils.register_keras_serializable(package="hybridkeras")(cls)
+    name = body.__name__.removesuffix("Body")
+    namespace = {"__doc__": body.__doc__, "__module__": module or body.__module__, "__qualname__": name}
+    return register(type(name, (body, base), namespace))
 
 
 def keras3_serializable(cls):
@@ -93,15 +93,40 @@ class QuantumLayerBody:
         return config
 
 
-class QuantumLayer(QuantumLayerBody, keras.layers.Layer):
-    """The tf_keras base of the quantum layers (TFQ or the engine on TensorFlow); see `QuantumLayerBody`."""
-
-    keras = keras
-    keras_version = 2
-
-
 class Keras3QuantumLayer(QuantumLayerBody, keras3.layers.Layer):
     """The Keras 3 base of the quantum layers (the engine on Keras 3's backend); see `QuantumLayerBody`."""
 
     keras = keras3
     keras_version = 3
+
+
+if TF_KERAS:
+    from hybridkeras._compat import keras
+
+    def serializable(cls):
+        """Registers a tf_keras layer class as ``hybridkeras>Name`` and makes it restorable only from its config.
+
+        tf_keras, loading a SavedModel whose class it does not know, would otherwise revive a
+        placeholder layer that fails only when called ("Cannot call custom layer ... because the
+        call function was not serialized"). With ``_must_restore_from_config`` the load itself
+        fails, naming the class — ``Unknown layer: 'hybridkeras>ParallelPQC'`` — which says where
+        it comes from: ``import hybridkeras`` (or load with `hybridkeras.load_model`).
+        """
+        cls._must_restore_from_config = True
+        return keras.utils.register_keras_serializable(package="hybridkeras")(cls)
+
+    class QuantumLayer(QuantumLayerBody, keras.layers.Layer):
+        """The tf_keras base of the quantum layers (TFQ or the engine on TensorFlow); see `QuantumLayerBody`."""
+
+        keras = keras
+        keras_version = 2
+
+
+def keras3_layer(body, module=None):
+    """The Keras 3 layer of a layer body: the body on `Keras3QuantumLayer`, registered as ``hybridkeras>Name``."""
+    return layer_from_body(body, Keras3QuantumLayer, keras3_serializable, module)
+
+
+def tf_keras_layer(body):
+    """The tf_keras layer of a layer body: the body on `QuantumLayer`, registered as ``hybridkeras>Name`` (Keras 2 only)."""
+    return layer_from_body(body, QuantumLayer, serializable)

@@ -5,11 +5,11 @@ import cirq
 
 from keras import ops as K
 
-from hybridkeras._compat import tf
+from hybridkeras._stack import tf
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer, QuantumLayerBody, serializable
+from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
 from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import check_choice, check_rank2
 
@@ -128,6 +128,5 @@ class QuantumFeatureMapBody(QuantumLayerBody):
         return config
 
 
-@serializable
-class QuantumFeatureMap(QuantumFeatureMapBody, QuantumLayer):
-    __doc__ = QuantumFeatureMapBody.__doc__
+if TF_KERAS:  # the tf_keras layer (TFQ or the engine on TensorFlow); its Keras 3 twin is in `layers.keras3`
+    QuantumFeatureMap = tf_keras_layer(QuantumFeatureMapBody)

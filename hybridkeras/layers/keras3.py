@@ -10,24 +10,17 @@ with ``keras.saving.load_model(path)`` (``safe_mode=True``) once this module is 
 """
 from __future__ import annotations
 
-from hybridkeras.layers.base import Keras3QuantumLayer, keras3_serializable
+from hybridkeras.layers.base import keras3_layer
 from hybridkeras.layers.feature_map import QuantumFeatureMapBody
 from hybridkeras.layers.lcqhnn import LCQHNNBlockBody
 from hybridkeras.layers.parallel_pqc import ParallelPQCBody
 from hybridkeras.layers.quanvolution import Quanvolution2DBody
 
 
-def _keras3_layer(body):
-    """The Keras 3 layer of a layer body: the body on `Keras3QuantumLayer`, registered as ``hybridkeras>Name``."""
-    name = body.__name__.removesuffix("Body")
-    return keras3_serializable(type(name, (body, Keras3QuantumLayer), {"__doc__": body.__doc__, "__module__": __name__,
-                                                                      "__qualname__": name}))
-
-
-ParallelPQC = _keras3_layer(ParallelPQCBody)
-LCQHNNBlock = _keras3_layer(LCQHNNBlockBody)
-Quanvolution2D = _keras3_layer(Quanvolution2DBody)
-QuantumFeatureMap = _keras3_layer(QuantumFeatureMapBody)
+ParallelPQC = keras3_layer(ParallelPQCBody, __name__)
+LCQHNNBlock = keras3_layer(LCQHNNBlockBody, __name__)
+Quanvolution2D = keras3_layer(Quanvolution2DBody, __name__)
+QuantumFeatureMap = keras3_layer(QuantumFeatureMapBody, __name__)
 
 LAYERS = (ParallelPQC, LCQHNNBlock, Quanvolution2D, QuantumFeatureMap)
 

@@ -9,7 +9,7 @@ from keras import ops as K
 from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer, QuantumLayerBody, serializable
+from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
 from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import check_choice, check_rank2
 
@@ -104,6 +104,5 @@ class LCQHNNBlockBody(QuantumLayerBody):
         return config
 
 
-@serializable
-class LCQHNNBlock(LCQHNNBlockBody, QuantumLayer):
-    __doc__ = LCQHNNBlockBody.__doc__
+if TF_KERAS:  # the tf_keras layer (TFQ or the engine on TensorFlow); its Keras 3 twin is in `layers.keras3`
+    LCQHNNBlock = tf_keras_layer(LCQHNNBlockBody)

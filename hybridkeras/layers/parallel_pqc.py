@@ -11,7 +11,7 @@ from keras import ops as K
 
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer, QuantumLayerBody, serializable
+from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
 from hybridkeras.layers.simulation import Simulation
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
@@ -121,6 +121,5 @@ class ParallelPQCBody(QuantumLayerBody):
         return config
 
 
-@serializable
-class ParallelPQC(ParallelPQCBody, QuantumLayer):
-    __doc__ = ParallelPQCBody.__doc__
+if TF_KERAS:  # the tf_keras layer (TFQ or the engine on TensorFlow); its Keras 3 twin is in `layers.keras3`
+    ParallelPQC = tf_keras_layer(ParallelPQCBody)

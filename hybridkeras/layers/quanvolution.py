@@ -7,7 +7,7 @@ import cirq
 from keras import ops as K
 
 from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
-from hybridkeras.layers.base import QuantumLayer, QuantumLayerBody, serializable
+from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
 from hybridkeras.layers.simulation import Simulation
 from hybridkeras.layers._validation import check_choice, check_positive_int
 
@@ -116,6 +116,5 @@ class Quanvolution2DBody(QuantumLayerBody):
         return config
 
 
-@serializable
-class Quanvolution2D(Quanvolution2DBody, QuantumLayer):
-    __doc__ = Quanvolution2DBody.__doc__
+if TF_KERAS:  # the tf_keras layer (TFQ or the engine on TensorFlow); its Keras 3 twin is in `layers.keras3`
+    Quanvolution2D = tf_keras_layer(Quanvolution2DBody)

@@ -22,7 +22,7 @@ import cirq
 import numpy as np
 import sympy
 
-from hybridkeras._compat import tf, tfq
+from hybridkeras._stack import tf, tfq
 from hybridkeras.circuits import readout_operators, walsh_matrix, z_strings
 from hybridkeras.engines import StateVectorCircuit, join_shared
 from hybridkeras.engines.prepare import StateCache

@@ -1,0 +1,165 @@
+"""Which Keras hybridkeras runs on (`hybridkeras._stack`), and `save_model`/`load_model` on Keras 3.
+
+Each case runs in a fresh process, since the choice is made once, at import. Under
+``HYBRIDKERAS_KERAS=3`` (the default where TFQ is not installed) importing hybridkeras loads
+neither tf_keras nor TFQ (nor TensorFlow, on JAX); its Keras 2-only parts say what to install;
+a Keras 3 model saves to a folder holding ``model.keras`` and reloads in a fresh process with
+equal predictions, and a hostile file is refused without running its code.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hybridkeras
+from tests.backends import BACKENDS
+
+ROOT = Path(__file__).resolve().parents[1]
+KERAS3 = {"HYBRIDKERAS_KERAS": "3", "KERAS_BACKEND": "jax"}
+
+
+def _python(code, **env):
+    environment = {k: v for k, v in os.environ.items() if k not in ("HYBRIDKERAS_KERAS", "TF_USE_LEGACY_KERAS")}
+    environment.update(env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_keras3_import_loads_neither_tf_keras_nor_tfq_nor_tensorflow_on_jax():
+    done = _python("""
+        import sys, keras, hybridkeras as hk
+        from hybridkeras.layers import keras3
+        assert hk.KERAS_VERSION == 3 and hk.keras is keras
+        assert hk.layers.ParallelPQC is keras3.ParallelPQC and hk.layers.QuantumFeatureMap is keras3.QuantumFeatureMap
+        loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'tensorflow_quantum'))
+        print('LOADED', loaded)
+        """, **KERAS3)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "LOADED []" in done.stdout
+
+
+def test_keras2_only_parts_say_what_to_install_and_how_to_choose():
+    done = _python("""
+        import hybridkeras as hk
+        for name in ('models', 'training', 'tuning', 'viz'):
+            try:
+                getattr(hk, name)
+            except hk.StackError as exc:
+                print('REFUSED', name, exc)
+        try:
+            hk.layers.ParallelPQC(2, 3, backend='tfq')
+        except ValueError as exc:
+            print('TFQ', exc)
+        """, **KERAS3)
+    assert done.returncode == 0, done.stderr[-3000:]
+    refused = [line for line in done.stdout.splitlines() if line.startswith("REFUSED")]
+    assert len(refused) == 4
+    for line in refused:
+        assert 'pip install "hybridkeras[tfq]"' in line and "HYBRIDKERAS_KERAS=2" in line
+        assert "HYBRIDKERAS_KERAS=3 is set" in line or "not installed" in line
+    assert "backend='statevector'" in done.stdout and "Received: backend='tfq'" in done.stdout
+
+
+def test_a_bad_keras_choice_is_one_clear_error():
+    done = _python("import hybridkeras", HYBRIDKERAS_KERAS="4")
+    assert done.returncode != 0
+    assert "StackError" in done.stderr and "HYBRIDKERAS_KERAS must be '2'" in done.stderr
+    assert "Received: HYBRIDKERAS_KERAS='4'" in done.stderr
+
+
+SAVE = """
+    import json, sys, numpy as np, keras, hybridkeras as hk
+    from hybridkeras.layers import keras3 as hq
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), hq.ParallelPQC(2, 3, depth=1), keras.layers.Dense(3)], name='k3')
+    model.compile(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).uniform(0, 1, (8, 6)).astype('float32')
+    history = model.fit(x, np.arange(8) % 3, epochs=2, verbose=0)
+    hk.save_model(model, sys.argv[1], history=history, metadata={'role': 'test'})
+    np.save(sys.argv[1] + '.npy', np.asarray(model.predict(x, verbose=0)))
+"""
+LOAD = """
+    import sys, numpy as np, hybridkeras as hk
+    model = hk.load_model(sys.argv[1])
+    x = np.random.default_rng(0).uniform(0, 1, (8, 6)).astype('float32')
+    np.save(sys.argv[1] + '.loaded.npy', np.asarray(model.predict(x, verbose=0)))
+    for kwargs in ({'backend': 'tfq'},):
+        try:
+            hk.load_model(sys.argv[1], **kwargs)
+        except ValueError as exc:
+            print('REFUSED', exc)
+"""
+
+
+def _run_file(code, path, **env):
+    environment = {k: v for k, v in os.environ.items() if k not in ("HYBRIDKERAS_KERAS", "TF_USE_LEGACY_KERAS")}
+    environment.update(env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(path)], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+KERAS_CHOICES = ["3"] + (["2"] if hybridkeras.KERAS_VERSION == 2 else [])
+
+
+@pytest.mark.parametrize("choice", KERAS_CHOICES)
+@pytest.mark.parametrize("backend", [b for b in ("jax", "tensorflow") if b in BACKENDS])
+def test_save_model_writes_a_keras3_folder_that_reloads_equal_in_a_fresh_process(tmp_path, backend, choice):
+    folder = tmp_path / "model"
+    env = {"HYBRIDKERAS_KERAS": choice, "KERAS_BACKEND": backend}
+    saved = _run_file(SAVE, folder, **env)
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    assert (folder / "model.keras").is_file() and not list(tmp_path.glob(".model.*"))  # nothing left half-written
+    record = json.loads((folder / "hybridkeras.json").read_text())
+    assert record["keras"] == 3 and record["keras_backend"] == backend and record["metadata"] == {"role": "test"}
+    assert record["versions"]["keras"].startswith("3.") and backend in record["versions"]
+    assert ("tf_keras" in record["versions"]) == (choice == "2")
+    assert len(json.loads((folder / "history.json").read_text())["loss"]) == 2
+    loaded = _run_file(LOAD, folder, **env)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    np.testing.assert_allclose(np.load(f"{folder}.loaded.npy"), np.load(f"{folder}.npy"), atol=1e-6)
+    assert "REFUSED" in loaded.stdout and "Received: backend='tfq'" in loaded.stdout
+
+
+def test_load_model_refuses_a_hostile_keras3_file_without_running_it(tmp_path):
+    marker = tmp_path / "code_ran"
+    made = _python(f"""
+        import keras
+        from pathlib import Path
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda t: (open({str(marker)!r}, 'w').close(), t)[1])])
+        model.save({str(tmp_path / 'hostile.keras')!r})
+        Path({str(marker)!r}).unlink(missing_ok=True)
+        """, **KERAS3)
+    assert made.returncode == 0, made.stderr[-3000:]
+    done = _python(f"""
+        import hybridkeras as hk
+        from hybridkeras.io import UnsafeModelError
+        try:
+            hk.load_model({str(tmp_path / 'hostile.keras')!r})
+        except UnsafeModelError as exc:
+            print('REFUSED', exc)
+        """, **KERAS3)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "REFUSED" in done.stdout and "safe_mode=False" in done.stdout
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(hybridkeras.KERAS_VERSION != 2, reason="writes a tf_keras export (Keras 2)")
+def test_a_tf_keras_export_loaded_under_keras3_names_keras2(tmp_path):
+    keras = hybridkeras.keras
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    hybridkeras.save_model(model, tmp_path / "m")
+    done = _python(f"""
+        import hybridkeras as hk
+        from hybridkeras.io import ModelLoadError
+        try:
+            hk.load_model({str(tmp_path / 'm')!r})
+        except ModelLoadError as exc:
+            print('REFUSED', exc)
+        """, **KERAS3)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "REFUSED" in done.stdout and "tf_keras (Keras 2) model" in done.stdout and "hybridkeras[tfq]" in done.stdout
