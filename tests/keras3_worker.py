@@ -3,6 +3,7 @@
     KERAS_BACKEND=jax python -m tests.keras3_worker train FOLDER   # build, fit a few steps, save .keras (+ export)
     KERAS_BACKEND=jax python -m tests.keras3_worker load FOLDER    # a fresh process: load with safe_mode, predict
     python -m tests.keras3_worker hostile FOLDER                   # write a .keras file whose Lambda would run code
+    KERAS_BACKEND=jax python -m tests.keras3_worker distributed FOLDER  # fit with keras.distribution.DataParallel
 
 Each writes what it saw as .npz beside the model, for the test to compare.
 """
@@ -40,8 +41,28 @@ def train(folder: Path):
              predictions=np.array(model.predict(x, verbose=0)),
              quantum=np.array(keras.ops.convert_to_numpy(layer(x))))
     np.savez(folder / "layers.npz", **paper_layers())
+    train_student(folder)
     if keras.config.backend() == "tensorflow":
         model.export(str(folder / "served"), format="tf_saved_model")
+
+
+def student_data():
+    rng = np.random.default_rng(5)
+    return rng.uniform(0, 1, (24, 8)).astype("float32"), np.arange(24) % 3
+
+
+def train_student(folder: Path):
+    """Paper 4's 3-qubit student (amplitude encoding → EncodedPQC → ClassProbabilities), fitted and saved."""
+    from hybridkeras.layers import keras3 as hq
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((8,)), hq.EncodedPQC(3, depth=2), hq.ClassProbabilities(3)], name="student_k3")
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss=keras.losses.SparseCategoricalCrossentropy())
+    x, y = student_data()
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    model.save(folder / "student.keras")
+    np.savez(folder / "student.npz", loss=np.array(history.history["loss"]),
+             predictions=np.array(model.predict(x, verbose=0)))
 
 
 def paper_layers() -> dict:
@@ -53,7 +74,9 @@ def paper_layers() -> dict:
     out = {}
     for name, layer, x in (("lcqhnn", hq.LCQHNNBlock(4, readout="probs"), rng.uniform(-1, 1, (5, 4))),
                            ("quanv", hq.Quanvolution2D(2), rng.uniform(0, 1, (2, 4, 4, 1))),
-                           ("qfm", hq.QuantumFeatureMap(5, readout="probs"), rng.uniform(0, 1, (3, 10)))):
+                           ("qfm", hq.QuantumFeatureMap(5, readout="probs"), rng.uniform(0, 1, (3, 10))),
+                           ("student", hq.EncodedPQC(3), rng.uniform(0, 1, (4, 8))),
+                           ("student_angle", hq.EncodedPQC(4, encoding="angle", depth=1), rng.uniform(-1, 1, (4, 4)))):
         x = x.astype("float32")
         layer.build(x.shape)
         weights = [rng.uniform(0, 6, w.shape).astype("float32") for w in layer.get_weights()]
@@ -67,8 +90,10 @@ def load(folder: Path):
     import hybridkeras.layers.keras3  # noqa: F401  (registers the layers by name)
 
     model = keras.saving.load_model(folder / "model.keras", safe_mode=True)
+    student = keras.saving.load_model(folder / "student.keras", safe_mode=True)
     np.savez(folder / "loaded.npz", backend=keras.config.backend(), predictions=np.array(model.predict(data()[0], verbose=0)),
-             simulation=str(model.layers[0].simulation))
+             simulation=str(model.layers[0].simulation),
+             student=np.array(student.predict(student_data()[0], verbose=0)))
 
 
 def hostile(folder: Path):
@@ -78,5 +103,25 @@ def hostile(folder: Path):
     Path(marker).unlink(missing_ok=True)  # building traced the Lambda once: only a run at load time counts
 
 
+def distributed(folder: Path):
+    """Fits the `train` model with `keras.distribution.DataParallel` over every device JAX sees (several CPU
+    devices when XLA_FLAGS=--xla_force_host_platform_device_count=N), or on one device, and saves what it saw."""
+    from hybridkeras.layers import keras3 as hq
+
+    devices = keras.distribution.list_devices()
+    if len(devices) > 1:
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((CIRCUITS * QUBITS,)), hq.ParallelPQC(CIRCUITS, QUBITS, depth=DEPTH),
+                              keras.layers.Dense(CLASSES)])
+    model.compile(optimizer=keras.optimizers.SGD(0.2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = data()
+    history = model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    weights = np.concatenate([np.ravel(np.array(w)) for w in model.get_weights()])
+    sharding = str(getattr(model.layers[0].circuit_weights.value, "sharding", ""))
+    np.savez(folder / f"dp{len(devices)}.npz", devices=len(devices), loss=np.array(history.history["loss"]),
+             weights=weights, sharding=sharding)
+
+
 if __name__ == "__main__":
-    {"train": train, "load": load, "hostile": hostile}[sys.argv[1]](Path(sys.argv[2]))
+    {"train": train, "load": load, "hostile": hostile, "distributed": distributed}[sys.argv[1]](Path(sys.argv[2]))

@@ -47,6 +47,15 @@ def test_each_backend_trains_and_reloads_equal_predictions(runs, backend):
     assert "'backend': 'statevector'" in str(loaded["simulation"])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_student_trains_and_reloads_equal_on_each_backend(runs, backend):
+    folder, _, loaded = runs[backend]
+    student = np.load(folder / "student.npz")
+    assert np.all(np.isfinite(student["loss"])) and student["loss"][-1] < student["loss"][0]
+    np.testing.assert_allclose(student["predictions"].sum(axis=1), 1.0, atol=1e-5)  # class probabilities
+    np.testing.assert_allclose(loaded["student"], student["predictions"], atol=1e-6)
+
+
 @needs_tfq
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_keras3_layer_equals_the_tf_keras_layer_on_tfq(runs, backend):
@@ -63,11 +72,12 @@ def test_keras3_layer_equals_the_tf_keras_layer_on_tfq(runs, backend):
 @needs_tfq
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_keras3_paper_layers_equal_the_tf_keras_layers_on_tfq(runs, backend):
-    from hybridkeras.layers import LCQHNNBlock, QuantumFeatureMap, Quanvolution2D
+    from hybridkeras.layers import EncodedPQC, LCQHNNBlock, QuantumFeatureMap, Quanvolution2D
 
     got = np.load(runs[backend][0] / "layers.npz")
     for name, layer in (("lcqhnn", LCQHNNBlock(4, readout="probs", backend="tfq")), ("quanv", Quanvolution2D(2, backend="tfq")),
-                        ("qfm", QuantumFeatureMap(5, readout="probs", backend="tfq"))):
+                        ("qfm", QuantumFeatureMap(5, readout="probs", backend="tfq")), ("student", EncodedPQC(3, backend="tfq")),
+                        ("student_angle", EncodedPQC(4, encoding="angle", depth=1, backend="tfq"))):
         x = got[f"{name}_x"]
         layer.build(x.shape)
         layer.set_weights(list(got[f"{name}_w"]))
@@ -81,7 +91,7 @@ def test_keras3_paper_layers_agree_across_backends(runs):
     first = np.load(runs[BACKENDS[0]][0] / "layers.npz")
     for backend in BACKENDS[1:]:
         other = np.load(runs[backend][0] / "layers.npz")
-        for name in ("lcqhnn", "quanv", "qfm"):
+        for name in ("lcqhnn", "quanv", "qfm", "student", "student_angle"):
             np.testing.assert_array_equal(other[f"{name}_w"], first[f"{name}_w"])
             np.testing.assert_allclose(other[f"{name}_y"], first[f"{name}_y"], atol=1e-5, err_msg=f"{backend}: {name}")
             assert np.ptp(first[f"{name}_y"]) > 1e-3  # not a constant output
@@ -98,6 +108,24 @@ def test_export_serves_without_hybridkeras(runs):
     done = _run([], code=code)
     assert done.returncode == 0, done.stderr[-3000:]
     np.testing.assert_allclose(np.load(folder / "served.npy"), trained["predictions"], atol=1e-5)
+
+
+@pytest.mark.skipif("jax" not in BACKENDS, reason="keras.distribution runs on JAX")
+def test_data_parallel_on_jax_trains_as_one_device_does(tmp_path):
+    """`keras.distribution.DataParallel` over two (forced) CPU devices: the batch is split across them and the
+    gradients averaged, so the weights after three epochs equal a one-device run's."""
+    runs = {}
+    for count in (2, 1):
+        env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
+        done = subprocess.run([sys.executable, "-m", "tests.keras3_worker", "distributed", str(tmp_path)], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[count] = np.load(tmp_path / f"dp{count}.npz")
+    assert int(runs[2]["devices"]) == 2 and int(runs[1]["devices"]) == 1
+    assert "'batch': 2" in str(runs[2]["sharding"])  # the weights live on a two-device mesh (replicated)
+    assert runs[2]["loss"][-1] < runs[2]["loss"][0]
+    np.testing.assert_allclose(runs[2]["loss"], runs[1]["loss"], atol=1e-5)
+    np.testing.assert_allclose(runs[2]["weights"], runs[1]["weights"], atol=1e-5)
 
 
 def test_a_hostile_keras_file_is_refused_without_running_its_code(tmp_path):

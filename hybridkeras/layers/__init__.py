@@ -8,10 +8,12 @@ on Keras 3's backend), and the layers not yet on Keras 3 are missing from this n
 from hybridkeras._stack import KERAS_VERSION
 
 if KERAS_VERSION == 3:
-    from hybridkeras.layers.keras3 import LAYERS, LCQHNNBlock, ParallelPQC, QuantumFeatureMap, Quanvolution2D
+    from hybridkeras.layers.keras3 import (LAYERS, ClassProbabilities, EncodedPQC, LCQHNNBlock, ParallelPQC,
+                                           QuantumFeatureMap, Quanvolution2D, SigmoidPairLogits)
 
     CUSTOM_OBJECTS = {f"hybridkeras>{c.__name__}": c for c in LAYERS}
-    __all__ = ["CUSTOM_OBJECTS", "LCQHNNBlock", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D"]
+    __all__ = ["CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "LCQHNNBlock", "ParallelPQC", "QuantumFeatureMap",
+               "Quanvolution2D", "SigmoidPairLogits"]
 else:
     from hybridkeras.layers.base import QuantumLayer
     from hybridkeras.layers.circuit_layers import AddCircuit, ControlledPQC, Expectation, PQC, Sample, SampledExpectation, State

@@ -122,11 +122,13 @@ if TF_KERAS:
         keras_version = 2
 
 
-def keras3_layer(body, module=None):
-    """The Keras 3 layer of a layer body: the body on `Keras3QuantumLayer`, registered as ``hybridkeras>Name``."""
-    return layer_from_body(body, Keras3QuantumLayer, keras3_serializable, module)
+def keras3_layer(body, module=None, *, plain=False):
+    """The Keras 3 layer of a layer body: the body on `Keras3QuantumLayer` (``plain``: on Keras 3's `Layer`, for a
+    body without a circuit), registered as ``hybridkeras>Name``."""
+    return layer_from_body(body, keras3.layers.Layer if plain else Keras3QuantumLayer, keras3_serializable, module)
 
 
-def tf_keras_layer(body):
-    """The tf_keras layer of a layer body: the body on `QuantumLayer`, registered as ``hybridkeras>Name`` (Keras 2 only)."""
-    return layer_from_body(body, QuantumLayer, serializable)
+def tf_keras_layer(body, *, plain=False):
+    """The tf_keras layer of a layer body: the body on `QuantumLayer` (``plain``: on tf_keras's `Layer`, for a body
+    without a circuit), registered as ``hybridkeras>Name`` (Keras 2 only)."""
+    return layer_from_body(body, keras.layers.Layer if plain else QuantumLayer, serializable)

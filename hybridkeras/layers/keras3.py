@@ -15,13 +15,18 @@ from hybridkeras.layers.feature_map import QuantumFeatureMapBody
 from hybridkeras.layers.lcqhnn import LCQHNNBlockBody
 from hybridkeras.layers.parallel_pqc import ParallelPQCBody
 from hybridkeras.layers.quanvolution import Quanvolution2DBody
+from hybridkeras.layers.student import ClassProbabilitiesBody, EncodedPQCBody, SigmoidPairLogitsBody
 
 
 ParallelPQC = keras3_layer(ParallelPQCBody, __name__)
 LCQHNNBlock = keras3_layer(LCQHNNBlockBody, __name__)
 Quanvolution2D = keras3_layer(Quanvolution2DBody, __name__)
 QuantumFeatureMap = keras3_layer(QuantumFeatureMapBody, __name__)
+EncodedPQC = keras3_layer(EncodedPQCBody, __name__)
+ClassProbabilities = keras3_layer(ClassProbabilitiesBody, __name__, plain=True)
+SigmoidPairLogits = keras3_layer(SigmoidPairLogitsBody, __name__, plain=True)
 
-LAYERS = (ParallelPQC, LCQHNNBlock, Quanvolution2D, QuantumFeatureMap)
+LAYERS = (ParallelPQC, LCQHNNBlock, Quanvolution2D, QuantumFeatureMap, EncodedPQC, ClassProbabilities, SigmoidPairLogits)
 
-__all__ = ["LAYERS", "LCQHNNBlock", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D"]
+__all__ = ["ClassProbabilities", "EncodedPQC", "LAYERS", "LCQHNNBlock", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D",
+           "SigmoidPairLogits"]

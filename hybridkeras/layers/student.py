@@ -1,4 +1,6 @@
-"""The quantum students of paper 4: `EncodedPQC` (encoding → trainable layers → probabilities) and `ClassProbabilities`."""
+"""The quantum students of paper 4: `EncodedPQC` (encoding → trainable layers → probabilities), `ClassProbabilities`
+and `SigmoidPairLogits` (their heads). Written once as bodies in `keras.ops`: the tf_keras layers here, their Keras 3
+twins in `layers.keras3`."""
 from __future__ import annotations
 
 import math
@@ -6,10 +8,11 @@ import math
 import cirq
 import numpy as np
 
-from hybridkeras._compat import keras, tf
+from keras import ops as K
+
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import QuantumLayer, serializable
+from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
 from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_count, check_positive_int, check_rank2
 
@@ -18,25 +21,27 @@ _EPS = 1e-12
 
 
 def amplitude_angles_tf(features, qubits: int):
-    """TensorFlow version of `circuits.amplitude_angles`: (batch, 2^n) features → (batch, 2^n − 1) RY angles.
+    """`circuits.amplitude_angles` in `keras.ops` (any Keras 3 backend, or TensorFlow under tf_keras): (batch, 2^n)
+    features → (batch, 2^n − 1) RY angles.
 
     Differentiable everywhere: the norms carry a 1e-12 floor inside the square root, and on the
     last level an all-zero pair gives angle 0 with zero gradient (atan2's gradient at (0, 0) is
     0/0), so blank images and zero features train instead of failing with NaN gradients.
     """
     size = 2**qubits
-    x = tf.math.l2_normalize(tf.cast(features, tf.float32), axis=-1, epsilon=_EPS)
+    x = K.cast(features, "float32")
+    x = x / K.sqrt(K.maximum(K.sum(x * x, axis=-1, keepdims=True), _EPS))  # tf.math.l2_normalize's epsilon
     angles = []
     for level in range(qubits):
-        blocks = tf.reshape(x, [-1, 2**level, 2, size // 2 ** (level + 1)])
+        blocks = K.reshape(x, (-1, 2**level, 2, size // 2 ** (level + 1)))
         if level == qubits - 1:
             y, x0 = blocks[:, :, 1, 0], blocks[:, :, 0, 0]
-            empty = tf.logical_and(tf.equal(y, 0.0), tf.equal(x0, 0.0))
-            angles.append(2.0 * tf.atan2(tf.where(empty, 0.0, y), tf.where(empty, 1.0, x0)))
+            empty = K.logical_and(K.equal(y, 0.0), K.equal(x0, 0.0))
+            angles.append(2.0 * K.arctan2(K.where(empty, 0.0, y), K.where(empty, 1.0, x0)))
         else:
-            norms = tf.sqrt(tf.reduce_sum(tf.square(blocks), axis=-1) + _EPS)
-            angles.append(2.0 * tf.atan2(norms[:, :, 1], norms[:, :, 0]))
-    return tf.concat(angles, axis=-1)
+            norms = K.sqrt(K.sum(K.square(blocks), axis=-1) + _EPS)
+            angles.append(2.0 * K.arctan2(norms[:, :, 1], norms[:, :, 0]))
+    return K.concatenate(angles, axis=-1)
 
 
 def amplitude_state_tf(angles, qubits: int):
@@ -47,17 +52,16 @@ def amplitude_state_tf(angles, qubits: int):
     qubits 0 … l−1 multiplies the amplitude of (b, 0) by cos(θ/2) and of (b, 1) by sin(θ/2): the
     state is that product over the levels, the same numbers as running the gates.
     """
-    state = tf.ones_like(angles[:, :1])
+    state = K.ones_like(angles[:, :1])
     start = 0
     for level in range(qubits):
         half = angles[:, start:start + 2**level] / 2.0
         start += 2**level
-        state = tf.reshape(tf.stack([state * tf.cos(half), state * tf.sin(half)], axis=-1), [-1, 2 ** (level + 1)])
+        state = K.reshape(K.stack([state * K.cos(half), state * K.sin(half)], axis=-1), (-1, 2 ** (level + 1)))
     return state
 
 
-@serializable
-class EncodedPQC(QuantumLayer):
+class EncodedPQCBody(QuantumLayerBody):
     """A quantum student's circuit: data encoding, `depth` trainable layers, basis-state probabilities.
 
     Encodings:
@@ -156,7 +160,7 @@ class EncodedPQC(QuantumLayer):
             )
         self.circuit_weights = None if self.depth == 0 else self.add_weight(
             name="circuit_weights", shape=(self.depth, self.qubits, 2),
-            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
+            initializer=self.keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
         )
         super().build(input_shape)
 
@@ -165,15 +169,15 @@ class EncodedPQC(QuantumLayer):
         values = amplitude_angles_tf(x, self.qubits) if self.encoding == "amplitude" else x
         if self.circuit_weights is None:  # depth 0: the encoding alone (the distillation authors' students)
             return self._readout(self._pqc(values))
-        weights = tf.reshape(self.circuit_weights, [1, -1])
+        weights = K.reshape(self.circuit_weights, (1, -1))
         if self._starts_encoded:
-            no_row_symbols = tf.zeros([tf.shape(values)[0], 0])
+            no_row_symbols = values[:, :0]  # [batch, 0]: every symbol is a shared weight
             return self._readout(self._pqc(no_row_symbols, shared=weights,
                                            initial=amplitude_state_tf(values, self.qubits)))
         return self._readout(self._pqc(values, shared=weights))
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape([input_shape[0], 2**self.qubits])
+        return (input_shape[0], 2**self.qubits)
 
     def get_config(self):
         config = super().get_config()
@@ -181,8 +185,7 @@ class EncodedPQC(QuantumLayer):
         return config
 
 
-@serializable
-class ClassProbabilities(keras.layers.Layer):
+class ClassProbabilitiesBody:
     """The first `num_classes` of 2^n basis-state probabilities, renormalised to sum to 1.
 
     Maps a quantum student's measurement distribution to class probabilities without
@@ -208,8 +211,8 @@ class ClassProbabilities(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        p = tf.maximum(tf.cast(inputs[:, : self.num_classes], tf.float32), self.floor)
-        return p / tf.reduce_sum(p, axis=-1, keepdims=True)
+        p = K.maximum(K.cast(inputs[:, : self.num_classes], "float32"), self.floor)
+        return p / K.sum(p, axis=-1, keepdims=True)
 
     def get_config(self):
         config = super().get_config()
@@ -217,8 +220,7 @@ class ClassProbabilities(keras.layers.Layer):
         return config
 
 
-@serializable
-class SigmoidPairLogits(keras.layers.Layer):
+class SigmoidPairLogitsBody:
     """The distillation authors' head: the 2^n basis-state probabilities p of a student circuit become
     2^(n+1) logits ``concat(sigmoid(p), 1 − sigmoid(p))`` for a cross-entropy on logits, and the
     prediction is their argmax. No weights.
@@ -227,9 +229,15 @@ class SigmoidPairLogits(keras.layers.Layer):
     """
 
     def call(self, inputs):
-        s = tf.sigmoid(tf.cast(inputs, self.compute_dtype))
-        return tf.concat([s, 1.0 - s], axis=-1)
+        s = K.sigmoid(K.cast(inputs, self.compute_dtype))
+        return K.concatenate([s, 1.0 - s], axis=-1)
 
     def compute_output_shape(self, input_shape):
-        shape = tf.TensorShape(input_shape)
-        return shape[:-1].concatenate([None if shape[-1] is None else 2 * shape[-1]])
+        shape = tuple(input_shape)
+        return shape[:-1] + (None if shape[-1] is None else 2 * shape[-1],)
+
+
+if TF_KERAS:  # the tf_keras layers; their Keras 3 twins are in `layers.keras3`
+    EncodedPQC = tf_keras_layer(EncodedPQCBody)
+    ClassProbabilities = tf_keras_layer(ClassProbabilitiesBody, plain=True)
+    SigmoidPairLogits = tf_keras_layer(SigmoidPairLogitsBody, plain=True)
