@@ -128,6 +128,50 @@ def test_data_parallel_on_jax_trains_as_one_device_does(tmp_path):
     np.testing.assert_allclose(runs[2]["weights"], runs[1]["weights"], atol=1e-5)
 
 
+def _tuner_takes_keras3() -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return tuple(int(part) for part in version("keras-tuner").split(".")[:2]) >= (1, 4)
+    except PackageNotFoundError:
+        return False
+
+
+TUNE = """
+import sys, keras, keras_tuner, numpy as np
+from hybridkeras.layers import keras3 as hq
+from tests.keras3_worker import CIRCUITS, QUBITS, CLASSES, data
+
+
+def build(hp):
+    model = keras.Sequential([keras.Input((CIRCUITS * QUBITS,)),
+                              hq.ParallelPQC(CIRCUITS, QUBITS, depth=hp.Int("depth", 1, 2)), keras.layers.Dense(CLASSES)])
+    model.compile(keras.optimizers.Adam(hp.Choice("lr", [0.01, 0.05])),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+tuner = keras_tuner.RandomSearch(build, objective="val_loss", max_trials=2, directory=sys.argv[1], project_name="k3",
+                                 seed=0)
+x, y = data()
+tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+best = tuner.get_best_models(1)[0]
+print("TRIALS", len(tuner.oracle.trials), "BEST", type(best.layers[0]).__name__, best.layers[0].depth,
+      tuner.get_best_hyperparameters(1)[0].get("depth"))
+"""
+
+
+@pytest.mark.skipif(not _tuner_takes_keras3(), reason="Keras Tuner 1.3.5 (the [tfq] pin) builds tf_keras models; "
+                                                      "1.4+ (the Keras 3 environment) takes Keras 3 models")
+def test_current_keras_tuner_searches_a_keras3_hybrid(tmp_path):
+    done = subprocess.run([sys.executable, "-c", TUNE, str(tmp_path)], cwd=ROOT, env=dict(os.environ, KERAS_BACKEND="jax"),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("TRIALS"))
+    trials, name, depth, chosen = line.split()[1], line.split()[3], line.split()[4], line.split()[5]
+    assert trials == "2" and name == "ParallelPQC" and depth == chosen
+
+
 def test_a_hostile_keras_file_is_refused_without_running_its_code(tmp_path):
     done = _run(["hostile", str(tmp_path)])
     assert done.returncode == 0, done.stderr[-3000:]

@@ -23,11 +23,26 @@ ROOT = Path(__file__).resolve().parents[1]
 KERAS3 = {"HYBRIDKERAS_KERAS": "3", "KERAS_BACKEND": "jax"}
 
 
-def _python(code, **env):
+def _python(code, *args, **env):
+    """Runs ``code`` (with ``args`` as sys.argv[1:]) in a fresh Python with ``env`` and no inherited Keras choice."""
     environment = {k: v for k, v in os.environ.items() if k not in ("HYBRIDKERAS_KERAS", "TF_USE_LEGACY_KERAS")}
     environment.update(env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment,
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=300)
+
+
+def _load_refusal(path, error: str) -> str:
+    """What `hk.load_model(path)` under Keras 3 prints when it raises ``error`` (of `hybridkeras.io`): 'REFUSED …'."""
+    done = _python(f"""
+        import hybridkeras as hk
+        from hybridkeras.io import {error}
+        try:
+            hk.load_model({str(path)!r})
+        except {error} as exc:
+            print('REFUSED', exc)
+        """, **KERAS3)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
 
 def test_keras3_import_loads_neither_tf_keras_nor_tfq_nor_tensorflow_on_jax():
@@ -96,13 +111,6 @@ LOAD = """
 """
 
 
-def _run_file(code, path, **env):
-    environment = {k: v for k, v in os.environ.items() if k not in ("HYBRIDKERAS_KERAS", "TF_USE_LEGACY_KERAS")}
-    environment.update(env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(path)], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300)
-
-
 KERAS_CHOICES = ["3"] + (["2"] if hybridkeras.KERAS_VERSION == 2 else [])
 
 
@@ -111,7 +119,7 @@ KERAS_CHOICES = ["3"] + (["2"] if hybridkeras.KERAS_VERSION == 2 else [])
 def test_save_model_writes_a_keras3_folder_that_reloads_equal_in_a_fresh_process(tmp_path, backend, choice):
     folder = tmp_path / "model"
     env = {"HYBRIDKERAS_KERAS": choice, "KERAS_BACKEND": backend}
-    saved = _run_file(SAVE, folder, **env)
+    saved = _python(SAVE, folder, **env)
     assert saved.returncode == 0, saved.stderr[-3000:]
     assert (folder / "model.keras").is_file() and not list(tmp_path.glob(".model.*"))  # nothing left half-written
     record = json.loads((folder / "hybridkeras.json").read_text())
@@ -119,7 +127,7 @@ def test_save_model_writes_a_keras3_folder_that_reloads_equal_in_a_fresh_process
     assert record["versions"]["keras"].startswith("3.") and backend in record["versions"]
     assert ("tf_keras" in record["versions"]) == (choice == "2")
     assert len(json.loads((folder / "history.json").read_text())["loss"]) == 2
-    loaded = _run_file(LOAD, folder, **env)
+    loaded = _python(LOAD, folder, **env)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     np.testing.assert_allclose(np.load(f"{folder}.loaded.npy"), np.load(f"{folder}.npy"), atol=1e-6)
     assert "REFUSED" in loaded.stdout and "Received: backend='tfq'" in loaded.stdout
@@ -135,16 +143,8 @@ def test_load_model_refuses_a_hostile_keras3_file_without_running_it(tmp_path):
         Path({str(marker)!r}).unlink(missing_ok=True)
         """, **KERAS3)
     assert made.returncode == 0, made.stderr[-3000:]
-    done = _python(f"""
-        import hybridkeras as hk
-        from hybridkeras.io import UnsafeModelError
-        try:
-            hk.load_model({str(tmp_path / 'hostile.keras')!r})
-        except UnsafeModelError as exc:
-            print('REFUSED', exc)
-        """, **KERAS3)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "REFUSED" in done.stdout and "safe_mode=False" in done.stdout
+    said = _load_refusal(tmp_path / "hostile.keras", "UnsafeModelError")
+    assert "REFUSED" in said and "safe_mode=False" in said
     assert not marker.exists()
 
 
@@ -153,13 +153,5 @@ def test_a_tf_keras_export_loaded_under_keras3_names_keras2(tmp_path):
     keras = hybridkeras.keras
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     hybridkeras.save_model(model, tmp_path / "m")
-    done = _python(f"""
-        import hybridkeras as hk
-        from hybridkeras.io import ModelLoadError
-        try:
-            hk.load_model({str(tmp_path / 'm')!r})
-        except ModelLoadError as exc:
-            print('REFUSED', exc)
-        """, **KERAS3)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "REFUSED" in done.stdout and "tf_keras (Keras 2) model" in done.stdout and "hybridkeras[tfq]" in done.stdout
+    said = _load_refusal(tmp_path / "m", "ModelLoadError")
+    assert "REFUSED" in said and "tf_keras (Keras 2) model" in said and "hybridkeras[tfq]" in said
