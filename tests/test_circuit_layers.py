@@ -307,7 +307,7 @@ def test_bad_inputs_get_one_clear_error_each():
         hk.layers.PQC(circuit, cirq.Z(q[2]))
     with pytest.raises(ValueError, match="no sympy.Symbols"):
         hk.layers.PQC(cirq.Circuit(cirq.X(q[0])), cirq.Z(q[0]))
-    with pytest.raises(TypeError, match="`model_circuit` must be a cirq.Circuit"):
+    with pytest.raises(TypeError, match="model_circuit must be a cirq.Circuit"):
         hk.layers.PQC("not a circuit", cirq.Z(q[0]))
     with pytest.raises(TypeError, match="`operators` must be a cirq.PauliSum"):
         hk.layers.PQC(circuit, "Z")

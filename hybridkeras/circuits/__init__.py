@@ -62,3 +62,7 @@ __all__ = [
 from hybridkeras.circuits.serialization import from_json, to_json  # noqa: E402
 
 __all__ += ["from_json", "to_json"]
+
+from hybridkeras.circuits.data import CircuitData, CircuitDataError, encode_circuits  # noqa: E402
+
+__all__ += ["CircuitData", "CircuitDataError", "encode_circuits"]

@@ -24,6 +24,8 @@ compiles a step on CPU).
 """
 from __future__ import annotations
 
+import secrets
+
 import numpy as np
 
 import keras
@@ -154,6 +156,13 @@ def check_finite(x, message: str):
         if not bool(torch.isfinite(x).all()):
             raise ValueError(message)
     return x
+
+
+def draw_seed() -> int:
+    """A fresh seed from the operating system's entropy, never from NumPy's, Python's or Keras' global streams (Keras'
+    global seed generator itself draws from Python's on first use), so a sampled layer never shifts a user's own
+    seeded shuffling. Shots are reproducible through the layer's ``seed=``."""
+    return secrets.randbelow(2**31 - 1)
 
 
 class SeedStream:

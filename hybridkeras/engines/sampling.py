@@ -10,17 +10,16 @@ sequence for the same seed.
 """
 from __future__ import annotations
 
-import numpy as np
 from keras import ops as K
 
-from hybridkeras.engines.ops import SeedStream, searchsorted_rows, widest_float
+from hybridkeras.engines.ops import SeedStream, draw_seed, searchsorted_rows, widest_float
 
 
 class Sampler:
     def __init__(self, repetitions: int, seed: int | None):
         self.repetitions = int(repetitions)
         if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
+            seed = draw_seed()
         self.seed = int(seed)
         self._stream = SeedStream(self.seed)
 

@@ -11,9 +11,30 @@ if KERAS_VERSION == 3:
     from hybridkeras.layers.keras3 import (LAYERS, ClassProbabilities, EncodedPQC, LCQHNNBlock, ParallelPQC,
                                            QuantumFeatureMap, Quanvolution2D, SigmoidPairLogits)
 
-    CUSTOM_OBJECTS = {f"hybridkeras>{c.__name__}": c for c in LAYERS}
-    __all__ = ["CUSTOM_OBJECTS", "ClassProbabilities", "EncodedPQC", "LCQHNNBlock", "ParallelPQC", "QuantumFeatureMap",
-               "Quanvolution2D", "SigmoidPairLogits"]
+    from hybridkeras.layers.general import (GENERAL_LAYERS, CircuitLayer, ControlledPQC, Expectation, PQC, Sample,
+                                            SampledExpectation, State)
+
+    CUSTOM_OBJECTS = {f"hybridkeras>{c.__name__}": c for c in LAYERS + GENERAL_LAYERS}
+    __all__ = ["CUSTOM_OBJECTS", "CircuitLayer", "ClassProbabilities", "ControlledPQC", "EncodedPQC", "Expectation",
+               "LCQHNNBlock", "PQC", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D", "Sample",
+               "SampledExpectation", "SigmoidPairLogits", "State"]
+
+    # names of the tf_keras namespace that Keras 3 does not have yet, and what to use meanwhile
+    _NOT_ON_KERAS3 = {
+        "AddCircuit": "it joins tf.string circuit tensors, which JAX and PyTorch lack; on Keras 3 give PQC / "
+                      "ControlledPQC an `input_template=` (hybridkeras.circuits.encode_circuits) or append the circuit "
+                      "to the model circuit",
+        "QuantumLayer": "the Keras 3 base of the general circuit layers is hybridkeras.layers.CircuitLayer",
+    }
+    _KERAS2_ONLY = ("PCAProjection", "MinMaxScaling", "PadFeatures", "ImageRange", "LogitAverage")
+
+    def __getattr__(name):
+        if name in _NOT_ON_KERAS3:
+            raise AttributeError(f"hybridkeras.layers.{name} is not available on Keras 3: {_NOT_ON_KERAS3[name]}")
+        if name in _KERAS2_ONLY:
+            raise AttributeError(f"hybridkeras.layers.{name} is still a tf_keras layer (Keras 2, the [tfq] extra on "
+                                 "Python 3.11, with HYBRIDKERAS_KERAS=2); its Keras 3 version is not written yet")
+        raise AttributeError(f"module 'hybridkeras.layers' has no attribute {name!r}")
 else:
     from hybridkeras.layers.base import QuantumLayer
     from hybridkeras.layers.circuit_layers import AddCircuit, ControlledPQC, Expectation, PQC, Sample, SampledExpectation, State

@@ -24,106 +24,32 @@ import math
 
 import cirq
 import numpy as np
-import sympy
 
 from hybridkeras._compat import keras, tf, tfq
 from hybridkeras.circuits.serialization import from_json, to_json
+from hybridkeras.layers.general.arguments import (as_circuits, check_model_circuit, check_names, check_operator_qubits,
+                                                  check_operators, differentiator_name)
 from hybridkeras.layers.base import QuantumLayer, serializable
 from hybridkeras.layers.simulation import DynamicSimulation, Simulation, check_circuit_tensor, circuit_symbols
 
 DEFAULT_INITIALIZER = {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 2.0 * math.pi, "seed": None}}
-_PAULI = (cirq.PauliString, cirq.PauliSum)
 
 
 # ---------------------------------------------------------------------------------------------------------- checks
-def differentiator_name(value):
-    """A differentiator as its name: None, 'adjoint', 'parameter_shift', or TFQ's Adjoint() / ParameterShift()."""
-    if value is None or isinstance(value, str):
-        return value
-    names = {"Adjoint": "adjoint", "ParameterShift": "parameter_shift"}
-    name = names.get(type(value).__name__)
-    if name is None:
-        raise TypeError("`differentiator` must be 'adjoint', 'parameter_shift', None, tfq.differentiators.Adjoint() or "
-                        f"tfq.differentiators.ParameterShift(). Received: differentiator={value!r}")
-    return name
-
-
 def backend_name(value):
     """The layer's ``backend``: TFQ's 'noiseless' (and None) mean the default backend."""
     return None if value == "noiseless" else value
 
 
-def check_model_circuit(value, name: str = "model_circuit") -> cirq.Circuit:
-    value = from_json(value, what=name)
-    if isinstance(value, cirq.FrozenCircuit):
-        value = value.unfreeze()
-    if not isinstance(value, cirq.Circuit):
-        raise TypeError(f"`{name}` must be a cirq.Circuit. Received: {name}={type(value).__name__}")
-    return value
-
-
-def check_operators(value, name: str = "operators") -> list:
-    """A list of PauliStrings / PauliSums (one output each) from one of them or a list."""
-    value = from_json(value, what=name)
-    if isinstance(value, _PAULI):
-        value = [value]
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if not isinstance(value, (list, tuple)) or not value:
-        raise TypeError(f"`{name}` must be a cirq.PauliSum or cirq.PauliString, or a non-empty list of them. "
-                        f"Received: {name}={value!r}")
-    bad = [op for op in value if not isinstance(op, _PAULI)]
-    if bad:
-        raise TypeError(f"Each of `{name}` must be a cirq.PauliSum or cirq.PauliString. Received: {bad[0]!r}")
-    return list(value)
-
-
-def check_operator_qubits(operators, circuit, name: str = "model_circuit") -> None:
-    inside = set(circuit.all_qubits())
-    outside = sorted(set().union(*(op.qubits for op in operators)) - inside)
-    if outside:
-        raise ValueError(f"`operators` act on {outside!r}, which `{name}` does not touch (its qubits: "
-                         f"{sorted(inside)!r}). Measure qubits of the circuit, or add identity gates (cirq.I) on them")
-
-
 def check_symbol_names(value, circuits=()) -> list:
-    """Symbol names as strings: distinct, and exactly the symbols of ``circuits`` (when given)."""
+    """Symbol names as strings (a list, or a constant tensor): distinct, and exactly the symbols of ``circuits``."""
     if tf.is_tensor(value):
         static = tf.get_static_value(value)
         if static is None:
             raise TypeError("`symbol_names` must be known when the layer is called (a list of names or sympy Symbols, "
                             "or a constant tensor). Received a tensor without a constant value")
         value = [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(static).reshape(-1)]
-    if isinstance(value, (str, sympy.Symbol)) or not isinstance(value, (list, tuple, np.ndarray)):
-        raise TypeError(f"`symbol_names` must be a list of str or sympy.Symbol. Received: symbol_names={value!r}")
-    bad = [v for v in value if not isinstance(v, (str, sympy.Symbol))]
-    if bad:
-        raise TypeError(f"Each of `symbol_names` must be a str or sympy.Symbol. Received: {bad[0]!r}")
-    names = [str(v) for v in value]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"`symbol_names` must be distinct; {repeated} appear more than once. Received: symbol_names={names}")
-    if circuits:
-        used = set().union(*(cirq.parameter_names(c) for c in circuits))
-        lacking = sorted(set(names) - used)
-        if lacking:
-            raise ValueError(f"`symbol_names` holds {lacking}, which the circuit lacks (its symbols: {sorted(used)}). "
-                             f"Received: symbol_names={names}")
-        missing = sorted(used - set(names))
-        if missing:
-            raise ValueError(f"The circuit has the symbols {missing}, which `symbol_names` does not give. "
-                             f"Received: symbol_names={names}")
-    return names
-
-
-def _as_circuits(value):
-    """A list of circuits when ``value`` is a cirq.Circuit or a list of them, else None."""
-    if isinstance(value, (cirq.Circuit, cirq.FrozenCircuit)):
-        return [check_model_circuit(value, "inputs")]
-    if isinstance(value, (list, tuple, np.ndarray)) and len(value) and all(
-            isinstance(c, (cirq.Circuit, cirq.FrozenCircuit)) for c in value):
-        return [check_model_circuit(c, "inputs") for c in value]
-    return None
+    return check_names(value, circuits)
 
 
 def _operators_value(value):
@@ -316,7 +242,7 @@ class _Executor(CircuitLayer):
                             "symbol_names=, symbol_values=, operators= and repetitions= by name")
         tensors = {}
         first = None
-        circuits = _as_circuits(inputs)
+        circuits = as_circuits(inputs)
         if circuits is not None:
             self._circuits = circuits
         elif tf.is_tensor(inputs) or keras.backend.is_keras_tensor(inputs):

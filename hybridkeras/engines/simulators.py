@@ -1,0 +1,50 @@
+"""The one seam between the layers and the simulators: `make_simulation` returns an object with
+``__call__(values, shared=None)`` (expectations or probabilities), ``state(values)`` and
+``samples(values, repetitions)``, whichever simulator runs it, so a layer never branches on it.
+
+* ``'engine'``: the state-vector engine (`StateVectorCircuit`), on every Keras 3 backend.
+* ``'tfq'``: TensorFlow Quantum's ops and differentiators, on Keras' TensorFlow backend, where
+  TFQ is installed; any other backend gets an error naming the one to switch to.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import cirq
+
+from hybridkeras.engines.ops import backend
+from hybridkeras.engines.statevector import StateVectorCircuit
+
+
+class SimulatorUnavailableError(ValueError):
+    """The simulator asked for cannot run on this Keras backend or installation."""
+
+
+def check_tfq_available(what: str = "simulator='tfq'") -> None:
+    """Raises `SimulatorUnavailableError` unless TFQ's ops can run here (Keras' TensorFlow backend, TFQ installed)."""
+    if backend() != "tensorflow":
+        raise SimulatorUnavailableError(
+            f"{what} runs TensorFlow Quantum's ops, which need Keras' TensorFlow backend; this process runs Keras on "
+            f"{backend()!r}. Set KERAS_BACKEND=tensorflow before Python starts, or use simulator='engine' (the same "
+            "numbers on every backend)")
+    if importlib.util.find_spec("tensorflow_quantum") is None:
+        raise SimulatorUnavailableError(
+            f"{what} needs TensorFlow Quantum, which is not installed (`pip install \"hybridkeras[tfq]\"`, Python 3.11 "
+            "or 3.12); or use simulator='engine' (the same numbers)")
+
+
+def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, qubits=None, shared: int = 0,
+                    repetitions=None, seed=None, name=None, noisy: bool = False):
+    """A simulation of ``circuit`` with ``symbols`` (column order of the values) read out as ``readout``: a list of
+    Pauli operators (one output each), 'probs' (the 2^n probabilities) or 'state' (for `state` / `samples`)."""
+    if simulator == "tfq":
+        check_tfq_available()
+        from hybridkeras.engines.tfq_adapter import TFQSimulation
+
+        return TFQSimulation(circuit, symbols, readout, qubits=qubits, repetitions=repetitions, noisy=noisy)
+    operators = "probs" if isinstance(readout, str) else readout
+    return StateVectorCircuit(circuit, symbols, operators, qubits=qubits, shared=shared, repetitions=repetitions,
+                              seed=seed)
+
+
+__all__ = ["SimulatorUnavailableError", "check_tfq_available", "make_simulation"]

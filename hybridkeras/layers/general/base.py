@@ -1,0 +1,120 @@
+"""`CircuitLayer`: the Keras 3 base of the general circuit layers (TFQ's ``backend=`` and
+``differentiator=``, our ``simulator=``), and `RowGroups`, which runs a batch whose rows hold
+different Python circuits as one group per distinct circuit and puts the rows back in order."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops as K
+
+from hybridkeras.engines.ops import check_finite
+from hybridkeras.engines.simulators import make_simulation
+from hybridkeras.layers.general.arguments import check_backend, check_simulator, differentiator_name
+
+
+def register(cls):
+    """Registers a layer class as ``hybridkeras>Name`` (the name `.keras` files give it)."""
+    return keras.saving.register_keras_serializable(package="hybridkeras")(cls)
+
+
+def get_initializer(value, default):
+    """A Keras initializer from ``value`` (None: ``default``), with TFQ's message for an unknown one."""
+    try:
+        return keras.initializers.get(default if value is None else value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"Unknown initializer: {value!r} ({exc})") from exc
+
+
+@register
+class CircuitLayer(keras.layers.Layer):
+    """What every general circuit layer shares.
+
+    Args:
+        backend: TFQ's meaning: None or 'noiseless' (exact state vectors), 'noisy' (TFQ's trajectory
+            simulation: needs ``repetitions``; noise channels arrive with the noise work, until then the
+            engine refuses them by name), ``cirq.Simulator()`` (exact), ``cirq.DensityMatrixSimulator()``
+            (exact; `State` returns density matrices), or another `cirq.Sampler` (TFQ's ops only).
+        differentiator: None or a TFQ differentiator (`tfq.differentiators.Adjoint()`, ``ParameterShift()``,
+            ``ForwardDifference()``, ``CentralDifference()``) or its name. The engine differentiates every
+            circuit exactly by autodiff (what ``Adjoint`` computes); TFQ's ops use the one given.
+        simulator: 'engine' (default: the state-vector engine, on TensorFlow, JAX and PyTorch) or
+            'tfq' (TensorFlow Quantum's ops, on Keras' TensorFlow backend where TFQ is installed).
+        seed: Seed of the shot sampler of a sampled layer, for reproducible shots (None: fresh
+            operating-system entropy; NumPy's, Python's and Keras' global streams are never drawn from).
+    """
+
+    sampled = False  # shots are part of the layer's output (SampledExpectation, Sample)
+    state_layer = False
+
+    def __init__(self, backend=None, differentiator=None, *, simulator=None, seed=None, **kwargs):
+        legacy = backend if backend in ("statevector", "tfq") else None  # configs of the tf_keras layers
+        simulator = check_simulator(simulator, legacy)
+        backend = None if legacy else backend
+        layer = type(self).__name__
+        self.backend_kind = check_backend(backend, layer, sampled=self.sampled, state=self.state_layer)
+        differentiator = differentiator_name(differentiator, extended=True)
+        super().__init__(**kwargs)
+        if self.backend_kind in ("sampler", "simulator") and simulator == "engine":
+            raise ValueError(f"{layer}: `backend={backend!r}` is a Cirq simulator or sampler that only TFQ's ops can "
+                             "call; use simulator='tfq' on Keras' TensorFlow backend, or backend=None for the engine")
+        self.simulator, self.backend, self.differentiator = simulator, backend, differentiator
+        self.seed = None if seed is None else int(seed)
+
+    @property
+    def simulation(self) -> dict:
+        """The settings that decide how circuits are simulated (recorded with every export)."""
+        return {"simulator": self.simulator, "backend": self.backend_kind, "differentiator": self.differentiator}
+
+    def _simulation(self, circuit, symbols, readout, **kwargs):
+        return make_simulation(self.simulator, circuit, symbols, readout, seed=self.seed, name=self.name,
+                               noisy=self.backend_kind == "noisy", **kwargs)
+
+    def finite(self, values, what: str = "symbol_values"):
+        """``values`` as float32, refused with the layer's name if any is NaN or Inf (see `engines.ops.check_finite`)."""
+        return check_finite(values, f"{type(self).__name__} received NaN or Inf in `{what}` (layer {self.name!r})")
+
+    def get_config(self):
+        config = super().get_config()
+        if self.backend_kind not in ("noiseless", "noisy"):
+            kind = self.backend_kind
+            config.update(backend=None)
+            if kind == "density_matrix":
+                config.update(backend="density_matrix")
+        else:
+            config.update(backend=self.backend)
+        config.update(differentiator=self.differentiator, simulator=self.simulator, seed=self.seed)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("backend") == "density_matrix":
+            import cirq
+
+            config["backend"] = cirq.DensityMatrixSimulator()
+        return cls(**config)
+
+
+class RowGroups:
+    """Rows grouped by a static key (their circuit, operators, shots): ``run(values, fn)`` calls ``fn(key, rows)``
+    once per group, on that group's rows of ``values``, and returns the results in the rows' order."""
+
+    def __init__(self, keys):
+        self.keys = list(keys)
+        self.groups = {}
+        for row, key in enumerate(self.keys):
+            self.groups.setdefault(key, []).append(row)
+
+    def __len__(self):
+        return len(self.keys)
+
+    def run(self, values, fn):
+        if len(self.groups) == 1:
+            ((key, _),) = self.groups.items()
+            return fn(key, values)
+        parts, order = [], []
+        for key, rows in self.groups.items():
+            parts.append(fn(key, K.take(values, np.asarray(rows, np.int32), axis=0)))
+            order.extend(rows)
+        inverse = np.argsort(np.asarray(order)).astype(np.int32)
+        return K.take(K.concatenate(parts, axis=0), inverse, axis=0)
