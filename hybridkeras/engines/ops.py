@@ -158,10 +158,9 @@ def check_finite(x, message: str):
     return x
 
 
-def draw_seed() -> int:
-    """A fresh seed from the operating system's entropy, never from NumPy's, Python's or Keras' global streams (Keras'
-    global seed generator itself draws from Python's on first use), so a sampled layer never shifts a user's own
-    seeded shuffling. Shots are reproducible through the layer's ``seed=``."""
+def fresh_seed() -> int:
+    """A seed from the operating system's entropy: draws from no global stream (NumPy's, Python's or Keras'), so a
+    layer that takes it never shifts a user's own seeded shuffling; reproducible shots then need an explicit seed."""
     return secrets.randbelow(2**31 - 1)
 
 

@@ -10,16 +10,17 @@ sequence for the same seed.
 """
 from __future__ import annotations
 
+import numpy as np
 from keras import ops as K
 
-from hybridkeras.engines.ops import SeedStream, draw_seed, searchsorted_rows, widest_float
+from hybridkeras.engines.ops import SeedStream, searchsorted_rows, widest_float
 
 
 class Sampler:
     def __init__(self, repetitions: int, seed: int | None):
         self.repetitions = int(repetitions)
-        if seed is None:
-            seed = draw_seed()
+        if seed is None:  # the paper layers' default: reproducible under keras.utils.set_random_seed
+            seed = int(np.random.randint(0, 2**31 - 1))
         self.seed = int(seed)
         self._stream = SeedStream(self.seed)
 

@@ -70,8 +70,9 @@ class StateVectorCircuit:
             one set of shots for all operators when each qubit is read on one axis only (as on
             hardware), else one set per Pauli term. Gradients are those of the exact values
             (the mean of the estimate): value = sampled + (exact − stop_gradient(exact)).
-        seed: Seed of the shot sampler (default: fresh operating-system entropy; NumPy's, Python's
-            and Keras' global streams are left alone). Successive calls draw new shots.
+        seed: Seed of the shot sampler (default: drawn from NumPy's global generator, which
+            `keras.utils.set_random_seed` sets; the Keras 3 general layers pass their own, see
+            `engines.ops.fresh_seed`). Successive calls draw new shots.
     """
 
     def __init__(self, circuit: cirq.Circuit, symbols: Sequence[sympy.Symbol], operators, *, qubits=None,

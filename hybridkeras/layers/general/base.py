@@ -7,7 +7,7 @@ import keras
 import numpy as np
 from keras import ops as K
 
-from hybridkeras.engines.ops import check_finite
+from hybridkeras.engines.ops import check_finite, fresh_seed
 from hybridkeras.engines.simulators import make_simulation
 from hybridkeras.layers.general.arguments import check_backend, check_simulator, differentiator_name
 
@@ -66,7 +66,10 @@ class CircuitLayer(keras.layers.Layer):
         return {"simulator": self.simulator, "backend": self.backend_kind, "differentiator": self.differentiator}
 
     def _simulation(self, circuit, symbols, readout, **kwargs):
-        return make_simulation(self.simulator, circuit, symbols, readout, seed=self.seed, name=self.name,
+        # each simulation of a layer (one per distinct circuit) samples its own stream
+        self._made = getattr(self, "_made", 0) + 1
+        seed = fresh_seed() if self.seed is None else (self.seed + 7919 * (self._made - 1)) % (2**31 - 1)
+        return make_simulation(self.simulator, circuit, symbols, readout, seed=seed, name=self.name,
                                noisy=self.backend_kind == "noisy", **kwargs)
 
     def finite(self, values, what: str = "symbol_values"):
