@@ -562,3 +562,32 @@ def test_missing_names_on_keras3_say_what_to_do():
     with pytest.raises(AttributeError, match="input_template"):
         layers.AddCircuit  # noqa: B018
     assert layers.PQC is PQC
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="Keras' model.export() to a TF SavedModel runs on the TensorFlow and JAX "
+                                                "backends")
+def test_model_export_with_a_symbolic_batch_serves_equal_predictions(tmp_path):
+    """The issue's report: `model.export()` failed on JAX for every quantum layer ("Symbolic dimension comparison ...
+    is inconclusive", the engine's batch-size check); a plain Dense model exported fine."""
+    import tensorflow as tf
+
+    from hybridkeras.layers.keras3 import ParallelPQC
+
+    bits = cirq.GridQubit.rect(1, 2)
+    a, b = sympy.symbols("a b")
+    circuit = cirq.Circuit(cirq.rx(a)(bits[0]), cirq.CNOT(bits[0], bits[1]), cirq.ry(b)(bits[1]))
+    inputs = keras.Input((6,))
+    first = ControlledPQC(circuit, [cirq.Z(bits[1]), cirq.X(bits[0])])(keras.layers.Dense(2)(inputs))
+    second = ParallelPQC(2, 3, depth=1)(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([first, second]))
+    x = np.random.default_rng(0).uniform(-1, 1, (5, 6)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    model.export(str(tmp_path / "served"), format="tf_saved_model", verbose=False)
+    artefact = tf.saved_model.load(str(tmp_path / "served"))  # kept: its variables live as long as it does
+    if BACKEND == "jax":
+        # JAX 0.12 writes StableHLO that TensorFlow 2.21's XlaCallModule cannot read back, for a plain Dense model too
+        # (checked on this stack): the export itself is what failed before, and is what is checked here
+        assert hasattr(artefact, "serve")
+        return
+    served = artefact.serve(tf.constant(x)).numpy()
+    np.testing.assert_allclose(served, expected, atol=1e-5)

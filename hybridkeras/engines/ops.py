@@ -118,9 +118,30 @@ def tile_rows(x, times):
     return K.tile(x, [times] + [1] * (rank(x) - 1))
 
 
+def static_size(dim):
+    """A dimension as an int, or None while it is unknown: None itself, a TensorFlow tensor, or a symbolic dimension
+    (JAX's shape polymorphism, as `model.export()` traces with a symbolic batch), whose comparisons are inconclusive."""
+    return int(dim) if isinstance(dim, (int, np.integer)) else None
+
+
+def _evaluated(ok):
+    """``ok()`` for a lazy condition (None where a symbolic dimension makes it inconclusive), else ``ok``."""
+    if not callable(ok):
+        return ok
+    try:
+        return ok()
+    except Exception as exc:  # JAX's InconclusiveDimensionOperation: checked by JAX when the export is called
+        if type(exc).__name__ == "InconclusiveDimensionOperation":
+            return None
+        raise
+
+
 def check_rows(tensors, conditions):
-    """``tensors`` once every ``(ok, message)`` in ``conditions`` holds (``ok``: a bool, or a boolean
-    scalar tensor while TensorFlow traces); a failed check raises ValueError with ``message``."""
+    """``tensors`` once every ``(ok, message)`` in ``conditions`` holds (``ok``: a bool, a boolean scalar tensor
+    while TensorFlow traces, or a function giving either, skipped where a symbolic dimension makes it
+    inconclusive); a failed check raises ValueError with ``message``."""
+    conditions = [(_evaluated(ok), message) for ok, message in conditions]
+    conditions = [(ok, message) for ok, message in conditions if ok is not None]
     static = [(ok, message) for ok, message in conditions if isinstance(ok, (bool, np.bool_))]
     for ok, message in static:
         if not ok:

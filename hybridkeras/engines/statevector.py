@@ -22,7 +22,7 @@ from keras import ops as K
 
 from hybridkeras.engines.compiler import Compiler, UnsupportedGateError
 from hybridkeras.engines.execute import Executor, product_distribution
-from hybridkeras.engines.ops import check_rows, constant, matmul, permute_rows, rank, tile_rows
+from hybridkeras.engines.ops import check_rows, constant, matmul, permute_rows, rank, static_size, tile_rows
 from hybridkeras.engines.plan import make_plan, peel_permutation
 from hybridkeras.engines.readout import PauliReadout
 from hybridkeras.engines.sampling import Sampler
@@ -172,9 +172,9 @@ class StateVectorCircuit:
                              f"). Received shape {values.shape}")
         rows = K.shape(values)[0]
         max_rows = self._max_rows()
-        if values.shape[0] is not None and values.shape[0] > max_rows:
+        if static_size(values.shape[0]) is not None and static_size(values.shape[0]) > max_rows:
             raise ValueError(self._memory_message(values.shape[0], max_rows))
-        checks = [(rows <= max_rows, self._memory_message("this batch", max_rows))]
+        checks = [(lambda: rows <= max_rows, self._memory_message("this batch", max_rows))]
         if shared is None:
             (values,) = check_rows([values], checks)
             rows = K.shape(values)[0]
@@ -183,10 +183,11 @@ class StateVectorCircuit:
         if rank(shared) != 2 or (shared.shape[1] is not None and shared.shape[1] != self.shared):
             raise ValueError(f"`shared` values must be [groups, {self.shared}]. Received shape {shared.shape}")
         groups = K.shape(shared)[0]
-        if values.shape[0] is not None and shared.shape[0] is not None and values.shape[0] % shared.shape[0]:
+        known_rows, known_groups = static_size(values.shape[0]), static_size(shared.shape[0])
+        if known_rows is not None and known_groups is not None and known_rows % known_groups:
             raise ValueError(f"The number of rows ({values.shape[0]}) must be a multiple of the number of groups of "
                              f"shared values ({shared.shape[0]}); rows are ordered (sample, group)")
-        checks.append((rows % groups == 0, "The number of rows must be a multiple of the number of groups of shared values"))
+        checks.append((lambda: rows % groups == 0, "The number of rows must be a multiple of the number of groups of shared values"))
         values, shared = check_rows([values, shared], checks)
         full = join_shared(values, shared)
         group = K.concatenate([K.zeros([K.shape(shared)[0], self._row_symbols]), shared], axis=1)
@@ -208,7 +209,7 @@ class StateVectorCircuit:
         initial = K.cast(initial, "complex64")
         if rank(initial) != 2 or (initial.shape[1] is not None and initial.shape[1] != 2**self.n):
             raise ValueError(f"`initial` states must be [rows, 2**{self.n} = {2**self.n}]. Received shape {initial.shape}")
-        (initial,) = check_rows([initial], [(K.shape(initial)[0] == rows, "`initial` must hold one state per row of `values`")])
+        (initial,) = check_rows([initial], [(lambda: K.shape(initial)[0] == rows, "`initial` must hold one state per row of `values`")])
         return initial
 
     def _prepared(self, values, shared, initial=None):
