@@ -591,3 +591,130 @@ def test_model_export_with_a_symbolic_batch_serves_equal_predictions(tmp_path):
         return
     served = artefact.serve(tf.constant(x)).numpy()
     np.testing.assert_allclose(served, expected, atol=1e-5)
+
+
+# ------------------------------------------------------------------ random circuits (the differential generator)
+RANDOM_CASES = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6)]
+
+
+def _random_case(seed, n):
+    from tests.engine_circuits import random_operators, register, symbols_for, tfq_random_circuit
+
+    rng = np.random.default_rng(seed)
+    qubits = register(n, ["line", "gapped", "grid"][seed % 3])
+    symbols = symbols_for(1 + int(rng.integers(0, 3)), "s")
+    circuit = tfq_random_circuit(rng, qubits, symbols, ops=int(rng.integers(4, 14)))
+    operators = random_operators(rng, sorted(circuit.all_qubits()))
+    names = sorted(str(s) for s in symbols)
+    x = rng.uniform(-2, 2, (3, len(names))).astype(np.float32)
+    mix = rng.normal(size=(3, len(operators))).astype(np.float32)
+    return circuit, names, operators, x, mix, sorted(circuit.all_qubits())
+
+
+@pytest.mark.parametrize("seed,n", RANDOM_CASES)
+def test_random_circuits_equal_cirq_with_gradients_equal_finite_differences(seed, n):
+    circuit, names, operators, x, mix, qubits = _random_case(seed, n)
+    layer = Expectation()
+    out = _np(layer(circuit, symbol_names=names, symbol_values=x, operators=operators))
+    for row in range(len(x)):
+        np.testing.assert_allclose(out[row], _expect(circuit, names, x[row], operators, qubits), atol=1e-5)
+    state = _np(State()(circuit, symbol_names=names, symbol_values=x))
+    for row in range(len(x)):
+        np.testing.assert_allclose(state[row], _state(circuit, dict(zip(names, x[row])), qubits), atol=1e-5)
+    mix_tensor = K.convert_to_tensor(mix)
+    got = _gradient(lambda v: K.sum(layer(v) * mix_tensor), x)
+
+    def loss(v):
+        return sum(float(_expect(circuit, names, v[r], operators, qubits) @ mix[r]) for r in range(len(v)))
+
+    eps, numeric = 1e-4, np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        plus, minus = x.astype(np.float64), x.astype(np.float64)
+        plus[index] += eps
+        minus[index] -= eps
+        numeric[index] = (loss(plus) - loss(minus)) / (2 * eps)
+    np.testing.assert_allclose(got, numeric, atol=1e-4)
+
+
+def _tfq_ops_usable() -> bool:
+    if BACKEND != "tensorflow":
+        return False
+    try:
+        import tensorflow_quantum  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+needs_tfq_ops = pytest.mark.skipif(not _tfq_ops_usable(), reason="simulator='tfq' runs TFQ's ops: Keras' TensorFlow "
+                                                                  "backend with TensorFlow Quantum installed")
+
+
+@needs_tfq_ops
+@pytest.mark.parametrize("seed,n", RANDOM_CASES)
+def test_tfq_simulator_equals_the_engine_in_outputs_and_gradients(seed, n):
+    import tensorflow as tf
+
+    circuit, names, operators, x, mix, qubits = _random_case(seed, n)
+    results = {}
+    for simulator in ("engine", "tfq"):
+        layer = Expectation(simulator=simulator)
+        layer(circuit, symbol_names=names, symbol_values=x, operators=operators)
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            out = layer(xt)
+            value = tf.reduce_sum(out * mix)
+        results[simulator] = (out.numpy(), tape.gradient(value, xt).numpy(),
+                              _np(State(simulator=simulator)(circuit, symbol_names=names, symbol_values=x)))
+    np.testing.assert_allclose(results["tfq"][0], results["engine"][0], atol=1e-5)
+    # relative slack for TFQ: its float32 adjoint differs from finite differences of Cirq (complex128) by up to 6e-4
+    # (3e-4 relative) on these circuits, where the engine is within 1e-4 (the test above)
+    np.testing.assert_allclose(results["tfq"][1], results["engine"][1], atol=1e-4, rtol=1e-3)
+    np.testing.assert_allclose(results["tfq"][2], results["engine"][2], atol=1e-5)
+
+
+@needs_tfq_ops
+def test_a_functional_model_runs_on_tfq_and_on_the_engine_with_equal_numbers(tmp_path):
+    """The issue's acceptance on TF: the same model with simulator='tfq' and 'engine' (same weights, same outputs);
+    the TFQ one trains and reloads from .keras in a fresh process with equal predictions."""
+    bits = cirq.GridQubit.rect(1, 2)
+    symbols = sympy.symbols("a b c")
+    circuit = cirq.Circuit(cirq.rx(symbols[0])(bits[0]), cirq.ry(symbols[1])(bits[1]), cirq.CNOT(bits[0], bits[1]),
+                           cirq.rz(symbols[2])(bits[1]), cirq.H(bits[1]))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (16, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    models = {}
+    for simulator in ("engine", "tfq"):
+        keras.utils.set_random_seed(6)
+        inputs = keras.Input((4,))
+        values = keras.layers.Dense(3)(inputs)
+        first = Expectation(simulator=simulator)(circuit, symbol_names=symbols, symbol_values=values,
+                                                 operators=[cirq.Z(bits[0]), cirq.X(bits[1])])
+        second = ControlledPQC(circuit, cirq.Z(bits[0]) * cirq.Z(bits[1]), simulator=simulator)(values)
+        outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Concatenate()([first, second]))
+        models[simulator] = keras.Model(inputs, outputs)
+    models["tfq"].set_weights(models["engine"].get_weights())
+    np.testing.assert_allclose(models["tfq"].predict(x, verbose=0), models["engine"].predict(x, verbose=0), atol=1e-5)
+    model = models["tfq"]
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=4, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.layers[3].get_config()["simulator"] == "tfq"
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "tfq.keras")
+    np.savez(tmp_path / "x.npz", x=x)
+    done = subprocess.run([sys.executable, "-c", RELOAD, str(tmp_path / "tfq.keras"), str(tmp_path / "x.npz")],
+                          cwd=ROOT, env=dict(os.environ, KERAS_BACKEND=BACKEND), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, atol=1e-6)
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="on TensorFlow simulator='tfq' runs where TFQ is installed")
+def test_tfq_simulator_elsewhere_names_the_backend_to_switch_to():
+    from hybridkeras.engines.simulators import SimulatorUnavailableError
+
+    with pytest.raises(SimulatorUnavailableError, match="KERAS_BACKEND=tensorflow"):
+        Expectation(simulator="tfq")

@@ -34,15 +34,21 @@ def check_tfq_available(what: str = "simulator='tfq'") -> None:
 
 
 def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, qubits=None, shared: int = 0,
-                    repetitions=None, seed=None, name=None, noisy: bool = False):
+                    repetitions=None, seed=None, noisy: bool = False, differentiator=None, backend=None):
     """A simulation of ``circuit`` with ``symbols`` (column order of the values) read out as ``readout``: a list of
-    Pauli operators (one output each), 'probs' (the 2^n probabilities) or 'state' (for `state` / `samples`)."""
+    Pauli operators (one output each), 'probs' (the 2^n probabilities) or 'state' (for `state` / `samples`).
+
+    ``noisy``, ``differentiator`` and ``backend`` (TFQ's meaning) reach TFQ's ops; the engine differentiates exactly
+    by autodiff and simulates noiseless circuits (a channel is refused by its compiler, by name)."""
     if simulator == "tfq":
         check_tfq_available()
         from hybridkeras.engines.tfq_adapter import TFQSimulation
 
-        return TFQSimulation(circuit, symbols, readout, qubits=qubits, repetitions=repetitions, noisy=noisy)
+        return TFQSimulation(circuit, symbols, readout, qubits=qubits, repetitions=repetitions, noisy=noisy,
+                             differentiator=differentiator, backend=backend)
     operators = "probs" if isinstance(readout, str) else readout
+    if noisy:  # trajectories of a channel-free circuit (the only kind the engine takes) are all the exact state
+        repetitions = None
     return StateVectorCircuit(circuit, symbols, operators, qubits=qubits, shared=shared, repetitions=repetitions,
                               seed=seed)
 

@@ -8,7 +8,7 @@ import numpy as np
 from keras import ops as K
 
 from hybridkeras.engines.ops import check_finite, fresh_seed
-from hybridkeras.engines.simulators import make_simulation
+from hybridkeras.engines.simulators import check_tfq_available, make_simulation
 from hybridkeras.layers.general.arguments import check_backend, check_simulator, differentiator_name
 
 
@@ -54,6 +54,8 @@ class CircuitLayer(keras.layers.Layer):
         self.backend_kind = check_backend(backend, layer, sampled=self.sampled, state=self.state_layer)
         differentiator = differentiator_name(differentiator, extended=True)
         super().__init__(**kwargs)
+        if simulator == "tfq":
+            check_tfq_available(f"{layer}(simulator='tfq')")
         if self.backend_kind in ("sampler", "simulator") and simulator == "engine":
             raise ValueError(f"{layer}: `backend={backend!r}` is a Cirq simulator or sampler that only TFQ's ops can "
                              "call; use simulator='tfq' on Keras' TensorFlow backend, or backend=None for the engine")
@@ -69,8 +71,8 @@ class CircuitLayer(keras.layers.Layer):
         # each simulation of a layer (one per distinct circuit) samples its own stream
         self._made = getattr(self, "_made", 0) + 1
         seed = fresh_seed() if self.seed is None else (self.seed + 7919 * (self._made - 1)) % (2**31 - 1)
-        return make_simulation(self.simulator, circuit, symbols, readout, seed=seed, name=self.name,
-                               noisy=self.backend_kind == "noisy", **kwargs)
+        return make_simulation(self.simulator, circuit, symbols, readout, seed=seed, noisy=self.backend_kind == "noisy",
+                               differentiator=self.differentiator, backend=self.backend, **kwargs)
 
     def finite(self, values, what: str = "symbol_values"):
         """``values`` as float32, refused with the layer's name if any is NaN or Inf (see `engines.ops.check_finite`)."""

@@ -288,9 +288,14 @@ class Expectation(_Executor):
     """
 
     def _run(self, key, values):
-        # backend='noisy' averages trajectories; a circuit the engine runs has no channel, so every trajectory is
-        # the one exact state and the average is the exact value
-        return self._simulation_for(key, self._operators[key[1]])(values)
+        # backend='noisy' averages `repetitions` trajectories (TFQ's op); on the engine a circuit has no channel, so
+        # every trajectory is the one exact state and the average is the exact value
+        trajectories = None
+        if self.backend_kind == "noisy":
+            if np.ndim(key[2]):
+                raise ValueError("Expectation(backend='noisy'): give one trajectory count for every operator")
+            trajectories = int(key[2])
+        return self._simulation_for(key, self._operators[key[1]], trajectories)(values)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0] if not self._broadcast or input_shape[0] is not None else None,

@@ -1,0 +1,114 @@
+"""TensorFlow Quantum behind the simulator seam, for Keras 3 layers on Keras' TensorFlow backend.
+
+TFQ's ops and differentiators need no tf_keras: `TFQSimulation` calls them directly
+(``tfq.get_expectation_op``, ``get_sampled_expectation_op``, ``get_state_op``,
+``get_sampling_op``, ``tfq.noise.expectation`` / ``sampled_expectation`` for
+``backend='noisy'``), made differentiable by the chosen TFQ differentiator, with the same
+interface as the engine's `StateVectorCircuit`: ``__call__(values, shared=None)``,
+``state(values)`` and ``samples(values, repetitions)``. Imported only where TFQ is installed and
+Keras runs on TensorFlow (`engines.simulators.check_tfq_available`).
+"""
+from __future__ import annotations
+
+import cirq
+import numpy as np
+import tensorflow as tf
+import tensorflow_quantum as tfq
+
+DIFFERENTIATORS = {
+    "adjoint": lambda: tfq.differentiators.Adjoint(),
+    "parameter_shift": lambda: tfq.differentiators.ParameterShift(),
+    "forward_difference": lambda: tfq.differentiators.ForwardDifference(),
+    "central_difference": lambda: tfq.differentiators.CentralDifference(),
+}
+
+
+def make_differentiator(name, *, analytic: bool):
+    """TFQ's differentiator of that name; None: TFQ's layers' default (Adjoint for exact values, ParameterShift for
+    shots and trajectories)."""
+    if name is None:
+        name = "adjoint" if analytic else "parameter_shift"
+    if name == "adjoint" and not analytic:
+        raise ValueError("differentiator='adjoint' needs exact expectations; TFQ differentiates shots and noisy "
+                         "trajectories with 'parameter_shift' (or finite differences)")
+    return DIFFERENTIATORS[name]()
+
+
+def tfq_backend(value):
+    """TFQ's ``backend`` argument of its ops: None for 'noiseless' (qsim), else the Cirq simulator or sampler given."""
+    return None if value in (None, "noiseless") else value
+
+
+class TFQSimulation:
+    """``circuit`` with ``symbols`` (values' column order), read out as ``readout`` (Pauli operators, 'probs' or
+    'state'), on TFQ's ops. ``repetitions``: shots (or, with ``noisy``, trajectories) per circuit and operator."""
+
+    def __init__(self, circuit, symbols, readout, *, qubits=None, repetitions=None, noisy=False, differentiator=None,
+                 backend=None):
+        self.circuit = circuit
+        self.names = [str(s) for s in symbols]
+        self.readout = readout
+        self.repetitions = repetitions
+        self.noisy = noisy
+        self.qubits = sorted(circuit.all_qubits()) if qubits is None else list(qubits)
+        self.n = len(self.qubits)
+        self.operators = None if isinstance(readout, str) else list(readout)
+        with tf.init_scope():  # made once, outside any graph being traced (they outlive the trace)
+            self._program = tfq.convert_to_tensor([circuit])
+            self._names = tf.constant(self.names, dtype=tf.string)
+            self._ops = None if self.operators is None else tfq.convert_to_tensor([self.operators])
+        if self.operators is not None:
+            analytic = repetitions is None
+            backend = tfq_backend(backend)
+            if noisy:  # TFQ's trajectories: the average of exact values over `repetitions` noisy runs
+                self._op = make_differentiator(differentiator, analytic=False).generate_differentiable_op(
+                    sampled_op=tfq.noise.expectation)
+            elif analytic:
+                self._op = make_differentiator(differentiator, analytic=True).generate_differentiable_op(
+                    analytic_op=tfq.get_expectation_op(backend=backend))
+            else:
+                self._op = make_differentiator(differentiator, analytic=False).generate_differentiable_op(
+                    sampled_op=tfq.get_sampled_expectation_op(backend=backend))
+        self.outputs = 2**self.n if readout == "probs" else (len(self.operators) if self.operators else None)
+        # state vectors from qsim or the cirq.Simulator given (a density-matrix backend's State is formed by the layer)
+        self._state_op = tfq.get_state_op(backend=backend if isinstance(backend, cirq.Simulator) else None)
+        self._sampling_op = tfq.get_sampling_op(backend=tfq_backend(backend) if isinstance(backend, cirq.Sampler)
+                                                else None)
+
+    def _inputs(self, values, shared):
+        values = tf.cast(values, tf.float32)
+        if shared is not None and shared.shape[-1] != 0:
+            rows = tf.shape(values)[0]
+            shared = tf.cast(shared, tf.float32)
+            values = tf.concat([values, tf.tile(shared, [rows // tf.shape(shared)[0], 1])], axis=1)
+        rows = tf.shape(values)[0]
+        return tf.tile(self._program, [rows]), values, rows
+
+    def __call__(self, values, shared=None, initial=None):
+        programs, values, rows = self._inputs(values, shared)
+        if self.readout == "probs":
+            state = self.state(values)
+            flat = tf.reshape(state, [rows, -1])
+            return tf.math.real(flat * tf.math.conj(flat))
+        ops = tf.tile(self._ops, [rows, 1])
+        if self.noisy and self.repetitions is None:
+            raise ValueError("backend='noisy' needs `repetitions` (trajectories per circuit)")
+        if self.noisy or self.repetitions is not None:
+            reps = tf.fill(tf.shape(ops), tf.constant(int(self.repetitions), tf.int32))
+            return self._op(programs, self._names, values, ops, reps)
+        return self._op(programs, self._names, values, ops)
+
+    def state(self, values, shared=None, initial=None):
+        """Final states [rows, 2, …, 2] complex64 (TFQ's state op; not differentiable in TFQ)."""
+        programs, values, rows = self._inputs(values, shared)
+        state = self._state_op(programs, self._names, values)
+        return tf.reshape(tf.cast(state, tf.complex64), [rows] + [2] * self.n)
+
+    def samples(self, values, repetitions: int, shared=None, initial=None, seed=None):
+        """Measured bits [rows, repetitions, n] int8 (TFQ's sampling op)."""
+        programs, values, rows = self._inputs(values, shared)
+        bits = self._sampling_op(programs, self._names, values, [int(repetitions)])
+        return tf.cast(tf.reshape(bits, [rows, int(repetitions), self.n]), tf.int8)
+
+
+__all__ = ["TFQSimulation", "make_differentiator"]
