@@ -13,7 +13,7 @@ NOTEBOOKS = {
     "04_lcqhnn.ipynb": 'CONFIG = CONFIG.replace(epochs=2, report_epochs=(1, 2), gradcam_epochs=(0, 2))\nOUTPUT = {output!r}',
     "05_distillation.ipynb": 'CONFIG = CONFIG.replace(epochs=1, teacher_epochs=1, seeds=(0,), per_class=20, val_per_class=5, '
                              'teacher_kwargs={{"alexnet": {{"fc_units": 32}}}})\nOUTPUT = {output!r}',
-    "06_your_own_circuit.ipynb": 'MNIST_EXAMPLES, QCNN_EXAMPLES, EPOCHS = 64, 32, 1\nOUTPUT = {output!r}',
+    "06_your_own_circuit.ipynb": 'HELLO_EPOCHS, MNIST_EXAMPLES, QCNN_EXAMPLES, EPOCHS = 30, 64, 32, 1\nOUTPUT = {output!r}',
 }
 EXPORTS = {
     "01_autoencoder_quantum_features.ipynb": "hybrid",
@@ -21,7 +21,7 @@ EXPORTS = {
     "03_hqnn_quanv.ipynb": "hqnn-quanv/seed0/model",
     "04_lcqhnn.ipynb": "lcqhnn/seed42/model",
     "05_distillation.ipynb": "seed0/student-3q/from-ensemble/model",
-    "06_your_own_circuit.ipynb": "QCNN-statevector",
+    "06_your_own_circuit.ipynb": "QCNN/model.keras",  # Keras 3 on JAX: hk.save_model writes model.keras
 }
 
 
@@ -32,7 +32,8 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     index = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", []))
     notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(NOTEBOOKS[name].format(output=str(tmp_path / "run"))))
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
-    assert (tmp_path / "run" / EXPORTS[name] / "saved_model.pb").is_file()
+    export = tmp_path / "run" / EXPORTS[name]
+    assert (export if export.suffix == ".keras" else export / "saved_model.pb").is_file()
     results = [o for o in notebook.cells[-1].outputs if o.get("output_type") == "execute_result"]
     assert results, f"last cell printed no result: {notebook.cells[-1].outputs}"
     last = results[0]["data"]["text/plain"]

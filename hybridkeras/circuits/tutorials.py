@@ -1,5 +1,8 @@
-"""The circuits of two TensorFlow Quantum tutorials, rebuilt from their descriptions (pure Cirq, no TensorFlow).
+"""The circuits of three TensorFlow Quantum tutorials, rebuilt from their descriptions (pure Cirq, no TensorFlow).
 
+* Hello, many worlds: one qubit, miscalibrated by a random fixed rotation (the input circuit); a
+  classical controller turns a command (0 or 1) into the angles of rz, ry, rx (the model
+  circuit) so that ⟨Z⟩ reaches +1 for command 0 and −1 for command 1.
 * MNIST classification ("MNIST classification" tutorial): 4×4 binarised digits, one data qubit per
   pixel (X where the pixel is on), and a 17-qubit QNN: the readout qubit prepared in |−⟩, one
   layer of XX couplings and one of ZZ couplings between every data qubit and the readout (one
@@ -18,6 +21,21 @@ import numpy as np
 import sympy
 
 MNIST_SIDE = 4
+
+
+# ---------------------------------------------------------------------------------------------- hello, many worlds
+def hello_model_circuit(qubit) -> cirq.Circuit:
+    """rz(alpha), ry(beta), rx(gamma) on ``qubit``: the controlled rotation (symbols alpha, beta, gamma)."""
+    alpha, beta, gamma = sympy.symbols("alpha beta gamma")
+    return cirq.Circuit(cirq.rz(alpha)(qubit), cirq.ry(beta)(qubit), cirq.rx(gamma)(qubit))
+
+
+def hello_miscalibrations(qubit, count: int, *, seed: int = 0) -> list:
+    """``count`` input circuits: rx, ry, rz by random angles in [0, 2π) on ``qubit`` (one fixed miscalibration,
+    repeated, as the tutorial feeds it)."""
+    angles = np.random.default_rng(seed).uniform(0, 2 * np.pi, 3)
+    circuit = cirq.Circuit(cirq.rx(angles[0])(qubit), cirq.ry(angles[1])(qubit), cirq.rz(angles[2])(qubit))
+    return [circuit] * int(count)
 
 
 # -------------------------------------------------------------------------------------------------------- MNIST
