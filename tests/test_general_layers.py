@@ -718,3 +718,22 @@ def test_tfq_simulator_elsewhere_names_the_backend_to_switch_to():
 
     with pytest.raises(SimulatorUnavailableError, match="KERAS_BACKEND=tensorflow"):
         Expectation(simulator="tfq")
+
+
+def test_nan_inputs_fail_the_compiled_training_step_with_the_layers_name():
+    """The issue's report: one NaN in the data turned every weight into NaN, silently, on JAX (under jax.jit)."""
+    bits = cirq.GridQubit.rect(1, 2)
+    a, b = sympy.symbols("a b")
+    circuit = cirq.Circuit(cirq.rx(a)(bits[0]), cirq.CNOT(bits[0], bits[1]), cirq.ry(b)(bits[1]))
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, ControlledPQC(circuit, cirq.Z(bits[1]), name="guarded")(keras.layers.Dense(2)(inputs)))
+    model.compile(optimizer="adam", loss="mse")  # JAX: the step under jax.jit
+    x = np.random.default_rng(0).uniform(0, 1, (8, 3)).astype(np.float32)
+    model.fit(x, np.zeros((8, 1), np.float32), verbose=0)  # clean data trains
+    x[5, 1] = np.nan
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(Exception, match="ControlledPQC received NaN or Inf.*'guarded'"):
+        model.fit(x, np.zeros((8, 1), np.float32), batch_size=8, verbose=0)
+    if BACKEND != "jax":  # Keras' JAX trainer leaves its variables unreadable after a step raised (Keras 3.15)
+        for old, new in zip(before, model.get_weights()):
+            np.testing.assert_array_equal(old, new)  # the step failed before any update

@@ -24,6 +24,7 @@ compiles a step on CPU).
 """
 from __future__ import annotations
 
+import functools
 import secrets
 
 import numpy as np
@@ -162,9 +163,20 @@ def check_rows(tensors, conditions):
 
 
 def check_finite(x, message: str):
-    """``x`` as float32, failing with ``message`` if any value is NaN or Inf: an op of the graph on TensorFlow
-    (InvalidArgumentError when it runs), a Python check on PyTorch (eager); JAX cannot raise inside `jax.jit`,
-    so there NaN and Inf pass through to the outputs."""
+    """``x`` as float32, failing with ``message`` if any value is NaN or Inf, on every backend:
+
+    * TensorFlow: a ``CheckNumerics`` op of the graph (InvalidArgumentError when it runs);
+    * PyTorch: a Python check (eager);
+    * JAX: a Python check outside `jax.jit`; inside it, a host callback (`jax.pure_callback`) that
+      raises, placed in the branch of a `jax.lax.cond` taken only when a value is not finite, so a
+      clean batch pays the reduction and the branch, not the host round trip (the ValueError
+      reaches the caller of the jitted step). A `model.export()` artefact is not checked (host callbacks cannot be
+      serialised).
+
+    Not checked: TensorFlow under XLA (``jit_compile=True``, Keras' choice on a GPU), which has no
+    run-time errors and drops ``CheckNumerics``; NaN inputs then reach the outputs (use
+    `keras.callbacks.TerminateOnNaN`).
+    """
     x = K.cast(x, "float32")
     name = backend()
     if name == "tensorflow":
@@ -176,7 +188,31 @@ def check_finite(x, message: str):
 
         if not bool(torch.isfinite(x).all()):
             raise ValueError(message)
-    return x
+        return x
+    import jax
+    import jax.numpy as jnp
+
+    bad = jnp.logical_not(jnp.all(jnp.isfinite(x)))
+    if not isinstance(bad, jax.core.Tracer):
+        if bool(bad):
+            raise ValueError(message)
+        return x
+    if any(static_size(d) is None for d in x.shape):
+        # a symbolic batch: `model.export()` is tracing, and exported artefacts cannot hold host callbacks (JAX
+        # refuses to serialise them), so the served model goes unchecked; training and prediction are checked
+        return x
+    # a pure_callback (no side-effect token, unlike jax.debug.callback, whose ordering costs every step) whose
+    # result the output depends on, so XLA keeps it; it runs only in the branch taken for a bad batch
+    report = functools.partial(_raise_if_bad, message=message)
+    flag = jax.lax.cond(bad, lambda b: jax.pure_callback(report, jax.ShapeDtypeStruct((), jnp.bool_), b),
+                        lambda b: jnp.bool_(False), bad)
+    return jnp.where(flag, jnp.nan, x)
+
+
+def _raise_if_bad(bad, *, message: str):
+    if bool(bad):
+        raise ValueError(message)
+    return np.bool_(False)
 
 
 def fresh_seed() -> int:
