@@ -75,6 +75,11 @@ def _tfq_differentiator(name):
         return type(name, (), {})()
 
 
+def _backend_id(value) -> str:
+    """A stable test id for a backend value (object reprs hold addresses, which differ between xdist workers)."""
+    return type(value).__name__ if isinstance(value, (cirq.Sampler, cirq.SimulatesFinalState)) else str(value)
+
+
 class _MySampler(cirq.Sampler):
     def run_sweep(self, program, params, repetitions=1):
         return []
@@ -163,6 +168,16 @@ def test_expectation_noisy_backend_on_a_channel_free_circuit_is_exact():
     np.testing.assert_allclose(_np(out)[0], _expect(symbolic, ["alpha"], [0.5], [-1.0 * cirq.Z(Q0),
                                                                                cirq.X(Q0) + 2.0 * cirq.Z(Q0)], [Q0]),
                                atol=1e-5)
+    Expectation(backend="noisy")(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]],
+                                 operators=[-1.0 * cirq.Z(Q0), cirq.X(Q0) + 2.0 * cirq.Z(Q0)], repetitions=[5, 1])
+    out = Expectation(backend="noisy")([symbolic, symbolic], symbol_names=[ALPHA], symbol_values=[[0.5], [0.4]],
+                                       operators=[[-1.0 * cirq.Z(Q0), cirq.X(Q0) + 2.0 * cirq.Z(Q0), cirq.Z(Q0)],
+                                                  [cirq.Z(Q0), cirq.Z(Q0), cirq.Z(Q0)]],
+                                       repetitions=[[1, 2, 3], [4, 5, 6]])
+    assert tuple(out.shape) == (2, 3)
+    plain = cirq.Circuit(cirq.H(Q0))
+    Expectation(backend="noisy")([plain, plain], operators=[[cirq.Z(Q0)] * 2] * 2, repetitions=1)
+    Expectation(backend="noisy")(plain, operators=[cirq.Z(Q0), cirq.Z(Q0)], repetitions=1)
 
 
 def test_expectation_learns_a_flip_in_a_sequential_model():
@@ -271,7 +286,7 @@ def test_shots_leave_the_users_numpy_and_python_random_streams_alone():
 def test_state_cases_as_tfq():
     State()
     State(backend=cirq.Simulator())
-    with pytest.raises(TypeError, match="junk"):
+    with pytest.raises(TypeError, match="junk is invalid"):
         State("junk")
     circuit = cirq.Circuit(cirq.H(Q0) ** ALPHA)
     for backend in (None, cirq.Simulator(), cirq.DensityMatrixSimulator()):
@@ -318,7 +333,7 @@ def test_state_pads_rows_of_smaller_circuits_with_tfqs_value():
 def test_sample_cases_as_tfq():
     Sample()
     Sample(backend=cirq.Simulator())
-    with pytest.raises(TypeError, match="junk"):
+    with pytest.raises(TypeError, match="junk is invalid"):
         Sample(backend="junk")
     circuit = cirq.Circuit(cirq.H(Q0) ** ALPHA)
     with pytest.raises(ValueError, match="repetitions"):
@@ -381,7 +396,8 @@ def test_pqc_weights_symbols_initializer_regularizer_constraint():
     c, b, a, d = sympy.symbols("c b a d")
     circuit = cirq.Circuit(cirq.H(Q0) ** a, cirq.Z(Q0) ** b, cirq.X(Q0) ** d, cirq.Y(Q0) ** c)
     layer = PQC(circuit, cirq.Z(Q0), initializer=keras.initializers.Constant([1, 2, 3, 4]))
-    assert layer.symbols == ["a", "b", "c", "d"]
+    assert layer.symbols == [a, b, c, d]
+    assert layer.symbol_values() == {a: 1.0, b: 2.0, c: 3.0, d: 4.0}
     np.testing.assert_allclose(_np(layer.parameters), [1, 2, 3, 4])
     np.testing.assert_allclose(_np(PQC(circuit, cirq.Z(Q0), initializer="zeros").parameters), 0)
     np.testing.assert_allclose(_np(PQC(circuit, cirq.Z(Q0), initializer="ones").parameters), 1)
@@ -393,11 +409,12 @@ def test_pqc_weights_symbols_initializer_regularizer_constraint():
 
 
 @pytest.mark.parametrize("repetitions", [None, 5000])
-def test_pqc_learns_to_flip_a_qubit_from_input_circuits(repetitions):
+@pytest.mark.parametrize("backend", [None, cirq.Simulator()], ids=_backend_id)
+def test_pqc_learns_to_flip_a_qubit_from_input_circuits(backend, repetitions):
     """TFQ's simple learning case, the input circuits X|0> and |0> given as a template plus values."""
     keras.utils.set_random_seed(4)
     data = encode_circuits([cirq.Circuit(cirq.X(Q0)), cirq.Circuit()])
-    layer = PQC(cirq.Circuit(cirq.X(Q0) ** sympy.Symbol("bit")), cirq.Z(Q0), repetitions=repetitions,
+    layer = PQC(cirq.Circuit(cirq.X(Q0) ** sympy.Symbol("bit")), cirq.Z(Q0), repetitions=repetitions, backend=backend,
                 initializer=keras.initializers.Constant(0.5), input_template=data.template)
     model = keras.Sequential([keras.Input((len(data.symbols),)), layer])
     model.compile(optimizer=keras.optimizers.Adam(0.03), loss="mse")
@@ -737,3 +754,313 @@ def test_nan_inputs_fail_the_compiled_training_step_with_the_layers_name():
     if BACKEND != "jax":  # Keras' JAX trainer leaves its variables unreadable after a step raised (Keras 3.15)
         for old, new in zip(before, model.get_weights()):
             np.testing.assert_array_equal(old, new)  # the step failed before any update
+
+
+# ------------------------------------------------------------------------ the rest of TFQ's cases, re-expressed
+def test_expectation_as_a_middle_layer_trains_dnn_qnn_dnn():
+    """TFQ's dnn_qnn_dnn: Dense → Expectation → Dense learns ±5 from inputs 1 and 0."""
+    keras.utils.set_random_seed(7)
+    symbols = sympy.symbols("x y z")
+    inputs = keras.Input((1,))
+    hidden = keras.layers.Dense(3)(keras.layers.Dense(10)(inputs))
+    quantum = Expectation()(_rotation_problem(Q0, symbols), symbol_names=symbols, symbol_values=hidden,
+                            operators=cirq.Z(Q0))
+    model = keras.Model(inputs, keras.layers.Dense(1)(quantum))
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    history = model.fit(np.array([[1.0], [0.0]], np.float32), np.array([[5.0], [-5.0]], np.float32), batch_size=2,
+                        epochs=300, verbose=0)
+    assert history.history["loss"][-1] < 1e-3
+
+
+class _MySimulator(cirq.SimulatesFinalState):
+    def simulate_sweep(self, program, params, qubit_order=cirq.QubitOrder.DEFAULT, initial_state=None):
+        return []
+
+
+SAMPLED_BACKENDS = ["noisy", "noiseless", cirq.Simulator(), None]  # TFQ's list without its CustomSampler (see top)
+
+
+def test_sampled_expectation_instantiation_errors_as_tfq():
+    SampledExpectation(differentiator=_tfq_differentiator("ForwardDifference"))
+    with pytest.raises(TypeError, match="Expectation"):
+        SampledExpectation(backend=_MySimulator())
+    with pytest.raises(TypeError, match="Sampler or None"):
+        SampledExpectation(backend="junk")
+    with pytest.raises(TypeError, match="tfq.differentiators.Differentiator"):
+        SampledExpectation(differentiator="junk")
+
+
+@pytest.mark.parametrize("backend", SAMPLED_BACKENDS, ids=_backend_id)
+def test_sampled_expectation_input_errors_as_tfq(backend):
+    psum = cirq.PauliSum.from_pauli_strings([cirq.Z(Q0)])
+    symbolic, plain = cirq.Circuit(cirq.H(Q0) ** ALPHA), cirq.Circuit(cirq.H(Q0))
+    with pytest.raises(RuntimeError, match="repetitions not provided"):
+        SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=psum)
+    with pytest.raises(Exception, match="Unknown initializer"):
+        SampledExpectation(backend=backend)(plain, operators=psum, initializer="junk", repetitions=1)
+    with pytest.raises(Exception, match="cannot be parsed"):
+        SampledExpectation(backend=backend)(plain, operators=psum, repetitions="junk")
+    with pytest.raises(Exception, match="symbol_values"):
+        SampledExpectation(backend=backend)([symbolic], symbol_names=[ALPHA], symbol_values=[0.5],
+                                            operators=psum, repetitions=1)
+    with pytest.raises(Exception, match="pauli"):
+        SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], operators=[[psum], [psum]], repetitions=1)
+    with pytest.raises(Exception, match="pauli"):
+        SampledExpectation(backend=backend)(plain, operators=[[psum], [psum]], repetitions=1)
+    with pytest.raises(Exception, match="0"):
+        SampledExpectation(backend=backend)(plain, operators=psum, repetitions=-1)
+    with pytest.raises(Exception):
+        SampledExpectation(backend=backend)(plain, operators=psum, repetitions=[5, 4, 3])
+    with pytest.raises(Exception):
+        SampledExpectation(backend=backend)([plain], symbol_names=[ALPHA], symbol_values=np.zeros((3, 1)),
+                                            operators=psum, repetitions=5)
+
+
+@pytest.mark.parametrize("backend", SAMPLED_BACKENDS, ids=_backend_id)
+def test_sampled_expectation_static_cases_as_tfq(backend):
+    psum = cirq.PauliSum.from_pauli_strings([cirq.Z(Q0)])
+    symbolic, plain = cirq.Circuit(cirq.H(Q0) ** ALPHA), cirq.Circuit(cirq.H(Q0))
+    two = [[psum, psum], [psum, psum]]
+    assert tuple(SampledExpectation(backend=backend)([plain, plain], operators=two, repetitions=1).shape) == (2, 2)
+    learnable = SampledExpectation(backend=backend)
+    learnable([symbolic, symbolic], symbol_names=[ALPHA], operators=two, repetitions=1)
+    assert len(learnable.trainable_weights) == 1
+    SampledExpectation(backend=backend)([symbolic, symbolic], symbol_names=[ALPHA], symbol_values=[[0.5], [0.8]],
+                                        operators=two, repetitions=1)
+    SampledExpectation(backend=backend)(plain, operators=psum, repetitions=1)
+    SampledExpectation(backend=backend)(plain, operators=[psum, psum], repetitions=1)
+    SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5], [0.8]], operators=psum,
+                                        repetitions=1)
+    ops = [-1.0 * cirq.Z(Q0), cirq.X(Q0) + 2.0 * cirq.Z(Q0)]
+    out = _np(SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=ops,
+                                                  repetitions=1))
+    assert out.shape == (1, 2) and np.all(np.abs(out) <= 3.0 + 1e-6)
+    SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=ops,
+                                        repetitions=[5, 1])
+
+
+def test_sampled_expectation_learns_a_flip():
+    """TFQ's simple_tf_train with shots (100 per step): through fit, 300 steps (TFQ's 10 reach the target only from a
+    lucky initial angle)."""
+    keras.utils.set_random_seed(8)
+    layer = SampledExpectation(seed=1)
+    layer(cirq.Circuit(cirq.rx(sympy.Symbol("theta"))(Q0)), symbol_names=["theta"], operators=cirq.Z(Q0),
+          repetitions=100)
+    model = keras.Sequential([keras.Input((0,)), layer])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    model.fit(np.zeros((1, 0), np.float32), np.array([[-1.0]], np.float32), epochs=300, verbose=0)
+    theta = float(_np(layer.trainable_weights[0])[0])
+    assert abs(np.cos(theta) + 1) < 2e-2  # the exact <Z> of the learned angle
+
+
+@pytest.mark.parametrize("layer", ["param_value", "op_and_param", "dnn_qnn_dnn"])
+def test_sampled_expectation_trains_in_functional_models(layer):
+    """TFQ's SampledExpectation functional cases (noiseless), 1000 shots per circuit and operator."""
+    keras.utils.set_random_seed(9)
+    symbols = sympy.symbols("x y z")
+    circuit = _rotation_problem(Q0, symbols)
+    inputs = keras.Input((1,), batch_size=2)
+    hidden = keras.layers.Dense(3)(keras.layers.Dense(10)(inputs))
+    x = np.array([[1.0], [0.0]], np.float32)
+    if layer == "op_and_param":
+        out = SampledExpectation(seed=2)([circuit, circuit], symbol_names=symbols, symbol_values=hidden,
+                                         operators=[[cirq.Z(Q0)], [cirq.X(Q0)]], repetitions=1000)
+        y, epochs = np.ones((2, 1), np.float32), 100
+    else:
+        out = SampledExpectation(seed=2)(circuit, symbol_names=symbols, symbol_values=hidden, operators=cirq.Z(Q0),
+                                         repetitions=1000)
+        y, epochs = np.array([[1.0], [-1.0]], np.float32), 100
+    if layer == "dnn_qnn_dnn":
+        out, y, epochs = keras.layers.Dense(1)(out), y * 5, 300
+    model = keras.Model(inputs, out)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    history = model.fit(x, y, batch_size=2, epochs=epochs, shuffle=False, verbose=0)
+    assert history.history["loss"][-1] < (0.5 if layer == "dnn_qnn_dnn" else 5e-2)
+
+
+def test_sample_input_errors_as_tfq():
+    sampler = Sample()
+    with pytest.raises(ValueError, match="repetitions not specified"):
+        sampler(cirq.Circuit())
+    with pytest.raises(ValueError, match="greater than zero"):
+        Sample()(cirq.Circuit(), repetitions=-1)
+    with pytest.raises(TypeError, match="cannot be parsed to int32"):
+        Sample()(cirq.Circuit(), repetitions="junk")
+    with pytest.raises(TypeError, match="string or sympy.Symbol"):
+        Sample()(cirq.Circuit(), symbol_values=[[0.5]], symbol_names=[[]], repetitions=10)
+    # TFQ raises tf.errors.InvalidArgumentError for the two shapes below; Keras 3 layers raise ValueError / TypeError
+    # (there are no TensorFlow errors on JAX or PyTorch)
+    with pytest.raises(ValueError, match="rank 2"):
+        Sample()(cirq.Circuit(), symbol_values=[0.5], symbol_names=["name"], repetitions=10)
+    with pytest.raises(TypeError, match="circuits"):
+        Sample()([[cirq.Circuit()]], symbol_values=[[0.5]], symbol_names=["name"], repetitions=10)
+    with pytest.raises(TypeError, match="cannot be parsed to int32 tensor"):
+        Sample()([cirq.Circuit()], repetitions=[10])
+
+
+@pytest.mark.parametrize("backend", ["noiseless", "noisy", cirq.Simulator(), None], ids=_backend_id)
+def test_sample_invalid_combinations_as_tfq(backend):
+    circuit = cirq.Circuit(cirq.H(Q0) ** ALPHA)
+    calls = [
+        dict(inputs=[circuit, circuit], symbol_names=[ALPHA]),  # no values
+        dict(inputs=[circuit, circuit], symbol_names=[], symbol_values=[[2.0], [3.0]]),  # no names
+        dict(inputs=[circuit], symbol_names=["alpha"], symbol_values=[[2.0], [3.0]]),  # a list of one circuit, two rows
+        dict(inputs=[circuit], symbol_names=["alphaaaa"], symbol_values=[[2.0], [3.0]]),  # a wrong name
+        dict(inputs=circuit, symbol_names=["alpha"], symbol_values=[[2.0, 4.0], [3.0, 5.0]]),  # too many values
+        dict(inputs=[circuit], symbol_names=["alpha"], symbol_values=np.zeros((3, 1))),  # the wrong batch
+    ]
+    for kwargs in calls:
+        inputs = kwargs.pop("inputs")
+        with pytest.raises(Exception):
+            Sample(backend)(inputs, repetitions=5, **kwargs)
+
+
+def test_sample_basic_inputs_as_tfq():
+    Sample()(cirq.Circuit(), repetitions=10)
+    Sample()([cirq.Circuit()], repetitions=10)
+    Sample()(cirq.Circuit(), symbol_names=["name"], symbol_values=[[0.5]], repetitions=10)
+    Sample()(cirq.Circuit(), symbol_names=[sympy.Symbol("name")], symbol_values=[[0.5]], repetitions=10)
+    assert tuple(Sample()([cirq.Circuit(cirq.H(Q0))] * 2, repetitions=5).shape) == (2, 5, 1)
+
+
+@pytest.mark.parametrize("symbol_names", [[], ["a", "b"]], ids=["no-symbols", "symbols"])
+@pytest.mark.parametrize("backend", ["noiseless", "noisy", cirq.Simulator(), None], ids=_backend_id)
+def test_sample_output_pads_as_tfq(backend, symbol_names):
+    """TFQ's sample_output: X on 3, 4 and 10 qubits, one shot each; rows of smaller circuits padded with -2 on the
+    left, where TFQ's op pads (its ragged rows are the unpadded parts)."""
+    bits = cirq.GridQubit.rect(1, 10)
+    programs = [cirq.Circuit(*cirq.X.on_each(*bits[:n])) for n in (3, 4, 10)]
+    values = np.random.default_rng(0).random((3, len(symbol_names)))
+    out = _np(Sample(backend=backend)(programs, symbol_names=symbol_names, symbol_values=values, repetitions=1))
+    for row, n in enumerate((3, 4, 10)):
+        assert out[row, 0].tolist() == [-2] * (10 - n) + [1] * n
+
+
+def test_controlled_pqc_errors_and_symbols_as_tfq():
+    flip = cirq.Circuit(cirq.X(Q0) ** ALPHA)
+    ControlledPQC(flip, cirq.Z(Q0))
+    ControlledPQC(flip, cirq.Z(Q0), repetitions=500)
+    with pytest.raises(ValueError, match="tfq.layers.NoisyControlledPQC"):
+        ControlledPQC(flip, cirq.Z(Q0), backend="noisy")
+    with pytest.raises(TypeError, match="cirq.sim.simulator.SimulatesExpectation"):
+        ControlledPQC(flip, cirq.Z(Q0), backend="junk")
+    with pytest.raises(TypeError, match="cirq.sim.simulator.SimulatesExpectation"):
+        ControlledPQC(flip, cirq.Z(Q0), repetitions=None, backend=_MySampler)
+    with pytest.raises(TypeError, match="cirq.Sampler"):
+        ControlledPQC(flip, cirq.Z(Q0), repetitions=500, backend=cirq.sim.simulator.SimulatesExpectationValues)
+    with pytest.raises(TypeError, match="cirq.Circuit"):
+        ControlledPQC("junk", cirq.Z(Q0))
+    with pytest.raises(TypeError, match="cirq.PauliSum or cirq.PauliString"):
+        ControlledPQC(flip, "junk")
+    for bad in ([[cirq.Z(Q0)]], [cirq.Z(Q0), "bad"]):
+        with pytest.raises(TypeError, match="Each element"):
+            ControlledPQC(flip, bad)
+    with pytest.raises(ValueError, match="greater than zero."):
+        ControlledPQC(flip, cirq.Z(Q0), repetitions=-100)
+    with pytest.raises(TypeError, match="positive integer value"):
+        ControlledPQC(flip, cirq.Z(Q0), repetitions="junk")
+    c, b, a, d = sympy.symbols("c b a d")
+    layer = ControlledPQC(cirq.Circuit(cirq.H(Q0) ** a, cirq.Z(Q0) ** b, cirq.X(Q0) ** d, cirq.Y(Q0) ** c),
+                          cirq.Z(Q0))
+    assert layer.symbols == [a, b, c, d]
+
+
+@pytest.mark.parametrize("repetitions", [None, 5000])
+@pytest.mark.parametrize("backend", [None, cirq.Simulator()], ids=_backend_id)
+def test_controlled_pqc_learns_with_a_controller(backend, repetitions):
+    """TFQ's controlled_pqc simple_learn: input circuits X|0> and |0> (template + values) and a Dense controller."""
+    keras.utils.set_random_seed(10)
+    data = encode_circuits([cirq.Circuit(cirq.X(Q0)), cirq.Circuit()])
+    circuit_values, inputs = keras.Input((len(data.symbols),)), keras.Input((1,))
+    angle = keras.layers.Dense(1)(keras.layers.Dense(10)(inputs))
+    outputs = ControlledPQC(cirq.Circuit(cirq.rx(sympy.Symbol("theta"))(Q0)), cirq.Z(Q0), repetitions=repetitions,
+                            backend=backend, input_template=data.template)([circuit_values, angle])
+    model = keras.Model([circuit_values, inputs], outputs)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    history = model.fit([data.values, np.array([[1.0], [0.0]], np.float32)], np.array([[1.0], [-1.0]], np.float32),
+                        epochs=30, verbose=0)
+    assert history.history["loss"][-1] < 0.1
+
+
+# ------------------------------------------------------------------------------ the account of TFQ's 100 cases
+# Every case of TFQ 0.7.6's seven layer-test files named at the top (a parameterised test counts once per parameter
+# set, as TFQ runs them), with the test here that re-expresses it, or why it cannot apply on Keras 3.
+_STRING_OPS = "n/a: operators given as a tf.string model input (no string tensors on JAX or PyTorch)"
+_NOISY = "n/a: a circuit with a depolarising channel (noise is the next work; the engine refuses channels by name)"
+_CUSTOM = "n/a on the engine: a custom cirq.Sampler runs only through TFQ's ops (simulator='tfq'); refused with a message"
+_ADD = "n/a: AddCircuit joins tf.string circuit tensors; on Keras 3 the circuit goes into the input_template"
+TFQ_CASES = {
+    "expectation::instantiate": "test_expectation_instantiates_with_tfqs_values",
+    "expectation::instantiate_error": "test_expectation_instantiation_errors_as_tfq",
+    "expectation::type_inputs_error": "test_expectation_call_errors_as_tfq",
+    "expectation::op_error": "test_expectation_call_errors_as_tfq",
+    "expectation::static_cases": "test_expectation_static_cases_equal_cirq",
+    "expectation::static_cases_noisy": "test_expectation_noisy_backend_on_a_channel_free_circuit_is_exact",
+    "expectation::simple_tf_train": "test_expectation_learns_a_flip_in_a_sequential_model",
+    "expectation::simple_param_value_input[noisy]": _NOISY,
+    "expectation::simple_param_value_input[None]": "test_expectation_trains_on_symbol_values_from_dense_layers",
+    "expectation::simple_op_input[noisy]": _STRING_OPS,
+    "expectation::simple_op_input[None]": _STRING_OPS,
+    "expectation::simple_op_and_param_input[noisy]": _NOISY,
+    "expectation::simple_op_and_param_input[None]": "test_expectation_with_operators_per_row_trains",
+    "expectation::simple_op_and_param_input[Simulator]": "test_expectation_with_operators_per_row_trains",
+    "expectation::dnn_qnn_dnn[noisy]": _NOISY,
+    "expectation::dnn_qnn_dnn[None]": "test_expectation_as_a_middle_layer_trains_dnn_qnn_dnn",
+    "sampled_expectation::symbol_input": _CUSTOM,
+    "sampled_expectation::instantiate_error": "test_sampled_expectation_instantiation_errors_as_tfq",
+    **{f"sampled_expectation::{name}[{b}]": test for name, test in (
+        ("type_inputs_error", "test_sampled_expectation_input_errors_as_tfq"),
+        ("op_error", "test_sampled_expectation_input_errors_as_tfq"),
+        ("static_cases", "test_sampled_expectation_static_cases_as_tfq"))
+       for b in ("noisy", "noiseless", "Simulator", "None")},
+    **{f"sampled_expectation::{name}[CustomSampler]": _CUSTOM for name in ("type_inputs_error", "op_error",
+                                                                            "static_cases")},
+    "sampled_expectation::simple_tf_train": "test_sampled_expectation_learns_a_flip",
+    "sampled_expectation::simple_param_value_input[noisy]": _NOISY,
+    "sampled_expectation::simple_param_value_input[noiseless]": "test_sampled_expectation_trains_in_functional_models",
+    "sampled_expectation::simple_op_input[noisy]": _STRING_OPS,
+    "sampled_expectation::simple_op_input[noiseless]": _STRING_OPS,
+    "sampled_expectation::simple_op_and_param_input[noisy]": _NOISY,
+    "sampled_expectation::simple_op_and_param_input[noiseless]": "test_sampled_expectation_trains_in_functional_models",
+    "sampled_expectation::dnn_qnn_dnn[noisy]": _NOISY,
+    "sampled_expectation::dnn_qnn_dnn[noiseless]": "test_sampled_expectation_trains_in_functional_models",
+    "state::create": "test_state_cases_as_tfq",
+    **{f"state::invalid_combinations[{b}]": "test_state_cases_as_tfq"
+       for b in ("None", "Simulator", "DensityMatrixSimulator")},
+    "state::basic_inputs": "test_state_cases_as_tfq",
+    "state::outputs_simple": "test_state_cases_as_tfq",
+    **{f"state::state_output[{b}]": "test_state_outputs_equal_tfqs_wavefunction_and_density_matrix"
+       for b in ("None", "Simulator", "DensityMatrixSimulator")},
+    "state::one_circuit": "test_state_cases_as_tfq",
+    "sample::create": "test_sample_cases_as_tfq",
+    "sample::invalid_type_inputs": "test_sample_input_errors_as_tfq",
+    "sample::invalid_shape_inputs": "test_sample_input_errors_as_tfq",
+    **{f"sample::invalid_combinations[{b}]": "test_sample_invalid_combinations_as_tfq"
+       for b in ("noiseless", "noisy", "Simulator", "None")},
+    "sample::basic_inputs": "test_sample_basic_inputs_as_tfq",
+    "sample::outputs_simple": "test_sample_basic_inputs_as_tfq",
+    **{f"sample::sample_output[{b}-{s}]": "test_sample_output_pads_as_tfq"
+       for b in ("noiseless", "noisy", "Simulator", "None") for s in ("no-symbols", "symbols")},
+    **{f"pqc::{name}": "test_pqc_argument_errors_as_tfq" for name in (
+        "instantiate", "noisy_error", "model_circuit_error", "operators_error", "repetitions_error", "backend_error")},
+    **{f"pqc::{name}": "test_pqc_weights_symbols_initializer_regularizer_constraint" for name in (
+        "initializer", "regularizer", "constraint", "symbols_property", "symbol_values")},
+    **{f"pqc::simple_learn[{b}-{r}]": "test_pqc_learns_to_flip_a_qubit_from_input_circuits"
+       for b in ("None", "Simulator") for r in ("None", "5000")},
+    **{f"controlled_pqc::{name}": "test_controlled_pqc_errors_and_symbols_as_tfq" for name in (
+        "instantiate", "noisy_error", "backend_error", "model_circuit_error", "operators_error", "repetitions_error",
+        "symbols_property")},
+    **{f"controlled_pqc::simple_learn[{b}-{r}]": "test_controlled_pqc_learns_with_a_controller"
+       for b in ("None", "Simulator") for r in ("None", "5000")},
+    **{f"elementary::{name}": _ADD for name in ("addcircuit_instantiate", "addcircuit_keras_error",
+                                                "addcircuit_op_error", "addcircuit_simple_inputs", "addcircuit_modify")},
+}
+
+
+def test_every_tfq_case_is_accounted_for():
+    """100 cases (TFQ's count when its own layers pass all of them); each ported one names a test of this module."""
+    assert len(TFQ_CASES) == 100
+    ported = {case: test for case, test in TFQ_CASES.items() if not test.startswith("n/a")}
+    missing = sorted({test for test in ported.values() if not callable(globals().get(test))})
+    assert not missing, missing
+    assert len(ported) == 81  # README quotes this count

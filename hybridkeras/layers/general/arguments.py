@@ -81,7 +81,7 @@ def check_names(value, circuits=(), *, unused_ok: bool = False) -> list:
                                                                   if isinstance(value, np.ndarray) else value)]
     bad = [v for v in value if not isinstance(v, (str, sympy.Symbol))]
     if bad:
-        raise TypeError(f"Each of `symbol_names` must be a str or sympy.Symbol. Received: {bad[0]!r}")
+        raise TypeError(f"Each element of `symbol_names` must be a string or sympy.Symbol. Received: {bad[0]!r}")
     names = [str(v) for v in value]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -120,7 +120,7 @@ def check_repetitions_value(value, name: str = "repetitions"):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` cannot be parsed: give a positive int (shots). Received: {name}={value!r}")
     if value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
+        raise ValueError(f"`{name}` must be greater than 0 (a positive int). Received: {name}={value!r}")
     return int(value)
 
 
@@ -147,10 +147,13 @@ def check_backend(value, layer: str, *, sampled: bool, state: bool = False) -> s
         wanted = ("'noiseless', 'noisy', a cirq.Sampler or None" if sampled else
                   "'noiseless', a cirq.SimulatesFinalState or None" if state else
                   "'noiseless', 'noisy', a cirq.SimulatesExpectationValues or None")
-        raise TypeError(f"{layer}: `backend` must be {wanted}. Received: backend={value!r}")
+        raise TypeError(f"{layer}: backend={value} is invalid; `backend` must be {wanted}. Received: backend={value!r}")
     if kind == "sampler" and not sampled and not isinstance(value, cirq.SimulatesExpectationValues):
         raise TypeError(f"{layer}: `backend` {type(value).__name__} is a cirq.Sampler, which estimates from shots: use "
                         f"SampledExpectation (or Sample) with it. Received: backend={value!r}")
+    if kind == "simulator" and sampled and not isinstance(value, cirq.Sampler):
+        raise TypeError(f"{layer}: `backend` {type(value).__name__} is not a cirq.Sampler (it computes exact values: use "
+                        f"Expectation or State with it). Received: backend={value!r}")
     return kind
 
 
@@ -182,8 +185,8 @@ def check_pqc_backend(value, layer: str, repetitions) -> str:
     """PQC / ControlledPQC's ``backend`` with TFQ's rules: exact values need a cirq.SimulatesExpectationValues (or
     None), shots a cirq.Sampler (or None); 'noisy' belongs to TFQ's NoisyPQC. Returns the backend's kind."""
     if value == "noisy":
-        raise ValueError(f"{layer} does not take backend='noisy'; TFQ runs noisy circuits in tfq.layers.NoisyPQC / "
-                         "NoisyControlledPQC (noise on these layers arrives with their `noise=` setting)")
+        raise ValueError(f"{layer} does not take backend='noisy'; TFQ runs noisy circuits in tfq.layers.Noisy{layer} "
+                         "(noise on these layers arrives with their `noise=` setting)")
     kind = backend_kind(value)
     if value is None or value == "noiseless":
         return kind

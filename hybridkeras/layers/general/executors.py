@@ -158,24 +158,34 @@ class _Executor(CircuitLayer):
                                                  and isinstance(operators[0], (list, tuple)))
             if nested and not self._broadcast and len(self._operators) != len(self._circuits):
                 raise ValueError(f"{type(self).__name__}: the batch sizes of the circuits ({len(self._circuits)}) and "
-                                 f"of `operators` ({len(self._operators)}) do not match.")
+                                 f"of `operators` (pauli sums, {len(self._operators)}) do not match.")
             if nested and self._broadcast and len(self._operators) != 1:
                 raise ValueError(f"{type(self).__name__}: one circuit was given (tiled to the batch) but `operators` "
-                                 f"holds {len(self._operators)} rows; the batch sizes do not match.")
+                                 f"holds {len(self._operators)} rows of pauli sums; the batch sizes do not match.")
         if self._operators is None:
             raise RuntimeError(f"Value for operators not provided: {type(self).__name__} needs `operators`, a "
                                "cirq.PauliSum / cirq.PauliString or a list of them")
 
     def _bind_repetitions(self, repetitions):
         layer = type(self).__name__
-        if self.sampled:
+        if self.kind == "sample":
             if repetitions is None and self._repetitions is None:
-                raise ValueError(f"Value for repetitions not provided: {layer} needs `repetitions`, a positive int "
+                raise ValueError(f"Value for repetitions not specified: {layer} needs `repetitions`, a positive int "
                                  "(shots per circuit)")
+            if repetitions is not None and (isinstance(repetitions, bool) or
+                                            not isinstance(repetitions, (int, np.integer))):
+                raise TypeError(f"{layer}: repetitions cannot be parsed to int32 tensor: give one positive int for the "
+                                f"whole batch (Keras 3 outputs are dense). Received: repetitions={repetitions!r}")
+            if repetitions is not None and repetitions < 1:
+                raise ValueError(f"{layer}: repetitions must be greater than zero. Received: repetitions={repetitions!r}")
+        elif self.sampled:
+            if repetitions is None and self._repetitions is None:
+                raise RuntimeError(f"Value for repetitions not provided: {layer} needs `repetitions`, a positive int "
+                                   "(shots per circuit)")
         elif self.backend_kind == "noisy":
             if repetitions is None and self._repetitions is None:
-                raise ValueError(f"Value for repetitions not provided: {layer}(backend='noisy') averages `repetitions` "
-                                 "trajectories per circuit")
+                raise RuntimeError(f"Value for repetitions not provided: {layer}(backend='noisy') averages "
+                                   "`repetitions` trajectories per circuit")
         elif repetitions is not None:
             raise ValueError(f"{layer}: `repetitions` is for backend='noisy' (trajectories) or sampled layers; this "
                              f"layer's backend is 'noiseless' (exact). Received: repetitions={repetitions!r}")
@@ -291,7 +301,7 @@ class Expectation(_Executor):
         # backend='noisy' averages `repetitions` trajectories (TFQ's op); on the engine a circuit has no channel, so
         # every trajectory is the one exact state and the average is the exact value
         trajectories = None
-        if self.backend_kind == "noisy":
+        if self.backend_kind == "noisy" and self.simulator == "tfq":
             if np.ndim(key[2]):
                 raise ValueError("Expectation(backend='noisy'): give one trajectory count for every operator")
             trajectories = int(key[2])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import cirq
 import keras
+import sympy
 from keras import ops as K
 
 from hybridkeras.circuits.serialization import to_json
@@ -57,8 +58,8 @@ class _ModelCircuitLayer(CircuitLayer):
 
     @property
     def symbols(self) -> list:
-        """The model circuit's symbols, sorted by name (the order of weights and values)."""
-        return list(self._symbols)
+        """The model circuit's symbols (sympy.Symbol), sorted by name: the order of weights and values."""
+        return [sympy.Symbol(name) for name in self._symbols]
 
     def _template_values(self, inputs):
         layer = type(self).__name__
@@ -116,6 +117,10 @@ class PQC(_ModelCircuitLayer):
 
     def _shared(self) -> dict:
         return {"shared": len(self._symbols)}
+
+    def symbol_values(self) -> dict:
+        """{symbol: current value} of the weights."""
+        return dict(zip(self.symbols, K.convert_to_numpy(self.parameters).tolist()))
 
     def build(self, input_shape):
         self.built = True
