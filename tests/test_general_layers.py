@@ -516,8 +516,10 @@ import json, sys, numpy as np, keras
 import hybridkeras.layers.general  # registers the layers
 model = keras.saving.load_model(sys.argv[1], safe_mode=True)
 x = np.load(sys.argv[2])
-print(json.dumps(np.asarray(model.predict([x[k] for k in sorted(x.files)] if len(x.files) > 1 else x[x.files[0]],
-                                          verbose=0)).tolist()))
+arrays = [x[k] for k in sorted(x.files)]
+# circuits saved as bytes become a tf.string tensor again (Keras takes no NumPy bytes arrays)
+arrays = [__import__("tensorflow").constant(a.tolist()) if a.dtype.kind == "S" else a for a in arrays]
+print(json.dumps(np.asarray(model.predict(arrays if len(arrays) > 1 else arrays[0], verbose=0)).tolist()))
 """
 
 
@@ -926,14 +928,14 @@ def test_sample_basic_inputs_as_tfq():
 @pytest.mark.parametrize("symbol_names", [[], ["a", "b"]], ids=["no-symbols", "symbols"])
 @pytest.mark.parametrize("backend", ["noiseless", "noisy", cirq.Simulator(), None], ids=_backend_id)
 def test_sample_output_pads_as_tfq(backend, symbol_names):
-    """TFQ's sample_output: X on 3, 4 and 10 qubits, one shot each; rows of smaller circuits padded with -2 on the
-    left, where TFQ's op pads (its ragged rows are the unpadded parts)."""
+    """TFQ's sample_output: X on 3, 4 and 10 qubits, one shot each; TFQ's ragged rows are the measured bits, which
+    come first here, the rows of smaller circuits padded with -2 at the end (TFQ's `.to_tensor(default_value=-2)`)."""
     bits = cirq.GridQubit.rect(1, 10)
     programs = [cirq.Circuit(*cirq.X.on_each(*bits[:n])) for n in (3, 4, 10)]
     values = np.random.default_rng(0).random((3, len(symbol_names)))
     out = _np(Sample(backend=backend)(programs, symbol_names=symbol_names, symbol_values=values, repetitions=1))
     for row, n in enumerate((3, 4, 10)):
-        assert out[row, 0].tolist() == [-2] * (10 - n) + [1] * n
+        assert out[row, 0].tolist() == [1] * n + [-2] * (10 - n)
 
 
 def test_controlled_pqc_errors_and_symbols_as_tfq():
@@ -1066,3 +1068,75 @@ def test_every_tfq_case_is_accounted_for():
     assert len(ported) == 81  # README quotes these counts
     reasons = [test for test in TFQ_CASES.values() if test.startswith("n/a")]
     assert [reasons.count(r) for r in (_NOISY, _STRING_OPS, _ADD, _CUSTOM)] == [6, 4, 5, 4]
+
+
+# ------------------------------------------------------------------- circuits as tf.string tensors (TF + TFQ)
+@needs_tfq_ops
+def test_circuit_tensors_run_on_tfq_train_and_reload_in_a_fresh_process(tmp_path):
+    """TFQ's own call form on Keras 3: circuits from tfq.convert_to_tensor as a model input (and operators as one),
+    on simulator='tfq'; the model saves as .keras and reloads to equal predictions."""
+    import tensorflow_quantum as tfq
+
+    keras.utils.set_random_seed(11)
+    symbols = sympy.symbols("x y z")
+    circuit = _rotation_problem(Q0, symbols)
+    commands, datum = keras.Input((1,)), keras.Input(shape=(), dtype="string")
+    values = keras.layers.Dense(3)(keras.layers.Dense(10)(commands))
+    out = Expectation(simulator="tfq")(datum, symbol_names=symbols, symbol_values=values, operators=cirq.Z(Q0))
+    model = keras.Model([datum, commands], out)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    circuits = tfq.convert_to_tensor([circuit, circuit])
+    x = np.array([[1.0], [0.0]], np.float32)
+    history = model.fit([circuits, x], np.array([[1.0], [-1.0]], np.float32), epochs=100, verbose=0)
+    assert history.history["loss"][-1] < 1e-3
+    # the same numbers as the Python-circuit form on the engine, with the same weights
+    twin = Expectation()(circuit, symbol_names=symbols, symbol_values=values, operators=cirq.Z(Q0))
+    engine = keras.Model(commands, twin)
+    np.testing.assert_allclose(engine.predict(x, verbose=0), model.predict([circuits, x], verbose=0), atol=1e-5)
+    expected = model.predict([circuits, x], verbose=0)
+    model.save(tmp_path / "strings.keras")
+    np.savez(tmp_path / "x.npz", a=np.array(circuits.numpy().tolist(), dtype=bytes), b=x)  # no pickled objects
+    done = subprocess.run([sys.executable, "-c", RELOAD, str(tmp_path / "strings.keras"), str(tmp_path / "x.npz")],
+                          cwd=ROOT, env=dict(os.environ, KERAS_BACKEND=BACKEND), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, atol=1e-6)
+
+
+@needs_tfq_ops
+def test_operator_tensors_train_on_tfq():
+    """TFQ's simple_op_input: operators as a tf.string model input, learnable symbols."""
+    import tensorflow_quantum as tfq
+
+    keras.utils.set_random_seed(12)
+    symbols = sympy.symbols("x y z")
+    circuits = tfq.convert_to_tensor([_rotation_problem(Q0, symbols)] * 2)
+    circuit_input, op_input = keras.Input(shape=(), dtype="string"), keras.Input(shape=(1,), dtype="string")
+    out = Expectation(simulator="tfq")(circuit_input, symbol_names=symbols, operators=op_input,
+                                       initializer=keras.initializers.RandomNormal())
+    model = keras.Model([circuit_input, op_input], out)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    history = model.fit([circuits, tfq.convert_to_tensor([[cirq.Z(Q0)], [cirq.Z(Q0)]])], np.ones((2, 1), np.float32),
+                        batch_size=2, epochs=200, verbose=0)
+    assert history.history["loss"][-1] < 1e-3
+
+
+@needs_tfq_ops
+def test_state_and_sample_on_circuit_tensors_equal_the_python_form():
+    import tensorflow_quantum as tfq
+
+    bits = cirq.GridQubit.rect(1, 2)
+    circuits = [cirq.Circuit(cirq.H(bits[0])), cirq.Circuit(cirq.H(bits[0]), cirq.CNOT(bits[0], bits[1]))]
+    tensor = tfq.convert_to_tensor(circuits)
+    np.testing.assert_allclose(_np(State(simulator="tfq")(tensor)), _np(State()(circuits)), atol=1e-6)
+    deterministic = [cirq.Circuit(cirq.X(bits[0])), cirq.Circuit(cirq.X.on_each(*bits))]
+    np.testing.assert_array_equal(_np(Sample(simulator="tfq")(tfq.convert_to_tensor(deterministic), repetitions=3)),
+                                  _np(Sample()(deterministic, repetitions=3)))
+
+
+@needs_tfq_ops
+def test_circuit_tensors_on_the_engine_say_what_to_do():
+    import tensorflow_quantum as tfq
+
+    with pytest.raises(ValueError, match="simulator='tfq'.*encode_circuits"):
+        Expectation()(tfq.convert_to_tensor([cirq.Circuit(cirq.H(Q0))]), operators=cirq.Z(Q0))

@@ -112,3 +112,53 @@ class TFQSimulation:
 
 
 __all__ = ["TFQSimulation", "make_differentiator"]
+
+
+class TFQCircuitTensor:
+    """TFQ's ops on circuits given as a ``tf.string`` tensor (``tfq.convert_to_tensor``), as TFQ's own layers run them:
+    ``expectation(programs, names, values, operators[, repetitions])``, ``state(...)``, ``samples(...)`` (dense,
+    padded with -2 where TFQ pads)."""
+
+    def __init__(self, *, repetitions=None, noisy=False, differentiator=None, backend=None, sampled=False):
+        self.noisy, self.sampled = noisy, sampled
+        backend = tfq_backend(backend)
+        if noisy:
+            self._expectation = make_differentiator(differentiator, analytic=False).generate_differentiable_op(
+                sampled_op=tfq.noise.expectation)
+        elif sampled:
+            self._expectation = make_differentiator(differentiator, analytic=False).generate_differentiable_op(
+                sampled_op=tfq.get_sampled_expectation_op(backend=backend))
+        else:
+            self._expectation = make_differentiator(differentiator, analytic=True).generate_differentiable_op(
+                analytic_op=tfq.get_expectation_op(backend=backend))
+        self._state = tfq.get_state_op(backend=backend if isinstance(backend, cirq.Simulator) else None)
+        self._sample = tfq.get_sampling_op(backend=backend if isinstance(backend, cirq.Sampler) else None)
+
+    @staticmethod
+    def names(names):
+        return tf.constant([str(n) for n in names], dtype=tf.string)
+
+    @staticmethod
+    def operators(operators, rows):
+        """Python operators (one list, or one per row) as TFQ's [rows, ops] string tensor."""
+        if len(operators) == 1:
+            return tf.tile(tfq.convert_to_tensor([operators[0]]), [rows, 1])
+        return tfq.convert_to_tensor(operators)
+
+    def expectation(self, programs, names, values, operators, repetitions=None):
+        if self.noisy or self.sampled:
+            reps = tf.cast(repetitions, tf.int32)
+            if reps.shape.rank == 0:
+                reps = tf.fill(tf.shape(operators), reps)
+            elif reps.shape.rank == 1:
+                reps = tf.tile(reps[None, :], [tf.shape(operators)[0], 1])
+            return self._expectation(programs, self.names(names), tf.cast(values, tf.float32), operators, reps)
+        return self._expectation(programs, self.names(names), tf.cast(values, tf.float32), operators)
+
+    def state(self, programs, names, values):
+        out = self._state(programs, self.names(names), tf.cast(values, tf.float32))
+        return tf.cast(out.to_tensor(default_value=-2) if isinstance(out, tf.RaggedTensor) else out, tf.complex64)
+
+    def samples(self, programs, names, values, repetitions: int):
+        out = self._sample(programs, self.names(names), tf.cast(values, tf.float32), [int(repetitions)])
+        return tf.cast(out.to_tensor(default_value=-2) if isinstance(out, tf.RaggedTensor) else out, tf.int8)

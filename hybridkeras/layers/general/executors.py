@@ -14,7 +14,7 @@ circuits (or operators, or shot counts) run as one group each on the engine.
 Not carried over from TFQ: circuits and operators as ``tf.string`` tensors (there are no string
 tensors on JAX or PyTorch; circuits as data are a template plus values, see
 `hybridkeras.circuits.data.encode_circuits`); the ragged outputs of `State` and `Sample` (dense
-here; rows of circuits on fewer qubits are padded with -2, TFQ's padding value).
+here; rows of circuits on fewer qubits are padded at the end with -2, TFQ's padding value).
 """
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def _is_tensor(value) -> bool:
     return keras.backend.is_keras_tensor(value) or keras.ops.is_tensor(value)
 
 
+def _is_string_tensor(value) -> bool:
+    return _is_tensor(value) and keras.backend.standardize_dtype(value.dtype) == "string"
+
+
 def _operator_rows(value, rows: int | None) -> list:
     """Operators as one list per row: a PauliSum or a list (the same for every row), or a list of lists (per row)."""
     value = from_json(value, what="operators")
@@ -55,8 +59,8 @@ class _Executor(CircuitLayer):
     kind = "expectation"
 
     def __init__(self, backend=None, differentiator=None, *, circuits=None, broadcast=True, symbol_names=None,
-                 operators=None, repetitions=None, learnable=False, learnable_initializer=None, simulator=None,
-                 seed=None, **kwargs):
+                 operators=None, repetitions=None, learnable=False, learnable_initializer=None, circuit_tensor=False,
+                 simulator=None, seed=None, **kwargs):
         super().__init__(backend, differentiator, simulator=simulator, seed=seed, **kwargs)
         circuits = from_json(circuits, what="circuits")
         self._circuits = None if circuits is None else [check_model_circuit(c, "circuits") for c in circuits]
@@ -68,6 +72,7 @@ class _Executor(CircuitLayer):
         self._learnable_initializer = learnable_initializer
         self._w = None
         self._runs = {}
+        self._dynamic = bool(circuit_tensor)  # circuits arrive as a tf.string tensor (TFQ's ops)
         if learnable:
             self._make_weights(learnable_initializer)
 
@@ -87,6 +92,9 @@ class _Executor(CircuitLayer):
                             "symbol_values=, operators= and repetitions= by name")
         if initializer is not None and not isinstance(initializer, keras.initializers.Initializer):
             get_initializer(initializer, DEFAULT_INITIALIZER)  # TFQ refuses an unknown one at call time
+        if _is_string_tensor(inputs):
+            return self._call_circuit_tensor(inputs, symbol_names, symbol_values, operators, repetitions, initializer,
+                                             **kwargs)
         circuits = as_circuits(inputs)
         values_first = None
         if circuits is not None:
@@ -142,6 +150,59 @@ class _Executor(CircuitLayer):
             raise ValueError(f"{layer}: the widths of `symbol_names` ({len(self._names)}) and `symbol_values` "
                              f"({array.shape[1]}) do not match.")
         return array
+
+    def _call_circuit_tensor(self, circuits, symbol_names, symbol_values, operators, repetitions, initializer,
+                             **kwargs):
+        """TFQ's call form with circuits as a ``tf.string`` tensor (``tfq.convert_to_tensor``): TFQ's ops run them."""
+        layer = type(self).__name__
+        if self.simulator != "tfq":
+            raise ValueError(f"{layer}: circuits given as a tf.string tensor run on TFQ's ops (simulator='tfq', Keras' "
+                             "TensorFlow backend); on the engine give Python circuits, or a template plus values "
+                             "(hybridkeras.circuits.encode_circuits), which every backend takes")
+        self._dynamic = True
+        if symbol_names is not None:
+            self._names = check_names(symbol_names)
+        elif self._names is None:
+            self._names = []
+        tensors = {}
+        if symbol_values is not None:
+            tensors["symbol_values"] = symbol_values if _is_tensor(symbol_values) else self._values_array(symbol_values)
+        elif self._names and self._w is None:
+            if self.kind != "expectation":
+                raise ValueError(f"{layer} was given `symbol_names` {self._names} but no `symbol_values`")
+            self._make_weights(initializer)
+        if self.kind == "expectation":
+            if operators is not None and _is_string_tensor(operators):
+                tensors["operators"] = operators
+            elif operators is not None:
+                self._operators = _operator_rows(operators, None)
+            elif self._operators is None:
+                raise RuntimeError(f"Value for operators not provided: {layer} needs `operators`")
+        self._bind_repetitions(repetitions)
+        return super().__call__(circuits, **tensors, **kwargs)
+
+    def _run_circuit_tensor(self, circuits, symbol_values, operators):
+        from hybridkeras.engines.tfq_adapter import TFQCircuitTensor
+
+        if "tensor" not in self._runs:
+            self._runs["tensor"] = TFQCircuitTensor(noisy=self.backend_kind == "noisy", sampled=self.sampled,
+                                                    differentiator=self.differentiator, backend=self.backend)
+        run = self._runs["tensor"]
+        rows = K.shape(circuits)[0]
+        if symbol_values is not None:
+            values = self.finite(symbol_values)
+        elif self._w is not None:
+            values = K.tile(K.expand_dims(K.cast(self._w, "float32"), 0), [rows, 1])
+        else:
+            values = K.zeros([rows, 0])
+        if self.kind == "state":
+            state = run.state(circuits, self._names, values)
+            return K.einsum("ri,rj->rij", state, K.conj(state)) if self.backend_kind == "density_matrix" else state
+        if self.kind == "sample":
+            return run.samples(circuits, self._names, values, int(self._repetitions))
+        if operators is None:
+            operators = run.operators(self._operators, rows)
+        return run.expectation(circuits, self._names, values, operators, self._repetitions)
 
     def _bind_operators(self, operators):
         if self.kind != "expectation":
@@ -232,7 +293,9 @@ class _Executor(CircuitLayer):
             keys.append((c, op_row, rep))
         return keys
 
-    def call(self, inputs):
+    def call(self, inputs, symbol_values=None, operators=None):
+        if self._dynamic:
+            return self._run_circuit_tensor(inputs, symbol_values, operators)
         values = self._values(inputs)
         if self._broadcast:
             if self._operators and len(self._operators) == 1 and (self._repetitions is None or
@@ -268,7 +331,8 @@ class _Executor(CircuitLayer):
         reps = self._repetitions
         config.update(circuits=to_json(self._circuits), broadcast=self._broadcast, symbol_names=self._names,
                       operators=operators, repetitions=None if reps is None else np.asarray(reps).tolist(),
-                      learnable=self._w is not None, learnable_initializer=self._learnable_initializer)
+                      learnable=self._w is not None, learnable_initializer=self._learnable_initializer,
+                      circuit_tensor=self._dynamic)
         return config
 
 
@@ -307,8 +371,10 @@ class Expectation(_Executor):
             trajectories = int(key[2])
         return self._simulation_for(key, self._operators[key[1]], trajectories)(values)
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0] if not self._broadcast or input_shape[0] is not None else None,
+    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None):
+        if self._dynamic:
+            return (inputs_shape[0], len(self._operators[0]) if operators_shape is None else operators_shape[-1])
+        return (inputs_shape[0] if not self._broadcast or inputs_shape[0] is not None else None,
                 len(self._operators[0]))
 
 
@@ -341,8 +407,10 @@ class SampledExpectation(_Executor):
             order.extend(which.tolist())
         return K.take(K.concatenate(columns, axis=1), np.argsort(order).astype(np.int32), axis=1)
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], len(self._operators[0]))
+    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None):
+        if self._dynamic and operators_shape is not None:
+            return (inputs_shape[0], operators_shape[-1])
+        return (inputs_shape[0], len(self._operators[0]))
 
 
 @register
@@ -381,13 +449,13 @@ class State(_Executor):
         pad = K.cast(K.full([K.shape(x)[0], missing], PAD), x.dtype)
         return K.concatenate([x, pad], axis=-1)
 
-    def compute_output_shape(self, input_shape):
-        width = self._width()
+    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None):
+        width = None if self._dynamic else self._width()
         if self.backend_kind == "density_matrix":
-            return (input_shape[0], width, width)
-        return (input_shape[0], width)
+            return (inputs_shape[0], width, width)
+        return (inputs_shape[0], width)
 
-    def compute_output_spec(self, inputs):
+    def compute_output_spec(self, inputs, symbol_values=None, operators=None):
         return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="complex64")
 
 
@@ -396,8 +464,9 @@ class Sample(_Executor):
     """Measured bitstrings: TFQ's ``Sample`` on Keras 3.
 
     Call: ``layer(circuits, symbol_names=None, symbol_values=None, repetitions=N)``. Output: int8
-    (batch, repetitions, n), the qubits sorted; rows of circuits on fewer qubits are padded with -2 on the
-    left, as TFQ's op pads. Shots are independent across rows and calls.
+    (batch, repetitions, n), the qubits sorted; rows of circuits on fewer qubits are padded with -2 at the
+    end (TFQ's ragged output densified by ``.to_tensor(default_value=-2)``). Shots are independent across
+    rows and calls.
     """
 
     kind = "sample"
@@ -417,14 +486,15 @@ class Sample(_Executor):
             bits = self._simulation_for(key, "state").samples(values, reps)
         missing = self._width() - n
         if missing:
-            bits = K.concatenate([K.cast(K.full([rows, reps, missing], PAD), "int8"), bits], axis=-1)
+            bits = K.concatenate([bits, K.cast(K.full([rows, reps, missing], PAD), "int8")], axis=-1)
         return bits
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None):
         reps = self._repetitions
-        return (input_shape[0], None if reps is None or np.ndim(reps) else int(reps), self._width())
+        return (inputs_shape[0], None if reps is None or np.ndim(reps) else int(reps),
+                None if self._dynamic else self._width())
 
-    def compute_output_spec(self, inputs):
+    def compute_output_spec(self, inputs, symbol_values=None, operators=None):
         return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="int8")
 
 
