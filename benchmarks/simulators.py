@@ -12,7 +12,11 @@ four such 5-qubit circuits with their own weights on consecutive features.
   ``torch``) the engine runs on that Keras 3 backend instead: the same circuit through
   `StateVectorCircuit`, its step ``jax.jit(jax.value_and_grad(...))`` as the JAX peers' (PyTorch:
   eager forward + ``backward()``), the row "engine (jax)" (or "engine (torch)"); TFQ and the
-  JAX peers run beside it in the same process, interleaved as always;
+  JAX peers run beside it in the same process, interleaved as always; beside it the column
+  "PQC layer (jax)" runs the same circuit as a user writes it on Keras 3: the general layer
+  `hybridkeras.layers.general.PQC` (weights as its variables, the embedding as its
+  ``input_template``) through ``layer.stateless_call`` in the same ``jax.jit(jax.value_and_grad(...))``
+  step, with its own ratio column, and again with ``check_inputs=False`` (no NaN check);
 * tfq: `tfq.layers.Expectation` (qsim, adjoint differentiator) on the same Cirq circuit (its
   custom ops cannot be compiled by XLA);
 * pennylane: `default.qubit` with the JAX interface, parameter broadcasting over the rows,
@@ -64,6 +68,9 @@ from hybridkeras.layers import ParallelPQC
 
 ENGINE_BACKEND = keras.config.backend()  # the Keras 3 backend the engine runs on (KERAS_BACKEND)
 ENGINES = ("engine", "engine XLA") if ENGINE_BACKEND == "tensorflow" else (f"engine ({ENGINE_BACKEND})",)
+# the general layer a user writes (hybridkeras.layers.general.ControlledPQC) on the same backend, in the same rounds
+LAYER = None if ENGINE_BACKEND == "tensorflow" else f"PQC layer ({ENGINE_BACKEND})"
+LAYER_UNCHECKED = None if LAYER is None else LAYER + ", check_inputs=False"
 
 
 def tf_caller(concrete, *args, call="flat"):
@@ -138,6 +145,66 @@ def engine_keras3_step(circuits, n, depth, x, w, mix):
         def step():
             xt.grad = wt.grad = None
             value, out = loss(xt, wt, mt)
+            value.backward()
+            return out
+
+        out = step().detach()
+    step()
+    return step, np.asarray(out), time.perf_counter() - start
+
+
+def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True):
+    """The circuit as a user writes it on Keras 3: one `hybridkeras.layers.general.PQC` per circuit (its weights the
+    layer's variables, the RX embedding its ``input_template``), called by ``layer.stateless_call`` inside
+    ``jax.jit(jax.value_and_grad(...))`` on JAX (Keras 3's functional route to a jitted step; PyTorch: eager
+    ``layer(x)`` + ``backward()``)."""
+    from keras import ops as K
+
+    from hybridkeras.circuits import angle_encoding, strongly_entangling_layers
+    from hybridkeras.layers.general import PQC
+
+    start = time.perf_counter()
+    qubits = __import__("cirq").LineQubit.range(n)
+    inputs, weights = make_symbols("x", n), make_symbols("w", depth * n * 3)
+    grid = np.array(weights, dtype=object).reshape(depth, n, 3).tolist()
+    layers = [PQC(strongly_entangling_layers(qubits, grid), pauli_readout(qubits, "Y"),
+                  input_template=angle_encoding(qubits, inputs, "X"), check_inputs=check_inputs) for _ in range(circuits)]
+    x_order = np.argsort([str(s) for s in inputs])  # the layers' columns and weights: their symbols sorted by name
+    w_order = np.argsort([str(s) for s in weights])
+    for layer in layers:
+        layer.build((None, n))
+    wk = w.reshape(circuits, -1)[:, w_order]
+
+    def loss(x, w, mix):
+        outs = []
+        for c, layer in enumerate(layers):
+            rows = K.take(x[:, c * n:(c + 1) * n], x_order, axis=1)
+            if ENGINE_BACKEND == "jax":
+                out, _ = layer.stateless_call([w[c]], [], rows)
+            else:
+                out = layer(rows)
+            outs.append(out)
+        out = K.concatenate(outs, axis=1)
+        return K.sum(out * mix), out
+
+    if ENGINE_BACKEND == "jax":
+        import jax
+
+        fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+        (_, out), _ = fn(x, wk, mix)
+        step = lambda: jax.block_until_ready(fn(x, wk, mix))  # noqa: E731
+    else:
+        import torch
+
+        for c, layer in enumerate(layers):
+            layer.set_weights([wk[c]])
+        xt, mt = torch.tensor(x, requires_grad=True), torch.tensor(mix)
+
+        def step():
+            xt.grad = None
+            for layer in layers:
+                layer.parameters.value.grad = None
+            value, out = loss(xt, None, mt)
             value.backward()
             return out
 
@@ -379,6 +446,9 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, cal
         builds = [engine_keras3_step(circuits, n, depth, x, w, mix) for _ in range(2)]
         steps, reference, gaps = {ENGINES[0]: builds[-1][0]}, builds[-1][1], {}
         setup = setup_xla = min(b[2] for b in builds)
+        for name, check in ((LAYER, True), (LAYER_UNCHECKED, False)):
+            fn, out, _ = general_layer_step(circuits, n, depth, x, w, mix, check_inputs=check)
+            steps[name], gaps[name] = fn, float(np.abs(out - reference).max())
     else:
         builds = [engine_step(circuits, n, depth, x, w, mix, call=call) for _ in range(2)]
         engine, reference, _ = builds[-1]
@@ -444,10 +514,10 @@ def main() -> None:
     parser.add_argument("--output", help="also write the Markdown table here")
     args = parser.parse_args()
 
-    names = list(ENGINES) + args.peers
-    header = ("| workload | " + " | ".join(names) + " | fastest peer / engine (faster mode) | engine plan + trace, s "
-              "(XLA: + compile) |")
-    lines = [header, "|" + "---|" * (len(names) + 3)]
+    names = list(ENGINES) + ([LAYER, LAYER_UNCHECKED] if LAYER else []) + args.peers
+    header = ("| workload | " + " | ".join(names) + " | fastest peer / engine (faster mode) | "
+              + (f"fastest peer / {LAYER} | " if LAYER else "") + "engine plan + trace, s (XLA: + compile) |")
+    lines = [header, "|" + "---|" * (len(names) + 3 + bool(LAYER))]
     gaps_all, reference, spreads = {}, [], []
     skip: set[str] = set()
     workloads = [(1, n) for n in args.qubits] + ([] if args.no_hqnn else [(4, 5)])
@@ -461,7 +531,8 @@ def main() -> None:
         engine_best = min(times[e] for e in ENGINES)
         ratio = f"{min(peers) / engine_best:.2f}" if peers else "–"
         cells = [(f"{times[p]:.2f}" if times[p] < 10 else f"{times[p]:.1f}") if p in times else "–" for p in names]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {setup[0]:.2f} ({setup[1]:.2f}) |")
+        layer_ratio = (f" {min(peers) / times[LAYER]:.2f} |" if peers else " – |") if LAYER else ""
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} |{layer_ratio} {setup[0]:.2f} ({setup[1]:.2f}) |")
         print(lines[-1], flush=True)
         if paired:
             q25, q50, q75 = np.percentile(paired, [25, 50, 75])

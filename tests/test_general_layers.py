@@ -1140,3 +1140,15 @@ def test_circuit_tensors_on_the_engine_say_what_to_do():
 
     with pytest.raises(ValueError, match="simulator='tfq'.*encode_circuits"):
         Expectation()(tfq.convert_to_tensor([cirq.Circuit(cirq.H(Q0))]), operators=cirq.Z(Q0))
+
+
+def test_check_inputs_false_is_explicit_and_recorded():
+    bits = cirq.GridQubit.rect(1, 2)
+    circuit = cirq.Circuit(cirq.rx(ALPHA)(bits[0]), cirq.CNOT(bits[0], bits[1]))
+    with pytest.raises(TypeError, match="check_inputs"):
+        ControlledPQC(circuit, cirq.Z(bits[1]), check_inputs="no")
+    layer = ControlledPQC(circuit, cirq.Z(bits[1]), check_inputs=False)
+    assert layer.get_config()["check_inputs"] is False
+    assert np.isnan(_np(layer(np.array([[np.nan]], np.float32)))).all()  # passes through, as asked
+    with pytest.raises(Exception, match="NaN or Inf"):
+        ControlledPQC(circuit, cirq.Z(bits[1]))(np.array([[np.nan]], np.float32))

@@ -41,12 +41,17 @@ class CircuitLayer(keras.layers.Layer):
             'tfq' (TensorFlow Quantum's ops, on Keras' TensorFlow backend where TFQ is installed).
         seed: Seed of the shot sampler of a sampled layer, for reproducible shots (None: fresh
             operating-system entropy; NumPy's, Python's and Keras' global streams are never drawn from).
+        check_inputs: Refuse NaN or Inf symbol values and input values with an error naming the layer
+            (`engines.ops.check_finite`; default True). Under `jax.jit` the check is a host callback in
+            a branch taken only for a bad batch, which still costs a jitted step about 0.1–0.3 ms on a
+            CPU (README, "Your own circuit on Keras 3"); False drops it, and a NaN then reaches the
+            outputs and, through training, the weights.
     """
 
     sampled = False  # shots are part of the layer's output (SampledExpectation, Sample)
     state_layer = False
 
-    def __init__(self, backend=None, differentiator=None, *, simulator=None, seed=None, **kwargs):
+    def __init__(self, backend=None, differentiator=None, *, simulator=None, seed=None, check_inputs=True, **kwargs):
         legacy = backend if backend in ("statevector", "tfq") else None  # configs of the tf_keras layers
         simulator = check_simulator(simulator, legacy)
         backend = None if legacy else backend
@@ -61,6 +66,9 @@ class CircuitLayer(keras.layers.Layer):
                              "call; use simulator='tfq' on Keras' TensorFlow backend, or backend=None for the engine")
         self.simulator, self.backend, self.differentiator = simulator, backend, differentiator
         self.seed = None if seed is None else int(seed)
+        if not isinstance(check_inputs, bool):
+            raise TypeError(f"`check_inputs` must be True or False. Received: check_inputs={check_inputs!r}")
+        self.check_inputs = check_inputs
 
     @property
     def simulation(self) -> dict:
@@ -76,6 +84,8 @@ class CircuitLayer(keras.layers.Layer):
 
     def finite(self, values, what: str = "symbol_values"):
         """``values`` as float32, refused with the layer's name if any is NaN or Inf (see `engines.ops.check_finite`)."""
+        if not self.check_inputs:
+            return K.cast(values, "float32")
         return check_finite(values, f"{type(self).__name__} received NaN or Inf in `{what}` (layer {self.name!r})")
 
     def get_config(self):
@@ -87,7 +97,8 @@ class CircuitLayer(keras.layers.Layer):
                 config.update(backend="density_matrix")
         else:
             config.update(backend=self.backend)
-        config.update(differentiator=self.differentiator, simulator=self.simulator, seed=self.seed)
+        config.update(differentiator=self.differentiator, simulator=self.simulator, seed=self.seed,
+                      check_inputs=self.check_inputs)
         return config
 
     @classmethod

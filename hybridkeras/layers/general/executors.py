@@ -60,8 +60,8 @@ class _Executor(CircuitLayer):
 
     def __init__(self, backend=None, differentiator=None, *, circuits=None, broadcast=True, symbol_names=None,
                  operators=None, repetitions=None, learnable=False, learnable_initializer=None, circuit_tensor=False,
-                 simulator=None, seed=None, **kwargs):
-        super().__init__(backend, differentiator, simulator=simulator, seed=seed, **kwargs)
+                 simulator=None, seed=None, check_inputs=True, **kwargs):
+        super().__init__(backend, differentiator, simulator=simulator, seed=seed, check_inputs=check_inputs, **kwargs)
         circuits = from_json(circuits, what="circuits")
         self._circuits = None if circuits is None else [check_model_circuit(c, "circuits") for c in circuits]
         self._broadcast = bool(broadcast)

@@ -30,11 +30,11 @@ def sorted_symbols(circuit) -> list:
 class _ModelCircuitLayer(CircuitLayer):
     sampled = True  # a cirq.Sampler backend is a valid value (with repetitions; checked by check_pqc_backend)
     def __init__(self, model_circuit, operators, *, repetitions=None, backend=None, differentiator=None,
-                 input_template=None, simulator=None, seed=None, **kwargs):
+                 input_template=None, simulator=None, seed=None, check_inputs=True, **kwargs):
         layer = type(self).__name__
         repetitions = check_pqc_repetitions(repetitions)
         check_pqc_backend(backend, layer, repetitions)
-        super().__init__(backend, differentiator, simulator=simulator, seed=seed, **kwargs)
+        super().__init__(backend, differentiator, simulator=simulator, seed=seed, check_inputs=check_inputs, **kwargs)
         self.model_circuit = check_model_circuit(model_circuit)
         self.operators = check_operators(operators)
         self.input_template = None if input_template is None else check_model_circuit(input_template, "input_template")
@@ -104,10 +104,10 @@ class PQC(_ModelCircuitLayer):
 
     def __init__(self, model_circuit, operators, *, repetitions=None, backend=None, differentiator=None,
                  initializer=None, regularizer=None, constraint=None, input_template=None, simulator=None, seed=None,
-                 **kwargs):
+                 check_inputs=True, **kwargs):
         super().__init__(model_circuit, operators, repetitions=repetitions, backend=backend,
                          differentiator=differentiator, input_template=input_template, simulator=simulator, seed=seed,
-                         **kwargs)
+                         check_inputs=check_inputs, **kwargs)
         self.initializer = get_initializer(initializer, DEFAULT_INITIALIZER)
         self.regularizer = keras.regularizers.get(regularizer)
         self.constraint = keras.constraints.get(constraint)
@@ -127,8 +127,9 @@ class PQC(_ModelCircuitLayer):
 
     def call(self, inputs):
         values = self._template_values(inputs)
-        weights = self.finite(self.parameters, "weights")
-        return self._run(values, shared=K.expand_dims(weights, 0))
+        # the inputs are checked; the weights are not (they turn NaN only from NaN data, which the check stops, or
+        # from a diverging optimiser, which the loss shows), so a step pays for one check, not two
+        return self._run(values, shared=K.expand_dims(K.cast(self.parameters, "float32"), 0))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], len(self.operators))
