@@ -131,6 +131,14 @@ def engine_keras3_step(circuits, n, depth, x, w, mix):
         out = K.reshape(engine(K.reshape(x, [-1, n]), shared=K.reshape(w, [circuits, -1])), [len(x), circuits * n])
         return K.sum(out * mix), out
 
+    step, out = keras3_step(loss, x, w, mix)
+    return step, out, time.perf_counter() - start
+
+
+def keras3_step(loss, x, w, mix, torch_weights=None):
+    """A step of ``loss(x, w, mix) -> (value, outputs)`` as users of the backend take one: ``jax.jit`` of
+    ``jax.value_and_grad`` over (x, w) on JAX; on PyTorch eager ``backward()`` into x and ``w`` (or, given,
+    ``torch_weights``: the variables whose gradients to reset). Returns (step, outputs as NumPy) after one warm call."""
     if ENGINE_BACKEND == "jax":
         import jax
 
@@ -140,17 +148,20 @@ def engine_keras3_step(circuits, n, depth, x, w, mix):
     else:
         import torch
 
-        xt, wt, mt = (torch.tensor(a, requires_grad=g) for a, g in ((x, True), (w, True), (mix, False)))
+        xt, mt = torch.tensor(x, requires_grad=True), torch.tensor(mix)
+        wt = None if torch_weights is not None else torch.tensor(w, requires_grad=True)
+        resets = [xt] + (list(torch_weights) if torch_weights is not None else [wt])
 
         def step():
-            xt.grad = wt.grad = None
+            for tensor in resets:
+                tensor.grad = None
             value, out = loss(xt, wt, mt)
             value.backward()
             return out
 
         out = step().detach()
     step()
-    return step, np.asarray(out), time.perf_counter() - start
+    return step, np.asarray(out)
 
 
 def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True):
@@ -187,30 +198,13 @@ def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True):
         out = K.concatenate(outs, axis=1)
         return K.sum(out * mix), out
 
-    if ENGINE_BACKEND == "jax":
-        import jax
-
-        fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
-        (_, out), _ = fn(x, wk, mix)
-        step = lambda: jax.block_until_ready(fn(x, wk, mix))  # noqa: E731
-    else:
-        import torch
-
+    torch_weights = None
+    if ENGINE_BACKEND == "torch":
         for c, layer in enumerate(layers):
             layer.set_weights([wk[c]])
-        xt, mt = torch.tensor(x, requires_grad=True), torch.tensor(mix)
-
-        def step():
-            xt.grad = None
-            for layer in layers:
-                layer.parameters.value.grad = None
-            value, out = loss(xt, None, mt)
-            value.backward()
-            return out
-
-        out = step().detach()
-    step()
-    return step, np.asarray(out), time.perf_counter() - start
+        torch_weights = [layer.parameters.value for layer in layers]
+    step, out = keras3_step(loss, x, wk, mix, torch_weights=torch_weights)
+    return step, out, time.perf_counter() - start
 
 
 def tfq_step(circuits, n, depth, x, w, mix, call="flat"):

@@ -361,35 +361,34 @@ def test_sample_frequencies_are_within_shot_noise_and_rows_independent():
 
 
 # ------------------------------------------------------------------------------------------------ PQC family
-def test_pqc_argument_errors_as_tfq():
+@pytest.mark.parametrize("layer", [PQC, ControlledPQC], ids=lambda c: c.__name__)
+def test_pqc_argument_errors_as_tfq(layer):
+    """TFQ's pqc_test and controlled_pqc_test argument cases (the same for both layers)."""
     flip = cirq.Circuit(cirq.X(Q0) ** ALPHA)
-    PQC(flip, cirq.Z(Q0))
-    PQC(flip, cirq.Z(Q0), repetitions=500)
-    with pytest.raises(ValueError, match="tfq.layers.NoisyPQC"):
-        PQC(flip, cirq.Z(Q0), backend="noisy")
+    layer(flip, cirq.Z(Q0))
+    layer(flip, cirq.Z(Q0), repetitions=500)
+    with pytest.raises(ValueError, match=f"tfq.layers.Noisy{layer.__name__}"):
+        layer(flip, cirq.Z(Q0), backend="noisy")
     with pytest.raises(TypeError, match="model_circuit must be a cirq.Circuit"):
-        PQC("junk", cirq.Z(Q0))
+        layer("junk", cirq.Z(Q0))
     with pytest.raises(ValueError, match="model_circuit has no sympy.Symbols"):
-        PQC(cirq.Circuit(cirq.X(Q0)), cirq.Z(Q0))
+        layer(cirq.Circuit(cirq.X(Q0)), cirq.Z(Q0))
     with pytest.raises(TypeError, match="cirq.PauliSum or cirq.PauliString"):
-        PQC(flip, "junk")
-    with pytest.raises(TypeError, match="Each element"):
-        PQC(flip, [[cirq.Z(Q0)]])
-    with pytest.raises(TypeError, match="Each element"):
-        PQC(flip, [cirq.Z(Q0), "bad"])
+        layer(flip, "junk")
+    for bad in ([[cirq.Z(Q0)]], [cirq.Z(Q0), "bad"]):
+        with pytest.raises(TypeError, match="Each element"):
+            layer(flip, bad)
     with pytest.raises(TypeError, match="positive integer value"):
-        PQC(flip, cirq.Z(Q0), repetitions="junk")
+        layer(flip, cirq.Z(Q0), repetitions="junk")
     for bad in (-100, 0):
         with pytest.raises(ValueError, match="greater than zero."):
-            PQC(flip, cirq.Z(Q0), repetitions=bad)
+            layer(flip, cirq.Z(Q0), repetitions=bad)
     with pytest.raises(TypeError, match="cirq.sim.simulator.SimulatesExpectation"):
-        PQC(flip, cirq.Z(Q0), backend="junk")
+        layer(flip, cirq.Z(Q0), backend="junk")
     with pytest.raises(TypeError, match="cirq.Sampler"):
-        PQC(flip, cirq.Z(Q0), backend=cirq.sim.simulator.SimulatesExpectationValues, repetitions=500)
+        layer(flip, cirq.Z(Q0), backend=cirq.sim.simulator.SimulatesExpectationValues, repetitions=500)
     with pytest.raises(TypeError, match="cirq.sim.simulator.SimulatesExpectationValues"):
-        PQC(flip, cirq.Z(Q0), backend=_MySampler, repetitions=None)
-    with pytest.raises(ValueError, match="no sympy.Symbols"):
-        ControlledPQC(cirq.Circuit(cirq.X(Q0)), cirq.Z(Q0))
+        layer(flip, cirq.Z(Q0), backend=_MySampler, repetitions=None)
 
 
 def test_pqc_weights_symbols_initializer_regularizer_constraint():
@@ -938,29 +937,7 @@ def test_sample_output_pads_as_tfq(backend, symbol_names):
         assert out[row, 0].tolist() == [1] * n + [-2] * (10 - n)
 
 
-def test_controlled_pqc_errors_and_symbols_as_tfq():
-    flip = cirq.Circuit(cirq.X(Q0) ** ALPHA)
-    ControlledPQC(flip, cirq.Z(Q0))
-    ControlledPQC(flip, cirq.Z(Q0), repetitions=500)
-    with pytest.raises(ValueError, match="tfq.layers.NoisyControlledPQC"):
-        ControlledPQC(flip, cirq.Z(Q0), backend="noisy")
-    with pytest.raises(TypeError, match="cirq.sim.simulator.SimulatesExpectation"):
-        ControlledPQC(flip, cirq.Z(Q0), backend="junk")
-    with pytest.raises(TypeError, match="cirq.sim.simulator.SimulatesExpectation"):
-        ControlledPQC(flip, cirq.Z(Q0), repetitions=None, backend=_MySampler)
-    with pytest.raises(TypeError, match="cirq.Sampler"):
-        ControlledPQC(flip, cirq.Z(Q0), repetitions=500, backend=cirq.sim.simulator.SimulatesExpectationValues)
-    with pytest.raises(TypeError, match="cirq.Circuit"):
-        ControlledPQC("junk", cirq.Z(Q0))
-    with pytest.raises(TypeError, match="cirq.PauliSum or cirq.PauliString"):
-        ControlledPQC(flip, "junk")
-    for bad in ([[cirq.Z(Q0)]], [cirq.Z(Q0), "bad"]):
-        with pytest.raises(TypeError, match="Each element"):
-            ControlledPQC(flip, bad)
-    with pytest.raises(ValueError, match="greater than zero."):
-        ControlledPQC(flip, cirq.Z(Q0), repetitions=-100)
-    with pytest.raises(TypeError, match="positive integer value"):
-        ControlledPQC(flip, cirq.Z(Q0), repetitions="junk")
+def test_controlled_pqc_symbols_as_tfq():
     c, b, a, d = sympy.symbols("c b a d")
     layer = ControlledPQC(cirq.Circuit(cirq.H(Q0) ** a, cirq.Z(Q0) ** b, cirq.X(Q0) ** d, cirq.Y(Q0) ** c),
                           cirq.Z(Q0))
@@ -1049,9 +1026,9 @@ TFQ_CASES = {
         "initializer", "regularizer", "constraint", "symbols_property", "symbol_values")},
     **{f"pqc::simple_learn[{b}-{r}]": "test_pqc_learns_to_flip_a_qubit_from_input_circuits"
        for b in ("None", "Simulator") for r in ("None", "5000")},
-    **{f"controlled_pqc::{name}": "test_controlled_pqc_errors_and_symbols_as_tfq" for name in (
-        "instantiate", "noisy_error", "backend_error", "model_circuit_error", "operators_error", "repetitions_error",
-        "symbols_property")},
+    **{f"controlled_pqc::{name}": "test_pqc_argument_errors_as_tfq" for name in (
+        "instantiate", "noisy_error", "backend_error", "model_circuit_error", "operators_error", "repetitions_error")},
+    "controlled_pqc::symbols_property": "test_controlled_pqc_symbols_as_tfq",
     **{f"controlled_pqc::simple_learn[{b}-{r}]": "test_controlled_pqc_learns_with_a_controller"
        for b in ("None", "Simulator") for r in ("None", "5000")},
     **{f"elementary::{name}": _ADD for name in ("addcircuit_instantiate", "addcircuit_keras_error",

@@ -34,6 +34,19 @@ def make_differentiator(name, *, analytic: bool):
     return DIFFERENTIATORS[name]()
 
 
+def expectation_op(differentiator, backend, *, noisy: bool, analytic: bool):
+    """TFQ's expectation op for these settings, made differentiable by the differentiator: trajectories
+    (``noisy``: the average of exact values over noisy runs), exact values, or shot estimates."""
+    if noisy:
+        return make_differentiator(differentiator, analytic=False).generate_differentiable_op(
+            sampled_op=tfq.noise.expectation)
+    if analytic:
+        return make_differentiator(differentiator, analytic=True).generate_differentiable_op(
+            analytic_op=tfq.get_expectation_op(backend=backend))
+    return make_differentiator(differentiator, analytic=False).generate_differentiable_op(
+        sampled_op=tfq.get_sampled_expectation_op(backend=backend))
+
+
 def tfq_backend(value):
     """TFQ's ``backend`` argument of its ops: None for 'noiseless' (qsim), else the Cirq simulator or sampler given."""
     return None if value in (None, "noiseless") else value
@@ -58,17 +71,7 @@ class TFQSimulation:
             self._names = tf.constant(self.names, dtype=tf.string)
             self._ops = None if self.operators is None else tfq.convert_to_tensor([self.operators])
         if self.operators is not None:
-            analytic = repetitions is None
-            backend = tfq_backend(backend)
-            if noisy:  # TFQ's trajectories: the average of exact values over `repetitions` noisy runs
-                self._op = make_differentiator(differentiator, analytic=False).generate_differentiable_op(
-                    sampled_op=tfq.noise.expectation)
-            elif analytic:
-                self._op = make_differentiator(differentiator, analytic=True).generate_differentiable_op(
-                    analytic_op=tfq.get_expectation_op(backend=backend))
-            else:
-                self._op = make_differentiator(differentiator, analytic=False).generate_differentiable_op(
-                    sampled_op=tfq.get_sampled_expectation_op(backend=backend))
+            self._op = expectation_op(differentiator, tfq_backend(backend), noisy=noisy, analytic=repetitions is None)
         self.outputs = 2**self.n if readout == "probs" else (len(self.operators) if self.operators else None)
         # state vectors from qsim or the cirq.Simulator given (a density-matrix backend's State is formed by the layer)
         self._state_op = tfq.get_state_op(backend=backend if isinstance(backend, cirq.Simulator) else None)
@@ -122,15 +125,7 @@ class TFQCircuitTensor:
     def __init__(self, *, repetitions=None, noisy=False, differentiator=None, backend=None, sampled=False):
         self.noisy, self.sampled = noisy, sampled
         backend = tfq_backend(backend)
-        if noisy:
-            self._expectation = make_differentiator(differentiator, analytic=False).generate_differentiable_op(
-                sampled_op=tfq.noise.expectation)
-        elif sampled:
-            self._expectation = make_differentiator(differentiator, analytic=False).generate_differentiable_op(
-                sampled_op=tfq.get_sampled_expectation_op(backend=backend))
-        else:
-            self._expectation = make_differentiator(differentiator, analytic=True).generate_differentiable_op(
-                analytic_op=tfq.get_expectation_op(backend=backend))
+        self._expectation = expectation_op(differentiator, backend, noisy=noisy, analytic=not sampled)
         self._state = tfq.get_state_op(backend=backend if isinstance(backend, cirq.Simulator) else None)
         self._sample = tfq.get_sampling_op(backend=backend if isinstance(backend, cirq.Sampler) else None)
 
