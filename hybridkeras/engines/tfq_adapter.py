@@ -2,8 +2,7 @@
 
 TFQ's ops and differentiators need no tf_keras: `TFQSimulation` calls them directly
 (``tfq.get_expectation_op``, ``get_sampled_expectation_op``, ``get_state_op``,
-``get_sampling_op``, ``tfq.noise.expectation`` / ``sampled_expectation`` for
-``backend='noisy'``), made differentiable by the chosen TFQ differentiator, with the same
+``get_sampling_op``, ``tfq.noise.expectation`` for ``backend='noisy'``), made differentiable by the chosen TFQ differentiator, with the same
 interface as the engine's `StateVectorCircuit`: ``__call__(values, shared=None)``,
 ``state(values)`` and ``samples(values, repetitions)``. Imported only where TFQ is installed and
 Keras runs on TensorFlow (`engines.simulators.check_tfq_available`).
@@ -11,7 +10,6 @@ Keras runs on TensorFlow (`engines.simulators.check_tfq_available`).
 from __future__ import annotations
 
 import cirq
-import numpy as np
 import tensorflow as tf
 import tensorflow_quantum as tfq
 
@@ -54,7 +52,8 @@ def tfq_backend(value):
 
 class TFQSimulation:
     """``circuit`` with ``symbols`` (values' column order), read out as ``readout`` (Pauli operators, 'probs' or
-    'state'), on TFQ's ops. ``repetitions``: shots (or, with ``noisy``, trajectories) per circuit and operator."""
+    'state'), on TFQ's ops: the one circuit tiled to the batch, run by `TFQCircuitTensor`. ``repetitions``: shots (or,
+    with ``noisy``, trajectories) per circuit and operator."""
 
     def __init__(self, circuit, symbols, readout, *, qubits=None, repetitions=None, noisy=False, differentiator=None,
                  backend=None):
@@ -68,15 +67,10 @@ class TFQSimulation:
         self.operators = None if isinstance(readout, str) else list(readout)
         with tf.init_scope():  # made once, outside any graph being traced (they outlive the trace)
             self._program = tfq.convert_to_tensor([circuit])
-            self._names = tf.constant(self.names, dtype=tf.string)
             self._ops = None if self.operators is None else tfq.convert_to_tensor([self.operators])
-        if self.operators is not None:
-            self._op = expectation_op(differentiator, tfq_backend(backend), noisy=noisy, analytic=repetitions is None)
+        self._run = TFQCircuitTensor(noisy=noisy, sampled=repetitions is not None, differentiator=differentiator,
+                                     backend=backend, expectation=self.operators is not None)
         self.outputs = 2**self.n if readout == "probs" else (len(self.operators) if self.operators else None)
-        # state vectors from qsim or the cirq.Simulator given (a density-matrix backend's State is formed by the layer)
-        self._state_op = tfq.get_state_op(backend=backend if isinstance(backend, cirq.Simulator) else None)
-        self._sampling_op = tfq.get_sampling_op(backend=tfq_backend(backend) if isinstance(backend, cirq.Sampler)
-                                                else None)
 
     def _inputs(self, values, shared):
         values = tf.cast(values, tf.float32)
@@ -88,33 +82,23 @@ class TFQSimulation:
         return tf.tile(self._program, [rows]), values, rows
 
     def __call__(self, values, shared=None, initial=None):
-        programs, values, rows = self._inputs(values, shared)
         if self.readout == "probs":
-            state = self.state(values)
-            flat = tf.reshape(state, [rows, -1])
+            flat = tf.reshape(self.state(values, shared), [tf.shape(values)[0], -1])
             return tf.math.real(flat * tf.math.conj(flat))
-        ops = tf.tile(self._ops, [rows, 1])
         if self.noisy and self.repetitions is None:
             raise ValueError("backend='noisy' needs `repetitions` (trajectories per circuit)")
-        if self.noisy or self.repetitions is not None:
-            reps = tf.fill(tf.shape(ops), tf.constant(int(self.repetitions), tf.int32))
-            return self._op(programs, self._names, values, ops, reps)
-        return self._op(programs, self._names, values, ops)
+        programs, values, rows = self._inputs(values, shared)
+        return self._run.expectation(programs, self.names, values, tf.tile(self._ops, [rows, 1]), self.repetitions)
 
     def state(self, values, shared=None, initial=None):
         """Final states [rows, 2, …, 2] complex64 (TFQ's state op; not differentiable in TFQ)."""
         programs, values, rows = self._inputs(values, shared)
-        state = self._state_op(programs, self._names, values)
-        return tf.reshape(tf.cast(state, tf.complex64), [rows] + [2] * self.n)
+        return tf.reshape(self._run.state(programs, self.names, values), [rows] + [2] * self.n)
 
     def samples(self, values, repetitions: int, shared=None, initial=None, seed=None):
         """Measured bits [rows, repetitions, n] int8 (TFQ's sampling op)."""
         programs, values, rows = self._inputs(values, shared)
-        bits = self._sampling_op(programs, self._names, values, [int(repetitions)])
-        return tf.cast(tf.reshape(bits, [rows, int(repetitions), self.n]), tf.int8)
-
-
-__all__ = ["TFQSimulation", "make_differentiator"]
+        return tf.reshape(self._run.samples(programs, self.names, values, repetitions), [rows, int(repetitions), self.n])
 
 
 class TFQCircuitTensor:
@@ -122,10 +106,13 @@ class TFQCircuitTensor:
     ``expectation(programs, names, values, operators[, repetitions])``, ``state(...)``, ``samples(...)`` (dense,
     padded with -2 where TFQ pads)."""
 
-    def __init__(self, *, repetitions=None, noisy=False, differentiator=None, backend=None, sampled=False):
+    def __init__(self, *, noisy=False, differentiator=None, backend=None, sampled=False, expectation=True):
         self.noisy, self.sampled = noisy, sampled
         backend = tfq_backend(backend)
-        self._expectation = expectation_op(differentiator, backend, noisy=noisy, analytic=not sampled)
+        # only an expectation layer needs (and validates) a differentiator
+        self._expectation = expectation_op(differentiator, backend, noisy=noisy, analytic=not sampled) \
+            if expectation else None
+        # state vectors from qsim or the cirq.Simulator given (a density-matrix backend's State is formed by the layer)
         self._state = tfq.get_state_op(backend=backend if isinstance(backend, cirq.Simulator) else None)
         self._sample = tfq.get_sampling_op(backend=backend if isinstance(backend, cirq.Sampler) else None)
 
@@ -157,3 +144,6 @@ class TFQCircuitTensor:
     def samples(self, programs, names, values, repetitions: int):
         out = self._sample(programs, self.names(names), tf.cast(values, tf.float32), [int(repetitions)])
         return tf.cast(out.to_tensor(default_value=-2) if isinstance(out, tf.RaggedTensor) else out, tf.int8)
+
+
+__all__ = ["TFQCircuitTensor", "TFQSimulation", "expectation_op", "make_differentiator"]

@@ -69,6 +69,7 @@ class CircuitLayer(keras.layers.Layer):
         if not isinstance(check_inputs, bool):
             raise TypeError(f"`check_inputs` must be True or False. Received: check_inputs={check_inputs!r}")
         self.check_inputs = check_inputs
+        self._simulations_made = 0
 
     @property
     def simulation(self) -> dict:
@@ -77,8 +78,8 @@ class CircuitLayer(keras.layers.Layer):
 
     def _simulation(self, circuit, symbols, readout, **kwargs):
         # each simulation of a layer (one per distinct circuit) samples its own stream
-        self._made = getattr(self, "_made", 0) + 1
-        seed = fresh_seed() if self.seed is None else (self.seed + 7919 * (self._made - 1)) % (2**31 - 1)
+        seed = fresh_seed() if self.seed is None else (self.seed + 7919 * self._simulations_made) % (2**31 - 1)
+        self._simulations_made += 1
         return make_simulation(self.simulator, circuit, symbols, readout, seed=seed, noisy=self.backend_kind == "noisy",
                                differentiator=self.differentiator, backend=self.backend, **kwargs)
 
@@ -90,14 +91,11 @@ class CircuitLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        if self.backend_kind not in ("noiseless", "noisy"):
-            kind = self.backend_kind
-            config.update(backend=None)
-            if kind == "density_matrix":
-                config.update(backend="density_matrix")
-        else:
-            config.update(backend=self.backend)
-        config.update(differentiator=self.differentiator, simulator=self.simulator, seed=self.seed,
+        # a Cirq object is not JSON: a density-matrix simulator is saved by name, other simulator objects as None
+        backend = {"density_matrix": "density_matrix", "sampler": None, "simulator": None}.get(self.backend_kind,
+                                                                                                self.backend)
+        config.update(backend=backend,
+                      differentiator=self.differentiator, simulator=self.simulator, seed=self.seed,
                       check_inputs=self.check_inputs)
         return config
 

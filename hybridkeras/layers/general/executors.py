@@ -42,7 +42,7 @@ def _is_string_tensor(value) -> bool:
     return _is_tensor(value) and keras.backend.standardize_dtype(value.dtype) == "string"
 
 
-def _operator_rows(value, rows: int | None) -> list:
+def _operator_rows(value) -> list:
     """Operators as one list per row: a PauliSum or a list (the same for every row), or a list of lists (per row)."""
     value = from_json(value, what="operators")
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, (list, tuple)) for v in value):
@@ -52,7 +52,7 @@ def _operator_rows(value, rows: int | None) -> list:
             raise ValueError(f"Each row of `operators` must hold the same number of operators. Received widths "
                              f"{sorted(widths)}")
         return per_row
-    return [check_operators(value)] * (rows or 1)
+    return [check_operators(value)]
 
 
 class _Executor(CircuitLayer):
@@ -66,7 +66,7 @@ class _Executor(CircuitLayer):
         self._circuits = None if circuits is None else [check_model_circuit(c, "circuits") for c in circuits]
         self._broadcast = bool(broadcast)
         self._names = None if symbol_names is None else check_names(symbol_names, self._circuits or (), unused_ok=True)
-        self._operators = None if operators is None else _operator_rows(operators, None)
+        self._operators = None if operators is None else _operator_rows(operators)
         self._repetitions = None if repetitions is None else check_repetitions_value(
             np.asarray(repetitions) if isinstance(repetitions, list) else repetitions)
         self._learnable_initializer = learnable_initializer
@@ -175,7 +175,7 @@ class _Executor(CircuitLayer):
             if operators is not None and _is_string_tensor(operators):
                 tensors["operators"] = operators
             elif operators is not None:
-                self._operators = _operator_rows(operators, None)
+                self._operators = _operator_rows(operators)
             elif self._operators is None:
                 raise RuntimeError(f"Value for operators not provided: {layer} needs `operators`")
         self._bind_repetitions(repetitions)
@@ -186,7 +186,8 @@ class _Executor(CircuitLayer):
 
         if "tensor" not in self._runs:
             self._runs["tensor"] = TFQCircuitTensor(noisy=self.backend_kind == "noisy", sampled=self.sampled,
-                                                    differentiator=self.differentiator, backend=self.backend)
+                                                    differentiator=self.differentiator, backend=self.backend,
+                                                    expectation=self.kind == "expectation")
         run = self._runs["tensor"]
         rows = K.shape(circuits)[0]
         if symbol_values is not None:
@@ -214,7 +215,7 @@ class _Executor(CircuitLayer):
                 raise TypeError(f"{type(self).__name__}: `operators` must be Cirq Pauli operators (a cirq.PauliSum, a "
                                 "list, or a list per row); operator tensors are TFQ's tf.string form, which Keras 3 "
                                 "layers do not take")
-            self._operators = _operator_rows(operators, None)
+            self._operators = _operator_rows(operators)
             nested = len(self._operators) > 1 or (isinstance(operators, (list, tuple)) and operators
                                                  and isinstance(operators[0], (list, tuple)))
             if nested and not self._broadcast and len(self._operators) != len(self._circuits):
@@ -307,9 +308,6 @@ class _Executor(CircuitLayer):
             groups = RowGroups(self._row_keys(rows))
         else:
             groups = RowGroups(self._row_keys(len(self._circuits)))
-        return self._pad_and_run(groups, values)
-
-    def _pad_and_run(self, groups, values):
         return groups.run(values, self._run)
 
     def _simulation_for(self, key, readout, repetitions=None):
