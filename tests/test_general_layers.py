@@ -570,6 +570,36 @@ def test_every_layer_round_trips_its_config():
     np.testing.assert_allclose(_np(clone(np.zeros((2, 0)))), _np(pqc(np.zeros((2, 0)))), atol=1e-6)
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="Cirq simulator objects as backend= run through TFQ's ops")
+def test_cirq_simulator_backends_save_by_name_and_unsavable_samplers_are_refused(tmp_path):
+    """Bug: ``backend=cirq.Simulator()`` put the Cirq object into the config, so ``model.save`` failed with a JSON
+    error, and a custom sampler was saved as None (a reload ran on qsim instead, silently)."""
+    pytest.importorskip("tensorflow_quantum")
+    bits = cirq.GridQubit.rect(1, 2)
+    circuit = cirq.Circuit(cirq.rx(ALPHA)(bits[0]), cirq.CNOT(bits[0], bits[1]))
+    for backend, layer_class in ((cirq.Simulator(), Expectation), (cirq.DensityMatrixSimulator(), State)):
+        inputs = keras.Input((1,))
+        kwargs = {"operators": [cirq.Z(bits[1])]} if layer_class is Expectation else {}
+        outputs = layer_class(backend=backend, simulator="tfq")(circuit, symbol_names=[ALPHA], symbol_values=inputs,
+                                                                **kwargs)
+        model = keras.Model(inputs, outputs)
+        path = tmp_path / f"{type(backend).__name__}.keras"
+        model.save(path)
+        reloaded = keras.saving.load_model(path, safe_mode=True)
+        assert type(reloaded.layers[-1].backend) is type(backend)
+        x = np.array([[0.3], [1.1]], np.float32)
+        np.testing.assert_allclose(_np(reloaded(x)), _np(model(x)), atol=1e-6)
+
+    class CountingSampler(cirq.Simulator):
+        pass
+
+    inputs = keras.Input((1,))
+    outputs = SampledExpectation(backend=CountingSampler(), simulator="tfq")(
+        circuit, symbol_names=[ALPHA], symbol_values=inputs, operators=[cirq.Z(bits[1])], repetitions=10)
+    with pytest.raises(ValueError, match="CountingSampler.*cannot be saved"):
+        keras.Model(inputs, outputs).save(tmp_path / "custom.keras")
+
+
 def test_missing_names_on_keras3_say_what_to_do():
     import hybridkeras
 

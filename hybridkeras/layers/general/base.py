@@ -3,6 +3,7 @@
 different Python circuits as one group per distinct circuit and puts the rows back in order."""
 from __future__ import annotations
 
+import cirq
 import keras
 import numpy as np
 from keras import ops as K
@@ -10,6 +11,9 @@ from keras import ops as K
 from hybridkeras.engines.ops import check_finite, fresh_seed
 from hybridkeras.engines.simulators import check_tfq_available, make_simulation
 from hybridkeras.layers.general.arguments import check_backend, check_simulator, differentiator_name
+
+# Cirq simulators a config names, and re-creates on loading (TFQ's ops call them; results as from qsim)
+SAVED_SIMULATORS = {cirq.Simulator: "cirq.Simulator", cirq.DensityMatrixSimulator: "cirq.DensityMatrixSimulator"}
 
 
 def register(cls):
@@ -33,7 +37,9 @@ class CircuitLayer(keras.layers.Layer):
         backend: TFQ's meaning: None or 'noiseless' (exact state vectors), 'noisy' (TFQ's trajectory
             simulation: needs ``repetitions``; noise channels arrive with the noise work, until then the
             engine refuses them by name), ``cirq.Simulator()`` (exact), ``cirq.DensityMatrixSimulator()``
-            (exact; `State` returns density matrices), or another `cirq.Sampler` (TFQ's ops only).
+            (exact; `State` returns density matrices), or another `cirq.Sampler` (TFQ's ops only). A
+            saved layer names the two Cirq simulators (noise-free) and re-creates them on loading; saving
+            a layer with any other Cirq object is refused with an error, since no file can re-create it.
         differentiator: None or a TFQ differentiator (`tfq.differentiators.Adjoint()`, ``ParameterShift()``,
             ``ForwardDifference()``, ``CentralDifference()``) or its name. The engine differentiates every
             circuit exactly by autodiff (what ``Adjoint`` computes); TFQ's ops use the one given.
@@ -91,21 +97,31 @@ class CircuitLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        # a Cirq object is not JSON: a density-matrix simulator is saved by name, other simulator objects as None
-        backend = {"density_matrix": "density_matrix", "sampler": None, "simulator": None}.get(self.backend_kind,
-                                                                                                self.backend)
-        config.update(backend=backend,
-                      differentiator=self.differentiator, simulator=self.simulator, seed=self.seed,
-                      check_inputs=self.check_inputs)
+        config.update(backend=self._saved_backend(), differentiator=self.differentiator, simulator=self.simulator,
+                      seed=self.seed, check_inputs=self.check_inputs)
         return config
+
+    def _saved_backend(self):
+        """``backend`` as JSON: TFQ's names as given, Cirq's two simulators by name; any other Cirq object cannot be
+        re-created from a file, so saving it is refused rather than silently replaced."""
+        backend = self.backend
+        if backend is None or isinstance(backend, str):
+            return backend
+        name = SAVED_SIMULATORS.get(type(backend))
+        if name is None or getattr(backend, "noise", cirq.NO_NOISE) is not cirq.NO_NOISE:
+            raise ValueError(f"{type(self).__name__} (layer {self.name!r}): backend={backend!r} "
+                             f"({type(backend).__name__}) cannot be saved: a file can re-create only 'noiseless', "
+                             "'noisy', None, and a noise-free cirq.Simulator() or cirq.DensityMatrixSimulator(). "
+                             "Save the weights (model.save_weights) and rebuild the layer with this backend in code")
+        return name
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        if config.get("backend") == "density_matrix":
-            import cirq
-
-            config["backend"] = cirq.DensityMatrixSimulator()
+        names = {name: simulator for simulator, name in SAVED_SIMULATORS.items()}
+        names["density_matrix"] = cirq.DensityMatrixSimulator  # configs saved before the simulators were named
+        if config.get("backend") in names:
+            config["backend"] = names[config["backend"]]()
         return cls(**config)
 
 
