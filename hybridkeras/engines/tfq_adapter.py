@@ -10,6 +10,7 @@ Keras runs on TensorFlow (`engines.simulators.check_tfq_available`).
 from __future__ import annotations
 
 import cirq
+import numpy as np
 import tensorflow as tf
 import tensorflow_quantum as tfq
 
@@ -146,4 +147,165 @@ class TFQCircuitTensor:
         return tf.cast(out.to_tensor(default_value=-2) if isinstance(out, tf.RaggedTensor) else out, tf.int8)
 
 
-__all__ = ["TFQCircuitTensor", "TFQSimulation", "expectation_op", "make_differentiator"]
+PAD = -2  # TFQ's padding value for rows of circuits on fewer qubits
+MAX_COMPILED = 512  # EngineCircuitTensor keeps at most this many compiled circuits (least recently used dropped)
+
+
+def decode(serialized) -> list:
+    """TFQ-serialised circuits or operators (bytes, any shape) as a nested list of their Cirq objects."""
+    return tfq.from_tensor(tf.constant(serialized)) if len(serialized) else []
+
+
+class EngineCircuitTensor:
+    """Circuits given as a ``tf.string`` tensor, run on the state-vector engine: the interface of `TFQCircuitTensor`.
+
+    Each call decodes the batch's circuits (and operators) with TFQ's parser, groups the rows by
+    distinct circuit, operators and shot counts, and runs each group on a simulation made by
+    ``simulate(circuit, names, readout, repetitions)`` (the layer's engine factory; compiled
+    once per distinct circuit and kept, at most 512, least recently used dropped), all eagerly
+    inside one ``tf.py_function``; gradients reach the symbol values through a second one. The
+    cost per call is one engine run per distinct circuit in the batch, in eager mode, plus the
+    first compile of a circuit never seen before. Not XLA-compilable (its layer says
+    ``supports_jit = False``). A model whose circuits share one structure runs faster given that
+    circuit as a Python object or as a template plus values (`hybridkeras.circuits.encode_circuits`).
+    """
+
+    def __init__(self, simulate, *, sampled=False):
+        self._simulate = simulate
+        self.sampled = sampled
+        self._compiled = {}
+        self._decoded = {}
+
+    names = staticmethod(TFQCircuitTensor.names)
+    operators = staticmethod(TFQCircuitTensor.operators)
+
+    def _circuit(self, serialized: bytes):
+        if serialized not in self._decoded:
+            if len(self._decoded) >= MAX_COMPILED:
+                self._decoded.pop(next(iter(self._decoded)))
+            self._decoded[serialized] = decode([serialized])[0]
+        return self._decoded[serialized]
+
+    def _simulation(self, key, names, readout, repetitions=None):
+        cache = (key, tuple(names), repetitions)
+        entry = self._compiled.pop(cache, None)  # re-inserted last: the dict's order is the recency order
+        if entry is None:
+            entry = self._simulate(self._circuit(key[0]), names, readout if key[1] is None else list(decode(list(key[1]))),
+                                   repetitions)
+            while len(self._compiled) >= MAX_COMPILED:
+                self._compiled.pop(next(iter(self._compiled)))
+        self._compiled[cache] = entry
+        return entry
+
+    @staticmethod
+    def _groups(keys):
+        groups = {}
+        for row, key in enumerate(keys):
+            groups.setdefault(key, []).append(row)
+        return groups
+
+    def _gather(self, groups, values, run, rows):
+        parts, order = [], []
+        for key, members in groups.items():
+            parts.append(run(key, tf.gather(values, members)))
+            order.extend(members)
+        if not parts:
+            return None
+        return tf.gather(tf.concat(parts, axis=0), np.argsort(np.asarray(order)).astype(np.int32))
+
+    # ------------------------------------------------------------------ eager bodies
+    def _expectation_eager(self, programs, names, values, operators, repetitions):
+        programs, operators = programs.numpy(), operators.numpy()
+        reps = None if repetitions is None else np.broadcast_to(repetitions.numpy(), operators.shape)
+        keys = [(programs[r], tuple(operators[r]), None if reps is None else tuple(int(v) for v in reps[r]))
+                for r in range(len(programs))]
+
+        def run(key, group_values):
+            program, ops, counts = key
+            if counts is None:
+                return self._simulation((program, ops), names, None)(group_values)
+            counts = np.asarray(counts)
+            columns, order = [], []
+            for count in np.unique(counts):
+                which = np.flatnonzero(counts == count)
+                columns.append(self._simulation((program, tuple(ops[i] for i in which)), names, None,
+                                                int(count))(group_values))
+                order.extend(which.tolist())
+            return tf.gather(tf.concat(columns, axis=1), np.argsort(order).astype(np.int32), axis=1)
+
+        out = self._gather(self._groups(keys), values, run, len(programs))
+        return tf.zeros([0, operators.shape[1]]) if out is None else tf.cast(out, tf.float32)
+
+    def _padded(self, programs, values, run, width_of, tail, dtype):
+        programs = programs.numpy()
+        circuits = {p: self._circuit(p) for p in set(programs)}
+        width = max([width_of(len(c.all_qubits())) for c in circuits.values()], default=1)
+
+        def padded(program, group_values):
+            n = len(circuits[program].all_qubits())
+            rows = tf.shape(group_values)[0]
+            out = run(program, n, group_values, rows)
+            missing = width - width_of(n)
+            if missing:
+                out = tf.concat([out, tf.cast(tf.fill(tf.concat([[rows], tail, [missing]], 0), PAD), dtype)], -1)
+            return out
+
+        out = self._gather(self._groups(list(programs)), values, padded, len(programs))
+        return tf.zeros(tf.concat([[0], tail, [width]], 0), dtype) if out is None else out
+
+    def _state_eager(self, programs, names, values):
+        def run(program, n, group_values, rows):
+            if n == 0:
+                return tf.ones([rows, 1], tf.complex64)
+            return tf.reshape(tf.cast(self._simulation((program, None), names, "state").state(group_values),
+                                      tf.complex64), [rows, 2**n])
+
+        return self._padded(programs, values, run, lambda n: 2**n, tf.zeros([0], tf.int32), tf.complex64)
+
+    def _samples_eager(self, programs, names, values, repetitions):
+        def run(program, n, group_values, rows):
+            if n == 0:
+                return tf.zeros([rows, repetitions, 0], tf.int8)
+            return tf.cast(self._simulation((program, None), names, "state").samples(group_values, repetitions),
+                           tf.int8)
+
+        return self._padded(programs, values, run, lambda n: n, tf.constant([repetitions]), tf.int8)
+
+    # ------------------------------------------------------------------ TFQCircuitTensor's interface
+    def expectation(self, programs, names, values, operators, repetitions=None):
+        names = [str(n) for n in names]
+        values = tf.cast(values, tf.float32)
+        extra = [] if repetitions is None else [tf.cast(repetitions, tf.int32)]
+
+        def forward(programs_t, values_t, operators_t, *reps_t):
+            return self._expectation_eager(programs_t, names, values_t, operators_t, reps_t[0] if reps_t else None)
+
+        def backward(programs_t, values_t, operators_t, upstream, *reps_t):
+            with tf.GradientTape() as tape:
+                tape.watch(values_t)
+                out = forward(programs_t, values_t, operators_t, *reps_t)
+            return tape.gradient(out, values_t, output_gradients=upstream)
+
+        @tf.custom_gradient
+        def simulate(values_t):  # the gradient reaches the symbol values only (strings have none)
+            out = tf.py_function(forward, [programs, values_t, operators] + extra, tf.float32)
+            out.set_shape([values.shape[0], operators.shape[-1]])
+            return out, lambda upstream: tf.py_function(backward, [programs, values_t, operators, upstream] + extra,
+                                                        tf.float32)
+
+        return simulate(values)
+
+    def state(self, programs, names, values):
+        names = [str(n) for n in names]
+        return tf.py_function(lambda p, v: self._state_eager(p, names, v), [programs, tf.cast(values, tf.float32)],
+                              tf.complex64)
+
+    def samples(self, programs, names, values, repetitions: int):
+        names = [str(n) for n in names]
+        repetitions = int(repetitions)
+        return tf.py_function(lambda p, v: self._samples_eager(p, names, v, repetitions),
+                              [programs, tf.stop_gradient(tf.cast(values, tf.float32))], tf.int8)
+
+
+__all__ = ["EngineCircuitTensor", "TFQCircuitTensor", "TFQSimulation", "decode", "expectation_op",
+           "make_differentiator"]

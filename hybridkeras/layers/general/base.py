@@ -67,6 +67,7 @@ class CircuitLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         if simulator == "tfq":
             check_tfq_available(f"{layer}(simulator='tfq')")
+            self.supports_jit = False  # TFQ's custom ops have no XLA kernels (Keras then never jit-compiles the model)
         if self.backend_kind in ("sampler", "simulator") and simulator == "engine":
             raise ValueError(f"{layer}: `backend={backend!r}` is a Cirq simulator or sampler that only TFQ's ops can "
                              "call; use simulator='tfq' on Keras' TensorFlow backend, or backend=None for the engine")

@@ -11,10 +11,14 @@ to the layer and saved in its config as Cirq JSON, so a functional model holding
 whole; inside the model the layer's input is the ``symbol_values`` tensor. Rows holding different
 circuits (or operators, or shot counts) run as one group each on the engine.
 
-Not carried over from TFQ: circuits and operators as ``tf.string`` tensors (there are no string
-tensors on JAX or PyTorch; circuits as data are a template plus values, see
-`hybridkeras.circuits.data.encode_circuits`); the ragged outputs of `State` and `Sample` (dense
-here; rows of circuits on fewer qubits are padded at the end with -2, TFQ's padding value).
+On Keras' TensorFlow backend, where TFQ is installed, circuits and operators may also arrive as
+``tf.string`` tensors (``tfq.convert_to_tensor``; TFQ's parser reads them): ``simulator='tfq'`` runs
+TFQ's ops on them, the engine runs each distinct circuit of a batch eagerly in a ``tf.py_function``
+(`engines.tfq_adapter.EngineCircuitTensor`); either way the layer is not XLA-compiled. There are no
+string tensors on JAX or PyTorch: circuits as data are a template plus values there, on every
+backend (`hybridkeras.circuits.data.encode_circuits`). Not carried over from TFQ: the ragged
+outputs of `State` and `Sample` (dense here; rows of circuits on fewer qubits are padded at the end
+with -2, TFQ's padding value).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import numpy as np
 from keras import ops as K
 
 from hybridkeras.circuits.serialization import from_json, to_json
+from hybridkeras.engines.simulators import check_tfq_available
 from hybridkeras.layers.general.arguments import (as_circuits, check_model_circuit, check_names, check_operator_qubits,
                                                   check_operators, check_repetitions_value)
 from hybridkeras.layers.general.base import CircuitLayer, RowGroups, get_initializer, register
@@ -72,7 +77,9 @@ class _Executor(CircuitLayer):
         self._learnable_initializer = learnable_initializer
         self._w = None
         self._runs = {}
-        self._dynamic = bool(circuit_tensor)  # circuits arrive as a tf.string tensor (TFQ's ops)
+        self._dynamic = bool(circuit_tensor)  # circuits arrive as a tf.string tensor (TFQ's serialised circuits)
+        if self._dynamic:
+            self.supports_jit = False
         if learnable:
             self._make_weights(learnable_initializer)
 
@@ -105,8 +112,9 @@ class _Executor(CircuitLayer):
         elif inputs is None and self._circuits is not None:
             pass
         else:
-            raise TypeError(f"{layer} expects `inputs` to be circuits: a cirq.Circuit or a list of them (on Keras 3 "
-                            "there are no tf.string circuit tensors; see hybridkeras.circuits.encode_circuits for "
+            raise TypeError(f"{layer} expects `inputs` to be circuits: a cirq.Circuit or a list of them, or on the "
+                            "TensorFlow backend a tf.string tensor (JAX and PyTorch have no string tensors; see "
+                            "hybridkeras.circuits.encode_circuits for "
                             f"circuits as data). Received: inputs={type(inputs).__name__}")
         if symbol_names is not None:
             self._names = check_names(symbol_names, self._circuits, unused_ok=True)
@@ -155,11 +163,9 @@ class _Executor(CircuitLayer):
                              **kwargs):
         """TFQ's call form with circuits as a ``tf.string`` tensor (``tfq.convert_to_tensor``): TFQ's ops run them."""
         layer = type(self).__name__
-        if self.simulator != "tfq":
-            raise ValueError(f"{layer}: circuits given as a tf.string tensor run on TFQ's ops (simulator='tfq', Keras' "
-                             "TensorFlow backend); on the engine give Python circuits, or a template plus values "
-                             "(hybridkeras.circuits.encode_circuits), which every backend takes")
+        check_tfq_available(f"{layer}: circuits as a tf.string tensor (TFQ's serialised circuits)")
         self._dynamic = True
+        self.supports_jit = False  # TFQ's ops and the engine's py_function have no XLA kernels
         if symbol_names is not None:
             self._names = check_names(symbol_names)
         elif self._names is None:
@@ -182,12 +188,18 @@ class _Executor(CircuitLayer):
         return super().__call__(circuits, **tensors, **kwargs)
 
     def _run_circuit_tensor(self, circuits, symbol_values, operators):
-        from hybridkeras.engines.tfq_adapter import TFQCircuitTensor
+        from hybridkeras.engines.tfq_adapter import EngineCircuitTensor, TFQCircuitTensor
 
-        if "tensor" not in self._runs:
+        if "tensor" not in self._runs and self.simulator == "tfq":
             self._runs["tensor"] = TFQCircuitTensor(noisy=self.backend_kind == "noisy", sampled=self.sampled,
                                                     differentiator=self.differentiator, backend=self.backend,
                                                     expectation=self.kind == "expectation")
+        elif "tensor" not in self._runs:
+            def simulate(circuit, names, readout, repetitions):
+                qubits = sorted(circuit.all_qubits()) if isinstance(readout, str) else None
+                return self._simulation(circuit, names, readout, qubits=qubits, repetitions=repetitions)
+
+            self._runs["tensor"] = EngineCircuitTensor(simulate, sampled=self.sampled)
         run = self._runs["tensor"]
         rows = K.shape(circuits)[0]
         if symbol_values is not None:
