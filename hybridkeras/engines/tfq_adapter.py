@@ -147,6 +147,23 @@ class TFQCircuitTensor:
         return tf.cast(out.to_tensor(default_value=-2) if isinstance(out, tf.RaggedTensor) else out, tf.int8)
 
 
+def circuit_tensor(circuits):
+    """Python circuits (a list, or one) as TFQ's [rows] string tensor; a tensor passes through."""
+    if tf.is_tensor(circuits):
+        return circuits
+    return tfq.convert_to_tensor([circuits] if isinstance(circuits, (cirq.Circuit, cirq.FrozenCircuit)) else circuits)
+
+
+def join_circuits(programs, extra, *, prepend: bool = False):
+    """Each row of ``programs`` ([rows] string tensor) followed by (``prepend``: preceded by) ``extra``: one Python
+    circuit for every row, a list of them (one per row) or a [rows] string tensor. TFQ's append op joins them and
+    raises its InvalidArgumentError for batches of different sizes or tensors not of rank 1."""
+    if isinstance(extra, (cirq.Circuit, cirq.FrozenCircuit)):
+        extra = tf.tile(circuit_tensor(extra), [tf.shape(programs)[0]])
+    extra = circuit_tensor(extra)
+    return tfq.append_circuit(extra, programs) if prepend else tfq.append_circuit(programs, extra)
+
+
 PAD = -2  # TFQ's padding value for rows of circuits on fewer qubits
 MAX_COMPILED = 512  # EngineCircuitTensor keeps at most this many compiled circuits (least recently used dropped)
 
@@ -170,9 +187,8 @@ class EngineCircuitTensor:
     circuit as a Python object or as a template plus values (`hybridkeras.circuits.encode_circuits`).
     """
 
-    def __init__(self, simulate, *, sampled=False):
+    def __init__(self, simulate):
         self._simulate = simulate
-        self.sampled = sampled
         self._compiled = {}
         self._decoded = {}
 
@@ -307,5 +323,5 @@ class EngineCircuitTensor:
                               [programs, tf.stop_gradient(tf.cast(values, tf.float32))], tf.int8)
 
 
-__all__ = ["EngineCircuitTensor", "TFQCircuitTensor", "TFQSimulation", "decode", "expectation_op",
-           "make_differentiator"]
+__all__ = ["EngineCircuitTensor", "TFQCircuitTensor", "TFQSimulation", "circuit_tensor", "decode", "expectation_op",
+           "join_circuits", "make_differentiator"]

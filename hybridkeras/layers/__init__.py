@@ -11,19 +11,16 @@ if KERAS_VERSION == 3:
     from hybridkeras.layers.keras3 import (LAYERS, ClassProbabilities, EncodedPQC, LCQHNNBlock, ParallelPQC,
                                            QuantumFeatureMap, Quanvolution2D, SigmoidPairLogits)
 
-    from hybridkeras.layers.general import (GENERAL_LAYERS, CircuitLayer, ControlledPQC, Expectation, PQC, Sample,
-                                            SampledExpectation, State)
+    from hybridkeras.layers.general import (GENERAL_LAYERS, AddCircuit, CircuitLayer, ControlledPQC, Expectation, PQC,
+                                            Sample, SampledExpectation, State)
 
     CUSTOM_OBJECTS = {f"hybridkeras>{c.__name__}": c for c in LAYERS + GENERAL_LAYERS}
-    __all__ = ["CUSTOM_OBJECTS", "CircuitLayer", "ClassProbabilities", "ControlledPQC", "EncodedPQC", "Expectation",
+    __all__ = ["AddCircuit", "CUSTOM_OBJECTS", "CircuitLayer", "ClassProbabilities", "ControlledPQC", "EncodedPQC", "Expectation",
                "LCQHNNBlock", "PQC", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D", "Sample",
                "SampledExpectation", "SigmoidPairLogits", "State"]
 
     # names of the tf_keras namespace that Keras 3 does not have yet, and what to use meanwhile
     _NOT_ON_KERAS3 = {
-        "AddCircuit": "it joins tf.string circuit tensors, which JAX and PyTorch lack; on Keras 3 give PQC / "
-                      "ControlledPQC an `input_template=` (hybridkeras.circuits.encode_circuits) or append the circuit "
-                      "to the model circuit",
         "QuantumLayer": "the Keras 3 base of the general circuit layers is hybridkeras.layers.CircuitLayer",
     }
     _KERAS2_ONLY = ("PCAProjection", "MinMaxScaling", "PadFeatures", "ImageRange", "LogitAverage")

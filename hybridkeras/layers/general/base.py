@@ -21,6 +21,16 @@ def register(cls):
     return keras.saving.register_keras_serializable(package="hybridkeras")(cls)
 
 
+def is_tensor(value) -> bool:
+    """A backend tensor or a symbolic Keras tensor."""
+    return keras.backend.is_keras_tensor(value) or keras.ops.is_tensor(value)
+
+
+def is_string_tensor(value) -> bool:
+    """A ``tf.string`` tensor (TFQ's serialised circuits or operators), symbolic or not."""
+    return is_tensor(value) and keras.backend.standardize_dtype(value.dtype) == "string"
+
+
 def get_initializer(value, default):
     """A Keras initializer from ``value`` (None: ``default``), with TFQ's message for an unknown one."""
     try:
@@ -77,6 +87,7 @@ class CircuitLayer(keras.layers.Layer):
             raise TypeError(f"`check_inputs` must be True or False. Received: check_inputs={check_inputs!r}")
         self.check_inputs = check_inputs
         self._simulations_made = 0
+        self._circuit_tensor_run = None
 
     @property
     def simulation(self) -> dict:
@@ -89,6 +100,31 @@ class CircuitLayer(keras.layers.Layer):
         self._simulations_made += 1
         return make_simulation(self.simulator, circuit, symbols, readout, seed=seed, noisy=self.backend_kind == "noisy",
                                differentiator=self.differentiator, backend=self.backend, **kwargs)
+
+    def circuit_tensor_run(self, *, expectation: bool, sampled: bool | None = None):
+        """The runner of circuits given as a ``tf.string`` tensor (TFQ's serialised circuits; Keras' TensorFlow
+        backend with TFQ installed): TFQ's ops (``simulator='tfq'``) or the engine, made once per layer."""
+        if self._circuit_tensor_run is None:
+            from hybridkeras.engines.tfq_adapter import EngineCircuitTensor, TFQCircuitTensor
+
+            if self.simulator == "tfq":
+                self._circuit_tensor_run = TFQCircuitTensor(
+                    noisy=self.backend_kind == "noisy", sampled=self.sampled if sampled is None else sampled,
+                    differentiator=self.differentiator,
+                    backend=self.backend, expectation=expectation)
+            else:
+                def simulate(circuit, names, readout, repetitions):
+                    qubits = sorted(circuit.all_qubits()) if isinstance(readout, str) else None
+                    return self._simulation(circuit, names, readout, qubits=qubits, repetitions=repetitions)
+
+                self._circuit_tensor_run = EngineCircuitTensor(simulate)
+        return self._circuit_tensor_run
+
+    def takes_circuit_tensors(self, what: str):
+        """Checks that TFQ can parse a ``tf.string`` circuit tensor here, and keeps Keras from XLA-compiling the
+        layer (neither TFQ's ops nor the engine's ``tf.py_function`` have XLA kernels)."""
+        check_tfq_available(f"{type(self).__name__}: {what} as a tf.string tensor (TFQ's serialised circuits)")
+        self.supports_jit = False
 
     def finite(self, values, what: str = "symbol_values"):
         """``values`` as float32, refused with the layer's name if any is NaN or Inf (see `engines.ops.check_finite`)."""

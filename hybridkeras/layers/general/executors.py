@@ -30,21 +30,13 @@ import numpy as np
 from keras import ops as K
 
 from hybridkeras.circuits.serialization import from_json, to_json
-from hybridkeras.engines.simulators import check_tfq_available
 from hybridkeras.layers.general.arguments import (as_circuits, check_model_circuit, check_names, check_operator_qubits,
                                                   check_operators, check_repetitions_value)
-from hybridkeras.layers.general.base import CircuitLayer, RowGroups, get_initializer, register
+from hybridkeras.layers.general.base import (CircuitLayer, RowGroups, get_initializer, is_string_tensor, is_tensor,
+                                             register)
 
 DEFAULT_INITIALIZER = {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 2.0 * math.pi, "seed": None}}
 PAD = -2  # TFQ's padding value for rows of circuits on fewer qubits
-
-
-def _is_tensor(value) -> bool:
-    return keras.backend.is_keras_tensor(value) or keras.ops.is_tensor(value)
-
-
-def _is_string_tensor(value) -> bool:
-    return _is_tensor(value) and keras.backend.standardize_dtype(value.dtype) == "string"
 
 
 def _operator_rows(value) -> list:
@@ -77,6 +69,7 @@ class _Executor(CircuitLayer):
         self._learnable_initializer = learnable_initializer
         self._w = None
         self._runs = {}
+        self._shots_input = False
         self._dynamic = bool(circuit_tensor)  # circuits arrive as a tf.string tensor (TFQ's serialised circuits)
         if self._dynamic:
             self.supports_jit = False
@@ -99,7 +92,7 @@ class _Executor(CircuitLayer):
                             "symbol_values=, operators= and repetitions= by name")
         if initializer is not None and not isinstance(initializer, keras.initializers.Initializer):
             get_initializer(initializer, DEFAULT_INITIALIZER)  # TFQ refuses an unknown one at call time
-        if _is_string_tensor(inputs):
+        if is_string_tensor(inputs):
             return self._call_circuit_tensor(inputs, symbol_names, symbol_values, operators, repetitions, initializer,
                                              **kwargs)
         circuits = as_circuits(inputs)
@@ -107,7 +100,7 @@ class _Executor(CircuitLayer):
         if circuits is not None:
             self._circuits = circuits
             self._broadcast = isinstance(inputs, (cirq.Circuit, cirq.FrozenCircuit))
-        elif (_is_tensor(inputs) or isinstance(inputs, np.ndarray)) and self._circuits is not None:
+        elif (is_tensor(inputs) or isinstance(inputs, np.ndarray)) and self._circuits is not None:
             values_first = inputs  # a reloaded model calls the layer on its symbol values
         elif inputs is None and self._circuits is not None:
             pass
@@ -124,7 +117,7 @@ class _Executor(CircuitLayer):
             if values_first is not None:
                 raise TypeError(f"{layer}: give `symbol_values` once")
             values_first = symbol_values
-        if values_first is not None and not _is_tensor(values_first):
+        if values_first is not None and not is_tensor(values_first):
             values_first = self._values_array(values_first)
         if values_first is None and self._names and self._w is None:
             if self.kind != "expectation":
@@ -163,44 +156,36 @@ class _Executor(CircuitLayer):
                              **kwargs):
         """TFQ's call form with circuits as a ``tf.string`` tensor (``tfq.convert_to_tensor``): TFQ's ops run them."""
         layer = type(self).__name__
-        check_tfq_available(f"{layer}: circuits as a tf.string tensor (TFQ's serialised circuits)")
+        self.takes_circuit_tensors("circuits")
         self._dynamic = True
-        self.supports_jit = False  # TFQ's ops and the engine's py_function have no XLA kernels
         if symbol_names is not None:
             self._names = check_names(symbol_names)
         elif self._names is None:
             self._names = []
         tensors = {}
         if symbol_values is not None:
-            tensors["symbol_values"] = symbol_values if _is_tensor(symbol_values) else self._values_array(symbol_values)
+            tensors["symbol_values"] = symbol_values if is_tensor(symbol_values) else self._values_array(symbol_values)
         elif self._names and self._w is None:
             if self.kind != "expectation":
                 raise ValueError(f"{layer} was given `symbol_names` {self._names} but no `symbol_values`")
             self._make_weights(initializer)
         if self.kind == "expectation":
-            if operators is not None and _is_string_tensor(operators):
+            if operators is not None and is_string_tensor(operators):
                 tensors["operators"] = operators
             elif operators is not None:
                 self._operators = _operator_rows(operators)
             elif self._operators is None:
                 raise RuntimeError(f"Value for operators not provided: {layer} needs `operators`")
-        self._bind_repetitions(repetitions)
+        if self.sampled and self.kind == "expectation" and is_tensor(repetitions) and (
+                keras.backend.is_keras_tensor(repetitions) or self._shots_input):
+            self._shots_input = True  # shots as a model input (TFQ's int32 (batch, ops) form), passed on as a tensor
+            tensors["repetitions"] = repetitions
+        else:
+            self._bind_repetitions(repetitions)
         return super().__call__(circuits, **tensors, **kwargs)
 
-    def _run_circuit_tensor(self, circuits, symbol_values, operators):
-        from hybridkeras.engines.tfq_adapter import EngineCircuitTensor, TFQCircuitTensor
-
-        if "tensor" not in self._runs and self.simulator == "tfq":
-            self._runs["tensor"] = TFQCircuitTensor(noisy=self.backend_kind == "noisy", sampled=self.sampled,
-                                                    differentiator=self.differentiator, backend=self.backend,
-                                                    expectation=self.kind == "expectation")
-        elif "tensor" not in self._runs:
-            def simulate(circuit, names, readout, repetitions):
-                qubits = sorted(circuit.all_qubits()) if isinstance(readout, str) else None
-                return self._simulation(circuit, names, readout, qubits=qubits, repetitions=repetitions)
-
-            self._runs["tensor"] = EngineCircuitTensor(simulate, sampled=self.sampled)
-        run = self._runs["tensor"]
+    def _run_circuit_tensor(self, circuits, symbol_values, operators, repetitions=None):
+        run = self.circuit_tensor_run(expectation=self.kind == "expectation")
         rows = K.shape(circuits)[0]
         if symbol_values is not None:
             values = self.finite(symbol_values)
@@ -215,7 +200,8 @@ class _Executor(CircuitLayer):
             return run.samples(circuits, self._names, values, int(self._repetitions))
         if operators is None:
             operators = run.operators(self._operators, rows)
-        return run.expectation(circuits, self._names, values, operators, self._repetitions)
+        return run.expectation(circuits, self._names, values, operators,
+                               self._repetitions if repetitions is None else repetitions)
 
     def _bind_operators(self, operators):
         if self.kind != "expectation":
@@ -223,7 +209,7 @@ class _Executor(CircuitLayer):
                 raise TypeError(f"{type(self).__name__} takes no `operators`")
             return
         if operators is not None:
-            if _is_tensor(operators):
+            if is_tensor(operators):
                 raise TypeError(f"{type(self).__name__}: `operators` must be Cirq Pauli operators (a cirq.PauliSum, a "
                                 "list, or a list per row); operator tensors are TFQ's tf.string form, which Keras 3 "
                                 "layers do not take")
@@ -264,7 +250,7 @@ class _Executor(CircuitLayer):
             raise ValueError(f"{layer}: `repetitions` is for backend='noisy' (trajectories) or sampled layers; this "
                              f"layer's backend is 'noiseless' (exact). Received: repetitions={repetitions!r}")
         if repetitions is not None:
-            if _is_tensor(repetitions):
+            if is_tensor(repetitions):
                 repetitions = np.asarray(K.convert_to_numpy(repetitions))
             repetitions = check_repetitions_value(repetitions)
             if self.kind == "sample" and np.ndim(repetitions):
@@ -306,9 +292,9 @@ class _Executor(CircuitLayer):
             keys.append((c, op_row, rep))
         return keys
 
-    def call(self, inputs, symbol_values=None, operators=None):
+    def call(self, inputs, symbol_values=None, operators=None, repetitions=None):
         if self._dynamic:
-            return self._run_circuit_tensor(inputs, symbol_values, operators)
+            return self._run_circuit_tensor(inputs, symbol_values, operators, repetitions)
         values = self._values(inputs)
         if self._broadcast:
             if self._operators and len(self._operators) == 1 and (self._repetitions is None or
@@ -381,7 +367,8 @@ class Expectation(_Executor):
             trajectories = int(key[2])
         return self._simulation_for(key, self._operators[key[1]], trajectories)(values)
 
-    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None):
+    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None,
+                             repetitions_shape=None):
         if self._dynamic:
             return (inputs_shape[0], len(self._operators[0]) if operators_shape is None else operators_shape[-1])
         return (inputs_shape[0] if not self._broadcast or inputs_shape[0] is not None else None,
@@ -417,7 +404,8 @@ class SampledExpectation(_Executor):
             order.extend(which.tolist())
         return K.take(K.concatenate(columns, axis=1), np.argsort(order).astype(np.int32), axis=1)
 
-    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None):
+    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None,
+                             repetitions_shape=None):
         if self._dynamic and operators_shape is not None:
             return (inputs_shape[0], operators_shape[-1])
         return (inputs_shape[0], len(self._operators[0]))
@@ -459,13 +447,14 @@ class State(_Executor):
         pad = K.cast(K.full([K.shape(x)[0], missing], PAD), x.dtype)
         return K.concatenate([x, pad], axis=-1)
 
-    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None):
+    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None,
+                             repetitions_shape=None):
         width = None if self._dynamic else self._width()
         if self.backend_kind == "density_matrix":
             return (inputs_shape[0], width, width)
         return (inputs_shape[0], width)
 
-    def compute_output_spec(self, inputs, symbol_values=None, operators=None):
+    def compute_output_spec(self, inputs, symbol_values=None, operators=None, repetitions=None):
         return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="complex64")
 
 
@@ -499,12 +488,13 @@ class Sample(_Executor):
             bits = K.concatenate([bits, K.cast(K.full([rows, reps, missing], PAD), "int8")], axis=-1)
         return bits
 
-    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None):
+    def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None,
+                             repetitions_shape=None):
         reps = self._repetitions
         return (inputs_shape[0], None if reps is None or np.ndim(reps) else int(reps),
                 None if self._dynamic else self._width())
 
-    def compute_output_spec(self, inputs, symbol_values=None, operators=None):
+    def compute_output_spec(self, inputs, symbol_values=None, operators=None, repetitions=None):
         return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="int8")
 
 

@@ -18,7 +18,7 @@ from keras import ops as K
 from hybridkeras.circuits.serialization import to_json
 from hybridkeras.layers.general.arguments import (check_model_circuit, check_operator_qubits, check_operators,
                                                   check_pqc_backend, check_pqc_repetitions)
-from hybridkeras.layers.general.base import CircuitLayer, get_initializer, register
+from hybridkeras.layers.general.base import CircuitLayer, get_initializer, is_string_tensor, register
 from hybridkeras.layers.general.executors import DEFAULT_INITIALIZER
 
 
@@ -55,6 +55,24 @@ class _ModelCircuitLayer(CircuitLayer):
 
     def _shared(self) -> dict:
         return {}
+
+    def __call__(self, inputs, *args, **kwargs):
+        first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+        if is_string_tensor(first):  # TFQ's call form: input circuits as a tf.string tensor (TF backend, TFQ)
+            if self.input_template is not None:
+                raise ValueError(f"{type(self).__name__}: give input circuits either as a tf.string tensor or as values "
+                                 "of `input_template`, not both")
+            self.takes_circuit_tensors("input circuits")
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _run_circuit_tensor(self, programs, values):
+        """Each input circuit followed by the model circuit, with ``values`` [rows, len(symbols)]."""
+        from hybridkeras.engines.tfq_adapter import join_circuits
+
+        run = self.circuit_tensor_run(expectation=True, sampled=self.repetitions is not None)
+        rows = K.shape(programs)[0]
+        return run.expectation(join_circuits(programs, self.model_circuit), self._symbols, values,
+                               run.operators([self.operators], rows), self.repetitions)
 
     @property
     def symbols(self) -> list:
@@ -126,6 +144,10 @@ class PQC(_ModelCircuitLayer):
         self.built = True
 
     def call(self, inputs):
+        if is_string_tensor(inputs):
+            rows = K.shape(inputs)[0]
+            return self._run_circuit_tensor(inputs, K.tile(K.expand_dims(K.cast(self.parameters, "float32"), 0),
+                                                           [rows, 1]))
         values = self._template_values(inputs)
         # the inputs are checked; the weights are not (they turn NaN only from NaN data, which the check stops, or
         # from a diverging optimiser, which the loss shows), so a step pays for one check, not two
@@ -177,6 +199,8 @@ class ControlledPQC(_ModelCircuitLayer):
         if len(values.shape) != 2 or values.shape[-1] not in (None, len(self._symbols)):
             raise ValueError(f"ControlledPQC expects symbol values of shape (batch, {len(self._symbols)}): one per "
                              f"symbol {self._symbols}. Received shape {tuple(values.shape)}")
+        if circuit_values is not None and is_string_tensor(circuit_values):
+            return self._run_circuit_tensor(circuit_values, values)
         if circuit_values is not None:
             values = K.concatenate([K.cast(self._template_values(circuit_values), "float32"), values], axis=1)
         return self._run(values)
