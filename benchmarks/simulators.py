@@ -59,17 +59,25 @@ import time
 import keras
 import numpy as np
 
-import hybridkeras  # noqa: F401  (sets up tf_keras before TensorFlow loads)
-from hybridkeras._compat import tf, tfq
+import hybridkeras  # noqa: F401  (sets up tf_keras before TensorFlow loads, where hybridkeras runs on Keras 2)
 from hybridkeras.circuits import entangling_range, make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.io import write_text_atomic
 from hybridkeras.engines import StateVectorCircuit
-from hybridkeras.layers import ParallelPQC
+
+if hybridkeras.KERAS_VERSION == 2:
+    from hybridkeras._compat import tf, tfq
+else:  # a Keras 3 process (HYBRIDKERAS_KERAS=3, or no TFQ): TFQ's tf_keras layers and the tf_keras engine are absent
+    import tensorflow as tf
+
+    tfq = None
 
 ENGINE_BACKEND = keras.config.backend()  # the Keras 3 backend the engine runs on (KERAS_BACKEND)
-ENGINES = ("engine", "engine XLA") if ENGINE_BACKEND == "tensorflow" else (f"engine ({ENGINE_BACKEND})",)
-# the general layer a user writes (hybridkeras.layers.general.ControlledPQC) on the same backend, in the same rounds
-LAYER = None if ENGINE_BACKEND == "tensorflow" else f"PQC layer ({ENGINE_BACKEND})"
+# the tf_keras engine (graph and XLA modes) where hybridkeras runs on Keras 2 and Keras runs on TensorFlow; else the
+# Keras 3 engine and general layers, each step taken as that backend's users take one
+KERAS3 = ENGINE_BACKEND != "tensorflow" or hybridkeras.KERAS_VERSION == 3
+ENGINES = (f"engine ({ENGINE_BACKEND})",) if KERAS3 else ("engine", "engine XLA")
+# the general layer a user writes (hybridkeras.layers.general.PQC) on the same backend, in the same rounds
+LAYER = f"PQC layer ({ENGINE_BACKEND})" if KERAS3 else None
 LAYER_UNCHECKED = None if LAYER is None else LAYER + ", check_inputs=False"
 
 
@@ -94,6 +102,8 @@ def _inputs(batch, circuits, n, depth, seed=0):
 
 
 def engine_step(circuits, n, depth, x, w, mix, xla=False, call="flat"):
+    from hybridkeras.layers import ParallelPQC
+
     start = time.perf_counter()
     layer = ParallelPQC(circuits, n, depth=depth, backend="statevector")
     layer.build((None, circuits * n))
@@ -145,6 +155,19 @@ def keras3_step(loss, x, w, mix, torch_weights=None):
         fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
         (_, out), _ = fn(x, w, mix)
         step = lambda: jax.block_until_ready(fn(x, w, mix))  # noqa: E731
+    elif ENGINE_BACKEND == "tensorflow":  # a tf.function of the tape's gradients, called through its ConcreteFunction
+        xt, wt, mt = tf.constant(x), tf.constant(w), tf.constant(mix)
+
+        @tf.function
+        def traced(x, w):
+            with tf.GradientTape() as tape:
+                tape.watch([x, w])
+                value, out = loss(x, w, mt)
+            return out, tape.gradient(value, [x, w])
+
+        concrete = traced.get_concrete_function(xt, wt)
+        step = lambda: concrete(xt, wt)  # noqa: E731
+        out = step()[0].numpy()
     else:
         import torch
 
@@ -190,7 +213,7 @@ def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True):
         outs = []
         for c, layer in enumerate(layers):
             rows = K.take(x[:, c * n:(c + 1) * n], x_order, axis=1)
-            if ENGINE_BACKEND == "jax":
+            if ENGINE_BACKEND in ("jax", "tensorflow"):
                 out, _ = layer.stateless_call([w[c]], [], rows)
             else:
                 out = layer(rows)
@@ -208,6 +231,8 @@ def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True):
 
 
 def tfq_step(circuits, n, depth, x, w, mix, call="flat"):
+    if tfq is None:
+        raise ImportError("TFQ's tf_keras layers run where hybridkeras runs on Keras 2")
     qubits = __import__("cirq").LineQubit.range(n)
     inputs, weights = make_symbols("x", n), make_symbols("w", depth * n * 3)
     grid = np.array(weights, dtype=object).reshape(depth, n, 3).tolist()
@@ -436,7 +461,7 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, cal
     """{name: median ms} for one workload (interleaved rounds), the engine's setup seconds and output gaps."""
     x, w, mix = _inputs(batch, circuits, n, depth)
     gc.collect()  # the previous size's peers' garbage is not collected inside the engine's setup
-    if ENGINE_BACKEND != "tensorflow":
+    if KERAS3:
         builds = [engine_keras3_step(circuits, n, depth, x, w, mix) for _ in range(2)]
         steps, reference, gaps = {ENGINES[0]: builds[-1][0]}, builds[-1][1], {}
         setup = setup_xla = min(b[2] for b in builds)
@@ -449,7 +474,7 @@ def measure(circuits, n, depth, batch, rounds, peers, budget, skip, burst=3, cal
         setup = min(b[2] for b in builds)  # the lesser of two builds: setup times are noisy on a shared machine
         compiled, out, setup_xla = engine_step(circuits, n, depth, x, w, mix, xla=True, call=call)
         steps, gaps = {"engine": engine, "engine XLA": compiled}, {"engine XLA": float(np.abs(out - reference).max())}
-    if handwritten and ENGINE_BACKEND == "tensorflow" and handwritten_fits(circuits, n):  # the reference: the same circuit in hand-written TensorFlow
+    if handwritten and not KERAS3 and handwritten_fits(circuits, n):  # the reference: the same circuit in hand-written TensorFlow
         for mode, xla in (("", False), (" XLA", True)):
             fn, out = handwritten_step(circuits, n, depth, x, w, mix, xla=xla, call=call)
             steps["hand-written TF" + mode], gaps["hand-written TF" + mode] = fn, float(np.abs(out - reference).max())

@@ -13,8 +13,8 @@ Cases that apply on TensorFlow only, and cases that cannot apply on Keras 3, and
   are Python circuits bound to the layer, or a template plus values (`encode_circuits`);
 * ``backend='noisy'`` with channels in the circuit, and trajectory statistics: noise is the next
   work (the engine refuses channels by name, tested in `test_circuit_layers.py`);
-* custom `cirq.Sampler` / `SimulatesExpectationValues` backends: only TFQ's ops can call them, so
-  on the engine they are refused with a message (tested below);
+* custom `cirq.Sampler` / `SimulatesExpectationValues` backends: only TFQ's ops can call them
+  (``simulator='tfq'``, TensorFlow with TFQ); the engine refuses them with a message;
 * ragged outputs (``.to_list()``): Keras 3 outputs are dense (padding tested below).
 
 Numbers are checked against `cirq.Simulator` (complex128): outputs at 1e-5, gradients against
@@ -810,7 +810,39 @@ class _MySimulator(cirq.SimulatesFinalState):
         return []
 
 
-SAMPLED_BACKENDS = ["noisy", "noiseless", cirq.Simulator(), None]  # TFQ's list without its CustomSampler (see top)
+class _CustomSampler(cirq.Sampler):
+    """TFQ's CustomSampler: a cirq.Sampler of its own class, passing through to cirq.Simulator."""
+
+    def __init__(self):
+        super().__init__()
+        self._inner = cirq.Simulator()
+
+    def run_sweep(self, program, params, repetitions=1):
+        return self._inner.run_sweep(program, params, repetitions)
+
+
+# TFQ's list; its CustomSampler runs through TFQ's ops only (simulator='tfq'), so on TensorFlow with TFQ
+SAMPLED_BACKENDS = ["noisy", "noiseless", cirq.Simulator(), None,
+                    pytest.param(_CustomSampler(), marks=pytest.mark.skipif(
+                        not _tfq_ops_usable(), reason="a custom cirq.Sampler runs on TFQ's ops (TensorFlow, TFQ)"))]
+
+
+def _sampled(backend, **kwargs):
+    """SampledExpectation on ``backend``: a custom sampler on TFQ's ops (the engine refuses it by name)."""
+    simulator = "tfq" if isinstance(backend, _CustomSampler) else None
+    return SampledExpectation(backend=backend, simulator=simulator, **kwargs)
+
+
+@needs_tfq_ops
+def test_sampled_expectation_takes_tfqs_backends_on_tfq():
+    """TFQ's symbol_input: every backend value TFQ takes, a custom sampler included (on TFQ's ops)."""
+    SampledExpectation(backend="noiseless", simulator="tfq")
+    SampledExpectation(backend="noisy", simulator="tfq")
+    SampledExpectation(backend=cirq.Simulator(), simulator="tfq")
+    SampledExpectation(backend=_CustomSampler(), simulator="tfq")
+    SampledExpectation(differentiator=_tfq_differentiator("ForwardDifference"), simulator="tfq")
+    with pytest.raises(ValueError, match="simulator='tfq'"):
+        SampledExpectation(backend=_CustomSampler())
 
 
 def test_sampled_expectation_instantiation_errors_as_tfq():
@@ -828,24 +860,24 @@ def test_sampled_expectation_input_errors_as_tfq(backend):
     psum = cirq.PauliSum.from_pauli_strings([cirq.Z(Q0)])
     symbolic, plain = cirq.Circuit(cirq.H(Q0) ** ALPHA), cirq.Circuit(cirq.H(Q0))
     with pytest.raises(RuntimeError, match="repetitions not provided"):
-        SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=psum)
+        _sampled(backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=psum)
     with pytest.raises(Exception, match="Unknown initializer"):
-        SampledExpectation(backend=backend)(plain, operators=psum, initializer="junk", repetitions=1)
+        _sampled(backend)(plain, operators=psum, initializer="junk", repetitions=1)
     with pytest.raises(Exception, match="cannot be parsed"):
-        SampledExpectation(backend=backend)(plain, operators=psum, repetitions="junk")
+        _sampled(backend)(plain, operators=psum, repetitions="junk")
     with pytest.raises(Exception, match="symbol_values"):
-        SampledExpectation(backend=backend)([symbolic], symbol_names=[ALPHA], symbol_values=[0.5],
+        _sampled(backend)([symbolic], symbol_names=[ALPHA], symbol_values=[0.5],
                                             operators=psum, repetitions=1)
     with pytest.raises(Exception, match="pauli"):
-        SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], operators=[[psum], [psum]], repetitions=1)
+        _sampled(backend)(symbolic, symbol_names=[ALPHA], operators=[[psum], [psum]], repetitions=1)
     with pytest.raises(Exception, match="pauli"):
-        SampledExpectation(backend=backend)(plain, operators=[[psum], [psum]], repetitions=1)
+        _sampled(backend)(plain, operators=[[psum], [psum]], repetitions=1)
     with pytest.raises(Exception, match="0"):
-        SampledExpectation(backend=backend)(plain, operators=psum, repetitions=-1)
+        _sampled(backend)(plain, operators=psum, repetitions=-1)
     with pytest.raises(Exception):
-        SampledExpectation(backend=backend)(plain, operators=psum, repetitions=[5, 4, 3])
+        _sampled(backend)(plain, operators=psum, repetitions=[5, 4, 3])
     with pytest.raises(Exception):
-        SampledExpectation(backend=backend)([plain], symbol_names=[ALPHA], symbol_values=np.zeros((3, 1)),
+        _sampled(backend)([plain], symbol_names=[ALPHA], symbol_values=np.zeros((3, 1)),
                                             operators=psum, repetitions=5)
 
 
@@ -854,21 +886,21 @@ def test_sampled_expectation_static_cases_as_tfq(backend):
     psum = cirq.PauliSum.from_pauli_strings([cirq.Z(Q0)])
     symbolic, plain = cirq.Circuit(cirq.H(Q0) ** ALPHA), cirq.Circuit(cirq.H(Q0))
     two = [[psum, psum], [psum, psum]]
-    assert tuple(SampledExpectation(backend=backend)([plain, plain], operators=two, repetitions=1).shape) == (2, 2)
-    learnable = SampledExpectation(backend=backend)
+    assert tuple(_sampled(backend)([plain, plain], operators=two, repetitions=1).shape) == (2, 2)
+    learnable = _sampled(backend)
     learnable([symbolic, symbolic], symbol_names=[ALPHA], operators=two, repetitions=1)
     assert len(learnable.trainable_weights) == 1
-    SampledExpectation(backend=backend)([symbolic, symbolic], symbol_names=[ALPHA], symbol_values=[[0.5], [0.8]],
+    _sampled(backend)([symbolic, symbolic], symbol_names=[ALPHA], symbol_values=[[0.5], [0.8]],
                                         operators=two, repetitions=1)
-    SampledExpectation(backend=backend)(plain, operators=psum, repetitions=1)
-    SampledExpectation(backend=backend)(plain, operators=[psum, psum], repetitions=1)
-    SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5], [0.8]], operators=psum,
+    _sampled(backend)(plain, operators=psum, repetitions=1)
+    _sampled(backend)(plain, operators=[psum, psum], repetitions=1)
+    _sampled(backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5], [0.8]], operators=psum,
                                         repetitions=1)
     ops = [-1.0 * cirq.Z(Q0), cirq.X(Q0) + 2.0 * cirq.Z(Q0)]
-    out = _np(SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=ops,
+    out = _np(_sampled(backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=ops,
                                                   repetitions=1))
     assert out.shape == (1, 2) and np.all(np.abs(out) <= 3.0 + 1e-6)
-    SampledExpectation(backend=backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=ops,
+    _sampled(backend)(symbolic, symbol_names=[ALPHA], symbol_values=[[0.5]], operators=ops,
                                         repetitions=[5, 1])
 
 
@@ -996,9 +1028,8 @@ def test_controlled_pqc_learns_with_a_controller(backend, repetitions):
 # ------------------------------------------------------------------------------ the account of TFQ's 100 cases
 # Every case of TFQ 0.7.6's seven layer-test files named at the top (a parameterised test counts once per parameter
 # set, as TFQ runs them), with the test here that re-expresses it, or why it cannot apply on Keras 3.
-TF = "tf: "  # applies where string tensors exist: Keras' TensorFlow backend with TFQ installed to parse them
+TF = "tf: "  # applies on Keras' TensorFlow backend with TFQ installed: string tensors (its parser), custom samplers (its ops)
 _NOISY = "n/a: a circuit with a depolarising channel (noise is the next work; the engine refuses channels by name)"
-_CUSTOM = "n/a on the engine: a custom cirq.Sampler runs only through TFQ's ops (simulator='tfq'); refused with a message"
 TFQ_CASES = {
     "expectation::instantiate": "test_expectation_instantiates_with_tfqs_values",
     "expectation::instantiate_error": "test_expectation_instantiation_errors_as_tfq",
@@ -1016,15 +1047,17 @@ TFQ_CASES = {
     "expectation::simple_op_and_param_input[Simulator]": "test_expectation_with_operators_per_row_trains",
     "expectation::dnn_qnn_dnn[noisy]": _NOISY,
     "expectation::dnn_qnn_dnn[None]": "test_expectation_as_a_middle_layer_trains_dnn_qnn_dnn",
-    "sampled_expectation::symbol_input": _CUSTOM,
+    "sampled_expectation::symbol_input": TF + "test_sampled_expectation_takes_tfqs_backends_on_tfq",
     "sampled_expectation::instantiate_error": "test_sampled_expectation_instantiation_errors_as_tfq",
     **{f"sampled_expectation::{name}[{b}]": test for name, test in (
         ("type_inputs_error", "test_sampled_expectation_input_errors_as_tfq"),
         ("op_error", "test_sampled_expectation_input_errors_as_tfq"),
         ("static_cases", "test_sampled_expectation_static_cases_as_tfq"))
        for b in ("noisy", "noiseless", "Simulator", "None")},
-    **{f"sampled_expectation::{name}[CustomSampler]": _CUSTOM for name in ("type_inputs_error", "op_error",
-                                                                            "static_cases")},
+    **{f"sampled_expectation::{name}[CustomSampler]": TF + test for name, test in (
+        ("type_inputs_error", "test_sampled_expectation_input_errors_as_tfq"),
+        ("op_error", "test_sampled_expectation_input_errors_as_tfq"),
+        ("static_cases", "test_sampled_expectation_static_cases_as_tfq"))},
     "sampled_expectation::simple_tf_train": "test_sampled_expectation_learns_a_flip",
     "sampled_expectation::simple_param_value_input[noisy]": _NOISY,
     "sampled_expectation::simple_param_value_input[noiseless]": "test_sampled_expectation_trains_in_functional_models",
@@ -1071,15 +1104,16 @@ TFQ_CASES = {
 
 def test_every_tfq_case_is_accounted_for():
     """100 cases (TFQ's count when its own layers pass all of them); each ported one names a test of this module:
-    81 on every backend, 7 more where string tensors exist (TensorFlow with TFQ), 12 that cannot apply."""
+    81 on every backend, 11 more on TensorFlow with TFQ (string tensors, a custom sampler on TFQ's ops), 8 that
+    cannot apply yet (noise channels)."""
     assert len(TFQ_CASES) == 100
     ported = {case: test.removeprefix(TF) for case, test in TFQ_CASES.items() if not test.startswith("n/a")}
     missing = sorted({test for test in ported.values() if not callable(globals().get(test))})
     assert not missing, missing
     everywhere = [case for case, test in TFQ_CASES.items() if not test.startswith(("n/a", TF))]
-    assert (len(everywhere), len(ported)) == (81, 88)  # README quotes these counts
+    assert (len(everywhere), len(ported)) == (81, 92)  # README quotes these counts
     reasons = [test for test in TFQ_CASES.values() if test.startswith("n/a")]
-    assert [reasons.count(r) for r in (_NOISY, _CUSTOM)] == [8, 4]
+    assert reasons == [_NOISY] * 8
 
 
 # ------------------------------------------------------------------- circuits as tf.string tensors (TF + TFQ)

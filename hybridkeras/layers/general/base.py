@@ -59,9 +59,11 @@ class CircuitLayer(keras.layers.Layer):
             operating-system entropy; NumPy's, Python's and Keras' global streams are never drawn from).
         check_inputs: Refuse NaN or Inf symbol values and input values with an error naming the layer
             (`engines.ops.check_finite`; default True). Under `jax.jit` the check is a host callback in
-            a branch taken only for a bad batch, which still costs a jitted step about 0.1–0.3 ms on a
-            CPU (README, "Your own circuit on Keras 3"); False drops it, and a NaN then reaches the
-            outputs and, through training, the weights.
+            a branch taken only for a bad batch: free on JAX 0.12, about 0.3 ms a jitted step on JAX
+            0.5 (TFQ's pin), which runs any function holding a callback through a slower path (README,
+            "Your own circuit on Keras 3"). TensorFlow under XLA cannot raise at run time and drops
+            the check. False drops it everywhere, and a NaN then reaches the outputs and, through
+            training, the weights.
     """
 
     sampled = False  # shots are part of the layer's output (SampledExpectation, Sample)
