@@ -14,6 +14,16 @@ REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = Path(os.environ.get("HYBRIDKERAS_TEST_MNIST", REPO.parent / "shared" / "data" / "mnist"))
 
 
+SLOW_TIMEOUT = 3600  # seconds: a paper-sized test marked slow gets an hour unless it names its own limit
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests get `SLOW_TIMEOUT` instead of setup.cfg's per-test limit (pytest-timeout)."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
+
 @pytest.fixture
 def seed():
     keras.utils.set_random_seed(0)

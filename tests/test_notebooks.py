@@ -27,6 +27,7 @@ EXPORTS = {
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name.startswith("05") else name
                                   for name in sorted(NOTEBOOKS)])  # 05 (42 s) behind -m slow: the time budget
+@pytest.mark.timeout(1500)  # a whole notebook: up to 600 s a cell (its own limit), several cells
 def test_notebook_runs_top_to_bottom(name, tmp_path):
     notebook = nbformat.read(REPO / "notebooks" / name, as_version=4)
     index = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", []))

@@ -155,3 +155,10 @@ def test_a_tf_keras_export_loaded_under_keras3_names_keras2(tmp_path):
     hybridkeras.save_model(model, tmp_path / "m")
     said = _load_refusal(tmp_path / "m", "ModelLoadError")
     assert "REFUSED" in said and "tf_keras (Keras 2) model" in said and "hybridkeras[tfq]" in said
+
+
+def test_every_test_has_a_time_limit(pytestconfig):
+    """pytest-timeout is installed by the [test] extra and setup.cfg gives every test a limit, so a hang fails in
+    minutes rather than at CI's 90-minute limit."""
+    assert pytestconfig.pluginmanager.hasplugin("timeout")
+    assert 0 < float(pytestconfig.getini("timeout")) <= 900
