@@ -39,7 +39,7 @@ def make_strategy(name: str = "default"):
         return tf.distribute.MirroredStrategy()
     if not os.environ.get("TF_CONFIG"):
         raise ValueError("strategy='multi-worker' is configured from the TF_CONFIG environment variable (the cluster's "
-                         "workers and this process's task); set it in every worker (see README, 'Scaling out')")
+                         "workers and this process's task); set it in every worker (see docs/scaling.md)")
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

@@ -62,7 +62,7 @@ class CircuitLayer(keras.layers.Layer):
             a branch taken only for a bad batch. The step's own work is unchanged on JAX 0.12, but JAX
             runs a function holding a callback synchronously, so in `fit` Keras' per-step Python work
             stops overlapping the step: about 0.1–0.2 ms a step on a CPU (0.3 ms more on JAX 0.5, TFQ's
-            pin; README, "Your own circuit on Keras 3"). TensorFlow under XLA cannot raise at run time
+            pin; docs/tfq_migration.md). TensorFlow under XLA cannot raise at run time
             and drops the check. False drops it everywhere, and a NaN then reaches the outputs and, through
             training, the weights.
     """
