@@ -13,6 +13,7 @@ same initial weights. Mean ± std over seeds 0 1 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "mnist"))
+    parser.add_argument("--data-dir", default=os.path.relpath(REPO.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--tasks", nargs="+", default=["distill-mnist-6", "distill-mnist-8"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "distillation_mnist.md"))

@@ -21,6 +21,7 @@ within 1e-5, see the engine tests), MNIST from the shared 8,000 real test digits
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import math
 import sys
@@ -61,7 +62,7 @@ def gain_cell(row, prefix=""):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "mnist"))
+    parser.add_argument("--data-dir", default=os.path.relpath(REPO.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--tasks", type=int, nargs="+", default=[6, 8], choices=(6, 8))
     parser.add_argument("--qubits", type=int, nargs="+", default=[3, 4], choices=(3, 4))
     parser.add_argument("--teachers", nargs="+", default=["lenet"])

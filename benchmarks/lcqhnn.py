@@ -16,6 +16,7 @@ pair) and checks that LCQHNN reaches ≥ 99% test accuracy.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "mnist"))
+    parser.add_argument("--data-dir", default=os.path.relpath(REPO.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44, 45, 46])
     parser.add_argument("--epochs", type=int, default=None, help="default: the paper's 50")
     parser.add_argument("--classes", type=int, nargs=2, default=[0, 1], help="the two digits (default: the paper's 0 1)")
