@@ -181,3 +181,88 @@ def test_a_hostile_keras_file_is_refused_without_running_its_code(tmp_path):
     refused = _run([], "jax", code=code)
     assert refused.returncode != 0 and "safe_mode" in refused.stderr
     assert not (tmp_path / "code_ran").exists()
+
+
+TFQ_SEAM_RELOAD = """
+import json, sys, numpy as np, keras
+import hybridkeras.layers.keras3  # registers the layers
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+x = np.load(sys.argv[2])["x"]
+layer = next(l for l in model.layers if hasattr(l, "simulation"))
+print(json.dumps({"backend": layer.backend, "predictions": np.asarray(model.predict(x, verbose=0)).tolist()}))
+"""
+
+
+@needs_tfq
+def test_keras3_paper_layers_run_tfq_through_the_simulator_seam(tmp_path):
+    """backend='tfq' on the Keras 3 paper layers: TFQ's ops and differentiators called directly (no tf_keras layer),
+    equal to the engine in outputs (1e-5) and gradients (1e-4 + 1e-3 relative: TFQ's float32 adjoint); a model
+    trains with fit, is not XLA-compiled, saves as .keras and reloads in a fresh Keras 3 process on TFQ."""
+    import json
+
+    import keras
+    import tensorflow as tf
+
+    from hybridkeras.layers import keras3 as hq
+
+    rng = np.random.default_rng(0)
+    cases = [(lambda b: hq.ParallelPQC(2, 3, depth=2, backend=b), (4, 6)),
+             (lambda b: hq.QuantumFeatureMap(4, readout="Z", backend=b), (4, 4)),
+             (lambda b: hq.QuantumFeatureMap(3, readout="probs", backend=b), (4, 3)),
+             (lambda b: hq.LCQHNNBlock(backend=b), (4, 4)),
+             (lambda b: hq.Quanvolution2D(backend=b), (2, 6, 6, 1)),
+             (lambda b: hq.EncodedPQC(3, backend=b), (4, 8))]
+    for make, shape in cases:
+        x = tf.constant(rng.uniform(0, 1, shape).astype(np.float32))
+        engine, tfq_layer = make("statevector"), make("tfq")
+        engine.build(x.shape)
+        tfq_layer.build(x.shape)
+        tfq_layer.set_weights(engine.get_weights())
+        assert tfq_layer.supports_jit is False and tfq_layer.simulation["backend"] == "tfq"
+        results = []
+        for layer in (engine, tfq_layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)
+                loss = tf.reduce_sum(0.37 * y + y**2)
+            results.append((y.numpy(), [g.numpy() for g in tape.gradient(loss, [x] + layer.trainable_weights)]))
+        (y_engine, g_engine), (y_tfq, g_tfq) = results
+        np.testing.assert_allclose(y_tfq, y_engine, atol=1e-5, err_msg=type(engine).__name__)
+        for a, b in zip(g_tfq, g_engine):
+            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3, err_msg=type(engine).__name__)
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(hq.ParallelPQC(2, 3, depth=1, backend="tfq")(inputs)))
+    model.compile(optimizer=keras.optimizers.Adam(0.05),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    from keras.src.trainers.trainer import model_supports_jit
+
+    assert not model_supports_jit(model)
+    x = rng.uniform(0, 1, (16, 6)).astype(np.float32)
+    y = (x[:, 0] > 0.5).astype(np.int32)
+    history = model.fit(x, y, epochs=4, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.save(tmp_path / "tfq.keras")
+    np.savez(tmp_path / "x.npz", x=x)
+    done = subprocess.run([sys.executable, "-c", TFQ_SEAM_RELOAD, str(tmp_path / "tfq.keras"), str(tmp_path / "x.npz")],
+                          cwd=ROOT, env=dict(os.environ, KERAS_BACKEND="tensorflow", HYBRIDKERAS_KERAS="3"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reloaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert reloaded["backend"] == "tfq"
+    np.testing.assert_allclose(np.array(reloaded["predictions"]), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_keras3_paper_layers_on_tfq_elsewhere_say_what_to_change():
+    """Without TFQ, or on JAX/PyTorch, backend='tfq' is refused when the layer is made, naming what to change."""
+    import importlib.util
+
+    import keras
+
+    from hybridkeras.engines.simulators import SimulatorUnavailableError
+    from hybridkeras.layers import keras3 as hq
+
+    if keras.config.backend() == "tensorflow" and importlib.util.find_spec("tensorflow_quantum") is not None:
+        pytest.skip("TFQ runs here (tested above)")
+    with pytest.raises(SimulatorUnavailableError, match="TensorFlow Quantum"):
+        hq.ParallelPQC(2, 3, backend="tfq")

@@ -73,7 +73,9 @@ class TFQSimulation:
                                      backend=backend, expectation=self.operators is not None)
         self.outputs = 2**self.n if readout == "probs" else (len(self.operators) if self.operators else None)
 
-    def _inputs(self, values, shared):
+    def _inputs(self, values, shared, initial=None):
+        if initial is not None:
+            raise ValueError("Initial states are a state-vector engine feature; TFQ's circuits start from |0…0⟩")
         values = tf.cast(values, tf.float32)
         if shared is not None and shared.shape[-1] != 0:
             rows = tf.shape(values)[0]
@@ -84,21 +86,21 @@ class TFQSimulation:
 
     def __call__(self, values, shared=None, initial=None):
         if self.readout == "probs":
-            flat = tf.reshape(self.state(values, shared), [tf.shape(values)[0], -1])
+            flat = tf.reshape(self.state(values, shared, initial), [tf.shape(values)[0], -1])
             return tf.math.real(flat * tf.math.conj(flat))
         if self.noisy and self.repetitions is None:
             raise ValueError("backend='noisy' needs `repetitions` (trajectories per circuit)")
-        programs, values, rows = self._inputs(values, shared)
+        programs, values, rows = self._inputs(values, shared, initial)
         return self._run.expectation(programs, self.names, values, tf.tile(self._ops, [rows, 1]), self.repetitions)
 
     def state(self, values, shared=None, initial=None):
         """Final states [rows, 2, …, 2] complex64 (TFQ's state op; not differentiable in TFQ)."""
-        programs, values, rows = self._inputs(values, shared)
+        programs, values, rows = self._inputs(values, shared, initial)
         return tf.reshape(self._run.state(programs, self.names, values), [rows] + [2] * self.n)
 
     def samples(self, values, repetitions: int, shared=None, initial=None, seed=None):
         """Measured bits [rows, repetitions, n] int8 (TFQ's sampling op)."""
-        programs, values, rows = self._inputs(values, shared)
+        programs, values, rows = self._inputs(values, shared, initial)
         return tf.reshape(self._run.samples(programs, self.names, values, repetitions), [rows, int(repetitions), self.n])
 
 

@@ -14,8 +14,8 @@ share (``build``, ``call``, ``add_weight``, ``get_config``, `keras.ops` for arit
 ``ParallelPQC = tf_keras_layer(ParallelPQCBody)`` in its module for tf_keras (with TFQ; defined
 only where hybridkeras runs on Keras 2, `hybridkeras._stack`), and ``keras3_layer(ParallelPQCBody)``
 (the body on `Keras3QuantumLayer`) in `layers.keras3`. On Keras 3 the
-layers run on the state-vector engine, on whichever backend Keras 3 runs (TFQ's ops are
-TensorFlow-only and its layers tf_keras layers).
+layers run on the state-vector engine, on whichever backend Keras 3 runs, or with ``backend='tfq'``
+on TFQ's ops through the simulator seam (`engines.simulators.make_simulation`; TensorFlow only).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import keras as keras3
 
 from hybridkeras._stack import KERAS_VERSION
 from hybridkeras.engines.ops import check_finite, require_backend
+from hybridkeras.engines.simulators import check_tfq_available
 from hybridkeras.layers._backend import check_simulation
 
 TF_KERAS = KERAS_VERSION == 2  # the tf_keras layers exist (tf_keras and TFQ are there, and chosen)
@@ -54,8 +55,9 @@ class QuantumLayerBody:
         differentiator: 'adjoint' (exact), 'parameter_shift' (hardware-style, TFQ only), or
             None (the backend's choice).
         backend: 'tfq' or 'statevector'; None: the default of `hybridkeras.set_backend`
-            (resolved when the layer is made, and saved with it). Keras 3 layers run on
-            'statevector' (their default).
+            (resolved when the layer is made, and saved with it). Keras 3 layers default to
+            'statevector' (every backend); 'tfq' runs TFQ's ops and differentiators directly
+            (`engines.tfq_adapter`, no tf_keras) on Keras' TensorFlow backend where TFQ is installed.
     """
 
     keras = None  # the Keras namespace the layer belongs to: tf_keras or Keras 3 (set by the two bases)
@@ -66,10 +68,11 @@ class QuantumLayerBody:
         if self.keras_version == 3 and backend is None:
             backend = "statevector"
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
-        if self.keras_version == 3 and self.backend != "statevector":
-            raise ValueError(f"Keras 3 layers run on the state-vector engine (TFQ's layers are tf_keras layers); use "
-                             f"backend='statevector' or the tf_keras layers in `hybridkeras.layers`. "
-                             f"Received: backend={self.backend!r}")
+        if self.keras_version == 3 and self.backend == "tfq":
+            # TFQ's ops and differentiators behind the simulator seam (no tf_keras): Keras' TensorFlow backend with
+            # TFQ installed, else an error naming what to change
+            check_tfq_available(f"{type(self).__name__}(backend='tfq')")
+            self.supports_jit = False  # TFQ's custom ops have no XLA kernels
         if self.keras_version == 2 and self.backend == "statevector":
             require_backend("tensorflow", f"The tf_keras layer {type(self).__name__}")
 

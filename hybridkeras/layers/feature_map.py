@@ -79,6 +79,7 @@ class QuantumFeatureMapBody(QuantumLayerBody):
             self.circuit, None if self._sampled_probs else self._readout.measured, self._symbols,
             repetitions=None if self._sampled_probs else self.repetitions, differentiator=self.differentiator,
             via="expectation" if self._sampled_probs else "controlled_pqc", name="controlled_pqc", backend=self.backend,
+            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
         if self._sampled_probs:
             self._place = tf.constant([2 ** (self.qubits - 1 - i) for i in range(self.qubits)], tf.int32)

@@ -66,6 +66,7 @@ class LCQHNNBlockBody(QuantumLayerBody):
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
             shared=self.qubits,
+            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
 
     @property

@@ -78,6 +78,7 @@ class ParallelPQCBody(QuantumLayerBody):
             self.circuit, self.operators, self._inputs + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
             shared=len(self._weights),
+            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
 
     @property

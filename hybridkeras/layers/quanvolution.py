@@ -61,6 +61,7 @@ class Quanvolution2DBody(QuantumLayerBody):
             self.circuit, self.operators, self._pixels + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
             shared=len(self._weights),
+            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
 
     @property

@@ -22,10 +22,11 @@ import cirq
 import numpy as np
 import sympy
 
-from hybridkeras._stack import tf, tfq
+from hybridkeras._stack import KERAS_VERSION, tf, tfq
 from hybridkeras.circuits import readout_operators, walsh_matrix, z_strings
 from hybridkeras.engines import StateVectorCircuit, join_shared
 from hybridkeras.engines.prepare import StateCache
+from hybridkeras.engines.simulators import make_simulation
 
 VIAS = ("expectation", "controlled_pqc")
 MAX_PROBS_QUBITS = 12
@@ -123,6 +124,8 @@ class Simulation:
             (`tfq.layers.ControlledPQC`, which re-serialises every circuit of the batch each call).
         name: Name of the TFQ layer.
         qubits: The engine's register (default: the circuit's and the operators' qubits, sorted).
+        seam: On TFQ, call its ops through `engines.simulators.make_simulation` (`engines.tfq_adapter`, no tf_keras;
+            always so where hybridkeras runs on Keras 3) instead of TFQ's tf_keras layers; ``via`` is then moot.
 
     Input circuits (``circuits=``, [rows] tf.string, symbol-free) are prepended to the model
     circuit. On TFQ they are appended to on every call (`tfq.append_circuit`). On the engine
@@ -135,7 +138,7 @@ class Simulation:
 
     def __init__(self, circuit: cirq.Circuit, operators, symbols: Sequence[sympy.Symbol], *,
                  repetitions=None, differentiator=None, backend: str = "tfq", shared: int = 0,
-                 via: str = "expectation", name: str = "tfq", qubits=None):
+                 via: str = "expectation", name: str = "tfq", qubits=None, seam: bool = False):
         if via not in VIAS:
             raise ValueError(f"`via` must be one of {VIAS}. Received: via={via!r}")
         self.circuit = circuit
@@ -157,6 +160,11 @@ class Simulation:
             self.engine = StateVectorCircuit(circuit, self.symbols, self.operators if self.operators is not None
                                              else "probs", qubits=self.qubits, shared=self.shared,
                                              repetitions=repetitions)
+            return
+        if seam or KERAS_VERSION == 3:  # TFQ's ops through the simulator seam (TFQ's layers are tf_keras layers)
+            self.engine = make_simulation("tfq", circuit, self.symbols,
+                                          self.operators if self.operators is not None else "probs",
+                                          qubits=self.qubits, repetitions=repetitions, differentiator=differentiator)
             return
         ours = [str(s) for s in self.symbols]
         if via == "controlled_pqc":

@@ -133,6 +133,7 @@ class EncodedPQCBody(QuantumLayerBody):
             circuit, self._readout.measured, symbols, repetitions=self.repetitions,
             differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
             shared=len(self._weights) if self.depth else 0,
+            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
 
     @property
