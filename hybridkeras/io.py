@@ -18,6 +18,7 @@ from pathlib import Path
 import keras as keras3
 
 from hybridkeras._stack import KERAS_VERSION, tf
+from hybridkeras.engines.simulators import check_tfq_available
 
 RECORD_FILE = "hybridkeras.json"
 HISTORY_FILE = "history.json"
@@ -320,7 +321,8 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
 
     ``backend`` ('tfq' or 'statevector') rebuilds every quantum layer on that simulator,
     whatever it was saved with: same circuits, same weights (outputs agree within float32
-    rounding, about 1e-6).
+    rounding, about 1e-6). For a Keras 3 model, 'tfq' runs TFQ's ops through the simulator seam
+    and needs Keras' TensorFlow backend with TFQ installed (else an error naming what to change).
 
     ``safe_mode`` (default True) reads the stored model config first and refuses a model that
     holds Python bytecode (a `Lambda` layer's function), which tf_keras would otherwise run
@@ -404,14 +406,17 @@ def _load_tf_keras(path: Path, compile: bool, custom_objects, backend, safe_mode
 def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: bool):
     """A Keras 3 `.keras` file, loaded by Keras 3 with its ``safe_mode`` (a Lambda's code is refused, never run)."""
     from hybridkeras.layers import keras3 as layers3
+    from hybridkeras.layers._backend import backend_override
 
-    if backend not in (None, "statevector"):
-        raise ValueError(f"Keras 3 models run their quantum layers on the state-vector engine; `backend` must be None "
-                         f"or 'statevector' for {str(path)!r}. Received: backend={backend!r}")
+    if backend == "tfq":
+        check_tfq_available(f"load_model(..., backend='tfq') of the Keras 3 model {str(path)!r}")
     objects = {f"hybridkeras>{c.__name__}": c for c in layers3.LAYERS}
     objects.update(custom_objects or {})
     try:
-        return keras3.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=safe_mode)
+        # ``backend`` rebuilds every paper layer on that simulator ('tfq': TFQ's ops through the simulator seam, where
+        # Keras runs on TensorFlow and TFQ is installed; elsewhere the layer's error names what to change)
+        with backend_override(backend):
+            return keras3.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=safe_mode)
     except ValueError as exc:
         if "safe_mode" in str(exc):
             raise UnsafeModelError(f"The model at {str(path)!r} holds stored Python code (a Lambda's function); loading "
