@@ -1,7 +1,8 @@
 """Saving and loading models, atomically, with a run record; the format follows the model's Keras.
 
 A tf_keras model is written as a TensorFlow SavedModel directory; a Keras 3 model as a directory
-holding ``model.keras`` (Keras 3's own format, loaded with its ``safe_mode``). Either directory
+holding ``model.keras`` (Keras 3's own format, loaded with its ``safe_mode``) and, on Keras' TensorFlow
+backend, ``serving/`` (a SavedModel from ``model.export()``, served by TensorFlow alone). Either directory
 written by :func:`save_model` also holds ``hybridkeras.json`` (versions, the Keras and its backend,
 model name, the caller's metadata) and, when given, ``history.json``.
 """
@@ -23,6 +24,7 @@ from hybridkeras.engines.simulators import check_tfq_available
 RECORD_FILE = "hybridkeras.json"
 HISTORY_FILE = "history.json"
 KERAS3_FILE = "model.keras"
+SERVING_DIR = "serving"  # a Keras 3 export's serving SavedModel (model.export()), where one is written
 
 
 def _tf_keras():
@@ -175,7 +177,9 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     leaves either the previous export or the new one. A tf_keras model becomes a SavedModel,
     saved without traced call functions (``save_traces=False``): hybridkeras layers rebuild from
     their configs, which is what makes TFQ layers exportable. A Keras 3 model becomes
-    ``model.keras`` in the directory (any of Keras 3's backends).
+    ``model.keras`` in the directory (any of Keras 3's backends) and, on Keras' TensorFlow backend,
+    ``serving/``: a SavedModel from ``model.export()`` that TensorFlow serves without hybridkeras
+    (``tf.saved_model.load(path / "serving").serve(x)``); the record says why when there is none.
 
     Args:
         model: A tf_keras or Keras 3 model.
@@ -197,9 +201,11 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
+        serving = {}
         if kind == 3:
             tmp.mkdir()
             model.save(tmp / KERAS3_FILE)
+            serving = _write_serving(model, tmp)
         else:
             signatures = _serving_signature(model)
             model.save(str(tmp), save_format="tf", save_traces=False,
@@ -208,6 +214,7 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
             "format": 1,
             "keras": kind,
             **({"keras_backend": keras3.config.backend()} if kind == 3 else {}),
+            **serving,
             "model_name": model.name,
             "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "versions": _versions(kind),
@@ -227,6 +234,30 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _write_serving(model, folder: Path) -> dict:
+    """A serving SavedModel of a Keras 3 model (``model.export()``) in ``folder/serving``, where one can be served by
+    TensorFlow alone; the record's ``serving`` entry: the folder's name, or None with ``serving_note`` saying why.
+
+    Written on Keras' TensorFlow backend. Not written for models on JAX or PyTorch (TensorFlow 2.21 cannot
+    serve JAX 0.12's exports; PyTorch has no SavedModel export), nor for models with layers on TFQ's ops (a
+    served SavedModel would need TFQ's op libraries: load ``model.keras`` with `load_model`)."""
+    backend = keras3.config.backend()
+    if backend != "tensorflow":
+        return {"serving": None, "serving_note": f"serving SavedModels are written on Keras' TensorFlow backend; "
+                                                 f"this model runs on {backend!r}"}
+    on_tfq = [layer.name for layer in _all_layers(model)
+              if "tfq" in (getattr(layer, "backend", None), getattr(layer, "simulator", None))]
+    if on_tfq:
+        return {"serving": None, "serving_note": f"layers {on_tfq} run TFQ's ops, which plain TensorFlow cannot load; "
+                                                 "load model.keras with hybridkeras.load_model"}
+    try:
+        model.export(str(folder / SERVING_DIR), format="tf_saved_model", verbose=False)
+    except Exception as exc:  # the model itself is saved; say why it has no serving form
+        shutil.rmtree(folder / SERVING_DIR, ignore_errors=True)
+        return {"serving": None, "serving_note": f"model.export() failed: {type(exc).__name__}: {exc}"[:500]}
+    return {"serving": SERVING_DIR}
 
 
 def _all_layers(model):

@@ -113,6 +113,13 @@ LOAD = """
         print('ON TFQ', [l.backend for l in on_tfq.layers if hasattr(l, 'simulation')])
 """
 
+SERVE = """
+    import sys, numpy as np, tensorflow as tf
+    served = tf.saved_model.load(sys.argv[1] + '/serving')
+    x = np.random.default_rng(0).uniform(0, 1, (8, 6)).astype('float32')
+    np.save(sys.argv[1] + '.served.npy', np.asarray(served.serve(x)))
+    print('hybridkeras imported:', 'hybridkeras' in sys.modules)
+"""
 
 KERAS_CHOICES = ["3"] + (["2"] if hybridkeras.KERAS_VERSION == 2 else [])
 
@@ -130,6 +137,14 @@ def test_save_model_writes_a_keras3_folder_that_reloads_equal_in_a_fresh_process
     assert record["versions"]["keras"].startswith("3.") and backend in record["versions"]
     assert ("tf_keras" in record["versions"]) == (choice == "2")
     assert len(json.loads((folder / "history.json").read_text())["loss"]) == 2
+    if backend == "tensorflow":  # a serving SavedModel that TensorFlow serves without hybridkeras
+        assert record["serving"] == "serving"
+        served = _python(SERVE, folder, KERAS_BACKEND="tensorflow")
+        assert served.returncode == 0, served.stderr[-3000:]
+        assert "hybridkeras imported: False" in served.stdout
+        np.testing.assert_allclose(np.load(f"{folder}.served.npy"), np.load(f"{folder}.npy"), atol=1e-5)
+    else:
+        assert record["serving"] is None and "TensorFlow backend" in record["serving_note"]
     loaded = _python(LOAD, folder, **env)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     np.testing.assert_allclose(np.load(f"{folder}.loaded.npy"), np.load(f"{folder}.npy"), atol=1e-6)
