@@ -54,6 +54,16 @@ def require_keras2(what: str) -> None:
                          f"state-vector engine.")
 
 
+def active_keras():
+    """The Keras module hybridkeras runs on in this process: tf_keras (Keras 2, set up by `hybridkeras._compat`
+    before TensorFlow loads) or Keras 3."""
+    if KERAS_VERSION == 2:
+        from hybridkeras._compat import keras
+    else:
+        import keras
+    return keras
+
+
 class _LazyModule:
     """A module imported when one of its attributes is first read (after `require_keras2` where ``keras2``)."""
 
@@ -81,4 +91,4 @@ tf = _LazyModule("tensorflow", keras2=False)
 # strategy after ``import hybridkeras``.
 tfq = _LazyModule("tensorflow_quantum", keras2=True)
 
-__all__ = ["KERAS_ENV", "KERAS_VERSION", "StackError", "TFQ_EXTRA", "require_keras2", "tf", "tfq"]
+__all__ = ["KERAS_ENV", "KERAS_VERSION", "StackError", "TFQ_EXTRA", "active_keras", "require_keras2", "tf", "tfq"]

@@ -4,11 +4,14 @@
     KERAS_BACKEND=jax python -m tests.keras3_worker load FOLDER    # a fresh process: load with safe_mode, predict
     python -m tests.keras3_worker hostile FOLDER                   # write a .keras file whose Lambda would run code
     KERAS_BACKEND=jax python -m tests.keras3_worker distributed FOLDER  # fit with keras.distribution.DataParallel
+    KERAS_BACKEND=jax python -m tests.keras3_worker families FOLDER NAME...  # hybridkeras.models builders: fit, save
+    KERAS_BACKEND=jax python -m tests.keras3_worker load_families FOLDER     # a fresh process: hk.load_model, predict
 
 Each writes what it saw as .npz beside the model, for the test to compare.
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -123,5 +126,75 @@ def distributed(folder: Path):
              weights=weights, sharding=sharding)
 
 
+# Small hyperparameters for the builders whose paper sizes would make the test slow (the architecture is unchanged).
+SMALL = {
+    "autoencoder-qfm": dict(latent_dim=8, hidden_units=16, head_units=(8,)),
+    "autoencoder-classical": dict(latent_dim=8, hidden_units=16, head_units=(8,)),
+    "hqnn-parallel": dict(qubits=3, depth=1, circuits=2, filters=(4, 4)),
+    "hqnn-parallel-cnn": dict(qubits=3, circuits=2, filters=(4, 4)),
+    "alexnet": dict(fc_units=32),
+    "ensemble-joint": dict(member_kwargs={"alexnet": {"fc_units": 32}}),
+}
+
+
+def family_data(name):
+    shape = (14, 14, 1) if name in ("hqnn-quanv", "cnn1", "cnn4") else (28, 28, 1)
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 1, (16, *shape)).astype("float32"), np.arange(16) % 2
+
+
+def families(folder: Path, names):
+    """Each named `hybridkeras.models` builder, built small, compiled with `compile_for`, fitted two epochs and
+    saved with `hybridkeras.save_model`; then fed [0, 255] images, which `ImageRange` must refuse."""
+    import hybridkeras as hk
+    from hybridkeras import models
+
+    seen = {}
+    for name in names:
+        keras.utils.set_random_seed(0)
+        x, y = family_data(name)
+        model = models.build_model(name, x.shape[1:], 2, **SMALL.get(name, {}))
+        if name == "autoencoder-qfm":  # its PCA and scaling are fitted on the encoder's codes first
+            models.adapt_front(model.get_layer("quantum_front"), keras.ops.convert_to_numpy(model.layers[1](x)))
+        models.compile_for(model, learning_rate=1e-3)
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        predictions = np.array(model.predict(x, verbose=0))
+        hk.save_model(model, folder / name)
+        np.save(folder / f"{name}.npy", predictions)
+        try:
+            model.predict(x * 255, verbose=0)
+            refused = ""
+        except Exception as error:  # noqa: BLE001  (each backend raises its own type; the message is the check)
+            refused = str(error)
+        seen[name] = {"loss": history.history["loss"], "module": type(model).__module__.split(".")[0],
+                      "backends": sorted({str(getattr(layer, "simulation", {}).get("backend")) for layer in
+                                          _all_layers(model) if hasattr(layer, "simulation")}),
+                      "refused": "images must be floats in [0, 1]" in refused}
+    (folder / "families.json").write_text(json.dumps({"backend": keras.config.backend(), "models": seen}))
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def load_families(folder: Path):
+    import hybridkeras as hk
+
+    seen = json.loads((folder / "families.json").read_text())["models"]
+    loaded = {}
+    for name in seen:
+        model = hk.load_model(folder / name)
+        np.save(folder / f"{name}.loaded.npy", np.array(model.predict(family_data(name)[0], verbose=0)))
+        loaded[name] = type(model).__module__.split(".")[0]
+    (folder / "loaded_families.json").write_text(json.dumps({"backend": keras.config.backend(), "models": loaded}))
+
+
 if __name__ == "__main__":
-    {"train": train, "load": load, "hostile": hostile, "distributed": distributed}[sys.argv[1]](Path(sys.argv[2]))
+    steps = {"train": train, "load": load, "hostile": hostile, "distributed": distributed, "load_families": load_families}
+    if sys.argv[1] == "families":
+        families(Path(sys.argv[2]), sys.argv[3:])
+    else:
+        steps[sys.argv[1]](Path(sys.argv[2]))

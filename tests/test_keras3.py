@@ -4,6 +4,7 @@ compared with the tf_keras layer on TFQ (same weights, same numbers). A `model.e
 served by `tf.saved_model.load` in a process that never imports hybridkeras, and a hostile `.keras`
 file (a Lambda that would write a file) is refused without running its code.
 """
+import json
 import os
 import subprocess
 import sys
@@ -18,8 +19,8 @@ from tests.keras3_worker import CIRCUITS, DEPTH, QUBITS, data
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(args, backend="tensorflow", code=None):
-    env = dict(os.environ, KERAS_BACKEND=backend)
+def _run(args, backend="tensorflow", code=None, **env_vars):
+    env = dict(os.environ, KERAS_BACKEND=backend, **env_vars)
     command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "tests.keras3_worker", *args]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
@@ -266,3 +267,45 @@ def test_keras3_paper_layers_on_tfq_elsewhere_say_what_to_change():
         pytest.skip("TFQ runs here (tested above)")
     with pytest.raises(SimulatorUnavailableError, match="TensorFlow Quantum"):
         hq.ParallelPQC(2, 3, backend="tfq")
+
+
+# One model per family and quantum front (autoencoder + feature map, HQNN-Parallel, HQNN-Quanv, LCQHNN, a student)
+# and a classical twin holding several models (the LeNet + AlexNet ensemble); the slow test takes every builder.
+FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv", "lcqhnn", "student-3q", "ensemble-joint")
+
+
+def _families(tmp_path, backend, names):
+    """Builds, fits and saves ``names`` on Keras 3 with ``backend``, then loads them in a fresh process."""
+    for step in (["families", str(tmp_path), *names], ["load_families", str(tmp_path)]):
+        done = _run(step, backend, HYBRIDKERAS_KERAS="3")
+        assert done.returncode == 0, done.stderr[-3000:]
+    trained = json.loads((tmp_path / "families.json").read_text())
+    loaded = json.loads((tmp_path / "loaded_families.json").read_text())
+    assert trained["backend"] == loaded["backend"] == backend
+    assert sorted(trained["models"]) == sorted(loaded["models"]) == sorted(names)
+    for name, seen in trained["models"].items():
+        assert seen["module"] == loaded["models"][name] == "keras", f"{name}: not a Keras 3 model"
+        assert np.all(np.isfinite(seen["loss"])), f"{name}: {seen['loss']}"
+        assert seen["refused"], f"{name}: images in [0, 255] were not refused by ImageRange on {backend}"
+        if name not in ("ensemble-joint", "autoencoder-classical", "lenet", "alexnet") and "cnn" not in name:
+            assert seen["backends"] == ["statevector"], f"{name}: {seen['backends']}"
+        predictions = np.load(tmp_path / f"{name}.npy")
+        assert np.all(np.isfinite(predictions)) and np.ptp(predictions) > 0, name
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}.loaded.npy"), predictions, atol=1e-6, err_msg=name)
+    return trained["models"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_family_builds_trains_and_reloads_on_keras3(tmp_path, backend):
+    """`hybridkeras.models` on Keras 3: each family's builder gives a Keras 3 model that `compile_for` compiles,
+    `fit` trains, `hybridkeras.save_model` writes and `hybridkeras.load_model` reloads in a fresh process
+    predicting equal values; `ImageRange` refuses [0, 255] images inside the compiled step on each backend."""
+    _families(tmp_path, backend, FAMILIES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_builder_builds_trains_and_reloads_on_keras3(tmp_path, backend):
+    from hybridkeras.models import MODELS
+
+    _families(tmp_path, backend, tuple(MODELS))

@@ -217,6 +217,47 @@ def _raise_if_bad(bad, *, message: str):
     return np.bool_(False)
 
 
+def check_all(x, ok, message: str, values=()):
+    """``x``, once the boolean scalar ``ok`` holds; else the call fails with ``message``, its ``{}`` filled with
+    ``values`` (scalar tensors), on every backend:
+
+    * TensorFlow: an ``Assert`` op of the graph (InvalidArgumentError when it runs, in served SavedModels too);
+    * PyTorch and eager JAX: a ValueError;
+    * under `jax.jit`: a `jax.pure_callback` that raises, in the branch of a `jax.lax.cond` taken only when ``ok``
+      fails (as `check_finite`; a symbolic batch, as in `model.export()`, is not checked).
+    """
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        parts = message.split("{}")
+        data = [parts[0]]
+        for value, text in zip(values, parts[1:]):
+            data += [value, text]
+        with tf.control_dependencies([tf.debugging.Assert(ok, [piece for piece in data if not
+                                                              (isinstance(piece, str) and not piece)])]):
+            return tf.identity(x)
+    if name == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        if isinstance(ok, jax.core.Tracer):
+            if any(static_size(d) is None for d in x.shape):
+                return x
+            report = functools.partial(_report_unless, message=message)
+            flag = jax.lax.cond(ok, lambda *v: jnp.bool_(False),
+                                lambda *v: jax.pure_callback(report, jax.ShapeDtypeStruct((), jnp.bool_), *v),
+                                *values)
+            return jnp.where(flag, jnp.asarray(jnp.nan, x.dtype), x)
+    if not bool(K.convert_to_numpy(ok)):
+        raise ValueError(message.format(*(float(K.convert_to_numpy(v)) for v in values)))
+    return x
+
+
+def _report_unless(*values, message: str):
+    raise ValueError(message.format(*(float(v) for v in values)))
+
+
 def fresh_seed() -> int:
     """A seed from the operating system's entropy: draws from no global stream (NumPy's, Python's or Keras'), so a
     layer that takes it never shifts a user's own seeded shuffling; reproducible shots then need an explicit seed."""

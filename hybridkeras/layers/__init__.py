@@ -3,34 +3,32 @@ on them, and fitted feature transforms.
 
 Where hybridkeras runs on Keras 2 (`hybridkeras._stack`) these are tf_keras layers, on TFQ or the engine.
 Where it runs on Keras 3 they are the Keras 3 layers of `layers.keras3` (the same bodies, on the engine,
-on Keras 3's backend), and the layers not yet on Keras 3 are missing from this namespace.
+on Keras 3's backend, or TFQ's ops through the simulator seam), with TFQ's general layers (`layers.general`).
 """
 from hybridkeras._stack import KERAS_VERSION
 
 if KERAS_VERSION == 3:
-    from hybridkeras.layers.keras3 import (LAYERS, ClassProbabilities, EncodedPQC, LCQHNNBlock, ParallelPQC,
-                                           QuantumFeatureMap, Quanvolution2D, SigmoidPairLogits)
+    from hybridkeras.layers.keras3 import (LAYERS, ClassProbabilities, EncodedPQC, ImageRange, LCQHNNBlock, LogitAverage,
+                                           MinMaxScaling, PadFeatures, PCAProjection, ParallelPQC, QuantumFeatureMap,
+                                           Quanvolution2D, SigmoidPairLogits)
 
     from hybridkeras.layers.general import (GENERAL_LAYERS, AddCircuit, CircuitLayer, ControlledPQC, Expectation, PQC,
                                             Sample, SampledExpectation, State)
 
     CUSTOM_OBJECTS = {f"hybridkeras>{c.__name__}": c for c in LAYERS + GENERAL_LAYERS}
-    __all__ = ["AddCircuit", "CUSTOM_OBJECTS", "CircuitLayer", "ClassProbabilities", "ControlledPQC", "EncodedPQC", "Expectation",
-               "LCQHNNBlock", "PQC", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D", "Sample",
-               "SampledExpectation", "SigmoidPairLogits", "State"]
+    __all__ = ["AddCircuit", "CUSTOM_OBJECTS", "CircuitLayer", "ClassProbabilities", "ControlledPQC", "EncodedPQC",
+               "Expectation", "ImageRange", "LCQHNNBlock", "LogitAverage", "MinMaxScaling", "PCAProjection", "PQC",
+               "PadFeatures", "ParallelPQC", "QuantumFeatureMap", "Quanvolution2D", "Sample", "SampledExpectation",
+               "SigmoidPairLogits", "State"]
 
-    # names of the tf_keras namespace that Keras 3 does not have yet, and what to use meanwhile
+    # names of the tf_keras namespace that Keras 3 does not have, and what to use instead
     _NOT_ON_KERAS3 = {
         "QuantumLayer": "the Keras 3 base of the general circuit layers is hybridkeras.layers.CircuitLayer",
     }
-    _KERAS2_ONLY = ("PCAProjection", "MinMaxScaling", "PadFeatures", "ImageRange", "LogitAverage")
 
     def __getattr__(name):
         if name in _NOT_ON_KERAS3:
             raise AttributeError(f"hybridkeras.layers.{name} is not available on Keras 3: {_NOT_ON_KERAS3[name]}")
-        if name in _KERAS2_ONLY:
-            raise AttributeError(f"hybridkeras.layers.{name} is still a tf_keras layer (Keras 2, the [tfq] extra on "
-                                 "Python 3.11, with HYBRIDKERAS_KERAS=2); its Keras 3 version is not written yet")
         raise AttributeError(f"module 'hybridkeras.layers' has no attribute {name!r}")
 else:
     from hybridkeras.layers.base import QuantumLayer

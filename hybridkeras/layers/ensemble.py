@@ -1,14 +1,15 @@
-"""`LogitAverage`: the head of an ensemble whose members are trained together."""
+"""`LogitAverage`: the head of an ensemble whose members are trained together (a body in `keras.ops`; the
+tf_keras layer here, the Keras 3 one in `layers.keras3`)."""
 from __future__ import annotations
 
-from hybridkeras._compat import keras, tf
-from hybridkeras.layers.base import serializable
+from keras import ops as K
+
+from hybridkeras.layers.base import TF_KERAS, tf_keras_layer
 
 _EPS = 1e-7
 
 
-@serializable
-class LogitAverage(keras.layers.Layer):
+class LogitAverageBody:
     """softmax of the mean of the members' logits, from the members' class probabilities.
 
     Each member's logits are taken as log p (the softmax of log p is p; a constant per sample
@@ -19,8 +20,12 @@ class LogitAverage(keras.layers.Layer):
     """
 
     def call(self, inputs):
-        logs = [tf.math.log(tf.clip_by_value(tf.cast(p, self.compute_dtype), _EPS, 1.0)) for p in inputs]
-        return tf.nn.softmax(tf.add_n(logs) / float(len(logs)), axis=-1)
+        logs = [K.log(K.clip(K.cast(p, self.compute_dtype), _EPS, 1.0)) for p in inputs]
+        return K.softmax(sum(logs[1:], logs[0]) / float(len(logs)), axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape(input_shape[0])
+        return tuple(input_shape[0])
+
+
+if TF_KERAS:
+    LogitAverage = tf_keras_layer(LogitAverageBody, plain=True)

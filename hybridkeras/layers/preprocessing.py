@@ -1,14 +1,18 @@
-"""Fixed feature transforms fitted on training data with `adapt`, saved as layer weights.
+"""Fixed feature transforms fitted on training data with `adapt`, saved as layer weights, and the image check.
 
 They turn a two-stage pipeline (fit PCA / a scaler on training codes, then train a head)
 into one Keras model that can be exported and reloaded without scikit-learn state.
+
+Each is a body written once in `keras.ops`; the tf_keras layers are made from the bodies here
+(Keras 2 only), the Keras 3 layers in `layers.keras3` (see `layers.base`).
 """
 from __future__ import annotations
 
 import numpy as np
+from keras import ops as K
 
-from hybridkeras._compat import keras, tf
-from hybridkeras.layers.base import serializable
+from hybridkeras.engines.ops import check_all, check_finite
+from hybridkeras.layers.base import TF_KERAS, tf_keras_layer
 from hybridkeras.layers._validation import check_positive_int, check_rank2
 
 
@@ -21,7 +25,7 @@ def _as_matrix(layer: str, data) -> np.ndarray:
     return array
 
 
-class _AdaptedLayer(keras.layers.Layer):
+class _AdaptedBody:
     """Base for layers whose non-trainable weights are fitted by `adapt(data)`."""
 
     def __init__(self, **kwargs):
@@ -39,11 +43,10 @@ class _AdaptedLayer(keras.layers.Layer):
 
     @property
     def is_adapted(self) -> bool:
-        return bool(self.built and self._adapted.numpy() > 0)
+        return bool(self.built and float(K.convert_to_numpy(self._adapted)) > 0)
 
 
-@serializable
-class PCAProjection(_AdaptedLayer):
+class PCAProjectionBody(_AdaptedBody):
     """Projects features onto their first `components` principal axes (fitted by `adapt`).
 
     Computes (x − mean) · V[:, :components], with signs fixed so that the largest-magnitude
@@ -62,7 +65,7 @@ class PCAProjection(_AdaptedLayer):
         >>> pca = PCAProjection(5)
         >>> pca.adapt(np.random.rand(100, 64))
         >>> pca(np.random.rand(3, 64)).shape
-        TensorShape([3, 5])
+        (3, 5)
     """
 
     def __init__(self, components, **kwargs):
@@ -97,10 +100,10 @@ class PCAProjection(_AdaptedLayer):
         return self
 
     def call(self, inputs):
-        return tf.matmul(tf.cast(inputs, tf.float32) - self.mean, self.basis)
+        return K.matmul(K.cast(inputs, "float32") - self.mean, self.basis)
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape([input_shape[0], self.components])
+        return (input_shape[0], self.components)
 
     def get_config(self):
         config = super().get_config()
@@ -108,8 +111,7 @@ class PCAProjection(_AdaptedLayer):
         return config
 
 
-@serializable
-class MinMaxScaling(_AdaptedLayer):
+class MinMaxScalingBody(_AdaptedBody):
     """Scales each feature into [0, 1] with the minimum and maximum seen by `adapt`.
 
     Values outside the fitted range are clipped, so test data can never leave [0, 1] (the
@@ -145,15 +147,14 @@ class MinMaxScaling(_AdaptedLayer):
         return self
 
     def call(self, inputs):
-        scaled = (tf.cast(inputs, tf.float32) - self.minimum) * self.scale
-        return tf.clip_by_value(scaled, 0.0, 1.0)
+        scaled = (K.cast(inputs, "float32") - self.minimum) * self.scale
+        return K.clip(scaled, 0.0, 1.0)
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape(input_shape)
+        return tuple(input_shape)
 
 
-@serializable
-class PadFeatures(keras.layers.Layer):
+class PadFeaturesBody:
     """Zero-pads the feature axis up to the next multiple of `multiple` (64 → 65 for 5).
 
     Args:
@@ -167,7 +168,7 @@ class PadFeatures(keras.layers.Layer):
 
     Example:
         >>> PadFeatures(5)(np.ones((2, 64))).shape
-        TensorShape([2, 65])
+        (2, 65)
     """
 
     def __init__(self, multiple, **kwargs):
@@ -180,11 +181,11 @@ class PadFeatures(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        return tf.pad(tf.cast(inputs, tf.float32), [[0, 0], [0, self.padding]])
+        return K.pad(K.cast(inputs, "float32"), [[0, 0], [0, self.padding]])
 
     def compute_output_shape(self, input_shape):
         features = check_rank2("PadFeatures", input_shape)
-        return tf.TensorShape([input_shape[0], features + (-features % self.multiple)])
+        return (input_shape[0], features + (-features % self.multiple))
 
     def get_config(self):
         config = super().get_config()
@@ -192,14 +193,14 @@ class PadFeatures(keras.layers.Layer):
         return config
 
 
-@serializable
-class ImageRange(keras.layers.Layer):
+class ImageRangeBody:
     """Passes images through unchanged, refusing any batch that is not the [0, 1] floats the models
     are trained on: uint8 images (0–255) given to ``predict`` would otherwise be read as
     saturated pixels and silently misclassified, and NaN pixels turned into a finite answer.
 
-    Raises ``InvalidArgumentError`` (in eager, graph and served calls alike) naming the layer and
-    the fix, when a value is NaN or Inf or lies outside [0 − tolerance, 1 + tolerance].
+    Fails the call (`engines.ops.check_finite` and `check_all`: ``InvalidArgumentError`` on TensorFlow,
+    in eager, graph and served calls alike; ValueError elsewhere, under `jax.jit` too) naming the layer
+    and the fix, when a value is NaN or Inf or lies outside [0 − tolerance, 1 + tolerance].
 
     Args:
         tolerance: Slack on either side of [0, 1] (resampling and float rounding).
@@ -213,16 +214,11 @@ class ImageRange(keras.layers.Layer):
             raise ValueError(f"`tolerance` must be a finite number ≥ 0. Received: tolerance={tolerance!r}")
 
     def call(self, inputs):
-        x = tf.debugging.check_numerics(
-            tf.cast(inputs, self.compute_dtype),
-            f"{self.name}: the images hold NaN or Inf values; models take finite pixels in [0, 1]",
-        )
-        inside = tf.reduce_all(tf.logical_and(x >= -self.tolerance, x <= 1.0 + self.tolerance))
-        check = tf.debugging.Assert(inside, [
-            f"{self.name}: images must be floats in [0, 1] (divide uint8 images by 255); this batch holds values "
-            "from", tf.reduce_min(x), "to", tf.reduce_max(x)])
-        with tf.control_dependencies([check]):
-            return tf.identity(x)
+        x = check_finite(K.cast(inputs, self.compute_dtype),
+                         f"{self.name}: the images hold NaN or Inf values; models take finite pixels in [0, 1]")
+        inside = K.all(K.logical_and(x >= -self.tolerance, x <= 1.0 + self.tolerance))
+        return check_all(x, inside, f"{self.name}: images must be floats in [0, 1] (divide uint8 images by 255); this "
+                                    "batch holds values from {} to {}", [K.min(x), K.max(x)])
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -231,3 +227,10 @@ class ImageRange(keras.layers.Layer):
         config = super().get_config()
         config.update(tolerance=self.tolerance)
         return config
+
+
+if TF_KERAS:
+    PCAProjection = tf_keras_layer(PCAProjectionBody, plain=True)
+    MinMaxScaling = tf_keras_layer(MinMaxScalingBody, plain=True)
+    PadFeatures = tf_keras_layer(PadFeaturesBody, plain=True)
+    ImageRange = tf_keras_layer(ImageRangeBody, plain=True)

@@ -1,7 +1,9 @@
 """Model builders, one module per architecture family, and the MODELS registry.
 
 Every builder has the signature ``build_<name>(input_shape, num_classes, **hyperparameters)``
-and returns an uncompiled tf_keras model with a stable name.
+and returns an uncompiled model with a stable name: a tf_keras model where hybridkeras runs on Keras 2,
+a Keras 3 model (on Keras 3's backend, its quantum layers on the state-vector engine) where it runs on
+Keras 3 (`hybridkeras._stack`).
 """
 import inspect
 

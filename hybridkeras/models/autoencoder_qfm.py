@@ -17,13 +17,16 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from keras import ops as K
 
-from hybridkeras._compat import keras
+from hybridkeras._stack import active_keras
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers import MinMaxScaling, PadFeatures, PCAProjection, QuantumFeatureMap
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
 from hybridkeras.models.common import batch_norm, check_input_shape, image_check
+
+keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 REDUCTIONS = ("pca", "groups")
 
@@ -34,7 +37,7 @@ def build_encoder(input_shape=(28, 28, 1), *, latent_dim: int = 64, hidden_units
     shape = check_input_shape(input_shape)
     return keras.Sequential(
         [
-            keras.layers.InputLayer(input_shape=shape),
+            keras.Input(shape),
             image_check(),
             keras.layers.Flatten(),
             keras.layers.Dense(check_positive_int("hidden_units", hidden_units), activation="relu"),
@@ -49,7 +52,7 @@ def build_decoder(output_shape=(28, 28, 1), *, latent_dim: int = 64, hidden_unit
     shape = check_input_shape(output_shape)
     return keras.Sequential(
         [
-            keras.layers.InputLayer(input_shape=(latent_dim,)),
+            keras.Input((latent_dim,)),
             keras.layers.Dense(hidden_units, activation="relu"),
             keras.layers.Dense(int(np.prod(shape)), activation="sigmoid"),
             keras.layers.Reshape(shape),
@@ -72,7 +75,7 @@ def build_head(input_dim: int, num_classes: int, *, units: Sequence[int] = (256,
     check_positive_int("num_classes", num_classes)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
-    layers = [keras.layers.InputLayer(input_shape=(input_dim,))]
+    layers = [keras.Input((input_dim,))]
     for i, width in enumerate(units):
         layers += [
             keras.layers.Dense(check_positive_int("units", width), activation="relu", name=f"dense_{i}"),
@@ -109,7 +112,7 @@ def build_quantum_front(
     else:
         prepare = [MinMaxScaling(name="scale"), PadFeatures(qubits, name="pad")]
     return keras.Sequential(
-        [keras.layers.InputLayer(input_shape=(latent_dim,))]
+        [keras.Input((latent_dim,))]
         + prepare
         + [QuantumFeatureMap(qubits, readout=readout, repetitions=repetitions, backend=backend, name="feature_map")],
         name="quantum_front",
@@ -124,7 +127,7 @@ def adapt_front(front: keras.Model, codes: np.ndarray) -> keras.Model:
             break
         if hasattr(layer, "adapt"):
             layer.adapt(x)
-        x = layer(x).numpy()
+        x = K.convert_to_numpy(layer(x))
     return front
 
 

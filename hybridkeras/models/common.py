@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridkeras._compat import keras
+from hybridkeras._stack import KERAS_VERSION, active_keras
 from hybridkeras.layers import ImageRange, SigmoidPairLogits
 from hybridkeras.layers._validation import check_positive_int
+
+keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 
 # The settings of how a model's circuits are simulated: builders of quantum models take them and
@@ -44,10 +46,13 @@ def check_classes(num_classes) -> int:
 def batch_norm(**kwargs):
     """A BatchNormalization layer, synchronised across replicas when it is built under a
     `tf.distribute` strategy with several (a step on a global batch is then one process's step on
-    it); an ordinary, fused one otherwise."""
-    from hybridkeras._compat import keras, tf
+    it); an ordinary, fused one otherwise. (Keras 3 on JAX or PyTorch: an ordinary one; JAX's
+    `keras.distribution` computes the statistics of the global batch by itself.)"""
+    replicas = 1
+    if KERAS_VERSION == 2 or keras.config.backend() == "tensorflow":
+        from hybridkeras._stack import tf
 
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return keras.layers.BatchNormalization(**kwargs, **({"synchronized": True} if replicas > 1 else {}))
 
 
@@ -77,10 +82,12 @@ def compile_for(model, *, learning_rate: float = 1e-3, loss=None, jit_compile: b
 
     ``loss`` None: sparse categorical cross-entropy, on logits when `outputs_logits` says the
     model outputs them, else on probabilities. ``jit_compile``: compile the whole train step
-    with XLA (Keras' option; TFQ's ops cannot be compiled).
+    with XLA (Keras' option; TFQ's ops cannot be compiled); False leaves Keras' default (tf_keras:
+    no XLA; Keras 3: 'auto', which compiles the step with XLA where every layer supports it, as
+    JAX needs to be fast).
     """
     if loss is None:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(model))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"],
-                  jit_compile=True if jit_compile else None)  # None: Keras' own default, as before
+                  jit_compile=True if jit_compile else (None if KERAS_VERSION == 2 else "auto"))
     return model

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hybridkeras._compat import keras
+from hybridkeras._stack import active_keras
 from hybridkeras.layers import ClassProbabilities, EncodedPQC, LogitAverage, SigmoidPairLogits
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
 from hybridkeras.models.common import check_classes, check_image_shape, image_check
+
+keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 HEADS = ("slice", "dense")
 ENSEMBLE_AVERAGES = ("probabilities", "logits")
@@ -96,8 +98,8 @@ def build_ensemble(members: Sequence["keras.Model"], *, average: str = "probabil
     check_choice("average", average, ENSEMBLE_AVERAGES)
     if len(members) < 2:
         raise ValueError(f"`members` must hold at least two models. Received: {len(members)}")
-    shapes = {tuple(m.input_shape[1:]) for m in members}
-    outputs = {tuple(m.output_shape[1:]) for m in members}
+    shapes = {tuple(m.inputs[0].shape[1:]) for m in members}
+    outputs = {tuple(m.outputs[0].shape[1:]) for m in members}
     if len(shapes) != 1 or len(outputs) != 1:
         raise ValueError(
             f"Ensemble members must share input and output shapes. Received inputs {sorted(shapes)}, "
