@@ -309,3 +309,50 @@ def test_every_builder_builds_trains_and_reloads_on_keras3(tmp_path, backend):
     from hybridkeras.models import MODELS
 
     _families(tmp_path, backend, tuple(MODELS))
+
+
+DISTIL = """
+import json, sys, numpy as np, keras
+import hybridkeras as hk
+from hybridkeras.training import Distiller
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+x = rng.uniform(0, 1, (64, 4)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 1).astype("int32") + (x[:, 2] > 0.7).astype("int32")
+teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+student = keras.Sequential([keras.Input((4,)), hk.layers.ParallelPQC(1, 4, depth=1), keras.layers.Dense(3, activation="softmax")])
+distiller = Distiller(student, teacher, temperature=3.0, alpha=0.9)
+distiller.compile(optimizer=keras.optimizers.Adam(0.05), metrics=["accuracy"])
+first = distiller.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+t_out = np.asarray(teacher.predict(x, verbose=0)); s_out = np.asarray(student.predict(x, verbose=0))
+def soft(p):
+    z = np.log(np.clip(p, 1e-7, 1.0)) / 3.0
+    e = np.exp(z - z.max(axis=1, keepdims=True)); return e / e.sum(axis=1, keepdims=True)
+ce = -np.log(np.clip(s_out[np.arange(64), y], 1e-7, 1.0))
+kl = np.sum(soft(t_out) * np.log(np.clip(soft(t_out), 1e-7, 1) / np.clip(soft(s_out), 1e-7, 1)), axis=1)
+cached = distiller.evaluate(x, (y, t_out), batch_size=64, verbose=0, return_dict=True)
+teacher_before = [w.copy() for w in teacher.get_weights()]
+history = distiller.fit(x, y, epochs=8, batch_size=16, verbose=0)
+print(json.dumps({"first": first, "cached": cached, "expected": float(np.mean(0.1 * ce + 0.9 * 9 * kl)),
+                  "ce": float(ce.mean()), "kl": float(kl.mean()), "history": history.history,
+                  "teacher_unchanged": all(np.array_equal(a, b) for a, b in zip(teacher_before, teacher.get_weights()))}))
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_distiller_distils_on_keras3(backend):
+    """The Keras 3 Distiller (compute_loss / compute_metrics, Keras' own steps) on each backend: its loss equals
+    (1 − λ)·CE + λ·T²·KL computed by hand, cached teacher outputs give the same loss, fit lowers it into a
+    quantum student and reports both terms and the accuracy, and the teacher does not train."""
+    import json
+
+    done = _run([], backend, code=DISTIL, HYBRIDKERAS_KERAS="3")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(out["first"]["loss"], out["expected"], rtol=1e-4)
+    np.testing.assert_allclose(out["first"]["student_loss"], out["ce"], rtol=1e-4)
+    np.testing.assert_allclose(out["first"]["distillation_loss"], out["kl"], rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(out["cached"]["loss"], out["first"]["loss"], rtol=1e-5)
+    history = out["history"]
+    assert {"loss", "student_loss", "distillation_loss", "accuracy"} <= set(history)
+    assert history["loss"][-1] < history["loss"][0] and out["teacher_unchanged"]

@@ -62,11 +62,15 @@ def test_keras3_import_loads_neither_tf_keras_nor_tfq_nor_tensorflow_on_jax():
 def test_keras2_only_parts_say_what_to_install_and_how_to_choose():
     done = _python("""
         import hybridkeras as hk
-        for name in ('training', 'tuning', 'viz'):
+        for name in ('tuning', 'viz'):
             try:
                 getattr(hk, name)
             except hk.StackError as exc:
                 print('REFUSED', name, exc)
+        try:
+            hk.training.run_experiment
+        except hk.StackError as exc:
+            print('REFUSED', 'training.run_experiment', exc)
         try:
             hk.layers.ParallelPQC(2, 3, backend='tfq')
         except ValueError as exc:

@@ -15,21 +15,31 @@ mode, so its outputs on a fixed dataset never change: pass ``y=(labels, teacher_
 to use outputs computed once (``distill(..., cache_teacher=True)`` does it) instead of
 running a large teacher at every step. ``train_step`` reports ``loss``, ``student_loss`` (the CE term) and
 ``distillation_loss`` (the KL term, before weighting) plus the compiled metrics.
+
+On Keras 3 (TensorFlow, JAX, PyTorch) the Distiller overrides `compute_loss` and `compute_metrics`,
+as keras-io's distillation example does, and Keras' own `train_step` runs it; on tf_keras it has
+its own ``train_step`` (each replica's share of a `tf.distribute` global batch weighted right).
 """
 from __future__ import annotations
 
 import math
 
-from hybridkeras._compat import keras, tf
+from keras import ops as K
+
+from hybridkeras._stack import KERAS_VERSION, active_keras
+
+keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 OUTPUTS = ("probabilities", "logits")
 _EPS = 1e-7
 
 
 def _logits(values, kind: str):
+    """Logits from a model's outputs (probabilities are taken as log p); in `keras.ops`, which run on tf_keras's
+    TensorFlow tensors as on every Keras 3 backend."""
     if kind == "logits":
         return values
-    return tf.math.log(tf.clip_by_value(values, _EPS, 1.0))
+    return K.log(K.clip(values, _EPS, 1.0))
 
 
 class Distiller(keras.Model):
@@ -61,8 +71,9 @@ class Distiller(keras.Model):
         super().__init__(**kwargs)
         if not isinstance(student, keras.Model) or not isinstance(teacher, keras.Model):
             raise TypeError(
-                "`student` and `teacher` must be tf_keras models (build them with hybridkeras or load them with "
-                f"hybridkeras.load_model). Received: student={type(student).__name__}, teacher={type(teacher).__name__}"
+                f"`student` and `teacher` must be {'tf_keras' if KERAS_VERSION == 2 else 'Keras 3'} models (build them "
+                "with hybridkeras or load them with hybridkeras.load_model). Received: "
+                f"student={type(student).__name__}, teacher={type(teacher).__name__}"
             )
         if not float(temperature) > 0:
             raise ValueError(f"`temperature` must be positive. Received: temperature={temperature!r}")
@@ -74,17 +85,15 @@ class Distiller(keras.Model):
         for name, value in (("ce_weight", ce_weight), ("kd_weight", kd_weight)):
             if value is not None and not (float(value) >= 0 and math.isfinite(float(value))):
                 raise ValueError(f"`{name}` must be a finite number ≥ 0 or None. Received: {name}={value!r}")
-        s_out, t_out = student.output_shape[-1], teacher.output_shape[-1]
+        s_out, t_out = student.outputs[0].shape[-1], teacher.outputs[0].shape[-1]
         if s_out < t_out:
             raise ValueError(
                 f"The teacher predicts {t_out} classes and the student has {s_out} outputs; the student needs at "
                 "least as many (it is distilled on its first outputs)"
             )
-        if tuple(student.input_shape[1:]) != tuple(teacher.input_shape[1:]):
-            raise ValueError(
-                f"The teacher's input shape {teacher.input_shape[1:]} differs from the student's "
-                f"{student.input_shape[1:]}"
-            )
+        student_in, teacher_in = tuple(student.inputs[0].shape[1:]), tuple(teacher.inputs[0].shape[1:])
+        if student_in != teacher_in:
+            raise ValueError(f"The teacher's input shape {teacher_in} differs from the student's {student_in}")
         self.student = student
         self.teacher = teacher
         self.teacher.trainable = False
@@ -95,19 +104,21 @@ class Distiller(keras.Model):
         self.ce_weight = 1.0 - self.alpha if ce_weight is None else float(ce_weight)
         self.kd_weight = self.alpha if kd_weight is None else float(kd_weight)
         self.classes = int(t_out)  # the student's outputs the KD term sees
-        # per-example losses, averaged over the global batch in `_loss_terms`: under a tf.distribute strategy
-        # each replica's share of the gradient is then right (Keras' automatic reduction is refused there)
-        none = keras.losses.Reduction.NONE
+        # per-example losses, averaged over the global batch: under a tf.distribute strategy each replica's share of
+        # the gradient is then right (tf_keras' automatic reduction is refused there)
+        none = keras.losses.Reduction.NONE if KERAS_VERSION == 2 else None
         self._student_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=student_outputs == "logits",
                                                                         reduction=none)
         self._kl = keras.losses.KLDivergence(reduction=none)
-        self._trackers = {
-            name: keras.metrics.Mean(name=name) for name in ("loss", "student_loss", "distillation_loss")
-        }
+        # Keras 3 tracks the total loss itself ("loss") and finds these two as the model's own metrics
+        names = ("loss", "student_loss", "distillation_loss") if KERAS_VERSION == 2 else ("student_loss",
+                                                                                           "distillation_loss")
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
-    @property
-    def metrics(self):
-        return list(self._trackers.values()) + super().metrics
+    if KERAS_VERSION == 2:
+        @property
+        def metrics(self):
+            return list(self._trackers.values()) + super().metrics
 
     def call(self, inputs, training=False):
         return self.student(inputs, training=training)
@@ -116,17 +127,44 @@ class Distiller(keras.Model):
         """Per-example (total, CE, KL) of a batch (of one replica's share of it)."""
         student_loss = self._student_loss(y, student_out)
         t = self.temperature
-        soft_teacher = tf.nn.softmax(_logits(teacher_out, self.teacher_outputs) / t, axis=-1)
-        soft_student = tf.nn.softmax(_logits(student_out[..., : self.classes], self.student_outputs) / t, axis=-1)
+        soft_teacher = K.softmax(_logits(teacher_out, self.teacher_outputs) / t, axis=-1)
+        soft_student = K.softmax(_logits(student_out[..., : self.classes], self.student_outputs) / t, axis=-1)
         distillation_loss = self._kl(soft_teacher, soft_student)
         total = self.ce_weight * student_loss + self.kd_weight * t**2 * distillation_loss
         return total, student_loss, distillation_loss
 
+    def _probabilities(self, predictions):
+        return K.softmax(predictions) if self.student_outputs == "logits" else predictions
+
+    if KERAS_VERSION == 3:
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            """The mean of the distillation loss over the batch, plus the student's regularization losses (Keras 3's
+            `train_step` and `test_step` call it; ``y`` may be (labels, teacher outputs))."""
+            labels, teacher_out = self._labels(y), self._teacher_out(x, y)
+            total, student_loss, distillation_loss = self._loss_terms(labels, y_pred, teacher_out)
+            self._trackers["student_loss"].update_state(student_loss)
+            self._trackers["distillation_loss"].update_state(distillation_loss)
+            loss = K.mean(total)
+            if self.losses:
+                loss = loss + K.sum(K.stack([K.cast(term, loss.dtype) for term in self.losses]))
+            return loss
+
+        def compute_metrics(self, x, y, y_pred, sample_weight=None):
+            return super().compute_metrics(x, self._labels(y), self._probabilities(y_pred), sample_weight)
+
+        @staticmethod
+        def _labels(y):
+            return y[0] if isinstance(y, (tuple, list)) else y
+
+        def _teacher_out(self, x, y):
+            if isinstance(y, (tuple, list)):
+                return y[1]
+            return K.stop_gradient(self.teacher(x, training=False))
+
     def _record(self, y, predictions, values):
         for tracker, value in zip(self._trackers.values(), values):
             tracker.update_state(value)  # per-example values: the mean over every replica's examples
-        probabilities = tf.nn.softmax(predictions) if self.student_outputs == "logits" else predictions
-        self.compiled_metrics.update_state(y, probabilities)
+        self.compiled_metrics.update_state(y, self._probabilities(predictions))
         return {m.name: m.result() for m in self.metrics}
 
     def _unpack(self, data):
@@ -136,7 +174,9 @@ class Distiller(keras.Model):
             return x, y[0], y[1]
         return x, y, self.teacher(x, training=False)
 
-    def train_step(self, data):
+    def _tf_keras_train_step(self, data):
+        from hybridkeras._compat import tf
+
         x, y, teacher_out = self._unpack(data)
         with tf.GradientTape() as tape:
             student_out = self.student(x, training=True)
@@ -148,10 +188,14 @@ class Distiller(keras.Model):
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return self._record(y, student_out, values)
 
-    def test_step(self, data):
+    def _tf_keras_test_step(self, data):
         x, y, teacher_out = self._unpack(data)
         student_out = self.student(x, training=False)
         return self._record(y, student_out, self._loss_terms(y, student_out, teacher_out))
+
+    if KERAS_VERSION == 2:  # Keras 3's own steps (whose signature differs per backend) run compute_loss instead
+        train_step = _tf_keras_train_step
+        test_step = _tf_keras_test_step
 
     def get_config(self):
         return {"temperature": self.temperature, "alpha": self.alpha, "teacher_outputs": self.teacher_outputs,
