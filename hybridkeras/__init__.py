@@ -8,7 +8,8 @@ It runs on one of two Kerases per process (`hybridkeras._stack`; ``HYBRIDKERAS_K
 * Keras 3 — on TensorFlow, JAX or PyTorch (``KERAS_BACKEND``), without TFQ, on today's Python:
   ``hybridkeras.keras`` is Keras 3, `hybridkeras.layers` holds the quantum layers on the
   state-vector engine, `hybridkeras.models` builds every family (as Keras 3 models), the
-  `training.Distiller` distils into them, and `save_model`/`load_model` write and read `.keras` folders.
+  `training.Distiller` distils into them, `viz` plots and explains them (Grad-CAM), and
+  `save_model`/`load_model` write and read `.keras` folders.
 """
 from hybridkeras._stack import KERAS_VERSION, StackError, require_keras2
 
@@ -24,16 +25,16 @@ if KERAS_VERSION == 2:
     _KERAS2_ONLY = ()
 else:
     import keras
-    from hybridkeras import circuits, data, engines, layers, models, training  # noqa: E402
+    from hybridkeras import circuits, data, engines, layers, models, training, viz  # noqa: E402
     from hybridkeras.io import load_model, save_model  # noqa: E402
     from hybridkeras.layers._backend import get_backend, set_backend  # noqa: E402
 
-    _KERAS2_ONLY = ("tuning", "viz", "cli")
+    _KERAS2_ONLY = ("tuning", "cli")
 
 __all__ = [
     "KERAS_VERSION", "StackError", "circuits", "data", "engines", "get_backend", "keras", "layers", "load_model",
-    "models", "save_model", "set_backend", "training",
-    *(() if KERAS_VERSION == 3 else ("tuning", "viz")),
+    "models", "save_model", "set_backend", "training", "viz",
+    *(() if KERAS_VERSION == 3 else ("tuning",)),
     "__version__",
 ]
 

@@ -356,3 +356,66 @@ def test_the_distiller_distils_on_keras3(backend):
     history = out["history"]
     assert {"loss", "student_loss", "distillation_loss", "accuracy"} <= set(history)
     assert history["loss"][-1] < history["loss"][0] and out["teacher_unchanged"]
+
+
+GRAD_CAM = """
+import json, sys, numpy as np, keras
+import hybridkeras as hk
+from hybridkeras.models import build_lcqhnn
+from hybridkeras.viz import GradCAM, grad_cam
+keras.utils.set_random_seed(0)
+model = build_lcqhnn((16, 16, 1), 2, filters=(4, 6), hidden_units=32)
+weights = np.load(sys.argv[1], allow_pickle=False) if len(sys.argv) > 2 else None
+if weights is not None:
+    model.set_weights([weights[f"w{i}"] for i in range(len(weights.files))])
+else:
+    np.savez(sys.argv[1], **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+images = np.random.default_rng(1).uniform(0, 1, (3, 16, 16, 1)).astype("float32")
+cam = GradCAM(model)
+activations, grads, index = cam.gradients(images, class_index=1)
+# central differences of the class-1 logit
+# the three largest activations of image 0 (each the maximum of its pooling window, away from ReLU's and the
+# pooling's kinks, where a central difference would halve the slope)
+top = np.argsort(activations[0].ravel())[-3:]
+picks, eps, numeric = [(0, *np.unravel_index(i, activations.shape[1:])) for i in top], 1e-3, []
+for pick in picks:
+    up, down = activations.copy(), activations.copy()
+    up[pick] += eps
+    down[pick] -= eps
+    f = lambda a: float(keras.ops.convert_to_numpy(cam.scores(keras.ops.convert_to_tensor(a)))[0, 1])
+    numeric.append((f(up) - f(down)) / (2 * eps))
+try:
+    inputs = keras.Input((16, 16, 1)); conv = keras.layers.Conv2D(2, 3, padding="same")(inputs)
+    skip = keras.layers.Add()([conv, keras.layers.Conv2D(2, 3, padding="same")(conv)])
+    GradCAM(keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(skip))))(images)
+    refused = ""
+except ValueError as exc:
+    refused = str(exc)
+print(json.dumps({"heatmaps": [grad_cam(model, images, class_index=c).tolist() for c in (0, 1)],
+                  "layer": cam.layer_name,
+                  "grads": [float(grads[p]) for p in picks], "numeric": numeric, "refused": refused}))
+"""
+
+
+def test_grad_cam_on_keras3_matches_finite_differences_and_the_backends_agree(tmp_path):
+    """Grad-CAM through LCQHNN's quantum block on each Keras 3 backend (one gradient helper per backend): the class
+    score's gradients equal central differences, the heat maps agree across backends (same weights), and a model
+    that is not a chain is refused."""
+    import json
+
+    weights = tmp_path / "weights.npz"
+    results = {}
+    for i, backend in enumerate(BACKENDS):
+        done = _run([], backend, code=GRAD_CAM.replace("sys.argv[1]", repr(str(weights))).replace(
+            "len(sys.argv) > 2", repr(i > 0)), HYBRIDKERAS_KERAS="3")
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[backend] = out = json.loads(done.stdout.strip().splitlines()[-1])
+        np.testing.assert_allclose(out["grads"], out["numeric"], rtol=2e-2, atol=2e-4, err_msg=backend)
+        assert "chain model" in out["refused"], backend
+        heatmaps = np.array(out["heatmaps"])  # (class, image, H, W), each map normalised to a maximum of 1 (or all 0)
+        peaks = heatmaps.reshape(6, -1).max(axis=1)
+        assert heatmaps.shape == (2, 3, 16, 16) and heatmaps.min() >= 0
+        assert np.all(np.isclose(peaks, 1.0) | (peaks == 0)) and peaks.sum() >= 1, peaks
+    first = np.array(results[BACKENDS[0]]["heatmaps"])
+    for backend in BACKENDS[1:]:
+        np.testing.assert_allclose(np.array(results[backend]["heatmaps"]), first, atol=1e-4, err_msg=backend)

@@ -258,6 +258,30 @@ def _report_unless(*values, message: str):
     raise ValueError(message.format(*(float(v) for v in values)))
 
 
+def gradient(fn, x):
+    """d fn(x) / d x for a scalar-valued ``fn``, by the backend's own autodiff: a `tf.GradientTape` (tf_keras's
+    tensors too), `jax.grad`, or `torch.autograd.grad`. The one place that differentiates outside a training step
+    (Grad-CAM)."""
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = fn(x)
+        return tape.gradient(value, x)
+    if name == "jax":
+        import jax
+
+        return jax.grad(fn)(x)
+    import torch
+
+    x = torch.as_tensor(K.convert_to_numpy(x)).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(fn(x), x)
+    return grad
+
+
 def fresh_seed() -> int:
     """A seed from the operating system's entropy: draws from no global stream (NumPy's, Python's or Keras'), so a
     layer that takes it never shifts a user's own seeded shuffling; reproducible shots then need an explicit seed."""

@@ -1,8 +1,9 @@
 """Grad-CAM (Selvaraju et al. 2017) through hybrid models, and its overlay plots.
 
 The class score's gradient with respect to the last convolution layer's activations is
-taken by TensorFlow autodiff through every layer after it, quantum layers included (TFQ's
-adjoint or parameter-shift differentiator supplies their input gradients). The score is the
+taken by the backend's autodiff (`engines.ops.gradient`: TensorFlow, JAX or PyTorch) through every
+layer after it, quantum layers included (the engine differentiates exactly; on TFQ its
+differentiator supplies the input gradients). The score is the
 class logit: the input of the final softmax (recomputed from a ``Dense(..., activation=
 'softmax')`` classifier's kernel and bias), or the model output if there is no softmax.
 """
@@ -10,38 +11,49 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridkeras._compat import keras, tf
+from keras import ops as K
+
+from hybridkeras._stack import active_keras
+from hybridkeras.engines.ops import gradient
+
+keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 
-def _flatten_chain(model) -> list:
-    """The model's layers in order, nested chain sub-models expanded; raises if it is not a chain."""
+def _flatten(model) -> list:
+    """The model's layers in order, nested sub-models expanded, input layers left out."""
     layers = []
-    previous = None
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
-            previous = layer.inbound_nodes[-1].outputs
             continue
-        if not isinstance(model, keras.Sequential):
-            node = layer.inbound_nodes[-1]
-            inputs = node.input_tensors
-            if isinstance(inputs, (list, tuple)) or previous is None or inputs is not _single(previous):
-                raise ValueError(
-                    f"Grad-CAM needs a chain model (each layer feeding the next, as Sequential models and the "
-                    f"hybridkeras classifiers are); layer {layer.name!r} of model {model.name!r} breaks the chain"
-                )
-            previous = node.outputs
-        layers.extend(_flatten_chain(layer) if isinstance(layer, keras.Model) else [layer])
+        layers.extend(_flatten(layer) if isinstance(layer, keras.Model) else [layer])
     return layers
 
 
-def _single(tensors):
-    return tensors[0] if isinstance(tensors, (list, tuple)) and len(tensors) == 1 else tensors
+def _check_chain(model, layers, probe) -> None:
+    """Raises unless running ``layers`` one after another on ``probe`` gives the model's own output: Grad-CAM splits
+    the model at a layer, which is only the model when its layers form a chain."""
+    chain_error = ValueError(
+        f"Grad-CAM needs a chain model (each layer feeding the next, as Sequential models and the hybridkeras "
+        f"classifiers are); the layers of model {model.name!r} do not form one")
+    x = probe
+    try:
+        for layer in layers:
+            x = layer(x, training=False)
+    except Exception as exc:  # a layer that takes several inputs, or another's output
+        raise chain_error from exc
+    if tuple(x.shape) != tuple(model(probe, training=False).shape) or not np.allclose(
+            K.convert_to_numpy(x), K.convert_to_numpy(model(probe, training=False)), atol=1e-5):
+        raise chain_error
 
 
 def _is_conv(layer) -> bool:
-    return isinstance(layer, keras.layers.Conv2D) or (
-        len(getattr(layer, "output_shape", ()) or ()) == 4 and "conv" in type(layer).__name__.lower()
-    )
+    if isinstance(layer, keras.layers.Conv2D):
+        return True
+    try:
+        rank = len(layer.output.shape)
+    except (AttributeError, ValueError):
+        return False
+    return rank == 4 and "conv" in type(layer).__name__.lower()
 
 
 class GradCAM:
@@ -59,7 +71,9 @@ class GradCAM:
 
     def __init__(self, model, layer_name: str | None = None):
         self.model = model
-        layers = _flatten_chain(model)
+        layers = _flatten(model)
+        self._layers = layers
+        self._checked = False
         convs = [i for i, layer in enumerate(layers) if _is_conv(layer)]
         if layer_name is None:
             if not convs:
@@ -82,7 +96,10 @@ class GradCAM:
 
     def activations(self, images):
         """The chosen layer's activations for ``images``."""
-        x = tf.convert_to_tensor(images, tf.float32)
+        x = K.convert_to_tensor(np.asarray(images, np.float32))
+        if not self._checked:
+            _check_chain(self.model, self._layers, x[:1])
+            self._checked = True
         for layer in self._front:
             x = layer(x, training=False)
         return x
@@ -95,24 +112,26 @@ class GradCAM:
             x = layer(x, training=False)
         if self._dense_softmax:
             last = self._back[-1]
-            x = tf.matmul(x, last.kernel)
+            x = K.matmul(x, last.kernel)
             if last.use_bias:
                 x = x + last.bias
         return x
 
     def gradients(self, images, class_index=None):
-        """(activations, d score_c / d activations, class indices) for every image."""
+        """(activations, d score_c / d activations, class indices) for every image (the backend's autodiff,
+        `engines.ops.gradient`; rows are independent in inference mode, so the sum's gradient is each row's)."""
         activations = self.activations(images)
-        with tf.GradientTape() as tape:
-            tape.watch(activations)
-            scores = self.scores(activations)
-            if class_index is None:
-                index = tf.argmax(scores, axis=-1, output_type=tf.int32)
-            else:
-                index = tf.broadcast_to(tf.constant(class_index, tf.int32), tf.shape(scores)[:1])
-            chosen = tf.gather(scores, index, axis=1, batch_dims=1)
-        grads = tape.gradient(chosen, activations)
-        return activations.numpy(), grads.numpy(), index.numpy()
+        if class_index is None:
+            index = np.argmax(K.convert_to_numpy(self.scores(activations)), axis=-1).astype(np.int32)
+        else:
+            index = np.broadcast_to(np.asarray(class_index, np.int32), (int(activations.shape[0]),)).copy()
+        picks = K.convert_to_tensor(index[:, None])
+
+        def chosen(a):
+            return K.sum(K.take_along_axis(self.scores(a), K.cast(picks, "int32"), axis=1))
+
+        grads = gradient(chosen, activations)
+        return K.convert_to_numpy(activations), K.convert_to_numpy(grads), index
 
     def __call__(self, images, class_index=None, *, normalize: bool = True) -> np.ndarray:
         """Heat maps (N, H, W) at the input resolution for ``class_index`` (default: the predicted class).
@@ -128,7 +147,8 @@ class GradCAM:
         activations, grads, _ = self.gradients(images, class_index)
         weights = grads.mean(axis=(1, 2), keepdims=True)
         cam = np.maximum((weights * activations).sum(axis=-1), 0.0)
-        cam = tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear").numpy()[..., 0]
+        cam = K.convert_to_numpy(K.image.resize(cam[..., None], images.shape[1:3], interpolation="bilinear",
+                                                antialias=False))[..., 0]
         if normalize:
             peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
             cam = np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
