@@ -419,3 +419,57 @@ def test_grad_cam_on_keras3_matches_finite_differences_and_the_backends_agree(tm
     first = np.array(results[BACKENDS[0]]["heatmaps"])
     for backend in BACKENDS[1:]:
         np.testing.assert_allclose(np.array(results[backend]["heatmaps"]), first, atol=1e-4, err_msg=backend)
+
+
+CALLBACKS = """
+import json, sys, numpy as np, keras
+from pathlib import Path
+import hybridkeras as hk
+from hybridkeras.models import build_lcqhnn, compile_for
+from hybridkeras.training import EpochRecorder, GradCAMSnapshots, make_callbacks
+keras.utils.set_random_seed(0)
+folder = Path(sys.argv[1])
+rng = np.random.default_rng(0)
+x = rng.uniform(0, 1, (32, 16, 16, 1)).astype("float32")
+y = (x[:, :8].mean(axis=(1, 2, 3)) > x[:, 8:].mean(axis=(1, 2, 3))).astype("int32")
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("stopped after epoch 2")
+
+def run(extra):
+    keras.utils.set_random_seed(0)
+    model = compile_for(build_lcqhnn((16, 16, 1), 2, filters=(2, 3), hidden_units=16), learning_rate=0.01)
+    recorder = EpochRecorder(folder / "history.json")
+    snapshots = GradCAMSnapshots(x[:2], epochs=(0, 4), output_dir=folder / "cam")
+    callbacks = [recorder, snapshots] + make_callbacks(lr_schedule="step", initial_lr=0.01, lr_factor=0.5,
+                                                       step_every=2, backup_dir=folder / "backup") + extra
+    try:
+        history = model.fit(x, y, epochs=4, batch_size=16, callbacks=callbacks, verbose=0)
+    except KeyboardInterrupt:
+        return None, None, recorder, snapshots
+    return model, history, recorder, snapshots
+
+first = run([Interrupt()])
+model, history, recorder, snapshots = run([])
+print(json.dumps({"epochs_run_on_resume": len(history.history["loss"]), "recorded": sorted(recorder.epochs),
+                  "lr": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+                  "snapshots": sorted(snapshots.snapshots), "png": (folder / "cam" / "gradcam.png").is_file(),
+                  "finite": bool(all(np.isfinite(v["loss"]) for v in recorder.epochs.values()))}))
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_callbacks_on_keras3_resume_schedule_record_and_snapshot(tmp_path, backend):
+    """The training callbacks on each Keras 3 backend: a fit interrupted after epoch 2 resumes from its backup
+    (running only epochs 3-4), the step schedule halves the learning rate every 2 epochs, `EpochRecorder` keeps
+    every epoch across the interruption, `GradCAMSnapshots` keeps the untrained and the last epoch's maps."""
+    import json
+
+    done = _run([], backend, code=CALLBACKS.replace("sys.argv[1]", repr(str(tmp_path))), HYBRIDKERAS_KERAS="3")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["epochs_run_on_resume"] == 2 and out["recorded"] == [1, 2, 3, 4] and out["finite"]
+    assert np.isclose(out["lr"], 0.01 * 0.5 ** 1)  # epoch 4 (index 3): 0.01 · 0.5^(3 // 2)
+    assert out["snapshots"] == [0, 4] and out["png"]

@@ -1,13 +1,15 @@
 """Training: callbacks, named configs, the autoencoder + feature-map pipeline, the experiment runner.
 
-Where hybridkeras runs on Keras 3 only the `Distiller` is here yet; the rest names the Keras 2 set-up it needs.
+Where hybridkeras runs on Keras 3 the `Distiller` and the callbacks are here; the rest (pipelines, runners, configs)
+names the Keras 2 set-up it needs.
 """
 from hybridkeras._stack import KERAS_VERSION, require_keras2
 
 if KERAS_VERSION == 3:
+    from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, step_schedule
     from hybridkeras.training.distiller import Distiller
 
-    __all__ = ["Distiller"]
+    __all__ = ["Distiller", "EpochRecorder", "GradCAMSnapshots", "make_callbacks", "step_schedule"]
 
     def __getattr__(name):
         if name.startswith("__"):

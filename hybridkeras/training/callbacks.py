@@ -1,4 +1,5 @@
-"""Callbacks: learning-rate schedules, early stopping, resumable checkpoints, TensorBoard, Grad-CAM snapshots."""
+"""Callbacks: learning-rate schedules, early stopping, resumable checkpoints, TensorBoard, Grad-CAM snapshots,
+per-epoch records — on tf_keras and on Keras 3 (every backend)."""
 from __future__ import annotations
 
 import json
@@ -8,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridkeras._compat import keras
+from hybridkeras._stack import active_keras
 from hybridkeras.io import write_json_atomic
+
+keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 LR_SCHEDULES = (None, "plateau", "step")
 
