@@ -524,6 +524,15 @@ print(json.dumps(np.asarray(model.predict(arrays if len(arrays) > 1 else arrays[
 """
 
 
+def _reloaded_predictions(path, inputs):
+    """The predictions of the model saved at ``path`` on the arrays saved in ``inputs`` (.npz), reloaded with
+    safe_mode=True in a fresh process on this Keras backend."""
+    done = subprocess.run([sys.executable, "-c", RELOAD, str(path), str(inputs)], cwd=ROOT,
+                          env=dict(os.environ, KERAS_BACKEND=BACKEND), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def test_functional_model_trains_saves_and_reloads_equal_in_a_fresh_process(tmp_path):
     """The issue's acceptance: Dense → Expectation and ControlledPQC on this backend; .keras; safe_mode reload."""
     keras.utils.set_random_seed(5)
@@ -548,10 +557,7 @@ def test_functional_model_trains_saves_and_reloads_equal_in_a_fresh_process(tmp_
     path = tmp_path / "model.keras"
     model.save(path)
     np.savez(tmp_path / "x.npz", x=x)
-    done = subprocess.run([sys.executable, "-c", RELOAD, str(path), str(tmp_path / "x.npz")], cwd=ROOT,
-                          env=dict(os.environ, KERAS_BACKEND=BACKEND), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, atol=1e-6)
+    np.testing.assert_allclose(_reloaded_predictions(path, tmp_path / "x.npz"), expected, atol=1e-6)
 
 
 def test_every_layer_round_trips_its_config():
@@ -755,11 +761,8 @@ def test_a_functional_model_runs_on_tfq_and_on_the_engine_with_equal_numbers(tmp
     expected = model.predict(x, verbose=0)
     model.save(tmp_path / "tfq.keras")
     np.savez(tmp_path / "x.npz", x=x)
-    done = subprocess.run([sys.executable, "-c", RELOAD, str(tmp_path / "tfq.keras"), str(tmp_path / "x.npz")],
-                          cwd=ROOT, env=dict(os.environ, KERAS_BACKEND=BACKEND), capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, atol=1e-6)
+    reloaded = _reloaded_predictions(tmp_path / "tfq.keras", tmp_path / "x.npz")
+    np.testing.assert_allclose(reloaded, expected, atol=1e-6)
 
 
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="on TensorFlow simulator='tfq' runs where TFQ is installed")
@@ -1028,7 +1031,8 @@ def test_controlled_pqc_learns_with_a_controller(backend, repetitions):
 # ------------------------------------------------------------------------------ the account of TFQ's 100 cases
 # Every case of TFQ 0.7.6's seven layer-test files named at the top (a parameterised test counts once per parameter
 # set, as TFQ runs them), with the test here that re-expresses it, or why it cannot apply on Keras 3.
-TF = "tf: "  # applies on Keras' TensorFlow backend with TFQ installed: string tensors (its parser), custom samplers (its ops)
+# applies on Keras' TensorFlow backend with TFQ installed: string tensors (its parser), custom samplers (its ops)
+TF = "tf: "
 _NOISY = "n/a: a circuit with a depolarising channel (noise is the next work; the engine refuses channels by name)"
 TFQ_CASES = {
     "expectation::instantiate": "test_expectation_instantiates_with_tfqs_values",
@@ -1142,11 +1146,8 @@ def test_circuit_tensors_run_on_tfq_train_and_reload_in_a_fresh_process(tmp_path
     expected = model.predict([circuits, x], verbose=0)
     model.save(tmp_path / "strings.keras")
     np.savez(tmp_path / "x.npz", a=np.array(circuits.numpy().tolist(), dtype=bytes), b=x)  # no pickled objects
-    done = subprocess.run([sys.executable, "-c", RELOAD, str(tmp_path / "strings.keras"), str(tmp_path / "x.npz")],
-                          cwd=ROOT, env=dict(os.environ, KERAS_BACKEND=BACKEND), capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, atol=1e-6)
+    reloaded = _reloaded_predictions(tmp_path / "strings.keras", tmp_path / "x.npz")
+    np.testing.assert_allclose(reloaded, expected, atol=1e-6)
 
 
 @needs_tfq_ops
@@ -1233,7 +1234,8 @@ def test_circuit_tensors_run_on_the_engine_equal_to_cirq_with_gradients():
            [cirq.Y(bits[1]), cirq.Z(bits[0])], [cirq.Z(bits[0]) * cirq.Z(bits[2]), 0.5 * cirq.X(bits[0])]]
     values = np.random.default_rng(3).uniform(0, 2 * np.pi, (4, 2)).astype(np.float32)
     programs = tfq.convert_to_tensor(circuits)
-    expected = np.array([_expect(c, [a, b], row, o, sorted(c.all_qubits())) for c, row, o in zip(circuits, values, ops)])
+    expected = np.array([_expect(c, [a, b], row, o, sorted(c.all_qubits()))
+                         for c, row, o in zip(circuits, values, ops)])
     layer = Expectation()
     for operators in (ops, tfq.convert_to_tensor(ops)):
         out = _np(layer(programs, symbol_names=[a, b], symbol_values=values, operators=operators))
@@ -1398,11 +1400,8 @@ def test_tfqs_string_form_of_pqc_and_addcircuit_trains_saves_and_reloads(simulat
     np.testing.assert_allclose(_np(twin(data.values)), expected[:, :1], atol=1e-5)
     model.save(tmp_path / "strings.keras")
     np.savez(tmp_path / "x.npz", a=np.array(programs.numpy().tolist(), dtype=bytes), b=commands)
-    done = subprocess.run([sys.executable, "-c", RELOAD, str(tmp_path / "strings.keras"), str(tmp_path / "x.npz")],
-                          cwd=ROOT, env=dict(os.environ, KERAS_BACKEND=BACKEND), capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, atol=1e-6)
+    reloaded = _reloaded_predictions(tmp_path / "strings.keras", tmp_path / "x.npz")
+    np.testing.assert_allclose(reloaded, expected, atol=1e-6)
 
 
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="AddCircuit runs on TensorFlow")

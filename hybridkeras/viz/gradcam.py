@@ -41,8 +41,9 @@ def _check_chain(model, layers, probe) -> None:
             x = layer(x, training=False)
     except Exception as exc:  # a layer that takes several inputs, or another's output
         raise chain_error from exc
-    if tuple(x.shape) != tuple(model(probe, training=False).shape) or not np.allclose(
-            K.convert_to_numpy(x), K.convert_to_numpy(model(probe, training=False)), atol=1e-5):
+    expected = model(probe, training=False)
+    if tuple(x.shape) != tuple(expected.shape) or not np.allclose(K.convert_to_numpy(x), K.convert_to_numpy(expected),
+                                                                  atol=1e-5):
         raise chain_error
 
 
