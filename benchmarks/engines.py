@@ -1,9 +1,12 @@
 """Training cost of every hybrid family on the state-vector engine, on TFQ, and of its classical twin.
 
 One process, the same batches for every model of a family: seconds per 1,000 training images
-(Keras `train_on_batch`, batch 64, after a warm-up pass), as the median of interleaved rounds
-(each round trains the engine model, the TFQ model and the classical twin once over the
-batches), and the ratios engine / classical and TFQ / classical. Families and twins:
+(Keras `train_on_batch`, batch 64, after a warm-up pass: Keras' own compiled train step, as
+`fit` runs it), as the median of interleaved rounds (each round trains the engine model, the TFQ
+model where TFQ runs, and the classical twin once over the batches), and the ratios engine /
+classical and TFQ / classical. It runs on tf_keras and on Keras 3 (``HYBRIDKERAS_KERAS=3
+KERAS_BACKEND=jax|tensorflow|torch``); TFQ's column is there where TFQ runs (tf_keras, or Keras 3's
+TensorFlow backend with TFQ installed). Families and twins:
 
 * HQNN-Parallel (4 × 5-qubit PQCs) vs its CNN counterpart (`build_hqnn_parallel_cnn`);
 * HQNN-Quanv (2×2 quantum kernel, 14×14 images) vs CNN4 (`build_cnn4`);
@@ -13,8 +16,8 @@ batches), and the ratios engine / classical and TFQ / classical. Families and tw
 * the 3- and 4-qubit distillation students vs the same front (input check, Flatten,
   Dense(2^n, tanh)) with a Dense softmax in place of the circuit.
 
-Plus the ParallelPQC step alone (4 × 5 qubits, depth 3, batch 64): forward and forward+backward
-ms on each backend.
+Plus, on TensorFlow with TFQ, the ParallelPQC step alone (4 × 5 qubits, depth 3, batch 64): forward and
+forward+backward ms on each simulator.
 
     python benchmarks/engines.py --output benchmarks/results/engines.md
     python benchmarks/engines.py --xla   # the engine models and the twins trained with jit_compile=True
@@ -22,12 +25,13 @@ ms on each backend.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 
 import numpy as np
 
 import hybridkeras as hk
-from hybridkeras._compat import keras, tf
+from hybridkeras._stack import keras_backend
 from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
 from hybridkeras.models import (
@@ -37,7 +41,10 @@ from hybridkeras.models import (
 )
 from hybridkeras.models.common import image_check
 
-from epoch_time import step_ms  # noqa: E402  (same directory)
+keras = hk.keras
+# the simulators this process can run: TFQ where tf_keras runs, or Keras 3 on TensorFlow with TFQ installed
+SIMULATORS = ("statevector", "tfq") if (hk.KERAS_VERSION == 2 or (
+    keras_backend() == "tensorflow" and importlib.util.find_spec("tensorflow_quantum") is not None)) else ("statevector",)
 
 
 def _student_twin(qubits):
@@ -49,8 +56,8 @@ def _student_twin(qubits):
     return build
 
 
-def _autoencoder_qfm(input_shape, num_classes):
-    model = build_autoencoder_qfm(input_shape, num_classes, reduction="groups")
+def _autoencoder_qfm(input_shape, num_classes, **kwargs):
+    model = build_autoencoder_qfm(input_shape, num_classes, reduction="groups", **kwargs)
     adapt_front(model.get_layer("quantum_front"), np.random.default_rng(0).normal(size=(256, 64)).astype(np.float32))
     return model
 
@@ -78,11 +85,10 @@ def family_times(name, batches_per_round, rounds, xla: bool = False) -> dict:
     batches = [(rng.uniform(0, 1, (64, *shape)).astype(np.float32), rng.integers(0, classes, 64))
                for _ in range(batches_per_round)]
     models = {}
-    for backend in ("statevector", "tfq"):
-        hk.set_backend(backend)
-        tf.keras.utils.set_random_seed(0)
-        models[backend] = compile_for(hybrid(shape, classes), jit_compile=xla and backend == "statevector")  # TFQ: no XLA
-    hk.set_backend("tfq")
+    for simulator in SIMULATORS:
+        keras.utils.set_random_seed(0)
+        models[simulator] = compile_for(hybrid(shape, classes, backend=simulator),
+                                        jit_compile=xla and simulator == "statevector")  # TFQ: no XLA
     models["classical"] = compile_for(twin(shape, classes), jit_compile=xla)
     for model in models.values():
         _epoch(model, batches[:2])  # trace and warm up
@@ -105,27 +111,39 @@ def main() -> None:
     parser.add_argument("--output", help="also write the Markdown table here")
     args = parser.parse_args()
 
-    x = tf.random.stateless_normal((64, 20), seed=(0, 0))
-    tfq_layer, engine_layer = ParallelPQC(4, 5, depth=3, backend="tfq"), ParallelPQC(4, 5, depth=3, backend="statevector")
-    tfq_layer(x)
-    engine_layer(x)
-    engine_layer.set_weights(tfq_layer.get_weights())
-    gap = float(np.abs(tfq_layer(x).numpy() - engine_layer(x).numpy()).max())
-    tfq_fwd, tfq_both = step_ms(tfq_layer, x, repeats=args.repeats)
-    eng_fwd, eng_both = step_ms(engine_layer, x, repeats=args.repeats)
+    step = ""
+    if "tfq" in SIMULATORS:  # the quantum layer's step alone, on each simulator (TensorFlow's tf.function)
+        import tensorflow as tf
 
-    rows = ["| family | engine, s / 1,000 images | TFQ | classical twin | engine / classical | TFQ / classical |",
-            "|---|---|---|---|---|---|"]
+        from epoch_time import step_ms  # noqa: E402  (same directory)
+
+        x = tf.random.stateless_normal((64, 20), seed=(0, 0))
+        tfq_layer, engine_layer = (ParallelPQC(4, 5, depth=3, backend="tfq"),
+                                   ParallelPQC(4, 5, depth=3, backend="statevector"))
+        tfq_layer(x)
+        engine_layer(x)
+        engine_layer.set_weights(tfq_layer.get_weights())
+        gap = float(np.abs(np.asarray(tfq_layer(x)) - np.asarray(engine_layer(x))).max())
+        tfq_fwd, tfq_both = step_ms(tfq_layer, x, repeats=args.repeats)
+        eng_fwd, eng_both = step_ms(engine_layer, x, repeats=args.repeats)
+        step = (f"ParallelPQC 4 × 5 × 3, batch 64 (256 circuits), forward / forward+backward ms: TFQ {tfq_fwd:.1f} / "
+                f"{tfq_both:.1f}, engine {eng_fwd:.1f} / {eng_both:.1f} ({tfq_both / eng_both:.0f}× faster); largest "
+                f"output difference {gap:.1e}.\n\n")
+
+    tfq = "tfq" in SIMULATORS
+    rows = ["| family | engine, s / 1,000 images |" + (" TFQ |" if tfq else "") + " classical twin | engine / classical |"
+            + (" TFQ / classical |" if tfq else ""),
+            "|---|---|---|---|" + ("---|---|" if tfq else "")]
     for name in args.families:
         t = family_times(name, args.batches, args.rounds, args.xla)
-        rows.append(f"| {name} | {t['statevector']:.2f} | {t['tfq']:.2f} | {t['classical']:.2f} | "
-                    f"{t['statevector'] / t['classical']:.2f} | {t['tfq'] / t['classical']:.1f} |")
+        rows.append(f"| {name} | {t['statevector']:.2f} |" + (f" {t['tfq']:.2f} |" if tfq else "")
+                    + f" {t['classical']:.2f} | {t['statevector'] / t['classical']:.2f} |"
+                    + (f" {t['tfq'] / t['classical']:.1f} |" if tfq else ""))
         print(rows[-1], flush=True)
-    text = (f"batch 64; training: {args.batches} batches per round, median of {args.rounds} interleaved rounds"
-            f"{'; engine models and twins compiled by XLA (jit_compile=True)' if args.xla else ''}.\n\n"
-            f"ParallelPQC 4 × 5 × 3, batch 64 (256 circuits), forward / forward+backward ms: TFQ {tfq_fwd:.1f} / "
-            f"{tfq_both:.1f}, engine {eng_fwd:.1f} / {eng_both:.1f} ({tfq_both / eng_both:.0f}× faster); largest output "
-            f"difference {gap:.1e}.\n\n" + "\n".join(rows) + "\n")
+    keras_name = "tf_keras" if hk.KERAS_VERSION == 2 else f"Keras {keras.__version__} on {keras_backend()}"
+    text = (f"{keras_name}; batch 64; training: {args.batches} batches per round, median of {args.rounds} interleaved "
+            f"rounds{'; engine models and twins compiled by XLA (jit_compile=True)' if args.xla else ''}.\n\n"
+            + step + "\n".join(rows) + "\n")
     print(text)
     if args.output:
         write_text_atomic(args.output, text)

@@ -29,12 +29,12 @@ else:
     from hybridkeras.io import load_model, save_model  # noqa: E402
     from hybridkeras.layers._backend import get_backend, set_backend  # noqa: E402
 
-    _KERAS2_ONLY = ("tuning", "cli")
+    _KERAS2_ONLY = ()
 
 __all__ = [
     "KERAS_VERSION", "StackError", "circuits", "data", "engines", "get_backend", "keras", "layers", "load_model",
     "models", "save_model", "set_backend", "training", "viz",
-    *(() if KERAS_VERSION == 3 else ("tuning",)),
+    "tuning",
     "__version__",
 ]
 
@@ -44,6 +44,6 @@ def __getattr__(name):
 
     if name in _KERAS2_ONLY:
         require_keras2(f"`hybridkeras.{name}`")
-    if name == "tuning":  # keras_tuner is slow to import; load it on first use
-        return importlib.import_module("hybridkeras.tuning")
+    if name in ("tuning", "cli"):  # keras_tuner is slow to import; load it on first use
+        return importlib.import_module(f"hybridkeras.{name}")
     raise AttributeError(f"module 'hybridkeras' has no attribute {name!r}")

@@ -64,6 +64,15 @@ def active_keras():
     return keras
 
 
+def keras_backend() -> str:
+    """The array backend Keras runs on in this process: ``KERAS_BACKEND`` for Keras 3, 'tensorflow' for tf_keras."""
+    if KERAS_VERSION == 2:
+        return "tensorflow"
+    import keras
+
+    return keras.config.backend()
+
+
 class _LazyModule:
     """A module imported when one of its attributes is first read (after `require_keras2` where ``keras2``)."""
 
@@ -91,4 +100,5 @@ tf = _LazyModule("tensorflow", keras2=False)
 # strategy after ``import hybridkeras``.
 tfq = _LazyModule("tensorflow_quantum", keras2=True)
 
-__all__ = ["KERAS_ENV", "KERAS_VERSION", "StackError", "TFQ_EXTRA", "active_keras", "require_keras2", "tf", "tfq"]
+__all__ = ["KERAS_ENV", "KERAS_VERSION", "StackError", "TFQ_EXTRA", "active_keras", "keras_backend", "require_keras2", "tf",
+           "tfq"]

@@ -203,15 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model family and export its models",
-                           description="Train a model family (both the hybrid and its classical baseline) and export SavedModels.")
+                           description="Train a model family (both the hybrid and its classical baseline) and export the models.")
     train.add_argument("model", choices=FAMILIES, help="model family to train (with its classical baseline)")
     _config_args(train)
     train.add_argument("--output", help="run directory for checkpoints and exports (default: saved_models/<config name>)")
     train.add_argument("--no-resume", action="store_true", help="start over instead of resuming an interrupted run in --output")
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to <output>/logs")
     train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
-                       help="tf.distribute strategy: default (one device), mirrored (every GPU here), multi-worker "
-                            "(MultiWorkerMirroredStrategy from TF_CONFIG; run the same command in every worker)")
+                       help="default (one device); mirrored (every device here: tf.distribute.MirroredStrategy on TensorFlow, "
+                            "keras.distribution.DataParallel on JAX); multi-worker (tf_keras only: "
+                            "MultiWorkerMirroredStrategy from TF_CONFIG, the same command in every worker)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
 
     experiment = sub.add_parser("experiment", help="run a named experiment config over its models and seeds",
@@ -224,8 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     experiment.add_argument("--tensorboard", action="store_true", help="TensorBoard logs per run")
     experiment.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
-                            help="tf.distribute strategy: default (one device), mirrored (every GPU here), multi-worker "
-                                 "(MultiWorkerMirroredStrategy from TF_CONFIG; run the same command in every worker)")
+                            help="default (one device); mirrored (every device here: tf.distribute.MirroredStrategy on TensorFlow, "
+                                 "keras.distribution.DataParallel on JAX); multi-worker (tf_keras only: "
+                                 "MultiWorkerMirroredStrategy from TF_CONFIG, the same command in every worker)")
     experiment.add_argument("--quiet", action="store_true", help="no progress bars")
 
     evaluate = sub.add_parser("evaluate", help="score exports on held-out data and draw plots",
@@ -279,13 +281,14 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
     import hybridkeras  # noqa: F401  (sets up the stack before TensorFlow loads)
+    from hybridkeras._stack import StackError
     from hybridkeras.io import ModelLoadError
 
     try:
         if getattr(args, "workers", None):
             return _launch(args, argv)
         return _run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, ModelLoadError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, ModelLoadError, StackError) as exc:
         parser.exit(2, f"hybridkeras {args.command}: error: {exc}\n")
 
 

@@ -63,6 +63,8 @@ def _stored_code(config, where: str = "model") -> list[str]:
     """Places in a Keras model config that hold Python bytecode (a Lambda's function or output shape)."""
     found = []
     if isinstance(config, dict):
+        if config.get("class_name") == "__lambda__":  # Keras 3's form of a serialized Python function
+            found.append(f"{where} (a serialized Python lambda)")
         for key, value in config.items():
             if key.endswith("function_type") or key == "output_shape_type":
                 if value == "lambda":
@@ -214,6 +216,7 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
             "format": 1,
             "keras": kind,
             **({"keras_backend": keras3.config.backend()} if kind == 3 else {}),
+            "simulators": _simulators(model),
             **serving,
             "model_name": model.name,
             "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -267,6 +270,12 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
+def _simulators(model) -> list:
+    """The simulators the model's quantum layers run on ('statevector', 'tfq'), each once; [] for a classical model."""
+    found = {getattr(layer, "backend", None) for layer in _all_layers(model)}
+    return sorted(name for name in found if isinstance(name, str))
+
+
 def _replacement(layer) -> str:
     from hybridkeras import layers as ours
 
@@ -294,7 +303,10 @@ def check_savable(model) -> None:
             ) from exc
 
 
-def _complete(folder: Path) -> bool:
+def is_export(folder) -> bool:
+    """Whether ``folder`` holds a finished export of `save_model` (a Keras 3 ``model.keras`` or a tf_keras
+    SavedModel, and the record written with it)."""
+    folder = Path(folder)
     return ((folder / "saved_model.pb").is_file() or (folder / KERAS3_FILE).is_file()) and (folder / RECORD_FILE).is_file()
 
 
@@ -314,7 +326,7 @@ def recover(path) -> Path:
                        key=lambda p: p.stat().st_mtime, reverse=True)
     if not path.exists():
         for kind in ("tmp-", "old-"):
-            chosen = next((p for p in leftovers if p.name.split(".")[-1].startswith(kind) and _complete(p)), None)
+            chosen = next((p for p in leftovers if p.name.split(".")[-1].startswith(kind) and is_export(p)), None)
             if chosen is not None:
                 os.replace(chosen, path)
                 leftovers.remove(chosen)
@@ -374,7 +386,7 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
     if not path.exists():
         raise FileNotFoundError(f"No saved model at {str(path)!r}")
     if path.is_dir() and (path / KERAS3_FILE).is_file():
-        return _load_keras3(path / KERAS3_FILE, compile, custom_objects, backend, safe_mode)
+        path = path / KERAS3_FILE
     if path.is_dir() and not (path / "saved_model.pb").is_file():
         raise ModelLoadError(
             f"{str(path)!r} is not a SavedModel directory (saved_model.pb is missing); "
@@ -382,25 +394,50 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
         )
     if path.is_file() and path.suffix not in (".h5", ".hdf5", ".keras"):
         raise ModelLoadError(f"{str(path)!r} is neither a SavedModel directory nor an .h5 / .keras model file")
-    if path.suffix == ".keras" and _keras_file_version(path) == 3:
+    if path.is_file() and _keras_file_version(path) == 3:
+        if safe_mode:  # the stored config read first, so the error names the layer that holds code
+            check_safe(path)
         return _load_keras3(path, compile, custom_objects, backend, safe_mode)
     if KERAS_VERSION != 2:
-        raise ModelLoadError(f"The model at {str(path)!r} is a tf_keras (Keras 2) model; it loads where hybridkeras "
-                             "runs on Keras 2 (`pip install \"hybridkeras[tfq]\"`, HYBRIDKERAS_KERAS=2 or unset)")
+        raise ModelLoadError(f"The model at {str(path)!r} is a tf_keras (Keras 2) model{_written_by(path)}; it loads where "
+                             "hybridkeras runs on Keras 2 (`pip install \"hybridkeras[tfq]\"`, HYBRIDKERAS_KERAS=2 or "
+                             "unset)")
     if safe_mode:
         check_safe(path)
     return _load_tf_keras(path, compile, custom_objects, backend, safe_mode)
 
 
+def _written_by(path: Path) -> str:
+    """`` (written by hybridkeras X with tf_keras Y)`` from an export's record, or '' where it has none."""
+    record = path / RECORD_FILE if path.is_dir() else path.parent / RECORD_FILE
+    try:
+        versions = json.loads(record.read_text()).get("versions", {})
+    except (OSError, ValueError):
+        return ""
+    if not versions:
+        return ""
+    return f" (written by hybridkeras {versions.get('hybridkeras', '?')} with tf_keras {versions.get('tf_keras', '?')})"
+
+
 def _keras_file_version(path: Path) -> int:
-    """3 if the `.keras` archive at ``path`` was written by Keras 3, else 2 (tf_keras writes the format too)."""
+    """3 if the model file at ``path`` (a `.keras` archive or an `.h5` file) was written by Keras 3, else 2 (tf_keras
+    writes both formats too)."""
     import zipfile
 
+    if path.suffix != ".keras":
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as handle:
+                version = handle.attrs.get("keras_version", b"")
+        except OSError as exc:
+            raise ModelLoadError(f"The model file {str(path)!r} is corrupt or incomplete ({type(exc).__name__}: {exc})") from exc
+        return 3 if (version.decode() if isinstance(version, bytes) else str(version)).startswith("3.") else 2
     try:
         with zipfile.ZipFile(path) as archive:
             metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in archive.namelist() else {}
     except (zipfile.BadZipFile, ValueError) as exc:
-        raise ModelLoadError(f"The .keras file {str(path)!r} is corrupt ({type(exc).__name__}: {exc})") from exc
+        raise ModelLoadError(f"The .keras file {str(path)!r} is corrupt or incomplete ({type(exc).__name__}: {exc})") from exc
     return 3 if str(metadata.get("keras_version", "")).startswith("3.") else 2
 
 

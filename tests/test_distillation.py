@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import hybridkeras as hk
-from hybridkeras._compat import tf
+from hybridkeras._stack import tf
 from hybridkeras.circuits import amplitude_angles, amplitude_encoding, make_symbols
 from hybridkeras.layers import ClassProbabilities, EncodedPQC
 from hybridkeras.layers.student import amplitude_angles_tf
@@ -20,6 +20,7 @@ from hybridkeras.models import (
     compile_for,
 )
 from hybridkeras.training import Distiller
+from hybridkeras.io import is_export
 from hybridkeras.training.distillation import distill
 from tests.helpers import (
     assert_gradients_match_finite_differences, assert_fresh_process_reload_identical, reference_student_probs, trainable,
@@ -258,7 +259,7 @@ def test_distiller_rejects_mismatched_models(digits4, lenet_teacher):
     with pytest.raises(ValueError, match="predicts 4 classes and the student has 3 outputs"):
         Distiller(build_student_3q(digits4.input_shape, 3), lenet_teacher)
     assert Distiller(build_student_3q(digits4.input_shape, 6), lenet_teacher).classes == 4  # KD on the first 4
-    with pytest.raises(TypeError, match="tf_keras models"):
+    with pytest.raises(TypeError, match="(tf_keras|Keras 3) models"):
         Distiller(object(), lenet_teacher)
 
 
@@ -288,7 +289,7 @@ def test_tiny_distillation_table_has_the_papers_shape_and_resumes(tmp_path):
     for row in result.rows:
         assert row["gain_mean"] == pytest.approx(row["distilled_mean"] - row["student_alone_mean"], abs=1e-9)
     assert "| student-3q |" in result.markdown and "gain (points)" in result.markdown
-    assert (tmp_path / "run" / "seed0" / "student-4q" / "from-ensemble" / "model" / "saved_model.pb").is_file()
+    assert is_export(tmp_path / "run" / "seed0" / "student-4q" / "from-ensemble" / "model")
     again = hk.training.run_distillation(config, tmp_path / "run", verbose=0)  # finished runs are reused
     assert again.rows == result.rows
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

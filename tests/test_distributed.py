@@ -234,7 +234,10 @@ def test_every_family_builds_compiles_and_trains_under_a_strategy_scope(backend,
     for name in ("hqnn-parallel", "hqnn-quanv", "lcqhnn", "student-3q", "autoencoder-qfm"):
         with strategy.scope():
             model = compile_for(build_model(name, (12, 12, 1), 2, backend=backend))
-        assert all("Mirrored" in type(w).__name__ for w in model.trainable_weights), name
+        if hk.KERAS_VERSION == 2:
+            assert all("Mirrored" in type(w).__name__ for w in model.trainable_weights), name
+        elif hk.keras.config.backend() == "tensorflow":
+            assert all("Mirrored" in type(w.value).__name__ for w in model.trainable_weights), name
         loss = model.fit(x, y, batch_size=4, epochs=1, verbose=0).history["loss"][0]
         assert np.isfinite(loss), name
     from hybridkeras.training import get_config, run_experiment
@@ -279,10 +282,20 @@ DISTILL_STEP = r"""
 import sys
 import numpy as np
 import hybridkeras as hk
-from hybridkeras._compat import keras, tf
+from hybridkeras._stack import keras_backend
+from hybridkeras.training.distribute import make_strategy
 
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+keras = hk.keras
+if keras_backend() == "tensorflow":  # two logical CPUs, one replica on each
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert mirrored.num_replicas_in_sync == 2
+else:  # JAX with two host devices (XLA_FLAGS): hybridkeras' strategy='mirrored' is keras.distribution.DataParallel
+    mirrored = make_strategy("mirrored")
+    assert len(keras.distribution.list_devices()) == 2, keras.distribution.list_devices()
 from hybridkeras.models import build_lenet, build_model
 from hybridkeras.training.distiller import Distiller
 
@@ -290,17 +303,15 @@ rng = np.random.default_rng(0)
 x = rng.uniform(size=(8, 16, 16, 1)).astype(np.float32)
 y = np.arange(8) % 4
 out = {}
-for name in ("default", "mirrored"):
-    strategy = tf.distribute.get_strategy() if name == "default" else tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    assert name == "default" or strategy.num_replicas_in_sync == 2
+for name, strategy in (("default", make_strategy("default")), ("mirrored", mirrored)):
     keras.utils.set_random_seed(0)
     with strategy.scope():
         teacher = build_lenet((16, 16, 1), 4)
         student = build_model("student-3q", (16, 16, 1), 4, backend="statevector", front_units=(16,))
         distiller = Distiller(student, teacher, temperature=3.0, alpha=0.9, ce_weight=1.0)
         distiller.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
-    before = np.concatenate([w.ravel() for w in student.get_weights()])
-    logs = distiller.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+        before = np.concatenate([w.ravel() for w in student.get_weights()])
+        logs = distiller.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
     out[name] = np.concatenate([w.ravel() for w in student.get_weights()])
     out[name + "_before"] = before
     out[name + "_loss"] = np.array(logs["loss"])
@@ -312,8 +323,9 @@ def test_a_distiller_step_on_two_replicas_equals_one_device_step(tmp_path):
     """The Distiller's losses were reduced per replica with Keras' automatic reduction, which tf.distribute
     refuses inside a custom train_step; per-example losses averaged over the global batch give the one-device
     step: the student's weights after one step (batch 8 split 4 + 4) agree within 1e-5."""
-    done = subprocess.run([sys.executable, "-c", DISTILL_STEP,
-                           str(tmp_path / "steps.npz")], capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")  # JAX: two host devices
+    done = subprocess.run([sys.executable, "-c", DISTILL_STEP, str(tmp_path / "steps.npz")], capture_output=True,
+                          text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     steps = np.load(tmp_path / "steps.npz")
     np.testing.assert_array_equal(steps["default_before"], steps["mirrored_before"])

@@ -6,6 +6,7 @@ import pytest
 
 import hybridkeras as hk
 from hybridkeras.training import convergence_epoch, convergence_speedup, get_config, run_experiment
+from hybridkeras._stack import keras_backend
 from hybridkeras.training import experiments
 
 
@@ -152,18 +153,20 @@ def test_the_backend_is_recorded_and_a_resume_on_another_one_is_refused(tmp_path
 
     import hybridkeras as hk
 
+    default, other = hk.get_backend(), ({"tfq", "statevector"} - {hk.get_backend()}).pop()
     config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("cnn1",))
     run_experiment(config, tmp_path / "exp", verbose=0, save_models=False, plots=False)
-    assert json.loads((tmp_path / "exp" / "config.json").read_text())["backend"] == "tfq"
+    recorded = json.loads((tmp_path / "exp" / "config.json").read_text())
+    assert recorded["backend"] == default and recorded["keras_backend"] == keras_backend()
     try:
-        hk.set_backend("statevector")
+        hk.set_backend(other)
         with pytest.raises(ValueError, match=r"fields \['backend'\] differ"):
             run_experiment(config, tmp_path / "exp", verbose=0, save_models=False, plots=False)
     finally:
-        hk.set_backend("tfq")
+        hk.set_backend(default)
     run_experiment(config, tmp_path / "exp", verbose=0, save_models=False, plots=False)  # same backend: resumes
     with pytest.raises(ValueError, match=r"fields \['backend'\] differ"):  # given explicitly, alike
-        run_experiment(config.replace(backend="statevector"), tmp_path / "exp", verbose=0, save_models=False,
+        run_experiment(config.replace(backend=other), tmp_path / "exp", verbose=0, save_models=False,
                        plots=False)
     with pytest.raises(ValueError, match=r"`backend` must be one of None, 'tfq', 'statevector'. Received: backend='qsim'"):
         config.replace(backend="qsim")
@@ -174,16 +177,15 @@ def test_the_backend_is_an_explicit_setting_of_builders_runs_and_the_command_lin
     without changing every later model of the session, and builders could not be told."""
     import hybridkeras as hk
     from hybridkeras import cli
-    from hybridkeras.layers import QuantumLayer
     from hybridkeras.models import build_hqnn_parallel, build_lcqhnn, build_model
 
-    assert hk.get_backend() == "tfq"
+    default = hk.get_backend()  # tfq on tf_keras, statevector on Keras 3
 
     def quantum_backends(model):
         found = []
         for layer in model.layers:
             found += quantum_backends(layer) if isinstance(layer, hk.keras.Model) else []
-            if isinstance(layer, QuantumLayer):
+            if isinstance(getattr(layer, "simulation", None), dict):  # a quantum layer of either Keras
                 found.append(layer.simulation["backend"])
         return found
 
@@ -193,14 +195,14 @@ def test_the_backend_is_an_explicit_setting_of_builders_runs_and_the_command_lin
     for name in ("hqnn-quanv", "student-3q", "autoencoder-qfm"):
         assert quantum_backends(build_model(name, (8, 8, 1), 2, backend="statevector")) == ["statevector"], name
     assert quantum_backends(build_model("lenet", (28, 28, 1), 2, backend="statevector")) == []  # no quantum layer
-    assert quantum_backends(build_model("hqnn-quanv", (8, 8, 1), 2)) == ["tfq"]  # None: the default
+    assert quantum_backends(build_model("hqnn-quanv", (8, 8, 1), 2)) == [default]  # None: the default
 
     built = []
     real = experiments.build_model
     monkeypatch.setattr(experiments, "build_model", lambda *a, **k: built.append(k.get("backend")) or real(*a, **k))
     config = get_config("hqnn-quanv-tiny", seeds=(0,), epochs=1, models=("hqnn-quanv",), backend="statevector")
     result = run_experiment(config, tmp_path / "exp", verbose=0, plots=False)
-    assert built == ["statevector"] and hk.get_backend() == "tfq"
+    assert built == ["statevector"] and hk.get_backend() == default
     assert json.loads((tmp_path / "exp" / "config.json").read_text())["backend"] == "statevector"
     exported = hk.load_model(tmp_path / "exp" / "hqnn-quanv" / "seed0" / "model")
     assert quantum_backends(exported) == ["statevector"]
@@ -208,5 +210,5 @@ def test_the_backend_is_an_explicit_setting_of_builders_runs_and_the_command_lin
 
     assert cli.main(["train", "hqnn-quanv", "--config", "hqnn-quanv-tiny", "--seeds", "0", "--epochs", "1",
                      "--output", str(tmp_path / "cli"), "--backend", "statevector", "--quiet"]) == 0
-    assert hk.get_backend() == "tfq"  # the command line sets the run's backend, not the session's default
+    assert hk.get_backend() == default  # the command line sets the run's backend, not the session's default
     assert json.loads((tmp_path / "cli" / "config.json").read_text())["backend"] == "statevector"

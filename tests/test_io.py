@@ -41,7 +41,12 @@ def test_save_load_in_fresh_process_predicts_identically(trained_pair, name):
     np.testing.assert_array_equal(np.load(folder / f"{name}_loaded.npy"), expected)
     assert read_history(path) == {"loss": [2.0, 1.0]}
     record = read_record(path)
-    assert record["metadata"]["role"] == name and record["versions"]["tensorflow"].startswith("2.18")
+    assert record["metadata"]["role"] == name
+    if hk.KERAS_VERSION == 3:  # the Keras backend and the simulator are named in the record
+        assert record["keras_backend"] == hk.keras.config.backend() and record["versions"]["keras"].startswith("3.")
+        assert record["simulators"] == (["statevector"] if name == "hybrid" else [])
+    else:
+        assert record["versions"]["tensorflow"].startswith("2.18")
 
 
 def test_failed_save_leaves_previous_export_and_no_temporary_dirs(trained_pair, monkeypatch):
@@ -50,8 +55,10 @@ def test_failed_save_leaves_previous_export_and_no_temporary_dirs(trained_pair, 
     hk.save_model(models["classical"], target, metadata={"generation": 1})
 
     def broken_save(self, path, **kwargs):
-        (__import__("pathlib").Path(path) / "saved_model.pb").parent.mkdir(parents=True, exist_ok=True)
-        (__import__("pathlib").Path(path) / "saved_model.pb").write_bytes(b"partial")
+        path = __import__("pathlib").Path(path)
+        partial = path if path.suffix == ".keras" else path / "saved_model.pb"
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"partial")
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(type(models["classical"]), "save", broken_save)
@@ -81,11 +88,15 @@ def test_missing_foreign_and_corrupt_exports_raise_clear_errors(trained_pair, tm
     with pytest.raises(ModelLoadError, match="not a SavedModel"):
         hk.load_model(tmp_path / "empty")
     path = hk.save_model(models["hybrid"], tmp_path / "corrupt")
-    for shard in (path / "variables").glob("variables.data-*"):
-        shard.write_bytes(shard.read_bytes()[:100])
+    model_file = path / ("model.keras" if hk.KERAS_VERSION == 3 else "saved_model.pb")
+    if hk.KERAS_VERSION == 3:
+        model_file.write_bytes(model_file.read_bytes()[:-200])  # the zip's directory cut off
+    else:
+        for shard in (path / "variables").glob("variables.data-*"):
+            shard.write_bytes(shard.read_bytes()[:100])
     with pytest.raises(ModelLoadError, match="corrupt or incomplete"):
         hk.load_model(path)
-    (path / "saved_model.pb").write_bytes(b"garbage")
+    model_file.write_bytes(b"garbage")
     with pytest.raises(ModelLoadError, match="corrupt or incomplete"):
         hk.load_model(path)
 
@@ -111,32 +122,37 @@ def test_records_write_null_for_values_that_are_not_numbers(tmp_path):
 def test_exports_serve_through_tf_saved_model_without_hybridkeras(tmp_path):
     """Engine-backed HQNN-Parallel and a classical model answer through `serving_default` in a process that
     imports only TensorFlow, with the Keras model's predictions."""
+    if hk.KERAS_VERSION == 3 and hk.keras.config.backend() != "tensorflow":
+        pytest.skip("serving SavedModels are written on Keras' TensorFlow backend")
     hk.keras.utils.set_random_seed(0)
-    try:
-        hk.set_backend("statevector")
-        hybrid = hk.models.build_hqnn_parallel((28, 28, 1), 10, qubits=3, depth=2, circuits=2, filters=(4, 8))
-    finally:
-        hk.set_backend("tfq")
+    hybrid = hk.models.build_hqnn_parallel((28, 28, 1), 10, qubits=3, depth=2, circuits=2, filters=(4, 8),
+                                           backend="statevector")
     classical = hk.models.build_hqnn_parallel_cnn((28, 28, 1), 10, qubits=3, circuits=2, filters=(4, 8))
     x = np.random.default_rng(0).uniform(0, 1, (6, 28, 28, 1)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     for name, model in (("hybrid", hybrid), ("classical", classical)):
         hk.save_model(model, tmp_path / name)
         np.save(tmp_path / f"{name}_keras.npy", model.predict(x, verbose=0))
+    root = str(tmp_path)
+    if hk.KERAS_VERSION == 3:  # model.export()'s SavedModel in serving/, and plain Keras 3 without hybridkeras
+        serve = f"(served := tf.saved_model.load({root!r} + '/' + name + '/serving')).serve(x)"  # kept referenced
+        plain = f"__import__('keras').saving.load_model({root!r} + '/hybrid/model.keras')"
+    else:
+        serve = f"tf.saved_model.load({root!r} + '/' + name).signatures['serving_default'](x)['probabilities']"
+        plain = f"__import__('tf_keras').models.load_model({root!r} + '/hybrid')"
     run_python(f"""
         import sys, numpy as np, tensorflow as tf
+        x = tf.constant(np.load({root!r} + "/x.npy"))
         for name in ("hybrid", "classical"):
-            serve = tf.saved_model.load({str(tmp_path)!r} + "/" + name).signatures["serving_default"]
-            out = serve(tf.constant(np.load({str(tmp_path)!r} + "/x.npy")))
-            np.save({str(tmp_path)!r} + f"/{{name}}_served.npy", out["probabilities"].numpy())
-        import tf_keras  # plain tf_keras, without hybridkeras: the load itself fails, naming where the layers come from
-        try:
-            tf_keras.models.load_model({str(tmp_path)!r} + "/hybrid")
+            out = {serve}
+            np.save({str(tmp_path)!r} + f"/{{name}}_served.npy", out.numpy())
+        try:  # plain Keras, without hybridkeras: the load itself fails, naming where the layers come from
+            {plain}
         except Exception as exc:
             open({str(tmp_path)!r} + "/plain_keras_error.txt", "w").write(str(exc))
         assert "hybridkeras" not in sys.modules and "tensorflow_quantum" not in sys.modules
     """)
-    assert "Unknown layer: 'hybridkeras>" in (tmp_path / "plain_keras_error.txt").read_text()
+    assert "hybridkeras>" in (tmp_path / "plain_keras_error.txt").read_text()
     for name in ("hybrid", "classical"):
         np.testing.assert_allclose(np.load(tmp_path / f"{name}_served.npy"), np.load(tmp_path / f"{name}_keras.npy"),
                                    atol=1e-6)

@@ -59,29 +59,31 @@ def test_keras3_import_loads_neither_tf_keras_nor_tfq_nor_tensorflow_on_jax():
     assert "LOADED []" in done.stdout
 
 
-def test_keras2_only_parts_say_what_to_install_and_how_to_choose():
+def test_every_part_imports_on_keras3_and_multi_worker_training_is_refused_with_its_reason():
+    """Keras 3 used to refuse `tuning`, the CLI and the runners (a StackError naming tf_keras); now each imports, and
+    the one feature that stays on tf_keras (multi-worker training) is refused naming why."""
     done = _python("""
         import hybridkeras as hk
-        for name in ('tuning',):
-            try:
-                getattr(hk, name)
-            except hk.StackError as exc:
-                print('REFUSED', name, exc)
+        from hybridkeras.training.distribute import make_strategy
+        assert hk.KERAS_VERSION == 3
+        print('PARTS', hk.tuning.tune_experiment.__name__, hk.cli.main.__name__, hk.training.run_experiment.__name__,
+              hk.training.train_autoencoder_qfm.__name__, hk.training.run_distillation.__name__)
+        print('STRATEGY', type(make_strategy('default')).__name__, type(make_strategy('mirrored')).__name__)
         try:
-            hk.training.run_experiment
-        except hk.StackError as exc:
-            print('REFUSED', 'training.run_experiment', exc)
+            make_strategy('multi-worker')
+        except ValueError as exc:
+            print('REFUSED', exc)
         try:
             hk.layers.ParallelPQC(2, 3, backend='tfq')
         except ValueError as exc:
             print('TFQ', exc)
         """, **KERAS3)
     assert done.returncode == 0, done.stderr[-3000:]
-    refused = [line for line in done.stdout.splitlines() if line.startswith("REFUSED")]
-    assert len(refused) == 2
-    for line in refused:
-        assert 'pip install "hybridkeras[tfq]"' in line and "HYBRIDKERAS_KERAS=2" in line
-        assert "HYBRIDKERAS_KERAS=3 is set" in line or "not installed" in line
+    assert "PARTS tune_experiment main run_experiment train_autoencoder_qfm run_distillation" in done.stdout
+    strategies = {"jax": "OneDevice DataParallel", "tensorflow": "_DefaultDistributionStrategy MirroredStrategy"}
+    assert f"STRATEGY {strategies[KERAS3['KERAS_BACKEND']]}" in done.stdout, done.stdout
+    refused = next(line for line in done.stdout.splitlines() if line.startswith("REFUSED"))
+    assert "keras-team/keras#20585" in refused and "strategy='mirrored'" in refused
     # backend='tfq' on Keras 3 runs TFQ's ops through the simulator seam: here (no TensorFlow backend, or no TFQ) it
     # is refused naming what to change
     tfq_line = next(line for line in done.stdout.splitlines() if line.startswith("TFQ"))

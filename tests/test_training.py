@@ -6,6 +6,7 @@ import pytest
 import hybridkeras as hk
 from hybridkeras import keras
 from hybridkeras.training import get_config, make_callbacks, step_schedule, train_autoencoder_qfm
+from hybridkeras.io import is_export
 from hybridkeras.training import pipeline
 
 
@@ -44,7 +45,7 @@ def test_interrupted_run_resumes_from_finished_stages(tmp_path, monkeypatch, cap
     out = capsys.readouterr().out
     assert "[autoencoder] finished in an earlier run" in out and "[classical] finished in an earlier run" in out
     assert result.histories["autoencoder"] == first_ae
-    assert (output / "hybrid" / "saved_model.pb").is_file()
+    assert is_export(output / "hybrid")
 
 
 def test_backup_and_restore_resumes_mid_fit(tmp_path, seed):

@@ -282,6 +282,21 @@ def gradient(fn, x):
     return grad
 
 
+def scale_for_replicas(loss):
+    """A replica's mean loss, divided by the replicas of the `tf.distribute` strategy in sync (Keras' TensorFlow
+    backend), as Keras 3's own losses scale theirs: its TensorFlow trainer sums the replicas' gradients, so a loss a
+    model computes itself (`compute_loss`) must be scaled so that the step equals one device's step on the global
+    batch. Other backends (and one replica) take ``loss`` as it is: JAX's `DataParallel` averages over the global batch
+    already."""
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            return loss / replicas
+    return loss
+
+
 def fresh_seed() -> int:
     """A seed from the operating system's entropy: draws from no global stream (NumPy's, Python's or Keras'), so a
     layer that takes it never shifts a user's own seeded shuffling; reproducible shots then need an explicit seed."""

@@ -27,6 +27,7 @@ import math
 from keras import ops as K
 
 from hybridkeras._stack import KERAS_VERSION, active_keras
+from hybridkeras.engines.ops import scale_for_replicas
 
 keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
@@ -97,6 +98,8 @@ class Distiller(keras.Model):
         self.student = student
         self.teacher = teacher
         self.teacher.trainable = False
+        if KERAS_VERSION == 3:
+            self.built = True  # its student and teacher are built models (`BackupAndRestore` refuses unbuilt ones)
         self.temperature = float(temperature)
         self.alpha = float(alpha)
         self.teacher_outputs = teacher_outputs
@@ -147,7 +150,7 @@ class Distiller(keras.Model):
             loss = K.mean(total)
             if self.losses:
                 loss = loss + K.sum(K.stack([K.cast(term, loss.dtype) for term in self.losses]))
-            return loss
+            return scale_for_replicas(loss)  # tf.distribute sums the replicas' gradients
 
         def compute_metrics(self, x, y, y_pred, sample_weight=None):
             return super().compute_metrics(x, self._labels(y), self._probabilities(y_pred), sample_weight)

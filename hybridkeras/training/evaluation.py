@@ -7,11 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from hybridkeras import data as hkdata
-from hybridkeras.io import load_model, read_history, read_record, write_json_atomic
-
-
-def _is_export(path: Path) -> bool:
-    return (path / "saved_model.pb").is_file()
+from hybridkeras.io import is_export, load_model, read_history, read_record, write_json_atomic
 
 
 def _exports_below(folder: Path) -> list:
@@ -20,7 +16,7 @@ def _exports_below(folder: Path) -> list:
     for child in sorted(folder.iterdir()):
         if not child.is_dir() or child.name.startswith(".") or child.name in ("backup", "checkpoints", "plots"):
             continue
-        found.extend([child] if _is_export(child) else _exports_below(child))
+        found.extend([child] if is_export(child) else _exports_below(child))
     return found
 
 
@@ -40,7 +36,7 @@ def find_exports(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No saved model or run directory at {str(path)!r}")
-    if _is_export(path):
+    if is_export(path):
         return {read_record(path).get("metadata", {}).get("role", path.name): path}
     if path.is_file():
         if path.suffix not in (".h5", ".hdf5", ".keras"):
@@ -50,7 +46,7 @@ def find_exports(path) -> dict:
     exports = {_label(export, path): export for export in _exports_below(path)}
     if not exports:
         raise FileNotFoundError(
-            f"{str(path)!r} holds no SavedModel (no saved_model.pb in it or its sub-folders); "
+            f"{str(path)!r} holds no export of hybridkeras (no model.keras or saved_model.pb with a hybridkeras.json record in it or its sub-folders); "
             "pass an export or the run directory `hybridkeras train` wrote"
         )
     return exports
@@ -117,7 +113,7 @@ def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_di
         raise ValueError(f"`split` must be one of {SPLITS}. Received: split={split!r}")
     path = Path(path)
     exports = find_exports(path)
-    run_dir = path if path.is_dir() and not _is_export(path) else path.parent
+    run_dir = path if path.is_dir() and not is_export(path) else path.parent
     plots = Path(plots_dir) if plots_dir is not None else run_dir / "plots"
     specs = {label: data_settings(export, dataset, data_dir, split) for label, export in exports.items()}
     loaded = {}

@@ -24,15 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridkeras._compat import keras, tf
+from hybridkeras._stack import active_keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
 from hybridkeras.models import build_model, compile_for, get_builder
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
-from hybridkeras.training.distribute import global_batches, make_strategy, worker_folder
+from hybridkeras.training.distribute import global_batches, is_multi_worker, make_strategy, worker_folder
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
+
+keras = active_keras()
 
 
 @dataclass
@@ -104,26 +106,26 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     run_dir.mkdir(parents=True, exist_ok=True)
     strategy = strategy or make_strategy("default")
     keras.utils.set_random_seed(seed)
-    with strategy.scope():
+    with strategy.scope():  # built, compiled and trained in it (a JAX DataParallel lays out the batches while fitting)
         model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
                             **config.model_kwargs.get(model_name, {}))
         compile_for(model, learning_rate=config.learning_rate)
-    recorder = EpochRecorder(run_dir / "history.json")
-    tests = [TestAccuracyAt(config.report_epochs, data.x_test, data.y_test)] if config.report_test else []
-    callbacks = tests + [recorder] + _gradcam_callbacks(config, model, data, run_dir) + make_callbacks(
-        lr_schedule=config.lr_schedule, initial_lr=config.learning_rate, backup_dir=run_dir / "backup",
-        keep_backup=True, tensorboard_dir=run_dir / "logs" if tensorboard else None,
-    )
-    started = time.perf_counter()
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):  # global batches, split the tf.data way
-        model.fit(global_batches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed),
-                  validation_data=global_batches(data.x_val, data.y_val, config.batch_size), epochs=config.epochs,
-                  callbacks=callbacks, verbose=verbose)
-    else:
-        model.fit(
-            data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=config.epochs,
-            batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose,
+        recorder = EpochRecorder(run_dir / "history.json")
+        tests = [TestAccuracyAt(config.report_epochs, data.x_test, data.y_test)] if config.report_test else []
+        callbacks = tests + [recorder] + _gradcam_callbacks(config, model, data, run_dir) + make_callbacks(
+            lr_schedule=config.lr_schedule, initial_lr=config.learning_rate, backup_dir=run_dir / "backup",
+            keep_backup=True, tensorboard_dir=run_dir / "logs" if tensorboard else None,
         )
+        started = time.perf_counter()
+        if is_multi_worker(strategy):  # global batches, split the tf.data way
+            model.fit(global_batches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed),
+                      validation_data=global_batches(data.x_val, data.y_val, config.batch_size), epochs=config.epochs,
+                      callbacks=callbacks, verbose=verbose)
+        else:
+            model.fit(
+                data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=config.epochs,
+                batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose,
+            )
     seconds = time.perf_counter() - started
     test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
     history = recorder.history()

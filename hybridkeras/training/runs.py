@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridkeras._stack import keras_backend
 from hybridkeras.io import write_json_atomic, write_text_atomic
 from hybridkeras.layers._backend import get_backend
 from hybridkeras.training.distribute import worker_folder
@@ -166,7 +167,8 @@ def check_config(output: Path, config, resume: bool, *, search: dict | None = No
     ``resume=False`` first deletes an earlier run of the folder (only one this package marked);
     a resumed run whose recorded settings differ from ``config``'s — the simulator backend
     included, since it changes results — is refused, in every runner alike. The settings are
-    then recorded in ``output/config.json``. ``search`` (the tuners: what is searched, which
+    then recorded in ``output/config.json``, with the Keras backend the run trains on (``keras_backend``),
+    which is compared as well. ``search`` (the tuners: what is searched, which
     tuner, epochs per trial, seed) is recorded and compared with them, under ``"search"``.
     """
     output = Path(output)
@@ -175,16 +177,16 @@ def check_config(output: Path, config, resume: bool, *, search: dict | None = No
     record = output / "config.json"
     if not resume:
         start_over(output)  # only a folder a hybridkeras run marked as its own
-    # the simulator is a setting that changes results: recorded with the config, part of the comparison
-    now = json.loads(json.dumps({**config.to_dict(), **({"search": search} if search is not None else {})},
-                                default=list))
+    # the simulator and the Keras backend are settings that change results: recorded with the config, compared
+    now = json.loads(json.dumps({**config.to_dict(), "keras_backend": keras_backend(),
+                                 **({"search": search} if search is not None else {})}, default=list))
     before = None
     if resume and record.is_file():
         before = json.loads(record.read_text())
     elif resume and (output / "record.json").is_file():  # a finished pipeline run of an earlier version
         before = json.loads((output / "record.json").read_text()).get("config")
     if before is not None:
-        legacy = {"backend"} - set(before)  # runs recorded before the backend was: not compared
+        legacy = {"backend", "keras_backend"} - set(before)  # runs recorded before these were: not compared
         changed = sorted(k for k in now if k not in ("notes", "seeds", *legacy) and before.get(k) != now[k])
         if changed:
             raise ValueError(

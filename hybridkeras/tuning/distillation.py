@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import keras_tuner as kt
 
-from hybridkeras._compat import keras
+from hybridkeras._stack import active_keras
 from hybridkeras.models import output_kind
 from hybridkeras.training.distiller import Distiller
+
+keras = active_keras()
 
 
 class DistillerHyperModel(kt.HyperModel):

@@ -100,10 +100,23 @@ def local_oracle():
         os.environ.update(saved)
 
 
+def _keras_tuner_parts():
+    """Keras Tuner's gRPC protos, oracle servicer and trial module: top-level modules in 1.3 (tf_keras), under
+    ``keras_tuner.src`` in 1.4 (Keras 3). Its distributed protocol has no public API beyond the environment
+    variables, so the chief's servicer and the workers' heartbeat build on these."""
+    try:
+        from keras_tuner import protos
+        from keras_tuner.distribute import oracle_chief
+        from keras_tuner.engine import trial as trial_module
+    except ImportError:
+        from keras_tuner.src import protos
+        from keras_tuner.src.distribute import oracle_chief
+        from keras_tuner.src.engine import trial as trial_module
+    return protos, oracle_chief, trial_module
+
+
 def _servicer_class():
-    from keras_tuner import protos
-    from keras_tuner.distribute import oracle_chief
-    from keras_tuner.engine import trial as trial_module
+    protos, oracle_chief, trial_module = _keras_tuner_parts()
 
     class Servicer(oracle_chief.OracleServicer):
         """Keras Tuner's servicer, remembering which worker runs each trial and when it was last heard."""
@@ -163,9 +176,8 @@ def serve_oracle(oracle, *, lost_after: float | None = None, poll: float = 0.5, 
     from concurrent import futures
 
     import grpc
-    from keras_tuner import protos
-    from keras_tuner.engine import trial as trial_module
 
+    protos, _, trial_module = _keras_tuner_parts()
     lost_after = timeout(WORKER_TIMEOUT_ENV, LOST_AFTER_S) if lost_after is None else lost_after
     servicer = _servicer_class()(oracle)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -204,8 +216,8 @@ class Heartbeat(threading.Thread):
                  startup: float | None = None):
         super().__init__(name="hybridkeras-heartbeat", daemon=True)
         import grpc
-        from keras_tuner import protos
 
+        protos = _keras_tuner_parts()[0]
         self.tuner, self.interval = tuner, interval
         self.deadline = timeout(CHIEF_TIMEOUT_ENV, CHIEF_DEADLINE_S) if deadline is None else deadline
         self.startup = timeout(STARTUP_TIMEOUT_ENV, STARTUP_S) if startup is None else startup

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridkeras._compat import keras
+from hybridkeras._stack import active_keras
 from hybridkeras.models.common import compile_for
 from hybridkeras.models.autoencoder_qfm import (
     REDUCTIONS,
@@ -16,6 +16,8 @@ from hybridkeras.models.autoencoder_qfm import (
 from hybridkeras.training.pipeline import compute_features
 
 import keras_tuner as kt
+
+keras = active_keras()
 
 
 class AutoencoderQFMHyperModel(kt.HyperModel):
