@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 import hybridkeras  # noqa: F401
-from hybridkeras._compat import tf
+from hybridkeras._stack import tf  # TensorFlow: tf_keras, or Keras 3 on its TensorFlow backend
 from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
 from hybridkeras.layers.simulation import Simulation as BatchedCircuit

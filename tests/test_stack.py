@@ -187,6 +187,7 @@ def test_a_tf_keras_export_loaded_under_keras3_names_keras2(tmp_path):
     hybridkeras.save_model(model, tmp_path / "m")
     said = _load_refusal(tmp_path / "m", "ModelLoadError")
     assert "REFUSED" in said and "tf_keras (Keras 2) model" in said and "hybridkeras[tfq]" in said
+    assert "(written by hybridkeras 0.1.0 with tf_keras 2.18" in said  # the version that wrote it, from its record
 
 
 def test_every_test_has_a_time_limit(pytestconfig):
