@@ -408,10 +408,10 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
 
 
 def _written_by(path: Path) -> str:
-    """`` (written by hybridkeras X with tf_keras Y)`` from an export's record, or '' where it has none."""
-    record = path / RECORD_FILE if path.is_dir() else path.parent / RECORD_FILE
+    """`` (written by hybridkeras X with tf_keras Y)`` from an export folder's record, or '' where it has none (a
+    loose model file has no record of its own)."""
     try:
-        versions = json.loads(record.read_text()).get("versions", {})
+        versions = json.loads((path / RECORD_FILE).read_text()).get("versions", {}) if path.is_dir() else {}
     except (OSError, ValueError):
         return ""
     if not versions:

@@ -67,13 +67,15 @@ class OneDevice:
 def _keras3_strategy(name: str):
     import keras
 
-    backend = keras.backend.backend()
+    from hybridkeras._stack import keras_backend
+
+    backend = keras_backend()
     if name == "multi-worker":
         raise ValueError(
             "strategy='multi-worker' is not available on Keras 3: Keras 3 does not train under "
             "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585), and hybridkeras does not offer a multi-host "
             "JAX DataParallel yet. Use strategy='mirrored' (every device of this machine), or scale a search out with "
-            "`hybridkeras tune --distributed` (Keras Tuner's chief/worker protocol; docs/scaling.md)")
+            "`hybridkeras tune ... --workers N` (Keras Tuner's chief/worker protocol; docs/scaling.md)")
     if backend == "tensorflow":
         import tensorflow as tf
 
