@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 import hybridkeras as hk
-from hybridkeras._stack import keras_backend
+from hybridkeras.engines.ops import backend as keras_backend
 from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
 from hybridkeras.models import (
@@ -42,9 +42,9 @@ from hybridkeras.models import (
 from hybridkeras.models.common import image_check
 
 keras = hk.keras
-# the simulators this process can run: TFQ where tf_keras runs, or Keras 3 on TensorFlow with TFQ installed
-SIMULATORS = ("statevector", "tfq") if (hk.KERAS_VERSION == 2 or (
-    keras_backend() == "tensorflow" and importlib.util.find_spec("tensorflow_quantum") is not None)) else ("statevector",)
+# the simulators this process can run: TFQ on Keras' TensorFlow backend where TFQ is installed
+SIMULATORS = ("statevector", "tfq") if (
+    keras_backend() == "tensorflow" and importlib.util.find_spec("tensorflow_quantum") is not None) else ("statevector",)
 
 
 def _student_twin(qubits):
@@ -140,7 +140,7 @@ def main() -> None:
                     + f" {t['classical']:.2f} | {t['statevector'] / t['classical']:.2f} |"
                     + (f" {t['tfq'] / t['classical']:.1f} |" if tfq else ""))
         print(rows[-1], flush=True)
-    keras_name = "tf_keras" if hk.KERAS_VERSION == 2 else f"Keras {keras.__version__} on {keras_backend()}"
+    keras_name = f"Keras {keras.__version__} on {keras_backend()}"
     text = (f"{keras_name}; batch 64; training: {args.batches} batches per round, median of {args.rounds} interleaved "
             f"rounds{'; engine models and twins compiled by XLA (jit_compile=True)' if args.xla else ''}.\n\n"
             + step + "\n".join(rows) + "\n")

@@ -3,8 +3,8 @@
 One process, the same batches for every model: seconds per 1,000 training images (Keras
 `train_on_batch`, batch 64, after warm-up) of HQNN-Parallel and its CNN counterpart at paper
 settings (4 circuits × 5 qubits, depth 3), their ratio, and the forward / forward+backward time
-of the quantum layer alone through both TFQ call paths (`Expectation` on a pre-serialised
-circuit, which ParallelPQC uses, vs `ControlledPQC`, which appends circuits on every call).
+of the quantum layer alone on each simulator this process has (the state-vector engine, and TFQ's ops where
+TFQ is installed and Keras runs on TensorFlow).
 
     python benchmarks/epoch_time.py                # prints a Markdown table
     python benchmarks/epoch_time.py --batches 30 --output benchmarks/results/epoch_time.md
@@ -12,15 +12,15 @@ circuit, which ParallelPQC uses, vs `ControlledPQC`, which appends circuits on e
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 
 import numpy as np
 
 import hybridkeras  # noqa: F401
-from hybridkeras._stack import tf  # TensorFlow: tf_keras, or Keras 3 on its TensorFlow backend
+from hybridkeras._stack import tf  # TensorFlow: Keras on its TensorFlow backend
 from hybridkeras.io import write_text_atomic
 from hybridkeras.layers import ParallelPQC
-from hybridkeras.layers.simulation import Simulation as BatchedCircuit
 from hybridkeras.models import build_hqnn_parallel, build_hqnn_parallel_cnn, compile_for
 
 
@@ -62,12 +62,10 @@ def step_ms(layer, x, *, jit: bool = False, repeats: int = 10) -> tuple[float, f
     return out[0], out[1]
 
 
-def quantum_step_ms(via: str, batch: int, repeats: int = 10) -> tuple[float, float]:
-    layer = ParallelPQC(4, 5, depth=3)
+def quantum_step_ms(simulator: str, batch: int, repeats: int = 10) -> tuple[float, float]:
+    layer = ParallelPQC(4, 5, depth=3, backend=simulator)
     x = tf.random.normal((batch, 20))
     layer(x)
-    if via != "expectation":
-        layer._pqc = BatchedCircuit(layer.circuit, layer.operators, layer.symbols, via=via)
     return step_ms(layer, x, repeats=repeats)
 
 
@@ -92,9 +90,10 @@ def main() -> None:
         f"| CNN counterpart training, s / 1,000 images | {cnn:.2f} |",
         f"| ratio hybrid / CNN | {hybrid / cnn:.1f} |",
     ]
-    for via in ("expectation", "controlled_pqc"):
-        fwd, both = quantum_step_ms(via, args.batch_size)
-        rows.append(f"| ParallelPQC alone via {via}: forward / forward+backward, ms per batch of "
+    simulators = ("statevector", "tfq") if importlib.util.find_spec("tensorflow_quantum") else ("statevector",)
+    for simulator in simulators:
+        fwd, both = quantum_step_ms(simulator, args.batch_size)
+        rows.append(f"| ParallelPQC alone on {simulator}: forward / forward+backward, ms per batch of "
                     f"{args.batch_size} ({4 * args.batch_size} circuits) | {fwd:.1f} / {both:.1f} |")
     header = (f"{tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads, "
               f"{len(tf.config.list_physical_devices('CPU'))} CPU device(s); batch {args.batch_size}, "

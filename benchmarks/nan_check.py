@@ -24,7 +24,7 @@ import sympy  # noqa: E402
 from hybridkeras.engines import ops  # noqa: E402
 from hybridkeras.layers import general  # noqa: E402
 from hybridkeras.layers import base as layer_base  # noqa: E402
-from hybridkeras.layers.keras3 import ParallelPQC  # noqa: E402
+from hybridkeras.layers import ParallelPQC  # noqa: E402
 
 
 def models():

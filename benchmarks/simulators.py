@@ -59,22 +59,21 @@ import time
 import keras
 import numpy as np
 
-import hybridkeras  # noqa: F401  (sets up tf_keras before TensorFlow loads, where hybridkeras runs on Keras 2)
 from hybridkeras.circuits import entangling_range, make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.io import write_text_atomic
 from hybridkeras.engines import StateVectorCircuit
 
-if hybridkeras.KERAS_VERSION == 2:
-    from hybridkeras._compat import tf, tfq
-else:  # a Keras 3 process (HYBRIDKERAS_KERAS=3, or no TFQ): TFQ's tf_keras layers and the tf_keras engine are absent
-    import tensorflow as tf
+import tensorflow as tf
 
+try:  # TFQ's own Expectation layer, called as its users call it (Keras' TensorFlow backend)
+    import tensorflow_quantum as tfq
+except ImportError:
     tfq = None
 
 ENGINE_BACKEND = keras.config.backend()  # the Keras 3 backend the engine runs on (KERAS_BACKEND)
-# the tf_keras engine (graph and XLA modes) where hybridkeras runs on Keras 2 and Keras runs on TensorFlow; else the
-# Keras 3 engine and general layers, each step taken as that backend's users take one
-KERAS3 = ENGINE_BACKEND != "tensorflow" or hybridkeras.KERAS_VERSION == 3
+# the engine and the general layers, each step taken as that backend's users take one (`engine_step`, the engine in
+# a hand-built `tf.function` with and without XLA, and the hand-written TensorFlow reference stay for their tests)
+KERAS3 = True
 ENGINES = (f"engine ({ENGINE_BACKEND})",) if KERAS3 else ("engine", "engine XLA")
 # the general layer a user writes (hybridkeras.layers.general.PQC) on the same backend, in the same rounds
 LAYER = f"PQC layer ({ENGINE_BACKEND})" if KERAS3 else None
@@ -232,7 +231,7 @@ def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True):
 
 def tfq_step(circuits, n, depth, x, w, mix, call="flat"):
     if tfq is None:
-        raise ImportError("TFQ's tf_keras layers run where hybridkeras runs on Keras 2")
+        raise ImportError("TensorFlow Quantum is not installed (the [tfq] extra, Python 3.11/3.12)")
     qubits = __import__("cirq").LineQubit.range(n)
     inputs, weights = make_symbols("x", n), make_symbols("w", depth * n * 3)
     grid = np.array(weights, dtype=object).reshape(depth, n, 3).tolist()

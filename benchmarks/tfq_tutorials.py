@@ -25,7 +25,7 @@ import numpy as np
 
 import hybridkeras as hk
 from hybridkeras import keras
-from hybridkeras._compat import tf, tfq
+from hybridkeras._stack import tf, tfq
 from hybridkeras.circuits import tutorials
 from hybridkeras.data import binarise, filter_classes, read_idx, resize_images
 from hybridkeras.data.loaders import SAMPLE_DIR

@@ -211,8 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to <output>/logs")
     train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
                        help="default (one device); mirrored (every device here: tf.distribute.MirroredStrategy on TensorFlow, "
-                            "keras.distribution.DataParallel on JAX); multi-worker (tf_keras only: "
-                            "MultiWorkerMirroredStrategy from TF_CONFIG, the same command in every worker)")
+                            "keras.distribution.DataParallel on JAX); multi-worker (refused on "
+                            "Keras 3, naming why: keras-team/keras#20585; scale a search out with tune --workers N)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
 
     experiment = sub.add_parser("experiment", help="run a named experiment config over its models and seeds",
@@ -226,8 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--tensorboard", action="store_true", help="TensorBoard logs per run")
     experiment.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
                             help="default (one device); mirrored (every device here: tf.distribute.MirroredStrategy on TensorFlow, "
-                                 "keras.distribution.DataParallel on JAX); multi-worker (tf_keras only: "
-                                 "MultiWorkerMirroredStrategy from TF_CONFIG, the same command in every worker)")
+                                 "keras.distribution.DataParallel on JAX); multi-worker (refused on "
+                                 "Keras 3, naming why: keras-team/keras#20585; scale a search out with tune --workers N)")
     experiment.add_argument("--quiet", action="store_true", help="no progress bars")
 
     evaluate = sub.add_parser("evaluate", help="score exports on held-out data and draw plots",

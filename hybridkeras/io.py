@@ -1,10 +1,10 @@
-"""Saving and loading models, atomically, with a run record; the format follows the model's Keras.
+"""Saving and loading models, atomically, with a run record.
 
-A tf_keras model is written as a TensorFlow SavedModel directory; a Keras 3 model as a directory
-holding ``model.keras`` (Keras 3's own format, loaded with its ``safe_mode``) and, on Keras' TensorFlow
-backend, ``serving/`` (a SavedModel from ``model.export()``, served by TensorFlow alone). Either directory
-written by :func:`save_model` also holds ``hybridkeras.json`` (versions, the Keras and its backend,
-model name, the caller's metadata) and, when given, ``history.json``.
+A model is written as a directory holding ``model.keras`` (Keras' own format, loaded with its ``safe_mode``),
+``hybridkeras.json`` (versions, the Keras backend, the simulators, model name, the caller's metadata), when given
+``history.json``, and, on Keras' TensorFlow backend, ``serving/`` (a SavedModel from ``model.export()``, served by
+TensorFlow alone). Exports of the earlier Keras 2 (tf-keras) versions of hybridkeras are recognised and refused
+with the versions that wrote them and what to do.
 """
 from __future__ import annotations
 
@@ -16,31 +16,15 @@ import shutil
 import uuid
 from pathlib import Path
 
-import keras as keras3
+import keras
 
-from hybridkeras._stack import KERAS_VERSION, tf
 from hybridkeras.engines.simulators import check_tfq_available
 
 RECORD_FILE = "hybridkeras.json"
 HISTORY_FILE = "history.json"
 KERAS3_FILE = "model.keras"
-SERVING_DIR = "serving"  # a Keras 3 export's serving SavedModel (model.export()), where one is written
-
-
-def _tf_keras():
-    """The tf_keras namespace (Keras 2 only: `hybridkeras._compat` refuses under Keras 3)."""
-    from hybridkeras._compat import keras
-
-    return keras
-
-
-def _keras_of(model) -> int:
-    """3 for a Keras 3 model, 2 for a tf_keras one, or a TypeError naming what ``model`` is."""
-    if isinstance(model, keras3.Model):
-        return 3
-    if KERAS_VERSION == 2 and isinstance(model, _tf_keras().Model):
-        return 2
-    raise TypeError(f"`model` must be a Keras 3 or tf_keras Model. Received: model={type(model).__name__}")
+SERVING_DIR = "serving"  # an export's serving SavedModel (model.export()), where one is written
+LEGACY_FILE = "saved_model.pb"  # what an export of the Keras 2 versions holds instead of model.keras
 
 
 class ModelLoadError(OSError):
@@ -80,16 +64,7 @@ def _stored_code(config, where: str = "model") -> list[str]:
 
 
 def _model_configs(path: Path) -> list:
-    """The Keras configs stored in a SavedModel directory, an .h5 file or a .keras archive (no code runs)."""
-    if path.is_dir():
-        metadata = path / "keras_metadata.pb"
-        if not metadata.is_file():
-            return []
-        from tf_keras.protobuf import saved_metadata_pb2
-
-        saved = saved_metadata_pb2.SavedMetadata()
-        saved.ParseFromString(metadata.read_bytes())
-        return [json.loads(node.metadata) for node in saved.nodes if node.metadata]
+    """The Keras configs stored in an .h5 file or a .keras archive (read as data; no code runs)."""
     if path.suffix == ".keras":
         import zipfile
 
@@ -176,15 +151,13 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     """Exports ``model`` as a directory at ``path``, never leaving a half-written directory.
 
     The model is written to a temporary sibling directory and renamed into place, so a crash
-    leaves either the previous export or the new one. A tf_keras model becomes a SavedModel,
-    saved without traced call functions (``save_traces=False``): hybridkeras layers rebuild from
-    their configs, which is what makes TFQ layers exportable. A Keras 3 model becomes
-    ``model.keras`` in the directory (any of Keras 3's backends) and, on Keras' TensorFlow backend,
+    leaves either the previous export or the new one. The model becomes ``model.keras`` in the
+    directory (any Keras backend; hybridkeras layers rebuild from their configs) and, on Keras' TensorFlow backend,
     ``serving/``: a SavedModel from ``model.export()`` that TensorFlow serves without hybridkeras
     (``tf.saved_model.load(path / "serving").serve(x)``); the record says why when there is none.
 
     Args:
-        model: A tf_keras or Keras 3 model.
+        model: A Keras model.
         path: Target directory.
         history: A ``keras.callbacks.History`` or dict of per-epoch metrics, saved as
             ``history.json`` in the export.
@@ -194,7 +167,8 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     Returns:
         The export's path.
     """
-    kind = _keras_of(model)
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a Keras Model. Received: model={type(model).__name__}")
     check_savable(model)
     path = Path(path)
     recover(path)
@@ -203,24 +177,18 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        serving = {}
-        if kind == 3:
-            tmp.mkdir()
-            model.save(tmp / KERAS3_FILE)
-            serving = _write_serving(model, tmp)
-        else:
-            signatures = _serving_signature(model)
-            model.save(str(tmp), save_format="tf", save_traces=False,
-                       **({"signatures": {"serving_default": signatures}} if signatures is not None else {}))
+        tmp.mkdir()
+        model.save(tmp / KERAS3_FILE)
+        serving = _write_serving(model, tmp)
         record = {
             "format": 1,
-            "keras": kind,
-            **({"keras_backend": keras3.config.backend()} if kind == 3 else {}),
+            "keras": 3,
+            "keras_backend": keras.config.backend(),
             "simulators": _simulators(model),
             **serving,
             "model_name": model.name,
             "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "versions": _versions(kind),
+            "versions": _versions(),
             "metadata": metadata or {},
         }
         write_json_atomic(tmp / RECORD_FILE, record)
@@ -240,13 +208,13 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
 
 
 def _write_serving(model, folder: Path) -> dict:
-    """A serving SavedModel of a Keras 3 model (``model.export()``) in ``folder/serving``, where one can be served by
+    """A serving SavedModel of the model (``model.export()``) in ``folder/serving``, where one can be served by
     TensorFlow alone; the record's ``serving`` entry: the folder's name, or None with ``serving_note`` saying why.
 
     Written on Keras' TensorFlow backend. Not written for models on JAX or PyTorch (TensorFlow 2.21 cannot
     serve JAX 0.12's exports; PyTorch has no SavedModel export), nor for models with layers on TFQ's ops (a
     served SavedModel would need TFQ's op libraries: load ``model.keras`` with `load_model`)."""
-    backend = keras3.config.backend()
+    backend = keras.config.backend()
     if backend != "tensorflow":
         return {"serving": None, "serving_note": f"serving SavedModels are written on Keras' TensorFlow backend; "
                                                  f"this model runs on {backend!r}"}
@@ -266,7 +234,7 @@ def _write_serving(model, folder: Path) -> dict:
 def _all_layers(model):
     for layer in model.layers:
         yield layer
-        if hasattr(layer, "layers"):  # a nested model (of either Keras)
+        if hasattr(layer, "layers"):  # a nested model
             yield from _all_layers(layer)
 
 
@@ -289,9 +257,8 @@ def _replacement(layer) -> str:
 def check_savable(model) -> None:
     """Raises `UnsavableModelError` when a layer of ``model`` has no config, so its export could not be reloaded.
 
-    tf_keras writes such a model without complaint, and loading it then fails ("Cannot call custom
-    layer ... because the call function was not serialized"); TFQ's layers are the usual case.
-    Called by `save_model` before anything is written.
+    Keras would write such a model, and loading it would then fail; Keras 2 layers (TFQ's own
+    `tfq.layers`) are the usual case. Called by `save_model` before anything is written.
     """
     for layer in _all_layers(model):
         try:
@@ -304,10 +271,10 @@ def check_savable(model) -> None:
 
 
 def is_export(folder) -> bool:
-    """Whether ``folder`` holds a finished export of `save_model` (a Keras 3 ``model.keras`` or a tf_keras
-    SavedModel, and the record written with it)."""
+    """Whether ``folder`` holds a finished export of `save_model` (``model.keras``, or the SavedModel of an export of
+    the Keras 2 versions, which `load_model` refuses naming them, and the record written with it)."""
     folder = Path(folder)
-    return ((folder / "saved_model.pb").is_file() or (folder / KERAS3_FILE).is_file()) and (folder / RECORD_FILE).is_file()
+    return ((folder / LEGACY_FILE).is_file() or (folder / KERAS3_FILE).is_file()) and (folder / RECORD_FILE).is_file()
 
 
 def recover(path) -> Path:
@@ -336,41 +303,21 @@ def recover(path) -> Path:
     return path
 
 
-def _serving_signature(model):
-    """``serving_default`` for a single-input model: images → {"probabilities" (or "outputs"): predictions}.
-
-    With it, ``tf.saved_model.load(path).signatures["serving_default"]`` predicts without
-    hybridkeras. Models with layers on TFQ get none: a traced TFQ op in the export makes every
-    later load fail ("Op type not registered"), since TensorFlow cannot register TFQ's op
-    libraries while loading; they load with `load_model` (their layers rebuild from configs).
-    """
-    if len(getattr(model, "inputs", None) or ()) != 1 or len(getattr(model, "outputs", None) or ()) != 1 \
-            or _uses_tfq(model) or model.inputs[0].dtype == tf.string:
-        return None  # subclassed models (no inputs until called), several inputs or outputs, TFQ layers, circuit inputs
-    tensor = model.inputs[0]
-    spec = tf.TensorSpec(tensor.shape, tensor.dtype, name=model.input_names[0])
-    softmax = getattr(model.layers[-1], "activation", None) is _tf_keras().activations.softmax
-    key = "probabilities" if softmax else "outputs"
-    return tf.function(lambda inputs: {key: model(inputs, training=False)}, input_signature=[spec])
-
-
-def _uses_tfq(model) -> bool:
-    return any(getattr(layer, "backend", None) == "tfq" for layer in _all_layers(model))
-
-
 def load_model(path, *, compile: bool = True, custom_objects: dict | None = None, backend: str | None = None,
                safe_mode: bool = True):
-    """Loads a model written by :func:`save_model` (or any tf_keras SavedModel, ``.h5`` or ``.keras`` file).
+    """Loads a model written by :func:`save_model` (or any Keras 3 ``.keras`` or ``.h5`` file).
 
     ``backend`` ('tfq' or 'statevector') rebuilds every quantum layer on that simulator,
     whatever it was saved with: same circuits, same weights (outputs agree within float32
-    rounding, about 1e-6). For a Keras 3 model, 'tfq' runs TFQ's ops through the simulator seam
-    and needs Keras' TensorFlow backend with TFQ installed (else an error naming what to change).
+    rounding, about 1e-6). 'tfq' runs TFQ's ops through the simulator seam and needs Keras'
+    TensorFlow backend with TFQ installed (else an error naming what to change).
 
     ``safe_mode`` (default True) reads the stored model config first and refuses a model that
-    holds Python bytecode (a `Lambda` layer's function), which tf_keras would otherwise run
-    while loading a SavedModel or an H5 file (its own ``safe_mode`` covers only ``.keras``).
-    Pass False only for models whose source you trust.
+    holds Python bytecode (a `Lambda` layer's function), naming the layer, before Keras loads it
+    (with its own ``safe_mode``). Pass False only for models whose source you trust.
+
+    An export or model file written by the Keras 2 (tf-keras) versions of hybridkeras is refused with
+    the versions that wrote it and what to do (`LegacyModelError`).
 
     Raises:
         FileNotFoundError: nothing at ``path``.
@@ -387,41 +334,57 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
         raise FileNotFoundError(f"No saved model at {str(path)!r}")
     if path.is_dir() and (path / KERAS3_FILE).is_file():
         path = path / KERAS3_FILE
-    if path.is_dir() and not (path / "saved_model.pb").is_file():
-        raise ModelLoadError(
-            f"{str(path)!r} is not a SavedModel directory (saved_model.pb is missing); "
-            "pass the directory that hybridkeras.save_model wrote"
-        )
-    if path.is_file() and path.suffix not in (".h5", ".hdf5", ".keras"):
-        raise ModelLoadError(f"{str(path)!r} is neither a SavedModel directory nor an .h5 / .keras model file")
-    if path.is_file() and _keras_file_version(path) == 3:
-        if safe_mode:  # the stored config read first, so the error names the layer that holds code
-            check_safe(path)
-        return _load_keras3(path, compile, custom_objects, backend, safe_mode)
-    if KERAS_VERSION != 2:
-        raise ModelLoadError(f"The model at {str(path)!r} is a tf_keras (Keras 2) model{_written_by(path)}; it loads where "
-                             "hybridkeras runs on Keras 2 (`pip install \"hybridkeras[tfq]\"`, HYBRIDKERAS_KERAS=2 or "
-                             "unset)")
-    if safe_mode:
+    refuse_legacy(path)
+    if path.is_dir():
+        raise ModelLoadError(f"{str(path)!r} holds no {KERAS3_FILE}; pass the directory that hybridkeras.save_model "
+                             "wrote, or a .keras / .h5 model file")
+    if path.suffix not in (".h5", ".hdf5", ".keras"):
+        raise ModelLoadError(f"{str(path)!r} is neither an export directory nor an .h5 / .keras model file")
+    version = _keras_file_version(path)
+    if not version.startswith("3."):
+        raise _legacy(path, f" (written by Keras {version or '2'})")
+    if safe_mode:  # the stored config read first, so the error names the layer that holds code
         check_safe(path)
-    return _load_tf_keras(path, compile, custom_objects, backend, safe_mode)
+    return _load_keras3(path, compile, custom_objects, backend, safe_mode)
+
+
+class LegacyModelError(ModelLoadError):
+    """A model written by the Keras 2 (tf-keras) versions of hybridkeras, which this version cannot read."""
+
+
+def refuse_legacy(path) -> None:
+    """Raises `LegacyModelError` when ``path`` is an export folder of the Keras 2 versions (a SavedModel); reads only
+    the folder's listing and record."""
+    path = Path(path)
+    if path.is_dir() and (path / LEGACY_FILE).is_file() and not (path / KERAS3_FILE).is_file():
+        raise _legacy(path, _written_by(path))
+
+
+def _legacy(path: Path, written_by: str) -> LegacyModelError:
+    return LegacyModelError(
+        f"The model at {str(path)!r} is a Keras 2 model{written_by}: the earlier, Keras 2 (tf-keras) versions of "
+        "hybridkeras wrote it, and this version runs on Keras 3, which cannot read it. Retrain it with this version "
+        "(the same command or config reproduces it), or load it where the earlier version is installed and save its "
+        "weights (model.save_weights('w.h5')), then build the same model here and call load_weights('w.h5')")
 
 
 def _written_by(path: Path) -> str:
-    """`` (written by hybridkeras X with tf_keras Y)`` from an export folder's record, or '' where it has none (a
-    loose model file has no record of its own)."""
+    """`` (written by hybridkeras X with tf-keras Y)`` from a Keras 2 export folder's record, or '' where it has
+    none."""
     try:
         versions = json.loads((path / RECORD_FILE).read_text()).get("versions", {}) if path.is_dir() else {}
     except (OSError, ValueError):
         return ""
     if not versions:
         return ""
-    return f" (written by hybridkeras {versions.get('hybridkeras', '?')} with tf_keras {versions.get('tf_keras', '?')})"
+    # the record names the package by its import name; pip's name has a hyphen
+    legacy = next((v for k, v in versions.items() if k.replace("_", "-") == "tf-keras"), "?")
+    return f" (written by hybridkeras {versions.get('hybridkeras', '?')} with tf-keras {legacy})"
 
 
-def _keras_file_version(path: Path) -> int:
-    """3 if the model file at ``path`` (a `.keras` archive or an `.h5` file) was written by Keras 3, else 2 (tf_keras
-    writes both formats too)."""
+def _keras_file_version(path: Path) -> str:
+    """The Keras version that wrote the model file at ``path`` (a `.keras` archive or an `.h5` file; '' where the file
+    does not say). Keras 2 wrote both formats too."""
     import zipfile
 
     if path.suffix != ".keras":
@@ -432,13 +395,13 @@ def _keras_file_version(path: Path) -> int:
                 version = handle.attrs.get("keras_version", b"")
         except OSError as exc:
             raise ModelLoadError(f"The model file {str(path)!r} is corrupt or incomplete ({type(exc).__name__}: {exc})") from exc
-        return 3 if (version.decode() if isinstance(version, bytes) else str(version)).startswith("3.") else 2
+        return version.decode() if isinstance(version, bytes) else str(version)
     try:
         with zipfile.ZipFile(path) as archive:
             metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in archive.namelist() else {}
     except (zipfile.BadZipFile, ValueError) as exc:
         raise ModelLoadError(f"The .keras file {str(path)!r} is corrupt or incomplete ({type(exc).__name__}: {exc})") from exc
-    return 3 if str(metadata.get("keras_version", "")).startswith("3.") else 2
+    return str(metadata.get("keras_version", ""))
 
 
 def _load_failure(path: Path, exc: Exception) -> ModelLoadError:
@@ -457,38 +420,24 @@ def _load_failure(path: Path, exc: Exception) -> ModelLoadError:
     )
 
 
-def _load_tf_keras(path: Path, compile: bool, custom_objects, backend, safe_mode: bool):
+def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: bool):
+    """A Keras 3 model file, loaded by Keras with its ``safe_mode`` (a Lambda's code is refused, never run)."""
     from hybridkeras.layers import CUSTOM_OBJECTS
     from hybridkeras.layers._backend import backend_override
 
-    objects = dict(CUSTOM_OBJECTS)
-    objects.update(custom_objects or {})
-    try:
-        with backend_override(backend):
-            kwargs = {"safe_mode": safe_mode} if path.suffix == ".keras" else {}
-            return _tf_keras().models.load_model(str(path), custom_objects=objects, compile=compile, **kwargs)
-    except Exception as exc:
-        raise _load_failure(path, exc) from exc
-
-
-def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: bool):
-    """A Keras 3 `.keras` file, loaded by Keras 3 with its ``safe_mode`` (a Lambda's code is refused, never run)."""
-    from hybridkeras.layers import keras3 as layers3
-    from hybridkeras.layers._backend import backend_override
-
     if backend == "tfq":
-        check_tfq_available(f"load_model(..., backend='tfq') of the Keras 3 model {str(path)!r}")
-    objects = {f"hybridkeras>{c.__name__}": c for c in layers3.LAYERS}
+        check_tfq_available(f"load_model(..., backend='tfq') of the model {str(path)!r}")
+    objects = dict(CUSTOM_OBJECTS)
     objects.update(custom_objects or {})
     try:
         # ``backend`` rebuilds every paper layer on that simulator ('tfq': TFQ's ops through the simulator seam, where
         # Keras runs on TensorFlow and TFQ is installed; elsewhere the layer's error names what to change)
         with backend_override(backend):
-            return keras3.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=safe_mode)
+            return keras.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=safe_mode)
     except ValueError as exc:
         if "safe_mode" in str(exc):
             raise UnsafeModelError(f"The model at {str(path)!r} holds stored Python code (a Lambda's function); loading "
-                                   "it would run that code, and Keras 3's safe_mode refused it (nothing of it ran). "
+                                   "it would run that code, and Keras' safe_mode refused it (nothing of it ran). "
                                    "Load it with safe_mode=False only if you trust its source") from exc
         raise _load_failure(path, exc) from exc
     except Exception as exc:
@@ -523,22 +472,19 @@ def read_history(path) -> dict | None:
     return json.loads(history.read_text()) if history.is_file() else None
 
 
-def _versions(kind: int) -> dict:
-    """The versions a saved model was made with: cirq and Keras; the array backend's for a Keras 3 model (``kind``
-    3); TensorFlow, tf_keras and TFQ where hybridkeras runs on Keras 2."""
+def _versions() -> dict:
+    """The versions a saved model was made with: hybridkeras, Cirq, Keras and its backend's array library, and TFQ
+    where it is installed."""
+    import importlib
+    import importlib.metadata
+
     import cirq
 
-    versions = {"hybridkeras": "0.1.0", "cirq": cirq.__version__, "keras": keras3.__version__}
-    if KERAS_VERSION == 2:
-        import tf_keras
-
-        from hybridkeras._compat import tfq
-
-        versions.update(tensorflow=tf.__version__, tf_keras=tf_keras.__version__,
-                        tensorflow_quantum=getattr(tfq, "__version__", "0.7.6"))
-    if kind == 3:
-        import importlib
-
-        backend = keras3.config.backend()
-        versions[backend] = getattr(importlib.import_module(backend), "__version__", "unknown")
+    versions = {"hybridkeras": "0.1.0", "cirq": cirq.__version__, "keras": keras.__version__}
+    backend = keras.config.backend()
+    versions[backend] = getattr(importlib.import_module(backend), "__version__", "unknown")
+    try:
+        versions["tensorflow_quantum"] = importlib.metadata.version("tensorflow-quantum")
+    except importlib.metadata.PackageNotFoundError:
+        pass
     return versions

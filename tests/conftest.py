@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hybridkeras  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import hybridkeras  # noqa: F401
 from hybridkeras import keras
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,10 +18,18 @@ SLOW_TIMEOUT = 3600  # seconds: a paper-sized test marked slow gets an hour unle
 
 
 def pytest_collection_modifyitems(config, items):
-    """Slow tests get `SLOW_TIMEOUT` instead of setup.cfg's per-test limit (pytest-timeout)."""
+    """Slow tests get `SLOW_TIMEOUT` instead of setup.cfg's per-test limit (pytest-timeout). A case run on TFQ's ops
+    (a ``backend`` or ``simulator`` parameter 'tfq') is skipped, with the reason, where they cannot run: Keras on
+    another backend than TensorFlow, or TFQ not installed (Python 3.13)."""
+    from tests.backends import TFQ_USABLE
+
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if not TFQ_USABLE and "tfq" in (params.get("backend"), params.get("simulator")):
+            item.add_marker(pytest.mark.skip(reason="runs TFQ's ops: Keras' TensorFlow backend with TensorFlow Quantum "
+                                                    "installed (the [tfq] extra, Python 3.11/3.12)"))
 
 
 @pytest.fixture

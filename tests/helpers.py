@@ -124,7 +124,7 @@ def numeric_gradient(f, x: np.ndarray, eps: float = 1e-2) -> np.ndarray:
 
 def assert_gradients_match_finite_differences(layer, variable, x0, mix, *, eps_x=1e-2, atol_x=2e-3):
     """d/dx and d/dw of sum(layer(x)·mix): autodiff through TFQ's differentiator vs central differences."""
-    from hybridkeras._stack import tf  # TensorFlow: tf_keras, or Keras 3 on its TensorFlow backend
+    from hybridkeras._stack import tf  # Keras on its TensorFlow backend
 
     w0 = variable.numpy()
     x = tf.constant(x0)

@@ -27,7 +27,7 @@ def data():
 
 
 def train(folder: Path):
-    from hybridkeras.layers import keras3 as hq
+    from hybridkeras import layers as hq
 
     keras.utils.set_random_seed(1)
     model = keras.Sequential([keras.Input((CIRCUITS * QUBITS,)), hq.ParallelPQC(CIRCUITS, QUBITS, depth=DEPTH),
@@ -56,7 +56,7 @@ def student_data():
 
 def train_student(folder: Path):
     """Paper 4's 3-qubit student (amplitude encoding → EncodedPQC → ClassProbabilities), fitted and saved."""
-    from hybridkeras.layers import keras3 as hq
+    from hybridkeras import layers as hq
 
     keras.utils.set_random_seed(2)
     model = keras.Sequential([keras.Input((8,)), hq.EncodedPQC(3, depth=2), hq.ClassProbabilities(3)], name="student_k3")
@@ -70,8 +70,8 @@ def train_student(folder: Path):
 
 def paper_layers() -> dict:
     """Outputs of the other Keras 3 paper layers at fixed weights, and the gradient of their sum, for comparison
-    with the tf_keras layers on TFQ."""
-    from hybridkeras.layers import keras3 as hq
+    with the same layers on TFQ's ops."""
+    from hybridkeras import layers as hq
 
     rng = np.random.default_rng(3)
     out = {}
@@ -90,7 +90,7 @@ def paper_layers() -> dict:
 
 
 def load(folder: Path):
-    import hybridkeras.layers.keras3  # noqa: F401  (registers the layers by name)
+    import hybridkeras.layers  # noqa: F401  (registers the layers by name)
 
     model = keras.saving.load_model(folder / "model.keras", safe_mode=True)
     student = keras.saving.load_model(folder / "student.keras", safe_mode=True)
@@ -109,7 +109,7 @@ def hostile(folder: Path):
 def distributed(folder: Path):
     """Fits the `train` model with `keras.distribution.DataParallel` over every device JAX sees (several CPU
     devices when XLA_FLAGS=--xla_force_host_platform_device_count=N), or on one device, and saves what it saw."""
-    from hybridkeras.layers import keras3 as hq
+    from hybridkeras import layers as hq
 
     devices = keras.distribution.list_devices()
     if len(devices) > 1:

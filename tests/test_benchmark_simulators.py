@@ -6,7 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybridkeras._compat import tf
+import tensorflow as tf
+from tests.backends import tensorflow_only
+
+pytestmark = tensorflow_only  # the same layers on JAX and PyTorch: test_general_layers.py, test_engine_backends.py
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "simulators.py"
 
@@ -69,8 +72,9 @@ def test_paired_ratios_take_the_fastest_peer_and_engine_mode_of_each_round(simul
     """Round by round: the peer and the engine mode with the lower median, each round's times divided."""
     times = {"engine": [4.0, 4.0, 3.0], "engine XLA": [1.0, 2.0, 4.0],  # XLA by median, though not in round 3
              "tfq": [9.0, 9.0, 9.0], "pennylane": [2.0, 1.0, 2.0], "tensorcircuit": [3.0]}
-    ratios = simulators.paired_ratios(times, ["tfq", "pennylane", "tensorcircuit"])
+    engines = ("engine", "engine XLA")
+    ratios = simulators.paired_ratios(times, ["tfq", "pennylane", "tensorcircuit"], engines)
     np.testing.assert_allclose(ratios, [2.0, 0.5, 0.5])
     # a peer timed in one round only is paired with that round
-    np.testing.assert_allclose(simulators.paired_ratios(times, ["tensorcircuit"]), [3.0])
-    assert simulators.paired_ratios(times, ["qiskit"]) == []
+    np.testing.assert_allclose(simulators.paired_ratios(times, ["tensorcircuit"], engines), [3.0])
+    assert simulators.paired_ratios(times, ["qiskit"], engines) == []

@@ -10,12 +10,15 @@ import cirq
 import numpy as np
 import pytest
 
-from hybridkeras._compat import tf
+import tensorflow as tf
 from hybridkeras.engines import StateVectorCircuit
 from tests.engine_circuits import (
     random_circuit, random_operators, random_product_circuit, reference_expectations,
     reference_state, register, symbols_for,
 )
+from tests.backends import tensorflow_only
+
+pytestmark = tensorflow_only  # the same layers on JAX and PyTorch: test_general_layers.py, test_engine_backends.py
 
 ATOL = 1e-5
 GRAD_ATOL = 1e-4  # float32 autodiff vs float64 central differences (eps 1e-4) of the Cirq reference

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import hybridkeras as hk
-from hybridkeras._compat import tf
+import tensorflow as tf
 from hybridkeras.circuits import (
     amplitude_encoding, feature_map_circuit, hadamard_angle_encoding, lcqhnn_circuit, make_symbols, parallel_pqc_circuit,
     pauli_readout, phase_encoding, quanv_kernel_circuit, ry_rz_layers, strongly_entangling_layers,
@@ -12,6 +12,9 @@ from hybridkeras.circuits import (
 from hybridkeras.engines import StateVectorCircuit, UnsupportedGateError
 from hybridkeras.layers import EncodedPQC, LCQHNNBlock, ParallelPQC, QuantumFeatureMap, Quanvolution2D
 from tests.helpers import run_python
+from tests.backends import tensorflow_only
+
+pytestmark = tensorflow_only  # the same layers on JAX and PyTorch: test_general_layers.py, test_engine_backends.py
 
 LAYERS = {
     "parallel-Y": (lambda b: ParallelPQC(2, 5, depth=3, backend=b), (4, 10), "normal"),
@@ -219,20 +222,20 @@ def test_engine_shots_estimate_the_exact_values_with_exact_gradients(name, rng):
 
 
 def test_global_default_backend():
-    assert hk.get_backend() == "tfq"
+    assert hk.get_backend() == "statevector"
     try:
-        hk.set_backend("statevector")
-        assert LCQHNNBlock(4).backend == "statevector"
-        assert LCQHNNBlock(4, backend="tfq").backend == "tfq"
-    finally:
         hk.set_backend("tfq")
+        assert LCQHNNBlock(4).backend == "tfq"
+        assert LCQHNNBlock(4, backend="statevector").backend == "statevector"
+    finally:
+        hk.set_backend("statevector")
     with pytest.raises(ValueError, match="backend"):
         hk.set_backend("gpu")
 
 
 def test_saved_with_tfq_loads_on_the_engine_and_back(tmp_path, tiny_images):
     hk.keras.utils.set_random_seed(0)
-    model = hk.models.build_hqnn_parallel((28, 28, 1), 10, qubits=3, depth=2, circuits=2, filters=(4, 8))
+    model = hk.models.build_hqnn_parallel((28, 28, 1), 10, qubits=3, depth=2, circuits=2, filters=(4, 8), backend="tfq")
     expected = model.predict(tiny_images[:16], verbose=0)
     hk.save_model(model, tmp_path / "tfq")
     np.save(tmp_path / "x.npy", tiny_images[:16])
@@ -407,11 +410,8 @@ def test_a_batch_that_would_exhaust_memory_is_refused_before_it_runs():
     lambda: hk.models.build_hqnn_parallel(),
 ])
 def test_engine_models_build_with_static_output_shapes(build):
-    try:
-        hk.set_backend("statevector")
-        model = build()
-    finally:
-        hk.set_backend("tfq")
+    model = build()  # on the engine, the default
+    assert {layer.backend for layer in model.layers if hasattr(layer, "simulation")} == {"statevector"}
     assert all(d is not None for d in model.output_shape[1:])
     assert model(np.zeros((2,) + model.input_shape[1:], np.float32)).shape[0] == 2
 

@@ -6,7 +6,7 @@ import pytest
 
 import hybridkeras as hk
 from hybridkeras.training import convergence_epoch, convergence_speedup, get_config, run_experiment
-from hybridkeras._stack import keras_backend
+from hybridkeras.engines.ops import backend as keras_backend
 from hybridkeras.training import experiments
 
 
@@ -179,7 +179,7 @@ def test_the_backend_is_an_explicit_setting_of_builders_runs_and_the_command_lin
     from hybridkeras import cli
     from hybridkeras.models import build_hqnn_parallel, build_lcqhnn, build_model
 
-    default = hk.get_backend()  # tfq on tf_keras, statevector on Keras 3
+    default = hk.get_backend()  # statevector
 
     def quantum_backends(model):
         found = []

@@ -12,7 +12,7 @@ Cases that apply on TensorFlow only, and cases that cannot apply on Keras 3, and
   backend with TFQ installed (its parser reads them), on both simulators; elsewhere input circuits
   are Python circuits bound to the layer, or a template plus values (`encode_circuits`);
 * ``backend='noisy'`` with channels in the circuit, and trajectory statistics: noise is the next
-  work (the engine refuses channels by name, tested in `test_circuit_layers.py`);
+  work (the engine refuses channels by name);
 * custom `cirq.Sampler` / `SimulatesExpectationValues` backends: only TFQ's ops can call them
   (``simulator='tfq'``, TensorFlow with TFQ); the engine refuses them with a message;
 * ragged outputs (``.to_list()``): Keras 3 outputs are dense (padding tested below).
@@ -608,18 +608,6 @@ def test_cirq_simulator_backends_save_by_name_and_unsavable_samplers_are_refused
         keras.Model(inputs, outputs).save(tmp_path / "custom.keras")
 
 
-def test_missing_names_on_keras3_say_what_to_do():
-    import hybridkeras
-
-    if hybridkeras.KERAS_VERSION != 3:
-        pytest.skip("the Keras 3 namespace of hybridkeras.layers (HYBRIDKERAS_KERAS=3)")
-    import hybridkeras.layers as layers
-
-    with pytest.raises(AttributeError, match="CircuitLayer"):
-        layers.QuantumLayer  # noqa: B018
-    assert layers.PQC is PQC
-
-
 @pytest.mark.skipif(BACKEND == "torch", reason="Keras' model.export() to a TF SavedModel runs on the TensorFlow and JAX "
                                                 "backends")
 def test_model_export_with_a_symbolic_batch_serves_equal_predictions(tmp_path):
@@ -627,7 +615,7 @@ def test_model_export_with_a_symbolic_batch_serves_equal_predictions(tmp_path):
     is inconclusive", the engine's batch-size check); a plain Dense model exported fine."""
     import tensorflow as tf
 
-    from hybridkeras.layers.keras3 import ParallelPQC
+    from hybridkeras.layers import ParallelPQC
 
     bits = cirq.GridQubit.rect(1, 2)
     a, b = sympy.symbols("a b")

@@ -42,11 +42,9 @@ def test_save_load_in_fresh_process_predicts_identically(trained_pair, name):
     assert read_history(path) == {"loss": [2.0, 1.0]}
     record = read_record(path)
     assert record["metadata"]["role"] == name
-    if hk.KERAS_VERSION == 3:  # the Keras backend and the simulator are named in the record
-        assert record["keras_backend"] == hk.keras.config.backend() and record["versions"]["keras"].startswith("3.")
-        assert record["simulators"] == (["statevector"] if name == "hybrid" else [])
-    else:
-        assert record["versions"]["tensorflow"].startswith("2.18")
+    # the Keras backend and the simulator are named in the record
+    assert record["keras_backend"] == hk.keras.config.backend() and record["versions"]["keras"].startswith("3.")
+    assert record["simulators"] == (["statevector"] if name == "hybrid" else [])
 
 
 def test_failed_save_leaves_previous_export_and_no_temporary_dirs(trained_pair, monkeypatch):
@@ -85,15 +83,11 @@ def test_missing_foreign_and_corrupt_exports_raise_clear_errors(trained_pair, tm
     with pytest.raises(FileNotFoundError, match="No saved model"):
         hk.load_model(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelLoadError, match="not a SavedModel"):
+    with pytest.raises(ModelLoadError, match="holds no model.keras"):
         hk.load_model(tmp_path / "empty")
     path = hk.save_model(models["hybrid"], tmp_path / "corrupt")
-    model_file = path / ("model.keras" if hk.KERAS_VERSION == 3 else "saved_model.pb")
-    if hk.KERAS_VERSION == 3:
-        model_file.write_bytes(model_file.read_bytes()[:-200])  # the zip's directory cut off
-    else:
-        for shard in (path / "variables").glob("variables.data-*"):
-            shard.write_bytes(shard.read_bytes()[:100])
+    model_file = path / "model.keras"
+    model_file.write_bytes(model_file.read_bytes()[:-200])  # the zip's directory cut off
     with pytest.raises(ModelLoadError, match="corrupt or incomplete"):
         hk.load_model(path)
     model_file.write_bytes(b"garbage")
@@ -122,7 +116,7 @@ def test_records_write_null_for_values_that_are_not_numbers(tmp_path):
 def test_exports_serve_through_tf_saved_model_without_hybridkeras(tmp_path):
     """Engine-backed HQNN-Parallel and a classical model answer through `serving_default` in a process that
     imports only TensorFlow, with the Keras model's predictions."""
-    if hk.KERAS_VERSION == 3 and hk.keras.config.backend() != "tensorflow":
+    if hk.keras.config.backend() != "tensorflow":
         pytest.skip("serving SavedModels are written on Keras' TensorFlow backend")
     hk.keras.utils.set_random_seed(0)
     hybrid = hk.models.build_hqnn_parallel((28, 28, 1), 10, qubits=3, depth=2, circuits=2, filters=(4, 8),
@@ -134,12 +128,9 @@ def test_exports_serve_through_tf_saved_model_without_hybridkeras(tmp_path):
         hk.save_model(model, tmp_path / name)
         np.save(tmp_path / f"{name}_keras.npy", model.predict(x, verbose=0))
     root = str(tmp_path)
-    if hk.KERAS_VERSION == 3:  # model.export()'s SavedModel in serving/, and plain Keras 3 without hybridkeras
-        serve = f"(served := tf.saved_model.load({root!r} + '/' + name + '/serving')).serve(x)"  # kept referenced
-        plain = f"__import__('keras').saving.load_model({root!r} + '/hybrid/model.keras')"
-    else:
-        serve = f"tf.saved_model.load({root!r} + '/' + name).signatures['serving_default'](x)['probabilities']"
-        plain = f"__import__('tf_keras').models.load_model({root!r} + '/hybrid')"
+    # model.export()'s SavedModel in serving/, and plain Keras without hybridkeras
+    serve = f"(served := tf.saved_model.load({root!r} + '/' + name + '/serving')).serve(x)"  # kept referenced
+    plain = f"__import__('keras').saving.load_model({root!r} + '/hybrid/model.keras')"
     run_python(f"""
         import sys, numpy as np, tensorflow as tf
         x = tf.constant(np.load({root!r} + "/x.npy"))

@@ -1,6 +1,6 @@
 """Keras 3 layers on TensorFlow, JAX and PyTorch: a ParallelPQC model is built, trained a few steps and
 saved as `.keras` in one process per backend, reloaded with ``safe_mode=True`` in a fresh one, and
-compared with the tf_keras layer on TFQ (same weights, same numbers). A `model.export()` artefact is
+compared with the same layer on TFQ's ops (same weights, same numbers). A `model.export()` artefact is
 served by `tf.saved_model.load` in a process that never imports hybridkeras, and a hostile `.keras`
 file (a Lambda that would write a file) is refused without running its code.
 """
@@ -59,7 +59,7 @@ def test_the_student_trains_and_reloads_equal_on_each_backend(runs, backend):
 
 @needs_tfq
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_keras3_layer_equals_the_tf_keras_layer_on_tfq(runs, backend):
+def test_the_engine_layer_on_each_backend_equals_the_layer_on_tfq(runs, backend):
     from hybridkeras.layers import ParallelPQC
 
     _, trained, _ = runs[backend]
@@ -67,12 +67,12 @@ def test_keras3_layer_equals_the_tf_keras_layer_on_tfq(runs, backend):
     x = data()[0]
     layer.build(x.shape)
     layer.set_weights([trained["after"]])
-    np.testing.assert_allclose(trained["quantum"], layer(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(trained["quantum"], np.asarray(layer(x)), atol=1e-5)
 
 
 @needs_tfq
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_keras3_paper_layers_equal_the_tf_keras_layers_on_tfq(runs, backend):
+def test_the_paper_layers_on_each_backend_equal_the_layers_on_tfq(runs, backend):
     from hybridkeras.layers import EncodedPQC, LCQHNNBlock, QuantumFeatureMap, Quanvolution2D
 
     got = np.load(runs[backend][0] / "layers.npz")
@@ -82,7 +82,7 @@ def test_keras3_paper_layers_equal_the_tf_keras_layers_on_tfq(runs, backend):
         x = got[f"{name}_x"]
         layer.build(x.shape)
         layer.set_weights(list(got[f"{name}_w"]))
-        np.testing.assert_allclose(got[f"{name}_y"], layer(x).numpy(), atol=1e-5, err_msg=f"{backend}: {name}")
+        np.testing.assert_allclose(got[f"{name}_y"], np.asarray(layer(x)), atol=1e-5, err_msg=f"{backend}: {name}")
 
 
 @pytest.mark.skipif(len(BACKENDS) < 2, reason="needs two Keras 3 backends")
@@ -129,18 +129,9 @@ def test_data_parallel_on_jax_trains_as_one_device_does(tmp_path):
     np.testing.assert_allclose(runs[2]["weights"], runs[1]["weights"], atol=1e-5)
 
 
-def _tuner_takes_keras3() -> bool:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return tuple(int(part) for part in version("keras-tuner").split(".")[:2]) >= (1, 4)
-    except PackageNotFoundError:
-        return False
-
-
 TUNE = """
 import sys, keras, keras_tuner, numpy as np
-from hybridkeras.layers import keras3 as hq
+from hybridkeras import layers as hq
 from tests.keras3_worker import CIRCUITS, QUBITS, CLASSES, data
 
 
@@ -162,8 +153,6 @@ print("TRIALS", len(tuner.oracle.trials), "BEST", type(best.layers[0]).__name__,
 """
 
 
-@pytest.mark.skipif(not _tuner_takes_keras3(), reason="Keras Tuner 1.3.5 (the [tfq] pin) builds tf_keras models; "
-                                                      "1.4+ (the Keras 3 environment) takes Keras 3 models")
 def test_current_keras_tuner_searches_a_keras3_hybrid(tmp_path):
     done = subprocess.run([sys.executable, "-c", TUNE, str(tmp_path)], cwd=ROOT, env=dict(os.environ, KERAS_BACKEND="jax"),
                           capture_output=True, text=True, timeout=600)
@@ -177,7 +166,7 @@ def test_a_hostile_keras_file_is_refused_without_running_its_code(tmp_path):
     done = _run(["hostile", str(tmp_path)])
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "hostile.keras").exists() and not (tmp_path / "code_ran").exists()
-    code = (f"import keras, hybridkeras.layers.keras3\n"
+    code = (f"import keras, hybridkeras.layers\n"
             f"keras.saving.load_model({str(tmp_path / 'hostile.keras')!r})\n")
     refused = _run([], "jax", code=code)
     assert refused.returncode != 0 and "safe_mode" in refused.stderr
@@ -186,7 +175,7 @@ def test_a_hostile_keras_file_is_refused_without_running_its_code(tmp_path):
 
 TFQ_SEAM_RELOAD = """
 import json, sys, numpy as np, keras
-import hybridkeras.layers.keras3  # registers the layers
+import hybridkeras.layers  # registers the layers
 model = keras.saving.load_model(sys.argv[1], safe_mode=True)
 x = np.load(sys.argv[2])["x"]
 layer = next(l for l in model.layers if hasattr(l, "simulation"))
@@ -196,7 +185,7 @@ print(json.dumps({"backend": layer.backend, "predictions": np.asarray(model.pred
 
 @needs_tfq
 def test_keras3_paper_layers_run_tfq_through_the_simulator_seam(tmp_path):
-    """backend='tfq' on the Keras 3 paper layers: TFQ's ops and differentiators called directly (no tf_keras layer),
+    """backend='tfq' on the Keras 3 paper layers: TFQ's ops and differentiators called directly (no Keras of TFQ's own),
     equal to the engine in outputs (1e-5) and gradients (1e-3 + 1e-3 relative: TFQ's float32 adjoint); a model
     trains with fit, is not XLA-compiled, saves as .keras and reloads in a fresh Keras 3 process on TFQ."""
     import json
@@ -204,7 +193,7 @@ def test_keras3_paper_layers_run_tfq_through_the_simulator_seam(tmp_path):
     import keras
     import tensorflow as tf
 
-    from hybridkeras.layers import keras3 as hq
+    from hybridkeras import layers as hq
 
     rng = np.random.default_rng(0)
     cases = [(lambda b: hq.ParallelPQC(2, 3, depth=2, backend=b), (4, 6)),
@@ -247,7 +236,7 @@ def test_keras3_paper_layers_run_tfq_through_the_simulator_seam(tmp_path):
     model.save(tmp_path / "tfq.keras")
     np.savez(tmp_path / "x.npz", x=x)
     done = subprocess.run([sys.executable, "-c", TFQ_SEAM_RELOAD, str(tmp_path / "tfq.keras"), str(tmp_path / "x.npz")],
-                          cwd=ROOT, env=dict(os.environ, KERAS_BACKEND="tensorflow", HYBRIDKERAS_KERAS="3"),
+                          cwd=ROOT, env=dict(os.environ, KERAS_BACKEND="tensorflow"),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     reloaded = json.loads(done.stdout.strip().splitlines()[-1])
@@ -262,7 +251,7 @@ def test_keras3_paper_layers_on_tfq_elsewhere_say_what_to_change():
     import keras
 
     from hybridkeras.engines.simulators import SimulatorUnavailableError
-    from hybridkeras.layers import keras3 as hq
+    from hybridkeras import layers as hq
 
     if keras.config.backend() == "tensorflow" and importlib.util.find_spec("tensorflow_quantum") is not None:
         pytest.skip("TFQ runs here (tested above)")
@@ -278,7 +267,7 @@ FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv", "lcqhnn", "student
 def _families(tmp_path, backend, names):
     """Builds, fits and saves ``names`` on Keras 3 with ``backend``, then loads them in a fresh process."""
     for step in (["families", str(tmp_path), *names], ["load_families", str(tmp_path)]):
-        done = _run(step, backend, HYBRIDKERAS_KERAS="3")
+        done = _run(step, backend)
         assert done.returncode == 0, done.stderr[-3000:]
     trained = json.loads((tmp_path / "families.json").read_text())
     loaded = json.loads((tmp_path / "loaded_families.json").read_text())
@@ -347,7 +336,7 @@ def test_the_distiller_distils_on_keras3(backend):
     quantum student and reports both terms and the accuracy, and the teacher does not train."""
     import json
 
-    done = _run([], backend, code=DISTIL, HYBRIDKERAS_KERAS="3")
+    done = _run([], backend, code=DISTIL)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(out["first"]["loss"], out["expected"], rtol=1e-4)
@@ -408,7 +397,7 @@ def test_grad_cam_on_keras3_matches_finite_differences_and_the_backends_agree(tm
     results = {}
     for i, backend in enumerate(BACKENDS):
         done = _run([], backend, code=GRAD_CAM.replace("sys.argv[1]", repr(str(weights))).replace(
-            "len(sys.argv) > 2", repr(i > 0)), HYBRIDKERAS_KERAS="3")
+            "len(sys.argv) > 2", repr(i > 0)))
         assert done.returncode == 0, done.stderr[-3000:]
         results[backend] = out = json.loads(done.stdout.strip().splitlines()[-1])
         np.testing.assert_allclose(out["grads"], out["numeric"], rtol=2e-2, atol=2e-4, err_msg=backend)
@@ -468,7 +457,7 @@ def test_callbacks_on_keras3_resume_schedule_record_and_snapshot(tmp_path, backe
     every epoch across the interruption, `GradCAMSnapshots` keeps the untrained and the last epoch's maps."""
     import json
 
-    done = _run([], backend, code=CALLBACKS.replace("sys.argv[1]", repr(str(tmp_path))), HYBRIDKERAS_KERAS="3")
+    done = _run([], backend, code=CALLBACKS.replace("sys.argv[1]", repr(str(tmp_path))))
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["epochs_run_on_resume"] == 2 and out["recorded"] == [1, 2, 3, 4] and out["finite"]

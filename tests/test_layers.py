@@ -2,9 +2,12 @@ import numpy as np
 import pytest
 
 from hybridkeras import keras
-from hybridkeras._compat import tf
+import tensorflow as tf
 from hybridkeras.layers import MinMaxScaling, PadFeatures, PCAProjection, QuantumFeatureMap
 from tests.helpers import pauli_expectations, reference_feature_map_state
+from tests.backends import needs_tfq, tensorflow_only
+
+pytestmark = tensorflow_only  # the same layers on JAX and PyTorch: test_general_layers.py, test_engine_backends.py
 
 
 def _reference(x: np.ndarray, qubits: int, readout: str) -> np.ndarray:
@@ -103,7 +106,8 @@ def test_custom_layers_are_registered():
         (dict(qubits=0), ValueError, "qubits"),
         (dict(qubits="5"), TypeError, "qubits"),
         (dict(qubits=True), TypeError, "qubits"),
-        (dict(qubits=13), ValueError, "qubits"),
+        pytest.param(dict(qubits=13, backend="tfq"), ValueError, "qubits", marks=needs_tfq),
+        (dict(qubits=21), ValueError, "qubits"),
         (dict(readout="W"), ValueError, "readout"),
         (dict(repetitions=0), ValueError, "repetitions"),
         (dict(repetitions=1.5), TypeError, "repetitions"),

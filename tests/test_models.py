@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import hybridkeras as hk
-from hybridkeras._compat import tf
+import tensorflow as tf
 
 from hybridkeras.models import (
     MODELS,
@@ -14,6 +14,9 @@ from hybridkeras.models import (
     get_builder,
 )
 from tests.helpers import trainable
+from tests.backends import tensorflow_only
+
+pytestmark = tensorflow_only  # the same layers on JAX and PyTorch: test_general_layers.py, test_engine_backends.py
 
 
 # encoder 784·256+256 + 256·64+64 = 217,408; decoder 64·256+256 + 256·784+784 = 218,128

@@ -1,10 +1,9 @@
-"""Which Keras hybridkeras runs on (`hybridkeras._stack`), and `save_model`/`load_model` on Keras 3.
+"""The stack hybridkeras runs on (`hybridkeras._stack`: Keras 3 only), and `save_model`/`load_model`.
 
-Each case runs in a fresh process, since the choice is made once, at import. Under
-``HYBRIDKERAS_KERAS=3`` (the default where TFQ is not installed) importing hybridkeras loads
-neither tf_keras nor TFQ (nor TensorFlow, on JAX); its Keras 2-only parts say what to install;
-a Keras 3 model saves to a folder holding ``model.keras`` and reloads in a fresh process with
-equal predictions, and a hostile file is refused without running its code.
+Each case runs in a fresh process. Importing hybridkeras loads neither tf-keras nor TFQ (nor TensorFlow, on JAX),
+even where they are installed; a model saves to a folder holding ``model.keras`` and reloads in a fresh process with
+equal predictions; a hostile file is refused without running its code; an export of the Keras 2 versions is refused
+naming the versions that wrote it.
 """
 import importlib.util
 import json
@@ -17,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hybridkeras
 from tests.backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
-KERAS3 = {"HYBRIDKERAS_KERAS": "3", "KERAS_BACKEND": "jax"}
+KERAS3 = {"KERAS_BACKEND": "jax"}
 
 
 def _python(code, *args, **env):
@@ -46,12 +44,12 @@ def _load_refusal(path, error: str) -> str:
     return done.stdout
 
 
-def test_keras3_import_loads_neither_tf_keras_nor_tfq_nor_tensorflow_on_jax():
+def test_import_loads_neither_tf_keras_nor_tfq_nor_tensorflow_on_jax():
     done = _python("""
         import sys, keras, hybridkeras as hk
-        from hybridkeras.layers import keras3
-        assert hk.KERAS_VERSION == 3 and hk.keras is keras
-        assert hk.layers.ParallelPQC is keras3.ParallelPQC and hk.layers.QuantumFeatureMap is keras3.QuantumFeatureMap
+        assert hk.keras is keras
+        assert issubclass(hk.layers.ParallelPQC, keras.layers.Layer) and hk.layers.ParallelPQC.__module__ == \
+            'hybridkeras.layers.parallel_pqc'
         loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'tensorflow_quantum'))
         print('LOADED', loaded)
         """, **KERAS3)
@@ -60,12 +58,11 @@ def test_keras3_import_loads_neither_tf_keras_nor_tfq_nor_tensorflow_on_jax():
 
 
 def test_every_part_imports_on_keras3_and_multi_worker_training_is_refused_with_its_reason():
-    """Keras 3 used to refuse `tuning`, the CLI and the runners (a StackError naming tf_keras); now each imports, and
-    the one feature that stays on tf_keras (multi-worker training) is refused naming why."""
+    """Keras 3 used to refuse `tuning`, the CLI and the runners; now each imports, and multi-worker training (which
+    Keras 3 does not offer) is refused naming why."""
     done = _python("""
         import hybridkeras as hk
         from hybridkeras.training.distribute import make_strategy
-        assert hk.KERAS_VERSION == 3
         print('PARTS', hk.tuning.tune_experiment.__name__, hk.cli.main.__name__, hk.training.run_experiment.__name__,
               hk.training.train_autoencoder_qfm.__name__, hk.training.run_distillation.__name__)
         print('STRATEGY', type(make_strategy('default')).__name__, type(make_strategy('mirrored')).__name__)
@@ -90,16 +87,15 @@ def test_every_part_imports_on_keras3_and_multi_worker_training_is_refused_with_
     assert "KERAS_BACKEND=tensorflow" in tfq_line or "not installed" in tfq_line
 
 
-def test_a_bad_keras_choice_is_one_clear_error():
-    done = _python("import hybridkeras", HYBRIDKERAS_KERAS="4")
+def test_the_retired_keras2_choice_is_one_clear_error():
+    done = _python("import hybridkeras", HYBRIDKERAS_KERAS="2")
     assert done.returncode != 0
-    assert "StackError" in done.stderr and "HYBRIDKERAS_KERAS must be '2'" in done.stderr
-    assert "Received: HYBRIDKERAS_KERAS='4'" in done.stderr
+    assert "StackError" in done.stderr and "Keras 3 only" in done.stderr and "HYBRIDKERAS_KERAS='2'" in done.stderr
 
 
 SAVE = """
     import json, sys, numpy as np, keras, hybridkeras as hk
-    from hybridkeras.layers import keras3 as hq
+    from hybridkeras import layers as hq
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((6,)), hq.ParallelPQC(2, 3, depth=1), keras.layers.Dense(3)], name='k3')
     model.compile(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -130,21 +126,18 @@ SERVE = """
     print('hybridkeras imported:', 'hybridkeras' in sys.modules)
 """
 
-KERAS_CHOICES = ["3"] + (["2"] if hybridkeras.KERAS_VERSION == 2 else [])
-
-
-@pytest.mark.parametrize("choice", KERAS_CHOICES)
 @pytest.mark.parametrize("backend", [b for b in ("jax", "tensorflow") if b in BACKENDS])
-def test_save_model_writes_a_keras3_folder_that_reloads_equal_in_a_fresh_process(tmp_path, backend, choice):
+def test_save_model_writes_a_keras3_folder_that_reloads_equal_in_a_fresh_process(tmp_path, backend):
     folder = tmp_path / "model"
-    env = {"HYBRIDKERAS_KERAS": choice, "KERAS_BACKEND": backend}
+    env = {"KERAS_BACKEND": backend}
     saved = _python(SAVE, folder, **env)
     assert saved.returncode == 0, saved.stderr[-3000:]
     assert (folder / "model.keras").is_file() and not list(tmp_path.glob(".model.*"))  # nothing left half-written
     record = json.loads((folder / "hybridkeras.json").read_text())
     assert record["keras"] == 3 and record["keras_backend"] == backend and record["metadata"] == {"role": "test"}
     assert record["versions"]["keras"].startswith("3.") and backend in record["versions"]
-    assert ("tf_keras" in record["versions"]) == (choice == "2")
+    assert "tf_keras" not in record["versions"]
+    assert ("tensorflow_quantum" in record["versions"]) == (importlib.util.find_spec("tensorflow_quantum") is not None)
     assert len(json.loads((folder / "history.json").read_text())["loss"]) == 2
     if backend == "tensorflow":  # a serving SavedModel that TensorFlow serves without hybridkeras
         assert record["serving"] == "serving"
@@ -180,14 +173,46 @@ def test_load_model_refuses_a_hostile_keras3_file_without_running_it(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.skipif(hybridkeras.KERAS_VERSION != 2, reason="writes a tf_keras export (Keras 2)")
-def test_a_tf_keras_export_loaded_under_keras3_names_keras2(tmp_path):
-    keras = hybridkeras.keras
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    hybridkeras.save_model(model, tmp_path / "m")
-    said = _load_refusal(tmp_path / "m", "ModelLoadError")
-    assert "REFUSED" in said and "tf_keras (Keras 2) model" in said and "hybridkeras[tfq]" in said
-    assert "(written by hybridkeras 0.1.0 with tf_keras 2.18" in said  # the version that wrote it, from its record
+# What the Keras 2 (tf_keras) versions of hybridkeras wrote: a SavedModel folder with this record beside it.
+LEGACY_RECORD = {"format": 1, "keras": 2, "model_name": "hqnn_parallel", "simulators": ["tfq"],
+                 "versions": {"hybridkeras": "0.1.0", "cirq": "1.5.0", "keras": "3.15.1", "tensorflow": "2.18.1",
+                              "tf_keras": "2.18.0", "tensorflow_quantum": "0.7.6"}}
+
+WRITE_TF_KERAS = """
+    import os, sys
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tf_keras
+    model = tf_keras.Sequential([tf_keras.Input((3,)), tf_keras.layers.Dense(2)])
+    model.save(sys.argv[1], save_format="tf")
+    model.save(sys.argv[1] + ".h5")
+"""
+
+
+@pytest.mark.parametrize("written", ["tf_keras", "record only"])
+def test_an_export_of_the_keras2_versions_is_refused_naming_who_wrote_it(tmp_path, written):
+    """A folder the tf_keras versions exported (a SavedModel and its record), and a loose Keras 2 .h5 file: each is
+    refused with a `LegacyModelError` naming the versions that wrote it and what to do. Written by tf_keras itself
+    where it is installed (TFQ brings it), else the folder is laid out as those versions laid it out."""
+    folder = tmp_path / "m"
+    if written == "tf_keras":
+        if importlib.util.find_spec("tf_keras") is None:
+            pytest.skip("tf-keras is not installed here (TFQ brings it)")
+        made = _python(WRITE_TF_KERAS, folder)
+        assert made.returncode == 0, made.stderr[-3000:]
+    else:
+        folder.mkdir()
+        (folder / "saved_model.pb").write_bytes(b"\x08\x01")
+    (folder / "hybridkeras.json").write_text(json.dumps(LEGACY_RECORD))
+    said = _load_refusal(folder, "LegacyModelError")
+    assert "REFUSED" in said and "is a Keras 2 model" in said and "load_weights" in said, said
+    assert "(written by hybridkeras 0.1.0 with tf-keras 2.18.0)" in said  # the versions that wrote it, from its record
+    evaluated = subprocess.run([sys.executable, "-m", "hybridkeras", "evaluate", str(folder)], cwd=ROOT, capture_output=True,
+                               text=True, timeout=300, env=dict(os.environ, **KERAS3))
+    assert evaluated.returncode != 0 and "Traceback" not in evaluated.stderr
+    assert "Keras 2 model" in evaluated.stderr + evaluated.stdout
+    if written == "tf_keras":
+        said = _load_refusal(f"{folder}.h5", "LegacyModelError")
+        assert "REFUSED" in said and "(written by Keras 2.18" in said, said
 
 
 def test_every_test_has_a_time_limit(pytestconfig):

@@ -9,7 +9,7 @@ from hybridkeras.training import get_config
 from hybridkeras.tuning import AutoencoderQFMHyperModel, tune_autoencoder_qfm
 
 
-def test_hypermodel_builds_tf_keras_models_with_explicit_defaults():
+def test_hypermodel_builds_keras_models_with_explicit_defaults():
     hypermodel = AutoencoderQFMHyperModel(np.random.default_rng(0).uniform(size=(40, 16)), 10, shots=(0, 500))
     hp = kt.HyperParameters()
     model = hypermodel.build(hp)

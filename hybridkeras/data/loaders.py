@@ -135,9 +135,7 @@ def _load_source(name: str, data_dir):
     folder = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
     if folder is not None:
         return (*read_idx_folder(folder, name), f"IDX folder {folder}")
-    from hybridkeras._stack import active_keras
-
-    keras = active_keras()
+    import keras
 
     loader = getattr(keras.datasets, name)
     try:

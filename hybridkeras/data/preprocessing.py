@@ -133,9 +133,7 @@ def make_augmenter(*, rotation: float = 0.05, shift: float = 0.1, flip: bool = F
     ``rotation`` is a fraction of a full turn (0.05 ≈ ±18°), ``shift`` a fraction of the image
     size; flips are off by default because they change digit identity.
     """
-    from hybridkeras._stack import active_keras
-
-    keras = active_keras()
+    import keras
 
     augment = [
         keras.layers.RandomRotation(rotation, fill_mode="constant", seed=seed),

@@ -5,9 +5,8 @@
 into `GateRecord`s, `plan` fuses them into run steps, `execute` runs the steps, `readout` and
 `sampling` turn final states into expectations, probabilities and shots; `ops` holds the
 selections and permutations they share (gradients without scatters) and the few operations
-`keras.ops` lacks, per backend. Tensors in and out are the backend's: TensorFlow tensors inside
-the tf_keras layers (which need ``KERAS_BACKEND=tensorflow``, the default), JAX or PyTorch arrays
-on those backends, under `jax.jit` and `torch.autograd` alike.
+`keras.ops` lacks, per backend. Tensors in and out are the backend's: TensorFlow tensors (inside
+`tf.function` graphs), JAX or PyTorch arrays, under `jax.jit` and `torch.autograd` alike.
 """
 from hybridkeras.engines.compiler import GateRecord, UnsupportedGateError
 from hybridkeras.engines.statevector import MAX_ENGINE_QUBITS, StateVectorCircuit, join_shared

@@ -2,8 +2,7 @@
 PyTorch), and the few things `keras.ops` lacks, each written per backend here and nowhere else.
 
 The engine's other modules call `keras.ops` (as ``K``) and the helpers below, never a backend's
-own namespace, so one engine serves the tf_keras layers (TensorFlow tensors, inside TensorFlow
-graphs) and the Keras 3 layers on every backend, with the same numbers.
+own namespace, so one engine serves the layers on every backend, with the same numbers.
 
 What `keras.ops` lacks, and what stands in for it (`backend()` picks):
 
@@ -14,9 +13,8 @@ What `keras.ops` lacks, and what stands in for it (`backend()` picks):
 * `check_finite` — a NaN/Inf check that fails the step (Keras has no run-time assertion);
 * `check_rows` — a run-time check of a batch size TensorFlow knows only when the graph runs
   (JAX and PyTorch shapes are concrete when traced, so a Python check suffices there);
-* `SeedStream` — a seeded stream of random keys: tf_keras layers save a `tf.random.Generator`
-  with their SavedModel (a Keras 3 `SeedGenerator` is a Keras 3 variable, which tf_keras cannot
-  track); other backends use Keras' `keras.random.SeedGenerator`.
+* `SeedStream` — a seeded stream of random keys: a `tf.random.Generator` (counter-based Philox, usable in any
+  `tf.function` and replica) on TensorFlow; Keras' `keras.random.SeedGenerator` on the other backends.
 
 Selections and permutations along axis 1 are written so their gradients are gathers or matrix
 products, never scatters (a scatter's gradient path is a loop over the indices when XLA
@@ -38,15 +36,6 @@ ONE_HOT_LIMIT = 2**15  # entries of a selection's one-hot matrix; larger selecti
 def backend() -> str:
     """The array backend the engine's tensors live on: Keras 3's (``keras.config.backend()``)."""
     return keras.config.backend()
-
-
-def require_backend(name: str, user: str) -> None:
-    """Raise when Keras 3 runs on another backend than ``name``, which ``user`` (who is asking) needs."""
-    if backend() != name:
-        raise RuntimeError(
-            f"{user} runs the state-vector engine on {name} tensors, but Keras 3 runs on {backend()!r} "
-            f"(KERAS_BACKEND={backend()}). Set KERAS_BACKEND={name} before starting Python, or use the "
-            "Keras 3 layers on that backend")
 
 
 def widest_float() -> str:
@@ -259,8 +248,7 @@ def _report_unless(*values, message: str):
 
 
 def gradient(fn, x):
-    """d fn(x) / d x for a scalar-valued ``fn``, by the backend's own autodiff: a `tf.GradientTape` (tf_keras's
-    tensors too), `jax.grad`, or `torch.autograd.grad`. The one place that differentiates outside a training step
+    """d fn(x) / d x for a scalar-valued ``fn``, by the backend's own autodiff: a `tf.GradientTape`, `jax.grad`, or `torch.autograd.grad`. The one place that differentiates outside a training step
     (Grad-CAM)."""
     name = backend()
     if name == "tensorflow":

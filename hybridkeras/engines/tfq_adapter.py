@@ -1,6 +1,6 @@
 """TensorFlow Quantum behind the simulator seam, for Keras 3 layers on Keras' TensorFlow backend.
 
-TFQ's ops and differentiators need no tf_keras: `TFQSimulation` calls them directly
+TFQ's ops and differentiators need no Keras of TFQ's own: `TFQSimulation` calls them directly
 (``tfq.get_expectation_op``, ``get_sampled_expectation_op``, ``get_state_op``,
 ``get_sampling_op``, ``tfq.noise.expectation`` for ``backend='noisy'``), made differentiable by the chosen TFQ differentiator, with the same
 interface as the engine's `StateVectorCircuit`: ``__call__(values, shared=None)``,

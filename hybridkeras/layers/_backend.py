@@ -4,14 +4,13 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from hybridkeras._stack import KERAS_VERSION
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import MAX_QUBITS, check_differentiator, check_positive_int, check_repetitions
 
 BACKENDS = ("tfq", "statevector")
 _state = threading.local()
-# tf_keras runs TFQ's layers by default; on Keras 3 the engine runs on every backend, TFQ only on TensorFlow
-_default = {"backend": "tfq" if KERAS_VERSION == 2 else "statevector"}
+# the engine runs on every Keras backend; TFQ only on TensorFlow, where installed
+_default = {"backend": "statevector"}
 
 
 def set_backend(name: str) -> None:

@@ -1,15 +1,16 @@
-"""`LogitAverage`: the head of an ensemble whose members are trained together (a body in `keras.ops`; the
-tf_keras layer here, the Keras 3 one in `layers.keras3`)."""
+"""`LogitAverage`: the head of an ensemble whose members are trained together, in `keras.ops`."""
 from __future__ import annotations
 
+import keras
 from keras import ops as K
 
-from hybridkeras.layers.base import TF_KERAS, tf_keras_layer
+from hybridkeras.layers.base import register
 
 _EPS = 1e-7
 
 
-class LogitAverageBody:
+@register
+class LogitAverage(keras.layers.Layer):
     """softmax of the mean of the members' logits, from the members' class probabilities.
 
     Each member's logits are taken as log p (the softmax of log p is p; a constant per sample
@@ -26,6 +27,3 @@ class LogitAverageBody:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
 
-
-if TF_KERAS:
-    LogitAverage = tf_keras_layer(LogitAverageBody, plain=True)

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import cirq
+import numpy as np
 
 from keras import ops as K
 
-from hybridkeras._stack import tf
 from hybridkeras.circuits import feature_map_circuit, make_symbols
 from hybridkeras.circuits.readouts import READOUTS, readout_size
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
+from hybridkeras.layers.base import QuantumLayer, register
 from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import check_choice, check_rank2
 
@@ -19,8 +19,9 @@ from hybridkeras.layers._validation import check_choice, check_rank2
 _UPPER = 1.0 - 1e-6
 
 
-class QuantumFeatureMapBody(QuantumLayerBody):
-    """Fixed (non-trainable) quantum feature map run by `tfq.layers.ControlledPQC`.
+@register
+class QuantumFeatureMap(QuantumLayer):
+    """Fixed (non-trainable) quantum feature map: the data as symbol values of one circuit per group.
 
     Each group of `qubits` features x in [0, 1] (values outside are clipped) is encoded as
     RY(2·arccos x) on its own qubit, followed by a Hadamard on every qubit and a CNOT chain,
@@ -30,24 +31,25 @@ class QuantumFeatureMapBody(QuantumLayerBody):
     With `repetitions=None` the values are exact; with `repetitions=N` they come from N shots.
     How each readout is computed:
 
-    * Pauli readouts: `tfq.layers.ControlledPQC` (Expectation, or SampledExpectation with N
-      shots per operator).
-    * 'probs', exact: ControlledPQC gives the 2^n − 1 expectations ⟨Z_S⟩ and a fixed
-      Walsh–Hadamard transform turns them into probabilities (far cheaper than 2^n projector
-      PauliSums of 2^n terms each; equal to them, see `circuits.readouts`).
-    * 'probs', sampled: TFQ's Sample op (through `layers.simulation`) draws N bitstrings per circuit and the layer
-      returns their frequencies, as a measurement record on hardware would. Sampling passes
-      no gradient, so use it for fixed feature extraction, not for end-to-end fine-tuning.
+    * Pauli readouts: one expectation per qubit (with N shots per operator when sampled).
+    * 'probs' on the state-vector engine: its basis-state probabilities (exact, or frequencies of N shots).
+    * 'probs' on TFQ, exact: the 2^n − 1 expectations ⟨Z_S⟩ and a fixed Walsh–Hadamard transform turn into
+      probabilities (far cheaper than 2^n projector PauliSums of 2^n terms each; equal to them, see
+      `circuits.readouts`).
+    * 'probs' on TFQ, sampled: TFQ's sampling op draws N bitstrings per circuit and the layer returns their
+      frequencies, as a measurement record on hardware would. Sampling passes no gradient, so use it for
+      fixed feature extraction, not for end-to-end fine-tuning.
 
     Args:
         qubits: Qubits per circuit (the paper uses 5).
         readout: 'Z' (default), 'X', 'Y' for one expectation per qubit, or 'probs' for the
             2^qubits basis-state probabilities (big-endian, qubit 0 most significant).
         repetitions: None for exact expectations, or the number of shots per circuit.
-        differentiator: None (TFQ's default), 'adjoint' (exact only) or 'parameter_shift'.
-        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
-            numbers, 2–50× faster than TFQ in `benchmarks/`; shots too, noise and parameter shift
-            not); None: the default of `hybridkeras.set_backend`.
+        differentiator: None (the simulator's default), 'adjoint' (exact only) or 'parameter_shift' (TFQ).
+        backend: 'statevector' (the state-vector engine, `hybridkeras.engines`, on TensorFlow, JAX and
+            PyTorch; exact or with shots) or 'tfq' (TensorFlow Quantum's ops and differentiators, parameter
+            shift included, on Keras' TensorFlow backend where TFQ is installed; the same numbers); None: the
+            default of `hybridkeras.set_backend` ('statevector').
 
     Input shape:
         (batch, features), features a multiple of `qubits`; each consecutive group of
@@ -58,8 +60,8 @@ class QuantumFeatureMapBody(QuantumLayerBody):
 
     Example:
         >>> qfm = QuantumFeatureMap(5, readout="Z")
-        >>> qfm(tf.random.uniform((8, 10))).shape
-        TensorShape([8, 10])
+        >>> qfm(np.random.rand(8, 10).astype("float32")).shape
+        (8, 10)
     """
 
     def __init__(self, qubits=5, *, readout="Z", repetitions=None, differentiator=None, backend=None, **kwargs):
@@ -78,11 +80,10 @@ class QuantumFeatureMapBody(QuantumLayerBody):
         self._pqc = Simulation(
             self.circuit, None if self._sampled_probs else self._readout.measured, self._symbols,
             repetitions=None if self._sampled_probs else self.repetitions, differentiator=self.differentiator,
-            via="expectation" if self._sampled_probs else "controlled_pqc", name="controlled_pqc", backend=self.backend,
-            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
+            backend=self.backend,
         )
         if self._sampled_probs:
-            self._place = tf.constant([2 ** (self.qubits - 1 - i) for i in range(self.qubits)], tf.int32)
+            self._place = np.array([2 ** (self.qubits - 1 - i) for i in range(self.qubits)], np.int32)
         self.groups = None
 
     @property
@@ -111,10 +112,10 @@ class QuantumFeatureMapBody(QuantumLayerBody):
         x = self.finite_inputs(inputs)
         x = K.clip(x, 0.0, _UPPER)
         angles = K.reshape(2.0 * K.arccos(x), [-1, self.qubits])
-        if self._sampled_probs:  # TFQ only (tf_keras): bitstrings from tfq.layers.Sample
+        if self._sampled_probs:  # TFQ only: bitstrings from TFQ's sampling op
             bits = self._pqc.sample(angles, self.repetitions)
-            index = tf.reduce_sum(tf.cast(bits, tf.int32) * self._place, axis=-1)
-            values = tf.reduce_mean(tf.one_hot(index, self.readout_dim, dtype=tf.float32), axis=1)
+            index = K.sum(K.cast(bits, "int32") * self._place, axis=-1)
+            values = K.mean(K.one_hot(index, self.readout_dim, dtype="float32"), axis=1)
         else:
             values = self._readout(self._pqc(angles))
         return K.reshape(values, [-1, self.groups * self.readout_dim])
@@ -128,6 +129,3 @@ class QuantumFeatureMapBody(QuantumLayerBody):
         config.update(qubits=self.qubits, readout=self.readout)
         return config
 
-
-if TF_KERAS:  # the tf_keras layer (TFQ or the engine on TensorFlow); its Keras 3 twin is in `layers.keras3`
-    QuantumFeatureMap = tf_keras_layer(QuantumFeatureMapBody)

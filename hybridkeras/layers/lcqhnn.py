@@ -4,20 +4,22 @@ from __future__ import annotations
 import math
 
 import cirq
+import keras
 from keras import ops as K
 
 from hybridkeras.circuits import lcqhnn_circuit, make_symbols
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
+from hybridkeras.layers.base import QuantumLayer, register
 from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import check_choice, check_rank2
 
 LCQHNN_READOUTS = ("Z", "probs")
 
 
-class LCQHNNBlockBody(QuantumLayerBody):
-    """The LCQHNN variational block: one n-qubit circuit per sample, run by `tfq.layers.ControlledPQC`.
+@register
+class LCQHNNBlock(QuantumLayer):
+    """The LCQHNN variational block: one n-qubit circuit per sample, the batch in one simulator call.
 
     For features x_0 … x_{n−1}: H on every qubit; the phase U1(2·x_i) on qubit i; CNOT(0,1),
     …, CNOT(n−2, n−1); trainable RY(θ_i) on every qubit; the same CNOTs in reverse order; H on
@@ -30,11 +32,12 @@ class LCQHNNBlockBody(QuantumLayerBody):
         readout: 'Z' (default): ⟨Z_i⟩ on every qubit (n values in [−1, 1]); 'probs': the 2^n
             basis-state probabilities (big-endian, qubit 0 most significant).
         differentiator: 'adjoint' (default, exact only), 'parameter_shift' (hardware-style),
-            or None (TFQ's choice).
+            or None (the simulator's choice).
         repetitions: None for exact expectations, or shots per circuit and operator.
-        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
-            numbers, 2–50× faster than TFQ in `benchmarks/`; shots too, noise and parameter shift
-            not); None: the default of `hybridkeras.set_backend`.
+        backend: 'statevector' (the state-vector engine, `hybridkeras.engines`, on TensorFlow, JAX and
+            PyTorch; exact or with shots) or 'tfq' (TensorFlow Quantum's ops and differentiators, parameter
+            shift included, on Keras' TensorFlow backend where TFQ is installed; the same numbers); None: the
+            default of `hybridkeras.set_backend` ('statevector').
 
     Input shape:
         (batch, qubits).
@@ -47,8 +50,8 @@ class LCQHNNBlockBody(QuantumLayerBody):
 
     Example:
         >>> block = LCQHNNBlock(4)
-        >>> block(tf.random.normal((2, 4))).shape
-        TensorShape([2, 4])
+        >>> block(np.random.randn(2, 4).astype("float32")).shape
+        (2, 4)
     """
 
     def __init__(self, qubits=4, *, readout="Z", differentiator="adjoint", repetitions=None, backend=None, **kwargs):
@@ -64,9 +67,8 @@ class LCQHNNBlockBody(QuantumLayerBody):
         self.units = readout_size(self.qubits, self.readout)
         self._pqc = Simulation(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
-            differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
+            differentiator=self.differentiator, backend=self.backend,
             shared=self.qubits,
-            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
 
     @property
@@ -88,7 +90,7 @@ class LCQHNNBlockBody(QuantumLayerBody):
             )
         self.theta = self.add_weight(
             name="theta", shape=(self.qubits,),
-            initializer=self.keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
         )
         super().build(input_shape)
 
@@ -104,6 +106,3 @@ class LCQHNNBlockBody(QuantumLayerBody):
         config.update(qubits=self.qubits, readout=self.readout)
         return config
 
-
-if TF_KERAS:  # the tf_keras layer (TFQ or the engine on TensorFlow); its Keras 3 twin is in `layers.keras3`
-    LCQHNNBlock = tf_keras_layer(LCQHNNBlockBody)

@@ -1,5 +1,4 @@
-"""`ParallelPQC`: HQNN-Parallel's c independent variational circuits as one Keras layer (tf_keras here; its
-Keras 3 twin, from the same `ParallelPQCBody`, in `layers.keras3`)."""
+"""`ParallelPQC`: HQNN-Parallel's c independent variational circuits as one Keras layer."""
 from __future__ import annotations
 
 import math
@@ -7,18 +6,20 @@ import math
 import cirq
 import numpy as np
 
+import keras
 from keras import ops as K
 
 from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
+from hybridkeras.layers.base import QuantumLayer, register
 from hybridkeras.layers.simulation import Simulation
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_positive_int, check_rank2
 
 PAULI_AXES = ("X", "Y", "Z")
 
 
-class ParallelPQCBody(QuantumLayerBody):
+@register
+class ParallelPQC(QuantumLayer):
     """`circuits` parallel `qubits`-qubit PQCs, each with its own trainable weights.
 
     The n = circuits·qubits input features are split into `circuits` consecutive parts of
@@ -26,10 +27,8 @@ class ParallelPQCBody(QuantumLayerBody):
     then `depth` strongly entangling layers (Rot = RZ·RY·RZ per qubit with trainable angles,
     then a ring of CNOTs with range r = l mod (qubits − 1) + 1), read out as ⟨P_j⟩ on every
     qubit (P = `readout`). Inputs and weights both enter as symbol values, and the circuits of a
-    whole batch (batch·circuits of them) run in a single `tfq.layers.Expectation` call
-    (`SampledExpectation` with `repetitions`), so gradients reach the inputs and the weights.
-    (`tfq.layers.ControlledPQC` gives the same numbers but re-serialises every circuit of the
-    batch on each call; see `layers.simulation.Simulation`.)
+    whole batch (batch·circuits of them) run in a single simulator call (`layers.simulation.Simulation`),
+    exact or with `repetitions` shots, so gradients reach the inputs and the weights.
 
     Args:
         circuits: Number of parallel circuits c (the paper uses 4).
@@ -38,11 +37,12 @@ class ParallelPQCBody(QuantumLayerBody):
         readout: Pauli axis measured on every qubit: 'Y' (paper), 'X' or 'Z'.
         embedding: Rotation axis of the angle embedding: 'X' (paper), 'Y' or 'Z'.
         differentiator: 'adjoint' (default, exact), 'parameter_shift' (hardware-style), or
-            None (TFQ's choice).
+            None (the simulator's choice).
         repetitions: None for exact expectations, or shots per circuit and operator.
-        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
-            numbers, 2–50× faster than TFQ in `benchmarks/`; shots too, noise and parameter shift
-            not); None: the default of `hybridkeras.set_backend`.
+        backend: 'statevector' (the state-vector engine, `hybridkeras.engines`, on TensorFlow, JAX and
+            PyTorch; exact or with shots) or 'tfq' (TensorFlow Quantum's ops and differentiators, parameter
+            shift included, on Keras' TensorFlow backend where TFQ is installed; the same numbers); None: the
+            default of `hybridkeras.set_backend` ('statevector').
 
     Input shape:
         (batch, circuits * qubits).
@@ -55,8 +55,8 @@ class ParallelPQCBody(QuantumLayerBody):
 
     Example:
         >>> layer = ParallelPQC(4, 5, depth=3)
-        >>> layer(tf.random.uniform((2, 20))).shape
-        TensorShape([2, 20])
+        >>> layer(np.random.rand(2, 20).astype("float32")).shape
+        (2, 20)
     """
 
     def __init__(self, circuits=4, qubits=5, *, depth=3, readout="Y", embedding="X",
@@ -78,7 +78,6 @@ class ParallelPQCBody(QuantumLayerBody):
             self.circuit, self.operators, self._inputs + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
             shared=len(self._weights),
-            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
 
     @property
@@ -100,7 +99,7 @@ class ParallelPQCBody(QuantumLayerBody):
         self.circuit_weights = self.add_weight(
             name="circuit_weights",
             shape=(self.circuits, self.depth, self.qubits, 3),
-            initializer=self.keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
             trainable=True,
         )
         super().build(input_shape)
@@ -121,6 +120,3 @@ class ParallelPQCBody(QuantumLayerBody):
         )
         return config
 
-
-if TF_KERAS:  # the tf_keras layer (TFQ or the engine on TensorFlow); its Keras 3 twin is in `layers.keras3`
-    ParallelPQC = tf_keras_layer(ParallelPQCBody)

@@ -3,16 +3,16 @@
 They turn a two-stage pipeline (fit PCA / a scaler on training codes, then train a head)
 into one Keras model that can be exported and reloaded without scikit-learn state.
 
-Each is a body written once in `keras.ops`; the tf_keras layers are made from the bodies here
-(Keras 2 only), the Keras 3 layers in `layers.keras3` (see `layers.base`).
+Each is written in `keras.ops`, so it runs on every Keras backend.
 """
 from __future__ import annotations
 
 import numpy as np
+import keras
 from keras import ops as K
 
 from hybridkeras.engines.ops import check_all, check_finite
-from hybridkeras.layers.base import TF_KERAS, tf_keras_layer
+from hybridkeras.layers.base import register
 from hybridkeras.layers._validation import check_positive_int, check_rank2
 
 
@@ -25,7 +25,7 @@ def _as_matrix(layer: str, data) -> np.ndarray:
     return array
 
 
-class _AdaptedBody:
+class _Adapted(keras.layers.Layer):
     """Base for layers whose non-trainable weights are fitted by `adapt(data)`."""
 
     def __init__(self, **kwargs):
@@ -46,7 +46,8 @@ class _AdaptedBody:
         return bool(self.built and float(K.convert_to_numpy(self._adapted)) > 0)
 
 
-class PCAProjectionBody(_AdaptedBody):
+@register
+class PCAProjection(_Adapted):
     """Projects features onto their first `components` principal axes (fitted by `adapt`).
 
     Computes (x − mean) · V[:, :components], with signs fixed so that the largest-magnitude
@@ -111,7 +112,8 @@ class PCAProjectionBody(_AdaptedBody):
         return config
 
 
-class MinMaxScalingBody(_AdaptedBody):
+@register
+class MinMaxScaling(_Adapted):
     """Scales each feature into [0, 1] with the minimum and maximum seen by `adapt`.
 
     Values outside the fitted range are clipped, so test data can never leave [0, 1] (the
@@ -154,7 +156,8 @@ class MinMaxScalingBody(_AdaptedBody):
         return tuple(input_shape)
 
 
-class PadFeaturesBody:
+@register
+class PadFeatures(keras.layers.Layer):
     """Zero-pads the feature axis up to the next multiple of `multiple` (64 → 65 for 5).
 
     Args:
@@ -193,7 +196,8 @@ class PadFeaturesBody:
         return config
 
 
-class ImageRangeBody:
+@register
+class ImageRange(keras.layers.Layer):
     """Passes images through unchanged, refusing any batch that is not the [0, 1] floats the models
     are trained on: uint8 images (0–255) given to ``predict`` would otherwise be read as
     saturated pixels and silently misclassified, and NaN pixels turned into a finite answer.
@@ -228,9 +232,3 @@ class ImageRangeBody:
         config.update(tolerance=self.tolerance)
         return config
 
-
-if TF_KERAS:
-    PCAProjection = tf_keras_layer(PCAProjectionBody, plain=True)
-    MinMaxScaling = tf_keras_layer(MinMaxScalingBody, plain=True)
-    PadFeatures = tf_keras_layer(PadFeaturesBody, plain=True)
-    ImageRange = tf_keras_layer(ImageRangeBody, plain=True)

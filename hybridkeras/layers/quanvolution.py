@@ -4,25 +4,27 @@ from __future__ import annotations
 import math
 
 import cirq
+import keras
 from keras import ops as K
 
 from hybridkeras.circuits import make_symbols, pauli_readout, quanv_kernel_circuit
-from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
+from hybridkeras.layers.base import QuantumLayer, register
 from hybridkeras.layers.simulation import Simulation
 from hybridkeras.layers._validation import check_choice, check_positive_int
 
 MAX_KERNEL = 3  # k² qubits: 9 at most
 
 
-class Quanvolution2DBody(QuantumLayerBody):
+@register
+class Quanvolution2D(QuantumLayer):
     """Quantum convolution: a k²-qubit circuit applied to every k×k patch (stride k).
 
     Each pixel p of a patch (values in [0, 1]) is encoded as RY(π·p) on its own qubit
     (row-major), a trainable rotation R_rotation(w_i) acts on every qubit (k² weights shared
     by all patches), a CNOT chain entangles the qubits, and ⟨Z_i⟩ of qubit i becomes output
     channel i. Every patch of every image (and every input channel, each treated on its own)
-    goes through one batched call: `tfq.layers.Expectation` (`SampledExpectation` with
-    `repetitions`) on TFQ, one run of the compiled circuit on the state-vector engine.
+    goes through one batched simulator call (exact, or with `repetitions` shots): one run of the compiled
+    circuit on the state-vector engine, one call of TFQ's expectation op on TFQ.
 
     Args:
         kernel_size: k, the patch side and stride (the paper uses 2: 4 qubits).
@@ -31,9 +33,10 @@ class Quanvolution2DBody(QuantumLayerBody):
             refused.)
         differentiator: 'adjoint' (default), 'parameter_shift' or None.
         repetitions: None for exact expectations, or shots per circuit and operator.
-        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
-            numbers, 2–50× faster than TFQ in `benchmarks/`; shots too, noise and parameter shift
-            not); None: the default of `hybridkeras.set_backend`.
+        backend: 'statevector' (the state-vector engine, `hybridkeras.engines`, on TensorFlow, JAX and
+            PyTorch; exact or with shots) or 'tfq' (TensorFlow Quantum's ops and differentiators, parameter
+            shift included, on Keras' TensorFlow backend where TFQ is installed; the same numbers); None: the
+            default of `hybridkeras.set_backend` ('statevector').
 
     Input shape:
         (batch, height, width, channels), height and width divisible by k.
@@ -43,8 +46,8 @@ class Quanvolution2DBody(QuantumLayerBody):
 
     Example:
         >>> layer = Quanvolution2D(2)
-        >>> layer(tf.random.uniform((3, 14, 14, 1))).shape
-        TensorShape([3, 7, 7, 4])
+        >>> layer(np.random.rand(3, 14, 14, 1).astype("float32")).shape
+        (3, 7, 7, 4)
     """
 
     def __init__(self, kernel_size=2, *, rotation="X", differentiator="adjoint", repetitions=None, backend=None, **kwargs):
@@ -61,7 +64,6 @@ class Quanvolution2DBody(QuantumLayerBody):
             self.circuit, self.operators, self._pixels + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
             shared=len(self._weights),
-            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
 
     @property
@@ -89,7 +91,7 @@ class Quanvolution2DBody(QuantumLayerBody):
         self.kernel = self.add_weight(
             name="kernel",
             shape=(self.n_qubits,),
-            initializer=self.keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi),
             trainable=True,
         )
         super().build(input_shape)
@@ -116,6 +118,3 @@ class Quanvolution2DBody(QuantumLayerBody):
         config.update(kernel_size=self.kernel_size, rotation=self.rotation)
         return config
 
-
-if TF_KERAS:  # the tf_keras layer (TFQ or the engine on TensorFlow); its Keras 3 twin is in `layers.keras3`
-    Quanvolution2D = tf_keras_layer(Quanvolution2DBody)

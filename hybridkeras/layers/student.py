@@ -1,6 +1,5 @@
 """The quantum students of paper 4: `EncodedPQC` (encoding → trainable layers → probabilities), `ClassProbabilities`
-and `SigmoidPairLogits` (their heads). Written once as bodies in `keras.ops`: the tf_keras layers here, their Keras 3
-twins in `layers.keras3`."""
+and `SigmoidPairLogits` (their heads), in `keras.ops`."""
 from __future__ import annotations
 
 import math
@@ -8,11 +7,12 @@ import math
 import cirq
 import numpy as np
 
+import keras
 from keras import ops as K
 
 from hybridkeras.circuits import amplitude_encoding, hadamard_angle_encoding, make_symbols, ry_rz_layers
 from hybridkeras.layers._backend import check_qubits
-from hybridkeras.layers.base import TF_KERAS, QuantumLayerBody, tf_keras_layer
+from hybridkeras.layers.base import QuantumLayer, register
 from hybridkeras.layers.simulation import Readout, Simulation
 from hybridkeras.layers._validation import MAX_DEPTH, check_choice, check_count, check_positive_int, check_rank2
 
@@ -21,7 +21,7 @@ _EPS = 1e-12
 
 
 def amplitude_angles_tf(features, qubits: int):
-    """`circuits.amplitude_angles` in `keras.ops` (any Keras 3 backend, or TensorFlow under tf_keras): (batch, 2^n)
+    """`circuits.amplitude_angles` in `keras.ops` (any Keras backend): (batch, 2^n)
     features → (batch, 2^n − 1) RY angles.
 
     Differentiable everywhere: the norms carry a 1e-12 floor inside the square root, and on the
@@ -61,7 +61,8 @@ def amplitude_state_tf(angles, qubits: int):
     return state
 
 
-class EncodedPQCBody(QuantumLayerBody):
+@register
+class EncodedPQC(QuantumLayer):
     """A quantum student's circuit: data encoding, `depth` trainable layers, basis-state probabilities.
 
     Encodings:
@@ -74,7 +75,7 @@ class EncodedPQCBody(QuantumLayerBody):
 
     Then `depth` layers of trainable RY and RZ on every qubit and a CNOT ring, and the 2^n
     basis-state probabilities (big-endian), exact or estimated from `repetitions` shots,
-    through `tfq.layers.ControlledPQC`. On the state-vector engine the amplitude encoding's
+    in one simulator call per batch. On the state-vector engine the amplitude encoding's
     state is computed in closed form from the same angles (`amplitude_state_tf`) and the
     engine runs the trainable layers from it (``initial=``), instead of applying the 2^n − 1
     controlled rotations one by one: the same numbers, for about half the training step.
@@ -88,9 +89,10 @@ class EncodedPQCBody(QuantumLayerBody):
         repetitions: None for exact probabilities, or shots per circuit and operator (the
             paper's configs use 5000); needs ``differentiator='parameter_shift'`` or None.
         differentiator: 'adjoint' (default, exact only), 'parameter_shift' or None.
-        backend: 'tfq' (TensorFlow Quantum) or 'statevector' (`hybridkeras.engines`, same
-            numbers, 2–50× faster than TFQ in `benchmarks/`; shots too, noise and parameter shift
-            not); None: the default of `hybridkeras.set_backend`.
+        backend: 'statevector' (the state-vector engine, `hybridkeras.engines`, on TensorFlow, JAX and
+            PyTorch; exact or with shots) or 'tfq' (TensorFlow Quantum's ops and differentiators, parameter
+            shift included, on Keras' TensorFlow backend where TFQ is installed; the same numbers); None: the
+            default of `hybridkeras.set_backend` ('statevector').
 
     Input shape:
         (batch, 2**qubits) for 'amplitude', (batch, qubits) for 'angle'.
@@ -100,8 +102,8 @@ class EncodedPQCBody(QuantumLayerBody):
 
     Example:
         >>> layer = EncodedPQC(3)
-        >>> layer(tf.random.normal((2, 8))).shape
-        TensorShape([2, 8])
+        >>> layer(np.random.randn(2, 8).astype("float32")).shape
+        (2, 8)
     """
 
     def __init__(self, qubits=3, *, encoding="amplitude", depth=2, repetitions=None, differentiator="adjoint",
@@ -131,9 +133,8 @@ class EncodedPQCBody(QuantumLayerBody):
         circuit, symbols = (trainable, self._weights) if self._starts_encoded else (self.circuit, self._inputs + self._weights)
         self._pqc = Simulation(
             circuit, self._readout.measured, symbols, repetitions=self.repetitions,
-            differentiator=self.differentiator, via="controlled_pqc", name="controlled_pqc", backend=self.backend,
+            differentiator=self.differentiator, backend=self.backend,
             shared=len(self._weights) if self.depth else 0,
-            seam=self.keras_version == 3,  # Keras 3: TFQ through the simulator seam
         )
 
     @property
@@ -161,7 +162,7 @@ class EncodedPQCBody(QuantumLayerBody):
             )
         self.circuit_weights = None if self.depth == 0 else self.add_weight(
             name="circuit_weights", shape=(self.depth, self.qubits, 2),
-            initializer=self.keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 * math.pi), trainable=True,
         )
         super().build(input_shape)
 
@@ -186,7 +187,8 @@ class EncodedPQCBody(QuantumLayerBody):
         return config
 
 
-class ClassProbabilitiesBody:
+@register
+class ClassProbabilities(keras.layers.Layer):
     """The first `num_classes` of 2^n basis-state probabilities, renormalised to sum to 1.
 
     Maps a quantum student's measurement distribution to class probabilities without
@@ -221,7 +223,8 @@ class ClassProbabilitiesBody:
         return config
 
 
-class SigmoidPairLogitsBody:
+@register
+class SigmoidPairLogits(keras.layers.Layer):
     """The distillation authors' head: the 2^n basis-state probabilities p of a student circuit become
     2^(n+1) logits ``concat(sigmoid(p), 1 − sigmoid(p))`` for a cross-entropy on logits, and the
     prediction is their argmax. No weights.
@@ -237,8 +240,3 @@ class SigmoidPairLogitsBody:
         shape = tuple(input_shape)
         return shape[:-1] + (None if shape[-1] is None else 2 * shape[-1],)
 
-
-if TF_KERAS:  # the tf_keras layers; their Keras 3 twins are in `layers.keras3`
-    EncodedPQC = tf_keras_layer(EncodedPQCBody)
-    ClassProbabilities = tf_keras_layer(ClassProbabilitiesBody, plain=True)
-    SigmoidPairLogits = tf_keras_layer(SigmoidPairLogitsBody, plain=True)

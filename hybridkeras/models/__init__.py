@@ -1,9 +1,8 @@
 """Model builders, one module per architecture family, and the MODELS registry.
 
 Every builder has the signature ``build_<name>(input_shape, num_classes, **hyperparameters)``
-and returns an uncompiled model with a stable name: a tf_keras model where hybridkeras runs on Keras 2,
-a Keras 3 model (on Keras 3's backend, its quantum layers on the state-vector engine) where it runs on
-Keras 3 (`hybridkeras._stack`).
+and returns an uncompiled Keras 3 model with a stable name (on Keras' backend; its quantum layers on the
+state-vector engine unless given ``backend='tfq'``).
 """
 import inspect
 

@@ -19,14 +19,13 @@ from typing import Sequence
 import numpy as np
 from keras import ops as K
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.circuits.readouts import readout_size
 from hybridkeras.layers import MinMaxScaling, PadFeatures, PCAProjection, QuantumFeatureMap
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
 from hybridkeras.models.common import batch_norm, check_input_shape, image_check
 
-keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 REDUCTIONS = ("pca", "groups")
 

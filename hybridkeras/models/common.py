@@ -1,13 +1,12 @@
 """What the model builders share: argument checks, the image check, batch norm, compiling."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 
-from hybridkeras._stack import KERAS_VERSION, active_keras
+from hybridkeras._stack import tf
 from hybridkeras.layers import ImageRange, SigmoidPairLogits
 from hybridkeras.layers._validation import check_positive_int
-
-keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 
 # The settings of how a model's circuits are simulated: builders of quantum models take them and
@@ -49,9 +48,7 @@ def batch_norm(**kwargs):
     it); an ordinary, fused one otherwise. (Keras 3 on JAX or PyTorch: an ordinary one; JAX's
     `keras.distribution` computes the statistics of the global batch by itself.)"""
     replicas = 1
-    if KERAS_VERSION == 2 or keras.config.backend() == "tensorflow":
-        from hybridkeras._stack import tf
-
+    if keras.config.backend() == "tensorflow":
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return keras.layers.BatchNormalization(**kwargs, **({"synchronized": True} if replicas > 1 else {}))
 
@@ -82,12 +79,12 @@ def compile_for(model, *, learning_rate: float = 1e-3, loss=None, jit_compile: b
 
     ``loss`` None: sparse categorical cross-entropy, on logits when `outputs_logits` says the
     model outputs them, else on probabilities. ``jit_compile``: compile the whole train step
-    with XLA (Keras' option; TFQ's ops cannot be compiled); False leaves Keras' default (tf_keras:
-    no XLA; Keras 3: 'auto', which compiles the step with XLA where every layer supports it, as
-    JAX needs to be fast).
+    with XLA (Keras' option; TFQ's ops cannot be compiled); False leaves Keras' default, 'auto', which
+    compiles the step with XLA where every layer supports it (as JAX needs to be fast; a layer on TFQ's ops
+    opts out).
     """
     if loss is None:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(model))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"],
-                  jit_compile=True if jit_compile else (None if KERAS_VERSION == 2 else "auto"))
+                  jit_compile=True if jit_compile else "auto")
     return model

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.layers import ClassProbabilities, EncodedPQC, LogitAverage, SigmoidPairLogits
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_choice, check_positive_int
 from hybridkeras.models.common import check_classes, check_image_shape, image_check
 
-keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 HEADS = ("slice", "dense")
 ENSEMBLE_AVERAGES = ("probabilities", "logits")

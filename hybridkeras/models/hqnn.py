@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.layers import ParallelPQC, Quanvolution2D
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
 from hybridkeras.models.common import SIMULATION_SETTINGS, batch_norm, check_classes, check_image_shape, image_check
 
-keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 DEFAULT_FILTERS = (16, 32, 64, 128)
 # The paper's models are PyTorch models; PyTorch's BatchNorm keeps 10% of each batch's

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.layers import LCQHNNBlock
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import check_positive_int
 from hybridkeras.models.common import SIMULATION_SETTINGS, check_classes, check_image_shape, image_check
 
-keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 DEFAULT_FILTERS = (8, 16)
 

@@ -1,6 +1,5 @@
 """Training: named configs, the four paper runners (the autoencoder + feature-map pipeline, the experiment runner,
-the distillation table), the `Distiller`, callbacks and convergence metrics, on Keras 3 (TensorFlow, JAX, PyTorch)
-or tf_keras."""
+the distillation table), the `Distiller`, callbacks and convergence metrics, on Keras 3 (TensorFlow, JAX, PyTorch)."""
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, step_schedule
 from hybridkeras.training.configs import CONFIGS, AutoencoderQFMConfig, DistillationConfig, ExperimentConfig, get_config
 from hybridkeras.training.distillation import DistillationResult, distill, run_distillation

@@ -1,5 +1,5 @@
 """Callbacks: learning-rate schedules, early stopping, resumable checkpoints, TensorBoard, Grad-CAM snapshots,
-per-epoch records — on tf_keras and on Keras 3 (every backend)."""
+per-epoch records — on every Keras backend."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.io import write_json_atomic
 
-keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 LR_SCHEDULES = (None, "plateau", "step")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import load_model, save_model, write_json_atomic, write_text_atomic
 from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder, output_kind
@@ -33,7 +33,6 @@ from hybridkeras.training.distiller import Distiller
 from hybridkeras.training.callbacks import EpochRecorder, TestAccuracy, make_callbacks
 from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
-keras = active_keras()
 
 
 @dataclass
@@ -352,12 +351,9 @@ def run_distillation(config: DistillationConfig, output_dir=None, *, resume: boo
         raise TypeError(f"`config` must be a DistillationConfig. Received: config={type(config).__name__}")
     for name in (*config.teachers, *config.students):
         get_builder(name)
-    from hybridkeras.training.distribute import is_multi_worker, make_strategy
+    from hybridkeras.training.distribute import make_strategy
 
-    if strategy == "multi-worker" or is_multi_worker(strategy):
-        raise ValueError("strategy='multi-worker' is not supported for the distillation table; use 'default' or "
-                         "'mirrored' (or distribute a `tune distill` search over workers)")
-    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+    strategy = make_strategy(strategy)
     config = resolved(config)  # the backend is explicit from here on, and recorded
     output = Path(output_dir or default_output(config))
     check_config(output, config, resume)

@@ -1,25 +1,17 @@
-"""Training on several devices or machines: `tf.distribute` on TensorFlow, `keras.distribution` on JAX.
+"""Training on several devices: `tf.distribute` on Keras' TensorFlow backend, `keras.distribution` on JAX.
 
-* ``default``: the current strategy (one device);
-* ``mirrored``: `tf.distribute.MirroredStrategy`, every GPU of this machine (one replica on a
-  machine without GPUs);
-* ``multi-worker``: `tf.distribute.MultiWorkerMirroredStrategy`, configured from ``TF_CONFIG``
-  (every worker runs the same command; worker 0 — or the ``chief`` task — is the chief).
+* ``default``: one device (TensorFlow's default strategy; on JAX and PyTorch, Keras' own placement);
+* ``mirrored``: `tf.distribute.MirroredStrategy` on TensorFlow (every GPU of this machine; one replica on a
+  machine without GPUs), `keras.distribution.DataParallel` over every local device on JAX (its ``scope()`` sets
+  the distribution while the model is built and trained); PyTorch has only ``default``;
+* ``multi-worker``: refused, with the reason: Keras 3 does not run `fit` under
+  `tf.distribute.MultiWorkerMirroredStrategy` (keras-team/keras#20585), and a multi-host JAX `DataParallel` is not
+  offered here yet. A search scales out over machines with Keras Tuner's chief/worker protocol instead
+  (`hybridkeras tune ... --workers N`, docs/scaling.md).
 
-On Keras 3 (`hybridkeras._stack.KERAS_VERSION`) ``mirrored`` is `tf.distribute.MirroredStrategy` on
-the TensorFlow backend and `keras.distribution.DataParallel` over every local device on JAX (its
-``scope()`` sets the distribution while the model is built and trained); PyTorch has only
-``default``. ``multi-worker`` stays a tf_keras feature: Keras 3 does not run `fit` under
-`tf.distribute.MultiWorkerMirroredStrategy` (keras-team/keras#20585), and a multi-host JAX
-`DataParallel` is not offered here yet; on Keras 3 it is refused with that reason.
-
-Models are built and compiled inside ``strategy.scope()`` (quantum layers on either backend:
-TFQ's ops and the state-vector engine are ordinary TensorFlow ops in each replica), batch norms
-are synchronised across replicas (so a step on a global batch is one process's step on it),
-input is a `tf.data` pipeline of global batches that the strategy splits the tf.data way
-(``AutoShardPolicy.DATA``), and `BackupAndRestore` lets a restarted worker resume. Only the
-chief writes the run's records and exports; the other workers write into their own scratch
-folder inside the run folder (`worker_folder`).
+Models are built and compiled inside ``strategy.scope()`` (quantum layers on either simulator: TFQ's ops and the
+state-vector engine are ordinary ops in each replica), and batch norms are synchronised across `tf.distribute`
+replicas (so a step on a global batch is one process's step on it).
 """
 from __future__ import annotations
 
@@ -29,53 +21,27 @@ import os
 from pathlib import Path
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
+MULTI_WORKER_REFUSAL = (
+    "multi-worker training is not available on Keras 3: Keras 3 does not train under "
+    "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585), and hybridkeras does not offer a multi-host "
+    "JAX DataParallel yet. Use strategy='mirrored' (every device of this machine), or scale a search out with "
+    "`hybridkeras tune ... --workers N` (Keras Tuner's chief/worker protocol; docs/scaling.md)")
 
 
-def make_strategy(name: str = "default"):
-    """The `tf.distribute.Strategy` ``name`` (one of `STRATEGIES`).
-
-    Create a multi-worker strategy at the start of the program, before other TensorFlow work
-    (TensorFlow's rule for collective ops).
-    """
+def make_strategy(name="default"):
+    """The strategy ``name`` (one of `STRATEGIES`) on this Keras backend; a strategy object is returned as it is
+    (a `tf.distribute.MultiWorkerMirroredStrategy` refused, see the module's notes)."""
+    if not isinstance(name, str):
+        if is_multi_worker(name):
+            raise ValueError(f"A {type(name).__name__} was given: {MULTI_WORKER_REFUSAL}")
+        return name
     if name not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: strategy={name!r}")
-    from hybridkeras._stack import KERAS_VERSION
-
-    if KERAS_VERSION == 3:
-        return _keras3_strategy(name)
-    from hybridkeras._compat import tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if not os.environ.get("TF_CONFIG"):
-        raise ValueError("strategy='multi-worker' is configured from the TF_CONFIG environment variable (the cluster's "
-                         "workers and this process's task); set it in every worker (see docs/scaling.md)")
-    return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-class OneDevice:
-    """``strategy='default'`` where Keras has no strategy object (JAX, PyTorch): one replica, Keras' own placement."""
-
-    num_replicas_in_sync = 1
-
-    def scope(self):
-        return contextlib.nullcontext()
-
-
-def _keras3_strategy(name: str):
     import keras
 
-    from hybridkeras._stack import keras_backend
-
-    backend = keras_backend()
+    backend = keras.config.backend()
     if name == "multi-worker":
-        raise ValueError(
-            "strategy='multi-worker' is not available on Keras 3: Keras 3 does not train under "
-            "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585), and hybridkeras does not offer a multi-host "
-            "JAX DataParallel yet. Use strategy='mirrored' (every device of this machine), or scale a search out with "
-            "`hybridkeras tune ... --workers N` (Keras Tuner's chief/worker protocol; docs/scaling.md)")
+        raise ValueError(f"strategy='multi-worker': {MULTI_WORKER_REFUSAL}")
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -89,8 +55,17 @@ def _keras3_strategy(name: str):
                      "strategy='default'")
 
 
+class OneDevice:
+    """``strategy='default'`` where Keras has no strategy object (JAX, PyTorch): one replica, Keras' own placement."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
 def is_multi_worker(strategy) -> bool:
-    """Whether ``strategy`` is a `tf.distribute.MultiWorkerMirroredStrategy` (tf_keras only; see `make_strategy`)."""
+    """Whether ``strategy`` is a `tf.distribute.MultiWorkerMirroredStrategy` (refused by `make_strategy`)."""
     return type(strategy).__name__ in ("MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy")
 
 
@@ -114,15 +89,3 @@ def worker_folder(folder) -> Path:
         return folder if folder is None else Path(folder)
     kind, index, _ = _task()
     return Path(folder) / ".workers" / f"{kind}-{index}"
-
-
-def global_batches(x, y, batch_size: int, *, shuffle: bool = False, seed: int = 0):
-    """``(x, y)`` as a `tf.data.Dataset` of global batches, split across replicas and workers the tf.data way."""
-    from hybridkeras._compat import tf
-
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle:
-        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.batch(batch_size).with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from hybridkeras import data as hkdata
-from hybridkeras.io import is_export, load_model, read_history, read_record, write_json_atomic
+from hybridkeras.io import is_export, load_model, read_history, read_record, refuse_legacy, write_json_atomic
 
 
 def _exports_below(folder: Path) -> list:
@@ -115,6 +115,8 @@ def evaluate_export(path, *, dataset: str | None = None, data_dir=None, plots_di
     exports = find_exports(path)
     run_dir = path if path.is_dir() and not is_export(path) else path.parent
     plots = Path(plots_dir) if plots_dir is not None else run_dir / "plots"
+    for export in exports.values():
+        refuse_legacy(export)  # before anything else is asked of it: it names who wrote it and what to do
     specs = {label: data_settings(export, dataset, data_dir, split) for label, export in exports.items()}
     loaded = {}
     for spec in specs.values():  # every data setting is checked before anything is written

@@ -24,17 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
 from hybridkeras.models import build_model, compile_for, get_builder
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
-from hybridkeras.training.distribute import global_batches, is_multi_worker, make_strategy, worker_folder
+from hybridkeras.training.distribute import make_strategy, worker_folder
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
-keras = active_keras()
 
 
 @dataclass
@@ -100,11 +99,11 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
               verbose: int = 1, save: bool = True, tensorboard: bool = False, strategy=None) -> dict:
     """Trains one model with one seed (resuming from ``run_dir/backup``); returns its metrics.
 
-    ``strategy``: a `tf.distribute.Strategy` (see `hybridkeras.training.distribute`); the model is
-    built and compiled in its scope, and a multi-worker strategy is fed global batches.
+    ``strategy``: a strategy of `hybridkeras.training.distribute.make_strategy`; the model is
+    built, compiled and trained in its scope.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    strategy = strategy or make_strategy("default")
+    strategy = make_strategy(strategy or "default")
     keras.utils.set_random_seed(seed)
     with strategy.scope():  # built, compiled and trained in it (a JAX DataParallel lays out the batches while fitting)
         model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
@@ -117,15 +116,10 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
             keep_backup=True, tensorboard_dir=run_dir / "logs" if tensorboard else None,
         )
         started = time.perf_counter()
-        if is_multi_worker(strategy):  # global batches, split the tf.data way
-            model.fit(global_batches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed),
-                      validation_data=global_batches(data.x_val, data.y_val, config.batch_size), epochs=config.epochs,
-                      callbacks=callbacks, verbose=verbose)
-        else:
-            model.fit(
-                data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=config.epochs,
-                batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose,
-            )
+        model.fit(
+            data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=config.epochs,
+            batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose,
+        )
     seconds = time.perf_counter() - started
     test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
     history = recorder.history()
@@ -238,9 +232,8 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
             earlier run of the folder first.
         verbose: Keras' progress bar (1), one line per epoch (2) or silent (0).
         save_models: Export every trained model to ``<model>/seed<k>/model``.
-        strategy: 'default', 'mirrored', 'multi-worker' (TF_CONFIG) or a `tf.distribute.Strategy`:
-            see `hybridkeras.training.distribute`; on a multi-worker run only the chief writes
-            ``output_dir``, the other workers their own folder in it.
+        strategy: 'default', 'mirrored' or a strategy object: see `hybridkeras.training.distribute`
+            ('multi-worker' is refused there, naming why).
 
     Returns:
         An :class:`ExperimentResult` with per-seed metrics, histories and the summary rows.
@@ -254,7 +247,7 @@ def run_experiment(config: ExperimentConfig, output_dir=None, *, resume: bool = 
     for name in config.models:
         get_builder(name)
     config = resolved(config)  # the backend is explicit from here on, and recorded
-    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+    strategy = make_strategy(strategy)
     output = worker_folder(Path(output_dir or default_output(config)))
     check_config(output, config, resume)
     result = ExperimentResult(config=config, output_dir=output)

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 from tqdm.auto import tqdm
 
 from hybridkeras import data as hkdata
-from hybridkeras._stack import KERAS_VERSION, active_keras
 from hybridkeras.io import load_model, read_history, save_model, write_json_atomic
 from hybridkeras.models.common import compile_for
 from hybridkeras.models.autoencoder_qfm import (
@@ -33,8 +33,6 @@ from hybridkeras.training.callbacks import EpochRecorder, make_callbacks
 from hybridkeras.training.configs import AutoencoderQFMConfig
 from hybridkeras.training.distribute import make_strategy, worker_folder
 from hybridkeras.training.runs import check_config, claim, holds_lock, is_run_folder, resolved
-
-keras = active_keras()
 
 RECORD_FILE = "record.json"
 ROLES = ("autoencoder", "classical", "hybrid")
@@ -88,8 +86,8 @@ class _Stages:
             return {k: [float(v) for v in vals] for k, vals in history.history.items()}
         weights, history_file = self.root / f"{stage}.weights.h5", self.root / f"{stage}.history.json"
         if weights.is_file() and history_file.is_file():
-            if KERAS_VERSION == 3 and model.optimizer is not None and not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)  # Keras 3 stores the optimizer's slots with the weights
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)  # Keras stores the optimizer's slots with the weights
             model.load_weights(str(weights))
             print(f"[{stage}] finished in an earlier run; weights restored from {weights}")
             return json.loads(history_file.read_text())
@@ -135,37 +133,31 @@ def _load_finished(config: AutoencoderQFMConfig, data: hkdata.Dataset, output: P
 def _autoencoder_inputs(config, x_train, augmenter):
     if augmenter is None:
         return {"x": x_train, "y": x_train, "batch_size": config.ae_batch_size, "shuffle": True}
-    if KERAS_VERSION == 3:  # any backend: NumPy batches augmented by Keras' preprocessing layers
-        return {"x": AugmentedBatches(x_train, augmenter, config.ae_batch_size, seed=config.seed)}
-    from hybridkeras._compat import tf
-
-    ds = tf.data.Dataset.from_tensor_slices(x_train).shuffle(len(x_train), seed=config.seed)
-    ds = ds.batch(config.ae_batch_size).map(lambda b: (lambda a: (a, a))(augmenter(b, training=True)))
-    return {"x": ds.prefetch(tf.data.AUTOTUNE)}
+    # any backend: NumPy batches augmented by Keras' preprocessing layers
+    return {"x": AugmentedBatches(x_train, augmenter, config.ae_batch_size, seed=config.seed)}
 
 
-if KERAS_VERSION == 3:
-    class AugmentedBatches(keras.utils.PyDataset):
-        """Shuffled batches of ``x`` (reshuffled each epoch from ``seed``), augmented, as (input, target) pairs for
-        an autoencoder: the augmented image is both."""
+class AugmentedBatches(keras.utils.PyDataset):
+    """Shuffled batches of ``x`` (reshuffled each epoch from ``seed``), augmented, as (input, target) pairs for
+    an autoencoder: the augmented image is both."""
 
-        def __init__(self, x, augmenter, batch_size: int, *, seed: int = 0):
-            super().__init__()
-            self.x, self.augmenter, self.batch_size, self.seed = x, augmenter, int(batch_size), int(seed)
-            self.epoch = 0
-            self.order = np.random.default_rng(self.seed).permutation(len(x))
+    def __init__(self, x, augmenter, batch_size: int, *, seed: int = 0):
+        super().__init__()
+        self.x, self.augmenter, self.batch_size, self.seed = x, augmenter, int(batch_size), int(seed)
+        self.epoch = 0
+        self.order = np.random.default_rng(self.seed).permutation(len(x))
 
-        def __len__(self):
-            return -(-len(self.x) // self.batch_size)
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
 
-        def __getitem__(self, index):
-            rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-            batch = keras.ops.convert_to_numpy(self.augmenter(self.x[rows], training=True))
-            return batch, batch
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = keras.ops.convert_to_numpy(self.augmenter(self.x[rows], training=True))
+        return batch, batch
 
-        def on_epoch_end(self):
-            self.epoch += 1
-            self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
 
 
 def fit_autoencoder(config: AutoencoderQFMConfig, data: hkdata.Dataset, *, stages=None, callbacks=None, verbose: int = 1):
@@ -209,12 +201,12 @@ def train_autoencoder_qfm(
             False deletes an earlier run of the folder first (only a folder hybridkeras marked).
         tensorboard: Write TensorBoard logs under ``output_dir/logs``.
         verbose: Keras / tqdm verbosity (0 silent).
-        strategy: 'default', 'mirrored', 'multi-worker' (TF_CONFIG) or a `tf.distribute.Strategy`
-            whose scope every model is built and compiled in (`hybridkeras.training.distribute`).
+        strategy: 'default', 'mirrored' or a strategy object whose scope every model is built and compiled in
+            (`hybridkeras.training.distribute`; 'multi-worker' is refused there, naming why).
     """
     started = time.time()
     config = resolved(config)  # the backend is explicit from here on, and recorded
-    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+    strategy = make_strategy(strategy)
     with strategy.scope():
         return _train(config, dataset, worker_folder(output_dir), resume, tensorboard, verbose, started)
 

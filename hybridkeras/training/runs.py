@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridkeras._stack import keras_backend
+from hybridkeras.engines.ops import backend as keras_backend
 from hybridkeras.io import write_json_atomic, write_text_atomic
 from hybridkeras.layers._backend import get_backend
 from hybridkeras.training.distribute import worker_folder

@@ -1,4 +1,4 @@
-"""Keras Tuner integration: HyperModels per family and search entry points (keras-tuner 1.3.5, tf_keras)."""
+"""Keras Tuner integration: HyperModels per family and search entry points (Keras Tuner ≥ 1.4, Keras 3)."""
 from hybridkeras.tuning.distillation import DistillerHyperModel
 from hybridkeras.tuning.hqnn import HQNNParallelHyperModel, HQNNQuanvHyperModel
 from hybridkeras.tuning.lcqhnn import LCQHNNHyperModel

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import keras_tuner as kt
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.models import output_kind
 from hybridkeras.training.distiller import Distiller
 
-keras = active_keras()
 
 
 class DistillerHyperModel(kt.HyperModel):

@@ -101,17 +101,13 @@ def local_oracle():
 
 
 def _keras_tuner_parts():
-    """Keras Tuner's gRPC protos, oracle servicer and trial module: top-level modules in 1.3 (tf_keras), under
-    ``keras_tuner.src`` in 1.4 (Keras 3). Its distributed protocol has no public API beyond the environment
-    variables, so the chief's servicer and the workers' heartbeat build on these."""
-    try:
-        from keras_tuner import protos
-        from keras_tuner.distribute import oracle_chief
-        from keras_tuner.engine import trial as trial_module
-    except ImportError:
-        from keras_tuner.src import protos
-        from keras_tuner.src.distribute import oracle_chief
-        from keras_tuner.src.engine import trial as trial_module
+    """Keras Tuner's gRPC protos, oracle servicer and trial module (under ``keras_tuner.src`` since 1.4). Its
+    distributed protocol has no public API beyond the environment variables, so the chief's servicer and the
+    workers' heartbeat build on these."""
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+    from keras_tuner.src.engine import trial as trial_module
+
     return protos, oracle_chief, trial_module
 
 

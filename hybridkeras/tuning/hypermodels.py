@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.models.common import compile_for
 from hybridkeras.models.autoencoder_qfm import (
     REDUCTIONS,
@@ -17,7 +17,6 @@ from hybridkeras.training.pipeline import compute_features
 
 import keras_tuner as kt
 
-keras = active_keras()
 
 
 class AutoencoderQFMHyperModel(kt.HyperModel):

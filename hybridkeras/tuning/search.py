@@ -6,11 +6,12 @@ import functools
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
+import keras
 import keras_tuner as kt
 
-from hybridkeras._stack import KERAS_VERSION, active_keras
 from hybridkeras.io import save_model, write_json_atomic
 from hybridkeras.training.configs import AutoencoderQFMConfig, ExperimentConfig
 from hybridkeras.models import build_autoencoder
@@ -18,8 +19,6 @@ from hybridkeras.training.pipeline import fit_autoencoder, load_dataset
 from hybridkeras.training.runs import check_config, check_joinable, locked, resolved
 from hybridkeras.tuning import distributed
 from hybridkeras.tuning.hypermodels import AutoencoderQFMHyperModel
-
-keras = active_keras()
 
 TUNERS = ("random", "hyperband", "bayesian")
 
@@ -177,15 +176,9 @@ def _best_model(search):
         raise ValueError(f"No trial of the search in {search.project_dir!r} completed ({len(failed)} failed)"
                          + (f"; the last one: {reason[0]}" if reason else ""))
     trial = best[0]
-    if KERAS_VERSION == 3:
-        import warnings
-
-        with warnings.catch_warnings():  # the checkpoint's optimizer slots are not wanted: only the weights
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            return search.load_model(trial)
-    model = search._try_build(trial.hyperparameters)
-    model.load_weights(search._get_checkpoint_fname(trial.trial_id)).expect_partial()
-    return model
+    with warnings.catch_warnings():  # the checkpoint's optimizer slots are not wanted: only the weights
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return search.load_model(trial)
 
 
 def _search_run(fn):

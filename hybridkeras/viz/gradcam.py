@@ -13,10 +13,9 @@ import numpy as np
 
 from keras import ops as K
 
-from hybridkeras._stack import active_keras
+import keras
 from hybridkeras.engines.ops import gradient
 
-keras = active_keras()  # tf_keras or Keras 3: the Keras this process runs hybridkeras on
 
 
 def _flatten(model) -> list:

@@ -1,7 +1,7 @@
 """The general circuit layers' arguments, checked in pure Cirq (no Keras, no TensorFlow): circuits,
 operators, symbol names, differentiators and TFQ's ``backend=`` values.
 
-Shared by the Keras 3 layers of this package and the tf_keras layers of `layers.circuit_layers`,
+Shared by the general circuit layers of this package,
 so both accept the same values and say the same thing about a bad one.
 """
 from __future__ import annotations
@@ -159,7 +159,7 @@ def check_backend(value, layer: str, *, sampled: bool, state: bool = False) -> s
 
 def check_simulator(value, backend=None) -> str:
     """'engine' (the state-vector engine, every Keras backend) or 'tfq' (TensorFlow Quantum's ops, TF backend).
-    Configs of the tf_keras layers, which named the simulator ``backend='statevector'|'tfq'``, still read."""
+    Configs written by the Keras 2 versions, which named the simulator ``backend='statevector'|'tfq'``, still read."""
     if value is None and backend in ("statevector", "tfq"):
         value = "engine" if backend == "statevector" else "tfq"
     value = "engine" if value in (None, "statevector") else value

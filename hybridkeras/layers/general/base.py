@@ -10,15 +10,11 @@ from keras import ops as K
 
 from hybridkeras.engines.ops import check_finite, fresh_seed
 from hybridkeras.engines.simulators import check_tfq_available, make_simulation
+from hybridkeras.layers.base import register
 from hybridkeras.layers.general.arguments import check_backend, check_simulator, differentiator_name
 
 # Cirq simulators a config names, and re-creates on loading (TFQ's ops call them; results as from qsim)
 SAVED_SIMULATORS = {cirq.Simulator: "cirq.Simulator", cirq.DensityMatrixSimulator: "cirq.DensityMatrixSimulator"}
-
-
-def register(cls):
-    """Registers a layer class as ``hybridkeras>Name`` (the name `.keras` files give it)."""
-    return keras.saving.register_keras_serializable(package="hybridkeras")(cls)
 
 
 def is_tensor(value) -> bool:
@@ -71,7 +67,7 @@ class CircuitLayer(keras.layers.Layer):
     state_layer = False
 
     def __init__(self, backend=None, differentiator=None, *, simulator=None, seed=None, check_inputs=True, **kwargs):
-        legacy = backend if backend in ("statevector", "tfq") else None  # configs of the tf_keras layers
+        legacy = backend if backend in ("statevector", "tfq") else None  # configs written by the Keras 2 versions
         simulator = check_simulator(simulator, legacy)
         backend = None if legacy else backend
         layer = type(self).__name__
