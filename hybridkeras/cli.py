@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Print accuracy, a per-class report and the confusion matrix of every classifier "
                                           "in an export or run directory, and write PNG plots (confusion matrices, training "
                                           "curves, autoencoder reconstructions).")
-    evaluate.add_argument("path", help="a SavedModel or model file, or any folder train / experiment / tune / distill "
+    evaluate.add_argument("path", help="an export folder (hk.save_model) or a .keras / .h5 model file, or any folder train / experiment / tune / distill "
                                        "wrote (every model and seed in it is scored)")
     evaluate.add_argument("--dataset", help="evaluate on another dataset than the one recorded at training time")
     evaluate.add_argument("--data-dir", help="folder of IDX .gz files, if the recorded one moved")

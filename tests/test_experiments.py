@@ -81,7 +81,7 @@ def test_runner_refuses_to_mix_configs(tmp_path):
 
 
 def test_epoch_recorder_resumes_mid_fit(tmp_path, seed):
-    """Interrupted inside fit: BackupAndRestore + the recorder continue from the last finished epoch."""
+    """Interrupted inside fit: EpochBackup + the recorder continue from the last finished epoch."""
     config = get_config("hqnn-quanv-tiny", models=("cnn4",), seeds=(0,), epochs=4)
     data = experiments.experiment_dataset(config, 0)
     run_dir = tmp_path / "run"

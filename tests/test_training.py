@@ -97,3 +97,48 @@ def test_nan_training_data_is_rejected():
     data.x_train[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="`x_train` contains 1 NaN"):
         train_autoencoder_qfm(get_config("autoencoder-qfm-tiny"), dataset=data, verbose=0)
+
+
+def test_epoch_backup_is_one_whole_file_that_resumes_weights_optimizer_and_epoch(tmp_path):
+    """`EpochBackup` writes the model's and the optimizer's variables with the finished-epoch count in one file, replaced
+    whole each epoch: a fresh model resumed from it holds exactly those values when its first resumed epoch begins,
+    runs only the epochs left, and a backup of another model is refused by name."""
+    from hybridkeras.training import EpochBackup
+
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    y = np.arange(32) % 2
+
+    def model(units=2):
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation="softmax")])
+        m.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+        return m
+
+    first = model()
+    first.fit(x, y, epochs=3, verbose=0, callbacks=[EpochBackup(tmp_path / "b", delete_checkpoint=False)])
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["backup.npz"]  # no temporary file left
+    with np.load(tmp_path / "b" / "backup.npz") as stored:
+        assert int(stored["epoch"]) == 3
+        saved = [stored[f"v{i}"] for i in range(int(stored["count"]))]
+    expected = [np.asarray(v) for v in first.variables] + [np.asarray(v) for v in first.optimizer.variables]
+    assert len(saved) == len(expected) and all(np.array_equal(a, b) for a, b in zip(saved, expected))
+    assert int(saved[len(first.variables)]) == 3  # the optimizer's step count: one batch of 32 per epoch
+
+    class Seen(keras.callbacks.Callback):
+        epochs, at_begin = [], None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if Seen.at_begin is None:
+                Seen.at_begin = [np.asarray(v) for v in self.model.variables] + \
+                    [np.asarray(v) for v in self.model.optimizer.variables]
+            Seen.epochs.append(epoch)
+
+    second = model()
+    history = second.fit(x, y, epochs=5, verbose=0, callbacks=[EpochBackup(tmp_path / "b"), Seen()])
+    assert Seen.epochs == [3, 4] and len(history.history["loss"]) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(Seen.at_begin, expected))
+    assert not (tmp_path / "b").exists()  # delete_checkpoint: gone once fit ends
+    third = model()
+    third.fit(x, y, epochs=1, verbose=0, callbacks=[EpochBackup(tmp_path / "c", delete_checkpoint=False)])
+    with pytest.raises(ValueError, match="do not fit this model"):
+        model(units=3).fit(x, y, epochs=2, verbose=0, callbacks=[EpochBackup(tmp_path / "c")])

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import time
+import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +53,7 @@ def make_callbacks(
         lr_schedule: 'plateau' (ReduceLROnPlateau on ``monitor``), 'step' (multiply by
             ``lr_factor`` every ``step_every`` epochs) or None.
         early_stopping: Patience in epochs (restoring the best weights), or None.
-        backup_dir: Folder for `BackupAndRestore`: an interrupted ``fit`` called again with
+        backup_dir: Folder for `EpochBackup`: an interrupted ``fit`` called again with
             the same folder resumes from its last finished epoch.
         keep_backup: Keep the backup when ``fit`` ends (Keras deletes it): a run killed after
             training but before its result was exported then resumes at the last epoch (``fit``
@@ -60,7 +64,7 @@ def make_callbacks(
         raise ValueError(f"`lr_schedule` must be one of {LR_SCHEDULES}. Received: lr_schedule={lr_schedule!r}")
     callbacks = []
     if backup_dir is not None:
-        callbacks.append(keras.callbacks.BackupAndRestore(str(Path(backup_dir)), delete_checkpoint=not keep_backup))
+        callbacks.append(EpochBackup(backup_dir, delete_checkpoint=not keep_backup))
     if lr_schedule == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=lr_factor, patience=lr_patience, min_lr=min_lr)
@@ -76,6 +80,76 @@ def make_callbacks(
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     return callbacks
+
+
+BACKUP_FILE = "backup.npz"
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """Resumable ``fit``, as `keras.callbacks.BackupAndRestore` makes it, written as one file per epoch, atomically.
+
+    After every epoch the model's variables, its optimizer's and the count of finished epochs go to
+    ``backup_dir/backup.npz`` through a temporary file and ``os.replace``: a process killed at any moment leaves
+    the previous epoch's backup or this one's, each whole (Keras' callback writes the weights and the epoch count
+    as two files, one after the other, so a kill between them resumes new weights at the old epoch). A ``fit``
+    called again with the same folder restores them and starts at the epoch after the last one backed up. NumPy's
+    format costs about a millisecond an epoch for the papers' models, where Keras' ``.weights.h5`` took about
+    20 ms (3 s of the main job's 22 s on TensorFlow, over its 150 epochs).
+
+    Args:
+        backup_dir: The folder (created on the first backup).
+        delete_checkpoint: Delete the folder when ``fit`` ends (as Keras' callback does); False keeps it, so a
+            run killed after training but before its export resumes without training again.
+    """
+
+    def __init__(self, backup_dir, *, delete_checkpoint: bool = True):
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
+        self.delete_checkpoint = bool(delete_checkpoint)
+
+    @property
+    def path(self) -> Path:
+        return self.backup_dir / BACKUP_FILE
+
+    def _variables(self) -> list:
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)  # its slots exist before they are restored
+        return list(self.model.variables) + (list(optimizer.variables) if optimizer is not None else [])
+
+    def on_train_begin(self, logs=None):
+        if not self.path.is_file():
+            return
+        try:
+            with np.load(self.path) as stored:
+                epoch, values = int(stored["epoch"]), [stored[f"v{i}"] for i in range(int(stored["count"]))]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"The training backup {str(self.path)!r} could not be read ({type(exc).__name__}: {exc}); "
+                             "delete its folder to train this stage from the start") from exc
+        variables = self._variables()
+        shapes = [tuple(v.shape) for v in variables]
+        if [a.shape for a in values] != shapes:
+            raise ValueError(f"The training backup {str(self.path)!r} holds {len(values)} variables that do not fit this "
+                             f"model's {len(variables)} (another model wrote it); delete its folder or train elsewhere")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        # the epoch `fit` starts at: Keras' trainers read it (its own BackupAndRestore sets it the same way)
+        self.model._initial_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        arrays = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self._variables())}
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.backup_dir / f".{BACKUP_FILE}.tmp-{uuid.uuid4().hex[:8]}.npz"
+        try:
+            np.savez(tmp, epoch=epoch + 1, count=len(arrays), **arrays)
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def on_train_end(self, logs=None):
+        self.model._initial_epoch = None  # a later `fit` of the same model starts where it is asked to
+        if self.delete_checkpoint:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
 
 
 class GradCAMSnapshots(keras.callbacks.Callback):
@@ -177,7 +251,7 @@ class EpochRecorder(keras.callbacks.Callback):
     """Writes the per-epoch logs (and epoch seconds) to a JSON file after every epoch.
 
     Keyed by epoch, so an epoch redone after an interruption overwrites its earlier entry.
-    Put it before `BackupAndRestore` in the callback list: the record is written before the
+    Put it before `EpochBackup` in the callback list: the record is written before the
     backup, so a crash between the two only repeats an epoch, never loses one.
     """
 

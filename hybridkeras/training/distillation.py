@@ -3,7 +3,7 @@
 Layout of ``<output>`` (default ``saved_models/<config name>``)::
 
     config.json
-    seed<k>/teachers/<teacher>/          metrics.json, history.json, model/ (SavedModel)
+    seed<k>/teachers/<teacher>/          metrics.json, history.json, model/ (an hk.save_model folder)
     seed<k>/teachers/ensemble/           metrics.json, model/ (the members' averaged probabilities)
     seed<k>/<student>/alone/             the student trained on labels only
     seed<k>/<student>/from-<teacher>/    the student distilled from that teacher (the student alone is exported)
@@ -164,7 +164,7 @@ def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_di
 def load_teacher(config: DistillationConfig, teacher: str, data, seed: int, run_dir: Path, *, verbose: int = 1,
                  safe_mode: bool = True):
     """A trained teacher: a registered name (trained with the config), 'ensemble' (of the config's
-    teachers), or the path of any saved Keras classifier (SavedModel folder, .keras or .h5 file),
+    teachers), or the path of any saved Keras classifier (an hk.save_model folder, .keras or .h5 file),
     loaded with `hybridkeras.load_model` (``safe_mode``: refuse stored bytecode). ``data`` is the student's;
     registered teachers train on `teacher_dataset`."""
     from hybridkeras.models import MODELS

@@ -95,7 +95,7 @@ class Distiller(keras.Model):
         self.student = student
         self.teacher = teacher
         self.teacher.trainable = False
-        self.built = True  # its student and teacher are built models (`BackupAndRestore` refuses unbuilt ones)
+        self.built = True  # its student and teacher are built models (Keras refuses to restore unbuilt ones)
         self.temperature = float(temperature)
         self.alpha = float(alpha)
         self.teacher_outputs = teacher_outputs

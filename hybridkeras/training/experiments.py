@@ -4,9 +4,9 @@ Layout of ``<output>`` (default ``saved_models/<config name>``)::
 
     config.json                     the config the run was started with
     <model>/seed<k>/history.json    per-epoch metrics, written after every epoch
-    <model>/seed<k>/backup/         BackupAndRestore state while the run is unfinished
+    <model>/seed<k>/backup/         EpochBackup state while the run is unfinished
     <model>/seed<k>/metrics.json    final metrics (its presence marks the run as done)
-    <model>/seed<k>/model/          the trained model (SavedModel, hybridkeras.save_model)
+    <model>/seed<k>/model/          the trained model (hybridkeras.save_model: model.keras and its record)
     summary.csv, summary.md, summary.json, curves.png
 
 Calling :func:`run_experiment` again on the same folder skips finished runs and resumes an

@@ -3,7 +3,7 @@
 Stages: (1) autoencoder on images (MSE, Adam); (2) classical head on the 64-d codes;
 (3) quantum features: the fixed feature map applied once to every code, with a progress bar;
 (4) hybrid head on those features. Each finished stage leaves its weights under
-``<output>/checkpoints``, and an unfinished ``fit`` leaves a `BackupAndRestore` folder, so
+``<output>/checkpoints``, and an unfinished ``fit`` leaves an `EpochBackup` folder, so
 running the same command again resumes instead of starting over. The trained parts are then
 composed into end-to-end models (image → prediction) and exported.
 """
@@ -189,7 +189,7 @@ def train_autoencoder_qfm(
 ) -> PipelineResult:
     """Runs the whole first-paper experiment and (with ``output_dir``) exports its models.
 
-    Exports under ``output_dir``: ``autoencoder/``, ``classical/`` and ``hybrid/`` SavedModels
+    Exports under ``output_dir``: ``autoencoder/``, ``classical/`` and ``hybrid/`` export folders (`hybridkeras.save_model`)
     (each with its history and the data settings needed to evaluate it) and ``record.json``.
 
     Args:
