@@ -12,7 +12,7 @@ import numpy as np
 
 from keras import ops as K
 
-from hybridkeras.engines.ops import complex_, constant, matmul, permute_rows, rank, take, tile_rows
+from hybridkeras.engines.ops import complex_, constant, matmul, permute_rows, rank, static_size, take, tile_rows
 from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide, phased_permutation
 
 
@@ -55,6 +55,40 @@ def _table(records, n_symbols, kind="group"):
             "dense_limit": _DENSE_WEIGHTS["row" if kind == "row" else "group"]}
 
 
+def dense_affine(table, column=None):
+    """(weight [2·R·T, 2·R·cell], bias [2·R·cell]) float32 NumPy constants when the records' real and imaginary
+    parts are one matrix product away from their trigonometric terms, else None:
+    [real | imag] = [cos a | sin a] @ weight + bias, with the angles a of `angles`. Only for small tables
+    (see ``_DENSE_WEIGHTS``) with parameterised terms."""
+    if table["terms"] is None:
+        return None
+    count, width = table["count"], table["width"]
+    weights = table["weights"] if column is None else table["weights"][..., column]  # [R, 2, T, 2, d(, d)]
+    cell = int(np.prod(weights.shape[4:]))
+    if (2 * count * width) * (count * cell) > table["dense_limit"]:
+        return None
+    key = ("affine", column)
+    if key not in table:  # block diagonal: record r's terms make record r's entries
+        dense = np.zeros((2, count, width, 2, count, cell), np.float32)
+        for r in range(count):
+            dense[:, r, :, :, r] = weights[r].reshape(2, width, 2, cell)
+        base = table["base"] if column is None else table["base"][..., column]
+        flat = base.reshape(count * cell)
+        table[key] = (dense.reshape(2 * count * width, 2 * count * cell),
+                      np.concatenate([flat.real, flat.imag]).astype(np.float32))
+    return table[key]
+
+
+def angles(table, values):
+    """[X, R·T] float32: the angles of the records' terms at the symbol rows ``values`` (only the columns the
+    records use are read, so ``values`` may end after the last symbol they use)."""
+    low, high = table["used"]
+    if low or static_size(values.shape[1]) != high:
+        values = values[:, low:high]
+    phases = matmul(values, K.convert_to_tensor(table["coeffs"][low:high]))
+    return phases + K.convert_to_tensor(table["consts"]) if table["consts"].any() else phases
+
+
 def evaluate(table, values, column=None, parts=False, records_first=False):
     """[X, records, d, d] unitaries at the symbol rows ``values`` [X, symbols] (or [1, …] constants);
     with ``column`` = j, only their column j: [X, records, d]; with ``parts``, their real and
@@ -71,37 +105,28 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
     count, width, d = table["count"], table["width"], table["d"]
     weights = table["weights"] if column is None else table["weights"][..., column]  # [R, 2, T, 2, d(, d)]
     cell = int(np.prod(weights.shape[4:]))  # entries per matrix (or column)
-    low, high = table["used"]  # only the symbols the records use: no product with zero coefficients
-    angles = matmul(values[:, low:high], K.convert_to_tensor(table["coeffs"][low:high])) + K.convert_to_tensor(table["consts"])  # [X, R·T]
+    phases = angles(table, values)  # [X, R·T]: only the symbols the records use, no product with zero coefficients
     rows = K.shape(values)[0]
-    if (2 * count * width) * (count * cell) <= table["dense_limit"] and not records_first:
-        if ("dense", column) not in table:  # block diagonal: record r's terms make record r's entries
-            dense = np.zeros((2, count, width, 2, count, cell), np.float32)
-            for r in range(count):
-                dense[:, r, :, :, r] = weights[r].reshape(2, width, 2, cell)
-            table["dense", column] = dense.reshape(2 * count * width, 2, count * cell)
-        dense = table["dense", column]
-        trig, half = (K.cos(angles), K.sin(angles)), count * width
-
-        def part(p):  # [X, R·cell]: Σ over cos and sin of their products, leaving out all-zero blocks
-            terms = [matmul(trig[h], K.convert_to_tensor(dense[h * half:(h + 1) * half, p]))
-                     for h in (0, 1) if dense[h * half:(h + 1) * half, p].any()]
-            return sum(terms[1:], terms[0]) if terms else K.zeros([rows, count * cell])
-
-        real, imag = part(0), part(1)
-    else:
-        trig = K.concatenate([K.cos(angles), K.sin(angles)], axis=1)  # [X, (cos | sin), R, T]
-        # one product per record: [R, X, 2T] @ [R, 2T, 2·cell] (a batched matmul; einsum is slower here)
-        grouped = K.reshape(K.transpose(K.reshape(trig, [rows, 2, count, width]), [2, 0, 1, 3]),
-                             [count, rows, 2 * width])
-        both = matmul(grouped, K.convert_to_tensor(weights.reshape(count, 2 * width, 2 * cell).astype(np.float32)))
-        real, imag = K.split(both, 2, axis=2)  # [R, X, cell] each
-        if records_first:
-            flat_base = base.reshape(count, 1, cell)
-            matrices = complex_(real + K.convert_to_tensor(flat_base.real.astype(np.float32)),
-                                  imag + K.convert_to_tensor(flat_base.imag.astype(np.float32)))
-            return K.unstack(K.reshape(matrices, [count, rows] + list(weights.shape[4:])), axis=0)
-        real, imag = (K.reshape(K.transpose(part, [1, 0, 2]), [rows, -1]) for part in (real, imag))
+    affine = None if records_first else dense_affine(table, column)
+    if affine is not None:  # one product: [cos | sin] @ weight + bias = [real | imag]
+        weight, bias = affine
+        both = matmul(K.concatenate([K.cos(phases), K.sin(phases)], axis=1), K.convert_to_tensor(weight))
+        both = both + K.convert_to_tensor(bias) if bias.any() else both
+        if parts:
+            return both[:, :count * cell], both[:, count * cell:]
+        return K.reshape(complex_(both[:, :count * cell], both[:, count * cell:]), [rows, count] + list(weights.shape[4:]))
+    trig = K.concatenate([K.cos(phases), K.sin(phases)], axis=1)  # [X, (cos | sin), R, T]
+    # one product per record: [R, X, 2T] @ [R, 2T, 2·cell] (a batched matmul; einsum is slower here)
+    grouped = K.reshape(K.transpose(K.reshape(trig, [rows, 2, count, width]), [2, 0, 1, 3]),
+                         [count, rows, 2 * width])
+    both = matmul(grouped, K.convert_to_tensor(weights.reshape(count, 2 * width, 2 * cell).astype(np.float32)))
+    real, imag = K.split(both, 2, axis=2)  # [R, X, cell] each
+    if records_first:
+        flat_base = base.reshape(count, 1, cell)
+        matrices = complex_(real + K.convert_to_tensor(flat_base.real.astype(np.float32)),
+                              imag + K.convert_to_tensor(flat_base.imag.astype(np.float32)))
+        return K.unstack(K.reshape(matrices, [count, rows] + list(weights.shape[4:])), axis=0)
+    real, imag = (K.reshape(K.transpose(part, [1, 0, 2]), [rows, -1]) for part in (real, imag))
     flat_base = base.reshape(count * cell)
     real = real + K.convert_to_tensor(flat_base.real.astype(np.float32))
     imag = imag + K.convert_to_tensor(flat_base.imag.astype(np.float32))
@@ -232,6 +257,11 @@ class Executor:
                     records.append(x)
         self._layer_tables = {key: np.concatenate(parts) for key, parts in layers.items()}
         self._param_tables = {key: _table(records, n_symbols, key[0]) for key, records in params.items() if records}
+
+    def rows_read_shared(self, row_symbols: int) -> bool:
+        """Whether a per-row table reads a symbol at or after column ``row_symbols`` (a shared one)."""
+        tables = [self._tables.get("row")] + [t for key, t in self._param_tables.items() if key[0] == "row"]
+        return any(t["used"][1] > row_symbols for t in tables if t is not None and t["terms"] is not None)
 
     # ------------------------------------------------------------------ run matrices
     def _one_gate_per_run(self, kind) -> bool:
@@ -497,36 +527,106 @@ class Executor:
 
         The product state is kept in real form, [rows, (real | imaginary), n, 2] flattened, so a
         layer of weight-only runs is one real [4n, 4n] matrix product and nothing is complex.
-        ``one_group``: the rows share one group of weights (known while tracing).
+        ``one_group``: the rows share one group of weights (known while tracing). When the prefix is
+        one gate per qubit on per-row symbols, the state is affine in the gates' [cos | sin] terms,
+        [cos | sin] @ W + b, and the weight-only layers after it are multiplied into the small W and b
+        rather than into every row's state: one row-sized product for the whole circuit.
         """
         n = self.n
         values, mats, columns = self._call_cache(full, group_values)
-        state = self._real_prefix(values, columns, rows, groups)  # [rows, 4n]
-        later = self.plan.later_runs()
+        state, affine = None, self._row_prefix_affine(values)  # affine: (trig [rows, 2RT], W [2RT, 4n], b [1, 4n])
+        if affine is None:
+            state = self._real_prefix(values, columns, rows, groups)  # [rows, 4n]
+        later, trig_cache = self.plan.later_runs(), {}
         for t in range(max((len(r) for r in later.values()), default=0)):
             layer = {q: runs[t] for q, runs in later.items() if t < len(runs)}
             for kind in ("row", "group"):  # runs on distinct qubits commute: one kind after the other
                 on = {q: self._run_id[id(run)][1] for q, run in layer.items() if run.kind == kind}
                 if not on:
                     continue
-                identity = len(self._runs[kind])
-                matrices = take(mats(kind), [on.get(q, identity) for q in range(n)])  # [X, n, 2, 2]: X = rows, groups or 1
-                a, b = K.real(matrices), K.imag(matrices)
-                # real form of each 2×2: [(re | im) out, i, (re | im) in, j] = [[A, −B], [B, A]]
-                real_form = K.stack([K.stack([a, -b], axis=-2), K.stack([b, a], axis=-2)], axis=2)  # [X, n, 2, 2, 2, 2]
+                shared = kind in self._run_const or one_group
+                if affine is not None and not (kind == "group" and shared):
+                    state, affine = _affine_rows(*affine), None
                 if kind == "row" and kind not in self._run_const:
+                    real_form = self._real_forms(kind, on, mats)
                     view = K.reshape(K.transpose(K.reshape(state, [rows, 2, n, 2]), [0, 2, 1, 3]), [rows, n, 1, 1, 4])
                     out = K.sum(K.reshape(real_form, [rows, n, 2, 2, 4]) * view, axis=-1)  # [rows, n, part, i]
                     state = K.reshape(K.transpose(out, [0, 2, 1, 3]), [rows, 4 * n])
                     continue
-                big = K.reshape(K.einsum("xqaibj,qp->xaqibpj", real_form, constant(np.eye(n), "float32")),
-                                 [-1, 4 * n, 4 * n])  # block diagonal: qubit q's 4×4 real form on its rows and columns
-                if kind in self._run_const or one_group:
+                big = self._layer_real_form(kind, on, values, mats, trig_cache)  # [X, 4n, 4n]
+                if shared and affine is not None:  # (trig @ W + b) @ bigᵀ = trig @ (W @ bigᵀ) + b @ bigᵀ
+                    trig, weight, bias = affine
+                    affine = (trig, matmul(weight, big[0], transpose_b=True),
+                              None if bias is None else matmul(bias, big[0], transpose_b=True))
+                elif shared:
                     state = matmul(state, big[0], transpose_b=True)
                 else:
                     view = K.reshape(state, [rows // groups, groups, 1, 4 * n])
                     state = K.reshape(matmul(view, big, transpose_b=True), [rows, 4 * n])
-        return state
+        return state if affine is None else _affine_rows(*affine)
+
+    def _real_forms(self, kind, on, mats):
+        """[X, n, 2, 2, 2, 2]: per qubit, the real form [(re | im) out, i, (re | im) in, j] = [[A, −B], [B, A]] of
+        the 2×2 matrix A + iB of run ``on[q]`` of ``kind`` (the identity where ``on`` has no run)."""
+        identity = len(self._runs[kind])
+        matrices = take(mats(kind), [on.get(q, identity) for q in range(self.n)])  # [X, n, 2, 2]: X = rows, groups or 1
+        a, b = K.real(matrices), K.imag(matrices)
+        return K.stack([K.stack([a, -b], axis=-2), K.stack([b, a], axis=-2)], axis=2)
+
+    def _layer_real_form(self, kind, on, values, mats, trig_cache):
+        """[X, 4n, 4n]: the block-diagonal real form of a layer of runs of ``kind`` (qubit q's 4×4 real form on its
+        rows and columns of the [(re | im), n, 2] layout). When each run of ``kind`` is one gate on a small table,
+        straight from the gates' [cos | sin] terms by one product with a constant (no complex numbers: far fewer
+        operations for TensorFlow to run and differentiate); else from the run matrices."""
+        n, table = self.n, self._tables.get(kind)
+        affine = dense_affine(table) if table is not None and self._one_gate_per_run(kind) else None
+        if affine is None:
+            return K.reshape(K.einsum("xqaibj,qp->xaqibpj", self._real_forms(kind, on, mats),
+                                      constant(np.eye(n), "float32")), [-1, 4 * n, 4 * n])
+        key = ("layer", kind, tuple(sorted(on.items())))
+        if key not in table:
+            weight, bias = affine  # [2RT, 2·R·4], [2·R·4]: [real | imag] of every record's 2×2 entries
+            count = table["count"]
+            lift, extra = np.zeros((2 * count * 4, 16 * n * n), np.float32), np.zeros(16 * n * n, np.float32)
+
+            def flat(a, q, i, b, j):  # entry (row (a, q, i), column (b, q, j)) of the [4n, 4n] matrix, flattened
+                return ((a * n + q) * 2 + i) * 4 * n + (b * n + q) * 2 + j
+
+            for q in range(n):
+                r = on.get(q)
+                for i in range(2):
+                    for j in range(2):
+                        if r is None:  # identity
+                            extra[flat(0, q, i, 0, j)] = extra[flat(1, q, i, 1, j)] = float(i == j)
+                            continue
+                        real, imag = r * 4 + i * 2 + j, count * 4 + r * 4 + i * 2 + j
+                        lift[real, flat(0, q, i, 0, j)] = lift[real, flat(1, q, i, 1, j)] = 1.0
+                        lift[imag, flat(0, q, i, 1, j)], lift[imag, flat(1, q, i, 0, j)] = -1.0, 1.0
+            table[key] = (weight @ lift, bias @ lift + extra)
+        if kind not in trig_cache:
+            phases = angles(table, values(kind))
+            trig_cache[kind] = K.concatenate([K.cos(phases), K.sin(phases)], axis=1)
+        weight, bias = table[key]
+        flat = matmul(trig_cache[kind], K.convert_to_tensor(weight))
+        return K.reshape(flat + K.convert_to_tensor(bias) if bias.any() else flat, [-1, 4 * n, 4 * n])
+
+    def _row_prefix_affine(self, values):
+        """(trig, W, b) with the prefix state = trig @ W + b (see `real_product_state`) when the prefix is one
+        per-row gate on every qubit in qubit order, on a small table; else None."""
+        prefix, kind = self.plan.prefix, "row"
+        if len(prefix) != self.n or any(self._run_id[id(run)][0] != kind for run in prefix.values()):
+            return None
+        index = [self._run_id[id(prefix[q])][1] for q in range(self.n)]
+        if index != list(range(self.n)) or len(self._runs[kind]) != self.n or not self._one_gate_per_run(kind):
+            return None
+        table = self._tables[kind]
+        affine = dense_affine(table, column=0)
+        if affine is None:
+            return None
+        phases = angles(table, values(kind))
+        weight, bias = affine
+        return (K.concatenate([K.cos(phases), K.sin(phases)], axis=1), K.convert_to_tensor(weight),
+                K.convert_to_tensor(bias[None]) if bias.any() else None)  # None: a zero bias
 
     def qubit_probabilities(self, full, group_values, rows, groups, one_group=False):
         """[rows, n, 2]: each qubit's outcome probabilities, for a `Plan.product` plan (see `real_product_state`)."""
@@ -536,11 +636,17 @@ class Executor:
 
     def qubit_z(self, full, group_values, rows, groups, one_group=False):
         """[rows, n]: each qubit's ⟨Z⟩, for a `Plan.product` plan (see `real_product_state`)."""
+        squares, signs = self.qubit_z_parts(full, group_values, rows, groups, one_group)
+        return matmul(squares, K.convert_to_tensor(signs))
+
+    def qubit_z_parts(self, full, group_values, rows, groups, one_group=False):
+        """(squares [rows, 4n], signs [4n, n] NumPy) with each qubit's ⟨Z⟩ = squares @ signs, for a `Plan.product`
+        plan: a reader that applies a linear map to the ⟨Z⟩s next can fold ``signs`` into it."""
         state = self.real_product_state(full, group_values, rows, groups, one_group)
         signs = np.zeros((2, self.n, 2, self.n), np.float32)  # |re|² + |im|² of amplitude 0 minus amplitude 1
         for q in range(self.n):
             signs[:, q, 0, q], signs[:, q, 1, q] = 1.0, -1.0
-        return matmul(state * state, K.convert_to_tensor(signs.reshape(4 * self.n, self.n)))
+        return state * state, signs.reshape(4 * self.n, self.n)
 
     def _real_prefix(self, values, columns, rows, groups):
         """[rows, 4n]: the product state after the prefix runs in real form (see `qubit_probabilities`)."""
@@ -559,6 +665,12 @@ class Executor:
         else:
             columns = tile_rows(constant([[[1.0, 0.0]] * n], "complex64"), rows)
         return K.reshape(K.stack([K.real(columns), K.imag(columns)], axis=1), [rows, 4 * n])
+
+
+def _affine_rows(trig, weight, bias):
+    """trig @ weight + bias (``bias`` None: zero)."""
+    out = matmul(trig, weight)
+    return out if bias is None else out + bias
 
 
 def product_distribution(factors):

@@ -88,9 +88,11 @@ class PauliReadout:
         """Operators' values [rows, operators] from probabilities in the common measurement basis."""
         return matmul(probabilities, self.diagonal(peeled))
 
-    def from_qubit_z(self, z, peeled=None):
+    def from_qubit_z(self, z, peeled=None, project=None):
         """Operators' values [rows, operators] of a product state, from each qubit's ⟨Z⟩ ``z`` [rows, n]
-        in the common basis: a Z-parity term is the product of its qubits' values."""
+        in the common basis: a Z-parity term is the product of its qubits' values. With ``project``
+        (NumPy [m, n]), ``z`` [rows, m] holds values whose product with ``project`` are the ⟨Z⟩s; the
+        product is folded into this readout's own first one."""
         masks, coefficients = self._parities(peeled)
         members = [[q for q in range(self.n) if (int(m) >> (self.n - 1 - q)) & 1] for m in masks]
         width = max((len(q) for q in members), default=0)
@@ -99,16 +101,26 @@ class PauliReadout:
         if width == 0:
             terms = K.ones([K.shape(z)[0], len(masks)])
         else:
-            select = np.zeros((self.n + 1, width, len(masks)), np.float32)  # k-th member of each term, or a one
+            # the k-th member of each term picked by one product (a gather as a matmul), a one where a term has
+            # fewer than k + 1 members
+            select = np.zeros((self.n, width, len(masks)), np.float32)
+            ones = np.zeros((width, len(masks)), np.float32)
             for t, q in enumerate(members):
                 for k in range(width):
-                    select[q[k] if k < len(q) else self.n, k, t] = 1.0
-            extended = K.concatenate([z, K.ones_like(z[:, :1])], axis=1)
-            picked = matmul(extended, K.convert_to_tensor(select.reshape(self.n + 1, -1)))  # a gather as a matmul
+                    if k < len(q):
+                        select[q[k], k, t] = 1.0
+                    else:
+                        ones[k, t] = 1.0
+            select = select.reshape(self.n, -1)
+            picked = matmul(z, K.convert_to_tensor(select if project is None else project @ select))
+            if ones.any():
+                picked = picked + K.convert_to_tensor(ones.reshape(1, -1))
             factors = K.unstack(K.reshape(picked, [-1, width, len(masks)]), axis=1)  # width × [rows, terms]
             terms = factors[0]
             for factor in factors[1:]:  # plain products: cheaper to differentiate than reduce_prod
                 terms = terms * factor
+        if coefficients.shape[0] == coefficients.shape[1] and np.array_equal(coefficients, np.eye(len(coefficients))):
+            return terms  # one term per operator, with coefficient 1
         return matmul(terms, K.convert_to_tensor(coefficients.astype(np.float32)))
 
     def direct(self, state):

@@ -156,8 +156,10 @@ class StateVectorCircuit:
         return max(1, int(MEMORY_FRACTION * _physical_memory() // (8 * 2**self.n * steps)))
 
     # ------------------------------------------------------------------ inputs
-    def _inputs(self, values, shared):
-        """(per-row values [rows, symbols], per-group values [groups, symbols], rows, groups)."""
+    def _inputs(self, values, shared, join: bool = True):
+        """(per-row values [rows, symbols], per-group values [groups, symbols], rows, groups). With ``join=False``
+        the per-row values are the given per-row symbols alone (no shared columns tiled after them), for an
+        executor whose per-row gates read no shared symbol (`Executor.rows_read_shared`)."""
         if shared is not None and not self.shared:
             if K.convert_to_tensor(shared).shape[-1] != 0:  # [groups, 0] shares nothing and is allowed
                 raise ValueError("This circuit was compiled with shared=0, so `shared=` values cannot be given; pass "
@@ -189,7 +191,7 @@ class StateVectorCircuit:
                              f"shared values ({shared.shape[0]}); rows are ordered (sample, group)")
         checks.append((lambda: rows % groups == 0, "The number of rows must be a multiple of the number of groups of shared values"))
         values, shared = check_rows([values, shared], checks)
-        full = join_shared(values, shared)
+        full = join_shared(values, shared) if join else values
         group = K.concatenate([K.zeros([K.shape(shared)[0], self._row_symbols]), shared], axis=1)
         return full, group, K.shape(values)[0], K.shape(shared)[0]
 
@@ -212,10 +214,12 @@ class StateVectorCircuit:
         (initial,) = check_rows([initial], [(lambda: K.shape(initial)[0] == rows, "`initial` must hold one state per row of `values`")])
         return initial
 
-    def _prepared(self, values, shared, initial=None):
+    def _prepared(self, values, shared, initial=None, executor=None):
         """(per-row values, per-group values, rows, groups, the number of groups if known while tracing,
-        the initial states or None)."""
-        full, group, rows, groups = self._inputs(values, shared)
+        the initial states or None). With an ``executor`` for a product plan whose per-row gates read no shared
+        symbol, the per-row values are the per-row symbols alone."""
+        join = executor is None or not executor.plan.product or executor.rows_read_shared(self._row_symbols)
+        full, group, rows, groups = self._inputs(values, shared, join=join)
         static = None if shared is None or not self.shared else K.convert_to_tensor(shared).shape[0]
         return full, group, rows, groups, static, self._initial(initial, rows)
 
@@ -226,7 +230,7 @@ class StateVectorCircuit:
 
     def _qubit_probabilities(self, executor, values, shared):
         """[rows, n, 2]: each qubit's outcome probabilities, for a product-state plan."""
-        full, group, rows, groups, static, _ = self._prepared(values, shared)
+        full, group, rows, groups, static, _ = self._prepared(values, shared, executor=executor)
         return executor.qubit_probabilities(full, group, rows, groups, one_group=static == 1)
 
     def _kept_probabilities(self, values, shared, initial=None):
@@ -282,9 +286,9 @@ class StateVectorCircuit:
         if self._readout.common is not None:
             executor = self._readout_executor(initial=initial is not None)
             if executor.plan.product:  # Z-parities of a product state: products of each qubit's ⟨Z⟩
-                full, group, rows, groups, static, _ = self._prepared(values, shared)
-                z = executor.qubit_z(full, group, rows, groups, one_group=static == 1)
-                return self._readout.from_qubit_z(z, executor.peeled)
+                full, group, rows, groups, static, _ = self._prepared(values, shared, executor=executor)
+                squares, signs = executor.qubit_z_parts(full, group, rows, groups, one_group=static == 1)
+                return self._readout.from_qubit_z(squares, executor.peeled, project=signs)
             kept, executor = self._kept_probabilities(values, shared, initial)
             return self._readout.from_probabilities(kept, executor.peeled)
         return self._readout.direct(self._final(values, shared, rotated=False, initial=initial))
