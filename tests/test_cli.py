@@ -56,6 +56,26 @@ def test_train_then_evaluate_from_the_command_line(tmp_path, monkeypatch, capsys
     assert evaluated == pytest.approx(recorded, abs=1e-6)
 
 
+def test_train_then_evaluate_on_the_other_keras_backend(tmp_path):
+    """The suite runs on one Keras backend per environment (TensorFlow on Python 3.11, JAX on 3.13); the CLI's
+    main job also runs on the other one (JAX here on 3.11, TensorFlow on 3.13), in a fresh interpreter, and
+    records which backend trained it."""
+    import os
+
+    import keras
+
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    env = dict(os.environ, KERAS_BACKEND=other)
+    run = tmp_path / "run"
+    for args in (["train", "autoencoder-qfm", "--config", "autoencoder-qfm-tiny", "--output", str(run), "--quiet"],
+                 ["evaluate", str(run)]):
+        done = subprocess.run([sys.executable, "-m", "hybridkeras.cli", *args], capture_output=True, text=True,
+                              cwd=tmp_path, env=env, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "test accuracy" in done.stdout
+    assert json.loads((run / "config.json").read_text())["keras_backend"] == other
+
+
 def test_user_errors_are_one_clear_line(tmp_path):
     missing = hybridkeras("evaluate", str(tmp_path / "nothing"), cwd=tmp_path)
     assert missing.returncode == 2 and "No saved model or run directory" in missing.stderr

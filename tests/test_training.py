@@ -142,3 +142,27 @@ def test_epoch_backup_is_one_whole_file_that_resumes_weights_optimizer_and_epoch
     third.fit(x, y, epochs=1, verbose=0, callbacks=[EpochBackup(tmp_path / "c", delete_checkpoint=False)])
     with pytest.raises(ValueError, match="do not fit this model"):
         model(units=3).fit(x, y, epochs=2, verbose=0, callbacks=[EpochBackup(tmp_path / "c")])
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="Keras allows steps_per_execution > 1 on TF and JAX only")
+def test_several_steps_per_execution_train_the_same_numbers_as_one():
+    """The runners compile with `runner_steps_per_execution` (32 on TensorFlow): the same batches, shuffles and
+    dropout draws as one step per call, so the same weights and history (a run's numbers do not depend on it)."""
+    from hybridkeras.models import compile_for, runner_steps_per_execution
+
+    assert runner_steps_per_execution() == (32 if keras.backend.backend() == "tensorflow" else 1)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(1200, 12)).astype("float32"), rng.integers(0, 3, 1200)  # 60 batches an epoch
+    results = []
+    for steps in (1, 32):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(16, activation="relu"),
+                                  keras.layers.BatchNormalization(), keras.layers.Dropout(0.3),
+                                  keras.layers.Dense(3, activation="softmax")])
+        compile_for(model, steps_per_execution=steps)
+        history = model.fit(x, y, validation_split=0.2, epochs=3, batch_size=16, shuffle=True, verbose=0).history
+        results.append((model.get_weights(), history))
+    for a, b in zip(results[0][0], results[1][0]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for key in results[0][1]:
+        np.testing.assert_allclose(results[0][1][key], results[1][1][key], rtol=1e-5)

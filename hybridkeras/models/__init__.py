@@ -17,7 +17,7 @@ from hybridkeras.models.autoencoder_qfm import (
     build_quantum_front,
     compose,
 )
-from hybridkeras.models.common import compile_for, output_kind, outputs_logits
+from hybridkeras.models.common import compile_for, output_kind, outputs_logits, runner_steps_per_execution
 from hybridkeras.models.hqnn import (
     build_cnn1,
     build_cnn4,
@@ -100,6 +100,6 @@ __all__ = [
     "build_student_3q", "build_student_4q", "build_cnn1", "build_cnn4", "build_conv_block", "build_hqnn_parallel",
     "build_hqnn_parallel_cnn", "build_hqnn_quanv", "build_quanv_cnn", "build_autoencoder", "build_autoencoder_classical", "build_autoencoder_qfm",
     "build_decoder", "build_lcqhnn", "build_lcqhnn_cnn", "build_lcqhnn_cnn4", "build_lcqhnn_cnn8",
-    "build_lcqhnn_cnn16", "build_encoder", "build_head", "build_quantum_front", "build_model", "compile_for", "output_kind", "outputs_logits", "compose", "get_builder",
+    "build_lcqhnn_cnn16", "build_encoder", "build_head", "build_quantum_front", "build_model", "compile_for", "output_kind", "outputs_logits", "runner_steps_per_execution", "compose", "get_builder",
     "takes_backend",
 ]

@@ -27,7 +27,9 @@ import numpy as np
 import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import load_model, save_model, write_json_atomic, write_text_atomic
-from hybridkeras.models import build_ensemble, build_model, compile_for, get_builder, output_kind
+from hybridkeras.models import (
+    build_ensemble, build_model, compile_for, get_builder, output_kind, runner_steps_per_execution,
+)
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
 from hybridkeras.training.callbacks import EpochRecorder, TestAccuracy, make_callbacks
@@ -78,7 +80,8 @@ def distill(student, teacher, data, *, temperature: float = 3.0, alpha: float = 
     """
     distiller = Distiller(student, teacher, temperature=temperature, alpha=alpha, ce_weight=ce_weight,
                           student_outputs=output_kind(student), teacher_outputs=output_kind(teacher))
-    distiller.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"])
+    distiller.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"],
+                      steps_per_execution=runner_steps_per_execution())
     y_train, y_val = data.y_train, data.y_val
     if cache_teacher:
         y_train = (data.y_train, teacher.predict(data.x_train, batch_size=256, verbose=0))
@@ -132,7 +135,7 @@ def _done(run_dir: Path):
 
 
 def _fit_classifier(model, config, data, run_dir: Path, epochs: int, verbose: int, batch_size=None) -> dict:
-    compile_for(model, learning_rate=config.learning_rate)
+    compile_for(model, learning_rate=config.learning_rate, steps_per_execution=runner_steps_per_execution())
     callbacks, recorder = _resumable(run_dir, config, data)
     model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
               batch_size=batch_size or config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)

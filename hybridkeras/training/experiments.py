@@ -27,7 +27,7 @@ import numpy as np
 import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
-from hybridkeras.models import build_model, compile_for, get_builder
+from hybridkeras.models import build_model, compile_for, get_builder, runner_steps_per_execution
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.distribute import make_strategy, worker_folder
@@ -108,7 +108,7 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     with strategy.scope():  # built, compiled and trained in it (a JAX DataParallel lays out the batches while fitting)
         model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
                             **config.model_kwargs.get(model_name, {}))
-        compile_for(model, learning_rate=config.learning_rate)
+        compile_for(model, learning_rate=config.learning_rate, steps_per_execution=runner_steps_per_execution())
         recorder = EpochRecorder(run_dir / "history.json")
         tests = [TestAccuracyAt(config.report_epochs, data.x_test, data.y_test)] if config.report_test else []
         callbacks = tests + [recorder] + _gradcam_callbacks(config, model, data, run_dir) + make_callbacks(

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from hybridkeras import data as hkdata
 from hybridkeras.io import load_model, read_history, save_model, write_json_atomic
-from hybridkeras.models.common import compile_for
+from hybridkeras.models.common import compile_for, runner_steps_per_execution
 from hybridkeras.models.autoencoder_qfm import (
     adapt_front,
     build_autoencoder,
@@ -164,7 +164,8 @@ def fit_autoencoder(config: AutoencoderQFMConfig, data: hkdata.Dataset, *, stage
     """Builds and trains the config's autoencoder on ``data`` (MSE, Adam); returns (model, history dict)."""
     stages = stages if stages is not None else _Stages(None)
     autoencoder = build_autoencoder(data.input_shape, latent_dim=config.latent_dim, hidden_units=config.hidden_units)
-    autoencoder.compile(optimizer=keras.optimizers.Adam(config.ae_learning_rate), loss="mse")
+    autoencoder.compile(optimizer=keras.optimizers.Adam(config.ae_learning_rate), loss="mse",
+                        steps_per_execution=runner_steps_per_execution())
     augmenter = hkdata.make_augmenter(seed=config.seed) if config.augment else None
     fit_kwargs = dict(
         **_autoencoder_inputs(config, data.x_train, augmenter),
@@ -246,6 +247,7 @@ def _train(config, dataset, output_dir, resume, tensorboard, verbose, started) -
     classical_head = compile_for(
         build_head(config.latent_dim, data.num_classes, units=config.head_units, dropout=config.dropout),
         learning_rate=config.head_learning_rate,
+        steps_per_execution=runner_steps_per_execution(),
     )
     head_fit = dict(epochs=config.head_epochs, batch_size=config.head_batch_size, verbose=verbose)
     classical_history = stages.fit(
@@ -277,6 +279,7 @@ def _train(config, dataset, output_dir, resume, tensorboard, verbose, started) -
     hybrid_head = compile_for(
         build_head(features["train"].shape[1], data.num_classes, units=config.head_units, dropout=config.dropout),
         learning_rate=config.head_learning_rate,
+        steps_per_execution=runner_steps_per_execution(),
     )
     hybrid_history = stages.fit(
         hybrid_head,
