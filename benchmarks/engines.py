@@ -4,9 +4,9 @@ One process, the same batches for every model of a family: seconds per 1,000 tra
 (Keras `train_on_batch`, batch 64, after a warm-up pass: Keras' own compiled train step, as
 `fit` runs it), as the median of interleaved rounds (each round trains the engine model, the TFQ
 model where TFQ runs, and the classical twin once over the batches), and the ratios engine /
-classical and TFQ / classical. It runs on tf_keras and on Keras 3 (``HYBRIDKERAS_KERAS=3
-KERAS_BACKEND=jax|tensorflow|torch``); TFQ's column is there where TFQ runs (tf_keras, or Keras 3's
-TensorFlow backend with TFQ installed). Families and twins:
+classical and TFQ / classical. It runs on the Keras backend named by ``KERAS_BACKEND`` (jax, tensorflow or
+torch); TFQ's column is there where TFQ runs (Keras' TensorFlow backend with TFQ installed). Families and
+twins:
 
 * HQNN-Parallel (4 × 5-qubit PQCs) vs its CNN counterpart (`build_hqnn_parallel_cnn`);
 * HQNN-Quanv (2×2 quantum kernel, 14×14 images) vs CNN4 (`build_cnn4`);

@@ -11,11 +11,8 @@ warm-up epoch), against the same model with the circuit replaced by a Dense laye
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
-
-os.environ.setdefault("HYBRIDKERAS_KERAS", "3")
 
 import cirq  # noqa: E402
 import keras  # noqa: E402

@@ -14,7 +14,6 @@ import statistics
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
-os.environ.setdefault("HYBRIDKERAS_KERAS", "3")
 
 import cirq  # noqa: E402
 import keras  # noqa: E402

@@ -396,7 +396,7 @@ def _run_distillation(args, config, verbose: int) -> int:
         student = build_student(config, args.student, data, seed)
         distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha, epochs=config.epochs,
                 batch_size=config.batch_size, learning_rate=config.learning_rate, verbose=verbose,
-                ce_weight=config.ce_weight)
+                ce_weight=config.ce_weight, seed=seed)
         compile_for(student, learning_rate=config.learning_rate)
         metrics = {"teacher_test_accuracy": float(teacher.evaluate(data.x_test, data.y_test, verbose=0)[1]),
                    "student_test_accuracy": float(student.evaluate(data.x_test, data.y_test, verbose=0)[1]),

@@ -32,6 +32,7 @@ from hybridkeras.models import (
 )
 from hybridkeras.training.configs import DistillationConfig
 from hybridkeras.training.distiller import Distiller
+from hybridkeras.training.feeding import array_inputs, validation_inputs
 from hybridkeras.training.callbacks import EpochRecorder, TestAccuracy, make_callbacks
 from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
@@ -69,14 +70,15 @@ def build_student(config: DistillationConfig, name: str, data, seed: int):
 
 def distill(student, teacher, data, *, temperature: float = 3.0, alpha: float = 0.9, epochs: int = 10,
             batch_size: int = 32, learning_rate: float = 1e-3, callbacks=(), verbose: int = 1,
-            cache_teacher: bool = True, ce_weight: float | None = None) -> Distiller:
+            cache_teacher: bool = True, ce_weight: float | None = None, seed: int = 0) -> Distiller:
     """Distils ``teacher`` into ``student`` on ``data`` (a hybridkeras Dataset); returns the fitted Distiller.
 
     With ``cache_teacher`` (default) the teacher's outputs on the training and validation
     images are computed once (inference mode, so they are the same at every step) instead of
     at every step; for the 95-million-parameter AlexNet this is most of the cost.
     ``ce_weight`` None: (1 − alpha)·CE + alpha·T²·KL; a number: ce_weight·CE + alpha·T²·KL.
-    A student that outputs logits (`outputs_logits`) is distilled as such.
+    A student that outputs logits (`outputs_logits`) is distilled as such. ``seed``: the shuffle seed of the
+    training batches (`training.feeding.array_inputs`).
     """
     distiller = Distiller(student, teacher, temperature=temperature, alpha=alpha, ce_weight=ce_weight,
                           student_outputs=output_kind(student), teacher_outputs=output_kind(teacher))
@@ -86,8 +88,9 @@ def distill(student, teacher, data, *, temperature: float = 3.0, alpha: float = 
     if cache_teacher:
         y_train = (data.y_train, teacher.predict(data.x_train, batch_size=256, verbose=0))
         y_val = (data.y_val, teacher.predict(data.x_val, batch_size=256, verbose=0))
-    distiller.fit(data.x_train, y_train, validation_data=(data.x_val, y_val), epochs=epochs,
-                  batch_size=batch_size, shuffle=True, callbacks=list(callbacks), verbose=verbose)
+    distiller.fit(**array_inputs(data.x_train, y_train, batch_size=batch_size, seed=seed),
+                  validation_data=validation_inputs(data.x_val, y_val, batch_size=batch_size), epochs=epochs,
+                  callbacks=list(callbacks), verbose=verbose)
     return distiller
 
 
@@ -134,11 +137,13 @@ def _done(run_dir: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _fit_classifier(model, config, data, run_dir: Path, epochs: int, verbose: int, batch_size=None) -> dict:
+def _fit_classifier(model, config, data, run_dir: Path, epochs: int, verbose: int, seed: int, batch_size=None) -> dict:
     compile_for(model, learning_rate=config.learning_rate, steps_per_execution=runner_steps_per_execution())
     callbacks, recorder = _resumable(run_dir, config, data)
-    model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-              batch_size=batch_size or config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose)
+    batch_size = batch_size or config.batch_size
+    model.fit(**array_inputs(data.x_train, data.y_train, batch_size=batch_size, seed=seed),
+              validation_data=validation_inputs(data.x_val, data.y_val, batch_size=batch_size), epochs=epochs,
+              callbacks=callbacks, verbose=verbose)
     return recorder.history()
 
 
@@ -157,7 +162,7 @@ def train_teacher(config: DistillationConfig, name: str, data, seed: int, run_di
     model = build_model(name, data.input_shape, data.num_classes, backend=resolved(config).backend,
                         **config.teacher_kwargs.get(name, {}))
     started = time.perf_counter()
-    history = _fit_classifier(model, config, data, run_dir, config.teacher_epochs, verbose,
+    history = _fit_classifier(model, config, data, run_dir, config.teacher_epochs, verbose, seed,
                               batch_size=config.teacher_batch_size)
     metrics = _finish(run_dir, model, _metrics(model, data, name, seed, time.perf_counter() - started, history),
                       config, data, seed, history, save=True, spec=config.teacher_spec(seed))
@@ -225,7 +230,7 @@ def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: in
                 print(f"[{config.name}] seed {seed}: {student_name} alone", flush=True)
             student = build_student(config, student_name, data, seed)
             started = time.perf_counter()
-            history = _fit_classifier(student, config, data, run_dir, config.epochs, verbose)
+            history = _fit_classifier(student, config, data, run_dir, config.epochs, verbose, seed)
             metrics = _finish(run_dir, student, _metrics(student, data, f"{student_name}", seed,
                                                          time.perf_counter() - started, history),
                               config, data, seed, history, save=save_models)
@@ -242,7 +247,7 @@ def run_seed(config: DistillationConfig, seed: int, output: Path, *, verbose: in
                 callbacks, recorder = _resumable(run_dir, config, data)
                 distill(student, teacher, data, temperature=config.temperature, alpha=config.alpha,
                         ce_weight=config.ce_weight, epochs=config.epochs, batch_size=config.batch_size,
-                        learning_rate=config.learning_rate, callbacks=callbacks, verbose=verbose)
+                        learning_rate=config.learning_rate, callbacks=callbacks, verbose=verbose, seed=seed)
                 if not all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights())):
                     raise RuntimeError(f"teacher {teacher_name!r} changed during distillation")
                 compile_for(student, learning_rate=config.learning_rate)

@@ -31,6 +31,7 @@ from hybridkeras.models import build_model, compile_for, get_builder, runner_ste
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
 from hybridkeras.training.distribute import make_strategy, worker_folder
+from hybridkeras.training.feeding import array_inputs, validation_inputs
 from hybridkeras.training.metrics import convergence_epoch, convergence_speedup
 from hybridkeras.training.runs import check_config, default_output, holds_lock, mean_std, resolved, write_csv
 
@@ -117,8 +118,9 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
         )
         started = time.perf_counter()
         model.fit(
-            data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=config.epochs,
-            batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=verbose,
+            **array_inputs(data.x_train, data.y_train, batch_size=config.batch_size, seed=seed),
+            validation_data=validation_inputs(data.x_val, data.y_val, batch_size=config.batch_size),
+            epochs=config.epochs, callbacks=callbacks, verbose=verbose,
         )
     seconds = time.perf_counter() - started
     test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)

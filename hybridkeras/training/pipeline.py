@@ -32,6 +32,7 @@ from hybridkeras.models.autoencoder_qfm import (
 from hybridkeras.training.callbacks import EpochRecorder, make_callbacks
 from hybridkeras.training.configs import AutoencoderQFMConfig
 from hybridkeras.training.distribute import make_strategy, worker_folder
+from hybridkeras.training.feeding import array_inputs, validation_inputs
 from hybridkeras.training.runs import check_config, claim, holds_lock, is_run_folder, resolved
 
 RECORD_FILE = "record.json"
@@ -132,7 +133,7 @@ def _load_finished(config: AutoencoderQFMConfig, data: hkdata.Dataset, output: P
 
 def _autoencoder_inputs(config, x_train, augmenter):
     if augmenter is None:
-        return {"x": x_train, "y": x_train, "batch_size": config.ae_batch_size, "shuffle": True}
+        return array_inputs(x_train, x_train, batch_size=config.ae_batch_size, seed=config.seed)
     # any backend: NumPy batches augmented by Keras' preprocessing layers
     return {"x": AugmentedBatches(x_train, augmenter, config.ae_batch_size, seed=config.seed)}
 
@@ -169,7 +170,7 @@ def fit_autoencoder(config: AutoencoderQFMConfig, data: hkdata.Dataset, *, stage
     augmenter = hkdata.make_augmenter(seed=config.seed) if config.augment else None
     fit_kwargs = dict(
         **_autoencoder_inputs(config, data.x_train, augmenter),
-        validation_data=(data.x_val, data.x_val),
+        validation_data=validation_inputs(data.x_val, data.x_val, batch_size=config.ae_batch_size),
         epochs=config.ae_epochs,
         verbose=verbose,
     )
@@ -249,11 +250,16 @@ def _train(config, dataset, output_dir, resume, tensorboard, verbose, started) -
         learning_rate=config.head_learning_rate,
         steps_per_execution=runner_steps_per_execution(),
     )
-    head_fit = dict(epochs=config.head_epochs, batch_size=config.head_batch_size, verbose=verbose)
+    head_fit = dict(epochs=config.head_epochs, verbose=verbose)
+
+    def head_inputs(inputs):  # the head's training and validation data
+        return dict(**array_inputs(inputs["train"], data.y_train, batch_size=config.head_batch_size, seed=config.seed),
+                    validation_data=validation_inputs(inputs["val"], data.y_val, batch_size=config.head_batch_size))
+
     classical_history = stages.fit(
         classical_head,
         "classical",
-        dict(x=codes["train"], y=data.y_train, validation_data=(codes["val"], data.y_val), **head_fit),
+        dict(**head_inputs(codes), **head_fit),
         callbacks("classical", config.head_learning_rate),
     )
 
@@ -284,7 +290,7 @@ def _train(config, dataset, output_dir, resume, tensorboard, verbose, started) -
     hybrid_history = stages.fit(
         hybrid_head,
         "hybrid",
-        dict(x=features["train"], y=data.y_train, validation_data=(features["val"], data.y_val), **head_fit),
+        dict(**head_inputs(features), **head_fit),
         callbacks("hybrid", config.head_learning_rate),
     )
 
