@@ -136,8 +136,8 @@ def main() -> None:
             "|---|---|---|---|" + ("---|---|" if tfq else "")]
     for name in args.families:
         t = family_times(name, args.batches, args.rounds, args.xla)
-        rows.append(f"| {name} | {t['statevector']:.2f} |" + (f" {t['tfq']:.2f} |" if tfq else "")
-                    + f" {t['classical']:.2f} | {t['statevector'] / t['classical']:.2f} |"
+        rows.append(f"| {name} | {t['statevector']:.3f} |" + (f" {t['tfq']:.3f} |" if tfq else "")
+                    + f" {t['classical']:.3f} | {t['statevector'] / t['classical']:.2f} |"
                     + (f" {t['tfq'] / t['classical']:.1f} |" if tfq else ""))
         print(rows[-1], flush=True)
     keras_name = f"Keras {keras.__version__} on {keras_backend()}"

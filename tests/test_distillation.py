@@ -11,7 +11,7 @@ import hybridkeras as hk
 from hybridkeras._stack import tf
 from hybridkeras.circuits import amplitude_angles, amplitude_encoding, make_symbols
 from hybridkeras.layers import ClassProbabilities, EncodedPQC
-from hybridkeras.layers.student import amplitude_angles_tf
+from hybridkeras.layers.student import amplitude_angles_tf, amplitude_encoded_state
 from hybridkeras.models import (
     build_alexnet,
     build_ensemble,
@@ -54,6 +54,24 @@ def test_amplitude_encoding_prepares_the_normalised_target_state(rng, n):
             state = _prepared_state(angles, n)
             assert abs(np.vdot(target, state)) ** 2 >= 0.9999
             np.testing.assert_allclose(state.real, target, atol=1e-5)  # signs included, no phase
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_the_engine_start_state_is_the_state_the_encoding_gates_prepare(rng, n):
+    """`amplitude_encoded_state` (the engine's start for amplitude students: the normalised features in a few
+    operations) equals Cirq running the encoding's gates at `amplitude_angles_tf`'s angles, blank features
+    included (the angles' fallback state, not a zero vector), and passes zero gradients for those."""
+    cases = [rng.normal(size=2**n), np.tanh(rng.normal(size=2**n)), np.zeros(2**n)]
+    cases[1][: 2 ** (n - 1)] = 0.0  # a whole half empty
+    x = np.stack(cases).astype(np.float32)
+    got = keras.ops.convert_to_numpy(amplitude_encoded_state(x, n))
+    angles = keras.ops.convert_to_numpy(amplitude_angles_tf(x, n))
+    for row in range(len(x)):
+        np.testing.assert_allclose(got[row], _prepared_state(angles[row], n).real, atol=1e-5)
+    from hybridkeras.engines.ops import gradient
+    weights = keras.ops.convert_to_tensor(np.arange(2**n, dtype=np.float32))
+    blank = gradient(lambda v: keras.ops.sum(amplitude_encoded_state(v, n) * weights), x[2:3])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(blank), 0.0)
 
 
 def test_amplitude_encoding_validates_its_arguments():

@@ -44,21 +44,21 @@ def amplitude_angles_tf(features, qubits: int):
     return K.concatenate(angles, axis=-1)
 
 
-def amplitude_state_tf(angles, qubits: int):
-    """[batch, 2^n] real amplitudes that :func:`~hybridkeras.circuits.amplitude_encoding` prepares from
-    |0…0⟩ with the RY angles ``angles`` [batch, 2^n − 1] (in `amplitude_angles_tf`'s order).
-
-    Qubit l is |0⟩ when its level acts, so the controlled RY(θ_{l,b}) of the basis state b of
-    qubits 0 … l−1 multiplies the amplitude of (b, 0) by cos(θ/2) and of (b, 1) by sin(θ/2): the
-    state is that product over the levels, the same numbers as running the gates.
+def amplitude_encoded_state(features, qubits: int):
+    """[batch, 2^n] real amplitudes that :func:`~hybridkeras.circuits.amplitude_encoding` prepares from the
+    features [batch, 2^n] with `amplitude_angles_tf`'s angles: the features L2-normalised (the gates' cosines and
+    sines multiply out to them, signs included), and for all-zero features (a blank image through a zero-bias
+    front) the state those angles give, amplitude 2^{−(n−1)/2} on every even basis state, with zero gradient.
+    The same numbers as multiplying the gates' cosines and sines level by level (up to the 1e-12 norm floor;
+    `tests/test_distillation.py` compares them) in a handful of operations instead of a few per level.
     """
-    state = K.ones_like(angles[:, :1])
-    start = 0
-    for level in range(qubits):
-        half = angles[:, start:start + 2**level] / 2.0
-        start += 2**level
-        state = K.reshape(K.stack([state * K.cos(half), state * K.sin(half)], axis=-1), (-1, 2 ** (level + 1)))
-    return state
+    x = K.cast(features, "float32")
+    squares = K.sum(x * x, axis=-1, keepdims=True)
+    blank = squares < _EPS
+    unit = x / K.sqrt(K.where(blank, 1.0, squares))
+    even = np.zeros((1, 2**qubits), np.float32)
+    even[0, ::2] = 2.0 ** (-(qubits - 1) / 2)
+    return K.where(blank, K.convert_to_tensor(even), unit)
 
 
 @register
@@ -76,9 +76,10 @@ class EncodedPQC(QuantumLayer):
     Then `depth` layers of trainable RY and RZ on every qubit and a CNOT ring, and the 2^n
     basis-state probabilities (big-endian), exact or estimated from `repetitions` shots,
     in one simulator call per batch. On the state-vector engine the amplitude encoding's
-    state is computed in closed form from the same angles (`amplitude_state_tf`) and the
-    engine runs the trainable layers from it (``initial=``), instead of applying the 2^n − 1
-    controlled rotations one by one: the same numbers, for about half the training step.
+    state is computed in closed form (`amplitude_encoded_state`: the normalised features the
+    angles' gates prepare) and the engine runs the trainable layers from it (``initial=``), instead
+    of applying the 2^n − 1 controlled rotations one by one: the same numbers, for a fraction of
+    the training step.
 
     Args:
         qubits: Qubits n (the paper's students use 3 and 4).
@@ -168,15 +169,14 @@ class EncodedPQC(QuantumLayer):
 
     def call(self, inputs):
         x = self.finite_inputs(inputs)
+        if self._starts_encoded and self.circuit_weights is not None:
+            no_row_symbols = x[:, :0]  # [batch, 0]: every symbol is a shared weight
+            return self._readout(self._pqc(no_row_symbols, shared=K.reshape(self.circuit_weights, (1, -1)),
+                                           initial=amplitude_encoded_state(x, self.qubits)))
         values = amplitude_angles_tf(x, self.qubits) if self.encoding == "amplitude" else x
         if self.circuit_weights is None:  # depth 0: the encoding alone (the distillation authors' students)
             return self._readout(self._pqc(values))
-        weights = K.reshape(self.circuit_weights, (1, -1))
-        if self._starts_encoded:
-            no_row_symbols = values[:, :0]  # [batch, 0]: every symbol is a shared weight
-            return self._readout(self._pqc(no_row_symbols, shared=weights,
-                                           initial=amplitude_state_tf(values, self.qubits)))
-        return self._readout(self._pqc(values, shared=weights))
+        return self._readout(self._pqc(values, shared=K.reshape(self.circuit_weights, (1, -1))))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 2**self.qubits)
