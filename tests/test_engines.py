@@ -59,9 +59,11 @@ def test_engine_equals_tfq_in_outputs_and_gradients(name, rng):
 
 @pytest.mark.parametrize("n", [3, 4])
 def test_engine_amplitude_student_equals_tfq_on_empty_blocks(rng, n):
-    """The engine starts the amplitude students from the encoded state computed in closed form; where
-    blocks of the features are zero (angles at the atan2 edge), an all-zero row included, it must still
-    give TFQ's numbers and gradients, which run the encoder gates."""
+    """The engine starts the amplitude students from the encoded state in closed form (the normalised features);
+    where blocks of the features are zero (angles at the atan2 edge), an all-zero row included, it must still give
+    TFQ's outputs and weight gradients (TFQ runs the encoder gates). Its input gradients are the derivative of
+    that state, which central differences confirm; TFQ's differ there, by the angles' convention of a zero
+    gradient at atan2(0, 0), and equal the engine's on rows without an empty block. All-zero rows get zero."""
     x = np.tanh(rng.normal(size=(5, 2**n))).astype(np.float32)
     x[0, : 2 ** (n - 1)] = 0.0  # an empty half
     x[1, 2:4] = 0.0  # an empty pair on the last level
@@ -71,16 +73,28 @@ def test_engine_amplitude_student_equals_tfq_on_empty_blocks(rng, n):
     for layer in layers:
         layer(x)
     layers[1].set_weights(layers[0].get_weights())
+    mix = tf.constant(np.linspace(-1, 1, 2**n), tf.float32)
     results = []
     inputs = tf.constant(x)
     for layer in layers:
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(inputs)
             out = layer(inputs)
-            loss = tf.reduce_sum(out * tf.constant(np.linspace(-1, 1, 2**n), tf.float32))
+            loss = tf.reduce_sum(out * mix)
         results.append([out.numpy(), tape.gradient(loss, inputs).numpy(), tape.gradient(loss, layer.circuit_weights).numpy()])
-    for a, b in zip(*results):
-        np.testing.assert_allclose(b, a, atol=1e-4, rtol=1e-3)
+    (tfq_out, tfq_grad_x, tfq_grad_w), (out, grad_x, grad_w) = results
+    np.testing.assert_allclose(out, tfq_out, atol=1e-4, rtol=1e-3)
+    np.testing.assert_allclose(grad_w, tfq_grad_w, atol=1e-4, rtol=1e-3)
+    np.testing.assert_allclose(grad_x[4], tfq_grad_x[4], atol=1e-4, rtol=1e-3)  # no empty block
+    np.testing.assert_array_equal(grad_x[3], 0.0)
+    engine, eps = layers[1], 1e-3
+    for row in range(3):
+        for i in range(2**n):
+            plus, minus = x[row:row + 1].copy(), x[row:row + 1].copy()
+            plus[0, i] += eps
+            minus[0, i] -= eps
+            numeric = float(tf.reduce_sum((engine(plus) - engine(minus)) * mix)) / (2 * eps)
+            assert abs(grad_x[row, i] - numeric) < 2e-3, (row, i, grad_x[row, i], numeric)
 
 
 def test_engine_equals_cirq_for_the_builders(rng):

@@ -50,7 +50,10 @@ def amplitude_encoded_state(features, qubits: int):
     sines multiply out to them, signs included), and for all-zero features (a blank image through a zero-bias
     front) the state those angles give, amplitude 2^{−(n−1)/2} on every even basis state, with zero gradient.
     The same numbers as multiplying the gates' cosines and sines level by level (up to the 1e-12 norm floor;
-    `tests/test_distillation.py` compares them) in a handful of operations instead of a few per level.
+    `tests/test_distillation.py` compares them) in a handful of operations instead of a few per level. Its
+    gradient is the derivative of the normalised features; where a block of the features is all zero the
+    angles' route (TFQ's, through the gates) gives those features a zero gradient instead, by atan2's
+    convention at (0, 0), while this one matches finite differences (`tests/test_engines.py`).
     """
     x = K.cast(features, "float32")
     squares = K.sum(x * x, axis=-1, keepdims=True)
