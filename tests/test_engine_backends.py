@@ -15,6 +15,7 @@ import pytest
 from tests.backends import BACKENDS
 from tests.engine_backend_worker import SHOTS, case
 from tests.engine_circuits import reference_expectations, reference_state
+from tests.helpers import numeric_gradient
 
 CASES = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6), (8, 7), (9, 9)]
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,17 +68,8 @@ def test_each_backend_gradient_equals_finite_differences(results, seed, n):
         return sum(float(reference_expectations(reference_state(c["circuit"], c["symbols"], full[r], c["qubits"]),
                                                 c["operators"], c["qubits"]) @ c["mix"][r]) for r in range(len(full)))
 
-    eps = 1e-4
-    numeric = {}
-    for name, array in (("x", x), ("w", w)):
-        grad = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            plus, minus = array.copy(), array.copy()
-            plus[index] += eps
-            minus[index] -= eps
-            pair = ((plus, w), (minus, w)) if name == "x" else ((x, plus), (x, minus))
-            grad[index] = (loss(*pair[0]) - loss(*pair[1])) / (2 * eps)
-        numeric[name] = grad
+    numeric = {"x": numeric_gradient(lambda v: loss(v, w), x, eps=1e-4),
+               "w": numeric_gradient(lambda v: loss(x, v), w, eps=1e-4)}
     for backend in BACKENDS:
         for name in ("x", "w"):
             np.testing.assert_allclose(results[backend][f"{seed}_{n}_grad_{name}"], numeric[name], atol=1e-4,

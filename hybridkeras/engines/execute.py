@@ -58,7 +58,7 @@ def _table(records, n_symbols, kind="group"):
 def dense_affine(table, column=None):
     """(weight [2·R·T, 2·R·cell], bias [2·R·cell]) float32 NumPy constants when the records' real and imaginary
     parts are one matrix product away from their trigonometric terms, else None:
-    [real | imag] = [cos a | sin a] @ weight + bias, with the angles a of `angles`. Only for small tables
+    [real | imag] = `trig_terms` @ weight + bias. Only for small tables
     (see ``_DENSE_WEIGHTS``) with parameterised terms."""
     if table["terms"] is None:
         return None
@@ -79,14 +79,16 @@ def dense_affine(table, column=None):
     return table[key]
 
 
-def angles(table, values):
-    """[X, R·T] float32: the angles of the records' terms at the symbol rows ``values`` (only the columns the
-    records use are read, so ``values`` may end after the last symbol they use)."""
+def trig_terms(table, values):
+    """[X, 2·R·T] float32: [cos a | sin a] of the angles a of the records' terms at the symbol rows ``values`` (only
+    the columns the records use are read, so ``values`` may end after the last symbol they use)."""
     low, high = table["used"]
     if low or static_size(values.shape[1]) != high:
         values = values[:, low:high]
-    phases = matmul(values, K.convert_to_tensor(table["coeffs"][low:high]))
-    return phases + K.convert_to_tensor(table["consts"]) if table["consts"].any() else phases
+    angles = matmul(values, K.convert_to_tensor(table["coeffs"][low:high]))
+    if table["consts"].any():
+        angles = angles + K.convert_to_tensor(table["consts"])
+    return K.concatenate([K.cos(angles), K.sin(angles)], axis=1)
 
 
 def evaluate(table, values, column=None, parts=False, records_first=False):
@@ -105,26 +107,25 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
     count, width, d = table["count"], table["width"], table["d"]
     weights = table["weights"] if column is None else table["weights"][..., column]  # [R, 2, T, 2, d(, d)]
     cell = int(np.prod(weights.shape[4:]))  # entries per matrix (or column)
-    phases = angles(table, values)  # [X, R·T]: only the symbols the records use, no product with zero coefficients
+    trig = trig_terms(table, values)  # [X, (cos | sin), R, T]: only the symbols the records use
     rows = K.shape(values)[0]
     affine = None if records_first else dense_affine(table, column)
     if affine is not None:  # one product: [cos | sin] @ weight + bias = [real | imag]
         weight, bias = affine
-        both = matmul(K.concatenate([K.cos(phases), K.sin(phases)], axis=1), K.convert_to_tensor(weight))
+        both = matmul(trig, K.convert_to_tensor(weight))
         both = both + K.convert_to_tensor(bias) if bias.any() else both
         if parts:
             return both[:, :count * cell], both[:, count * cell:]
         return K.reshape(complex_(both[:, :count * cell], both[:, count * cell:]), [rows, count] + list(weights.shape[4:]))
-    trig = K.concatenate([K.cos(phases), K.sin(phases)], axis=1)  # [X, (cos | sin), R, T]
     # one product per record: [R, X, 2T] @ [R, 2T, 2·cell] (a batched matmul; einsum is slower here)
     grouped = K.reshape(K.transpose(K.reshape(trig, [rows, 2, count, width]), [2, 0, 1, 3]),
-                         [count, rows, 2 * width])
+                        [count, rows, 2 * width])
     both = matmul(grouped, K.convert_to_tensor(weights.reshape(count, 2 * width, 2 * cell).astype(np.float32)))
     real, imag = K.split(both, 2, axis=2)  # [R, X, cell] each
     if records_first:
         flat_base = base.reshape(count, 1, cell)
         matrices = complex_(real + K.convert_to_tensor(flat_base.real.astype(np.float32)),
-                              imag + K.convert_to_tensor(flat_base.imag.astype(np.float32)))
+                            imag + K.convert_to_tensor(flat_base.imag.astype(np.float32)))
         return K.unstack(K.reshape(matrices, [count, rows] + list(weights.shape[4:])), axis=0)
     real, imag = (K.reshape(K.transpose(part, [1, 0, 2]), [rows, -1]) for part in (real, imag))
     flat_base = base.reshape(count * cell)
@@ -604,8 +605,7 @@ class Executor:
                         lift[imag, flat(0, q, i, 1, j)], lift[imag, flat(1, q, i, 0, j)] = -1.0, 1.0
             table[key] = (weight @ lift, bias @ lift + extra)
         if kind not in trig_cache:
-            phases = angles(table, values(kind))
-            trig_cache[kind] = K.concatenate([K.cos(phases), K.sin(phases)], axis=1)
+            trig_cache[kind] = trig_terms(table, values(kind))
         weight, bias = table[key]
         flat = matmul(trig_cache[kind], K.convert_to_tensor(weight))
         return K.reshape(flat + K.convert_to_tensor(bias) if bias.any() else flat, [-1, 4 * n, 4 * n])
@@ -623,9 +623,8 @@ class Executor:
         affine = dense_affine(table, column=0)
         if affine is None:
             return None
-        phases = angles(table, values(kind))
         weight, bias = affine
-        return (K.concatenate([K.cos(phases), K.sin(phases)], axis=1), K.convert_to_tensor(weight),
+        return (trig_terms(table, values(kind)), K.convert_to_tensor(weight),
                 K.convert_to_tensor(bias[None]) if bias.any() else None)  # None: a zero bias
 
     def qubit_probabilities(self, full, group_values, rows, groups, one_group=False):
