@@ -163,7 +163,7 @@ class Compiler:
             self._check(op, records)
         return records
 
-    def _positions(self, op) -> tuple[int, ...]:
+    def positions(self, op) -> tuple[int, ...]:
         missing = [q for q in op.qubits if q not in self.position]
         if missing:
             raise ValueError(f"operation {op!r} acts on {missing!r}, which are not in `qubits` "
@@ -172,7 +172,7 @@ class Compiler:
 
     def _records(self, op) -> list[GateRecord]:
         name = repr(op)
-        positions = self._positions(op)
+        positions = self.positions(op)
         if not cirq.is_parameterized(op):
             if not cirq.has_unitary(op):
                 raise UnsupportedGateError(f"operation {op!r} has no unitary (noise, or an unknown gate); "

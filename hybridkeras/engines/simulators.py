@@ -2,7 +2,8 @@
 ``__call__(values, shared=None)`` (expectations or probabilities), ``state(values)`` and
 ``samples(values, repetitions)``, whichever simulator runs it, so a layer never branches on it.
 
-* ``'engine'``: the state-vector engine (`StateVectorCircuit`), on every Keras 3 backend.
+* ``'engine'``: the state-vector engine (`StateVectorCircuit`), on every Keras 3 backend; circuits with
+  channels, or with ``noise=``, on its exact density matrices (`DensityMatrixCircuit`).
 * ``'tfq'``: TensorFlow Quantum's ops and differentiators, on Keras' TensorFlow backend, where
   TFQ is installed; any other backend gets an error naming the one to switch to.
 """
@@ -12,6 +13,8 @@ import importlib.util
 
 import cirq
 
+from hybridkeras.circuits.noise import Noise, has_channels
+from hybridkeras.engines.density import DensityMatrixCircuit
 from hybridkeras.engines.ops import backend
 from hybridkeras.engines.statevector import StateVectorCircuit
 
@@ -34,12 +37,19 @@ def check_tfq_available(what: str = "simulator='tfq'") -> None:
 
 
 def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, qubits=None, shared: int = 0,
-                    repetitions=None, seed=None, noisy: bool = False, differentiator=None, backend=None):
+                    repetitions=None, seed=None, noisy: bool = False, differentiator=None, backend=None,
+                    noise: Noise | None = None):
     """A simulation of ``circuit`` with ``symbols`` (column order of the values) read out as ``readout``: a list of
     Pauli operators (one output each), 'probs' (the 2^n probabilities) or 'state' (for `state` / `samples`).
 
     ``noisy``, ``differentiator`` and ``backend`` (TFQ's meaning) reach TFQ's ops; the engine differentiates exactly
-    by autodiff and simulates noiseless circuits (a channel is refused by its compiler, by name)."""
+    by autodiff. ``noise`` (a checked `circuits.noise.Noise`) adds its channels to the circuit and its readout error
+    to the measurements; a circuit with channels (its own or the noise's) runs on the engine's exact density
+    matrices (`engines.density`), a channel-free one on state vectors."""
+    if noise is not None and simulator == "tfq":
+        raise SimulatorUnavailableError(
+            "noise= on simulator='tfq' is not available yet (TFQ simulates noise by trajectories, "
+            "backend='noisy' with channels in the circuit); use simulator='engine', which simulates the noise exactly")
     if simulator == "tfq":
         check_tfq_available()
         from hybridkeras.engines.tfq_adapter import TFQSimulation
@@ -47,7 +57,15 @@ def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, 
         return TFQSimulation(circuit, symbols, readout, qubits=qubits, repetitions=repetitions, noisy=noisy,
                              differentiator=differentiator, backend=backend)
     operators = "probs" if isinstance(readout, str) else readout
-    if noisy:  # trajectories of a channel-free circuit (the only kind the engine takes) are all the exact state
+    if noise is not None and noise.gates:
+        circuit = noise.apply(circuit)
+    if noise is not None or has_channels(circuit):
+        if noisy:  # TFQ's trajectories estimate the mixed state's values; the engine computes them exactly
+            repetitions = None
+        return DensityMatrixCircuit(circuit, symbols, operators, qubits=qubits, shared=shared, repetitions=repetitions,
+                                    seed=seed, readout_error=None if noise is None or noise.readout is None
+                                    else noise.readout_matrix())
+    if noisy:  # trajectories of a channel-free circuit are all the exact state
         repetitions = None
     return StateVectorCircuit(circuit, symbols, operators, qubits=qubits, shared=shared, repetitions=repetitions,
                               seed=seed)

@@ -39,7 +39,7 @@ def join_shared(values, shared):
     return K.concatenate([values, tile_rows(shared, K.shape(values)[0] // K.shape(shared)[0])], axis=1)
 
 
-def _physical_memory() -> int:
+def physical_memory() -> int:
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
@@ -116,8 +116,7 @@ class StateVectorCircuit:
         self.repetitions = None if repetitions is None else int(repetitions)
         self._row_symbols = len(self.symbols) - self.shared
         position = {q: i for i, q in enumerate(self.qubits)}
-        compiler = Compiler(self.qubits, self.symbols)
-        self._records = [r for op in circuit.all_operations() for r in compiler.compile(op)]
+        self._records = self._compile(circuit, Compiler(self.qubits, self.symbols))
         self._readout = None if self.probabilities else PauliReadout(operators, position, self.n)
         self._row_mask = np.arange(len(self.symbols)) < self._row_symbols
         self._executors = {}
@@ -127,6 +126,10 @@ class StateVectorCircuit:
         self._readout_executor()  # plan now: errors surface at construction
 
     # ------------------------------------------------------------------ planning
+    def _compile(self, circuit, compiler) -> list:
+        """The circuit's gate records (`UnsupportedGateError` for an operation the engine cannot run exactly)."""
+        return [r for op in circuit.all_operations() for r in compiler.compile(op)]
+
     def _executor(self, rotated: bool, peel: bool = False, initial: bool = False) -> Executor:
         """The executor of the circuit, with the readout's basis change appended when ``rotated``; with
         ``peel``, of the circuit without its trailing basis-state permutations (``executor.peeled``),
@@ -151,9 +154,13 @@ class StateVectorCircuit:
         """The plan of the readout's run (see `hybridkeras.engines.plan`)."""
         return self._readout_executor().plan
 
+    def _row_bytes(self) -> int:
+        """Bytes one row needs: a complex64 state per step of the plan, and four more (autodiff keeps about one
+        state per step)."""
+        return 8 * 2**self.n * (len(self.plan.steps) + 4)
+
     def _max_rows(self) -> int:
-        steps = len(self.plan.steps) + 4  # autodiff keeps about one state per step
-        return max(1, int(MEMORY_FRACTION * _physical_memory() // (8 * 2**self.n * steps)))
+        return max(1, int(MEMORY_FRACTION * physical_memory() // self._row_bytes()))
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, values, shared, join: bool = True):
