@@ -8,6 +8,7 @@ with the versions that wrote them and what to do.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import keras
 
+from hybridkeras.circuits.noise import as_noise
 from hybridkeras.engines.simulators import check_tfq_available
 
 RECORD_FILE = "hybridkeras.json"
@@ -185,6 +187,7 @@ def save_model(model, path, *, history=None, metadata: dict | None = None, overw
             "keras": 3,
             "keras_backend": keras.config.backend(),
             "simulators": _simulators(model),
+            "noise": _noise(model),
             **serving,
             "model_name": model.name,
             "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -242,6 +245,11 @@ def _simulators(model) -> list:
     """The simulators the model's quantum layers run on ('statevector', 'tfq'), each once; [] for a classical model."""
     found = {getattr(layer, "backend", None) for layer in _all_layers(model)}
     return sorted(name for name in found if isinstance(name, str))
+
+
+def _noise(model) -> dict:
+    """{layer name: its noise spec} for the quantum layers that simulate noise ({} for none)."""
+    return {layer.name: layer.noise.to_json() for layer in _all_layers(model) if getattr(layer, "noise", None) is not None}
 
 
 def _replacement(layer) -> str:
@@ -304,13 +312,17 @@ def recover(path) -> Path:
 
 
 def load_model(path, *, compile: bool = True, custom_objects: dict | None = None, backend: str | None = None,
-               safe_mode: bool = True):
+               safe_mode: bool = True, noise=None):
     """Loads a model written by :func:`save_model` (or any Keras 3 ``.keras`` or ``.h5`` file).
 
     ``backend`` ('tfq' or 'statevector') rebuilds every quantum layer on that simulator,
     whatever it was saved with: same circuits, same weights (outputs agree within float32
     rounding, about 1e-6). 'tfq' runs TFQ's ops through the simulator seam and needs Keras'
     TensorFlow backend with TFQ installed (else an error naming what to change).
+
+    ``noise`` (None: as saved) rebuilds every quantum layer with that noise instead of its own
+    (any value a layer's ``noise=`` takes; ``{}`` for none): a model trained clean is evaluated
+    under noise, or a noise-aware one without it, with the same weights and no retraining.
 
     ``safe_mode`` (default True) reads the stored model config first and refuses a model that
     holds Python bytecode (a `Lambda` layer's function), naming the layer, before Keras loads it
@@ -328,6 +340,8 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
 
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={backend!r}")
+    if noise is not None:
+        as_noise(noise)  # a bad value is refused before anything is read
 
     path = recover(Path(path))
     if not path.exists():
@@ -345,7 +359,7 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
         raise _legacy(path, f" (written by Keras {version or '2'})")
     if safe_mode:  # the stored config read first, so the error names the layer that holds code
         check_safe(path)
-    return _load_keras3(path, compile, custom_objects, backend, safe_mode)
+    return _load_keras3(path, compile, custom_objects, backend, safe_mode, noise)
 
 
 class LegacyModelError(ModelLoadError):
@@ -420,10 +434,10 @@ def _load_failure(path: Path, exc: Exception) -> ModelLoadError:
     )
 
 
-def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: bool):
+def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: bool, noise=None):
     """A Keras 3 model file, loaded by Keras with its ``safe_mode`` (a Lambda's code is refused, never run)."""
     from hybridkeras.layers import CUSTOM_OBJECTS
-    from hybridkeras.layers._backend import backend_override
+    from hybridkeras.layers._backend import backend_override, noise_override
 
     if backend == "tfq":
         check_tfq_available(f"load_model(..., backend='tfq') of the model {str(path)!r}")
@@ -432,7 +446,7 @@ def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: 
     try:
         # ``backend`` rebuilds every paper layer on that simulator ('tfq': TFQ's ops through the simulator seam, where
         # Keras runs on TensorFlow and TFQ is installed; elsewhere the layer's error names what to change)
-        with backend_override(backend):
+        with backend_override(backend), (noise_override(noise) if noise is not None else contextlib.nullcontext()):
             return keras.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=safe_mode)
     except ValueError as exc:
         if "safe_mode" in str(exc):

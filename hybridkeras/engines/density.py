@@ -100,6 +100,8 @@ class DensityMatrixCircuit(StateVectorCircuit):
     readout error, as a device's counts would.
     """
 
+    mixed = True  # `state` gives density matrices
+
     def __init__(self, circuit, symbols, operators, *, readout_error=None, memory_budget: int | None = None,
                  **kwargs):
         self._readout_error = None if readout_error is None else np.asarray(readout_error, np.float64)

@@ -75,6 +75,8 @@ class StateVectorCircuit:
             `engines.ops.fresh_seed`). Successive calls draw new shots.
     """
 
+    mixed = False  # `state` gives state vectors (the density-matrix engine: density matrices)
+
     def __init__(self, circuit: cirq.Circuit, symbols: Sequence[sympy.Symbol], operators, *, qubits=None,
                  shared: int = 0, repetitions: int | None = None, seed: int | None = None):
         if not isinstance(circuit, (cirq.Circuit, cirq.FrozenCircuit)):

@@ -56,6 +56,8 @@ class TFQSimulation:
     'state'), on TFQ's ops: the one circuit tiled to the batch, run by `TFQCircuitTensor`. ``repetitions``: shots (or,
     with ``noisy``, trajectories) per circuit and operator."""
 
+    mixed = False  # `state` gives state vectors
+
     def __init__(self, circuit, symbols, readout, *, qubits=None, repetitions=None, noisy=False, differentiator=None,
                  backend=None):
         self.circuit = circuit

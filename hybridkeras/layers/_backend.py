@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
+from hybridkeras.circuits.noise import as_noise
 from hybridkeras.engines import MAX_ENGINE_QUBITS
 from hybridkeras.layers._validation import MAX_QUBITS, check_differentiator, check_positive_int, check_repetitions
 
@@ -40,6 +41,29 @@ def backend_override(name: str | None):
         yield
     finally:
         _state.override = previous
+
+
+_KEEP = object()  # no noise override active
+
+
+@contextlib.contextmanager
+def noise_override(noise):
+    """Within the block, every quantum layer is built with ``noise`` (checked by `as_noise`; ``{}``: no noise)
+    instead of its own. ``hybridkeras.load_model(path, noise=...)`` uses it to evaluate a saved model under other
+    noise: same weights, same circuits."""
+    checked = as_noise(noise)
+    previous = getattr(_state, "noise", _KEEP)
+    _state.noise = checked
+    try:
+        yield
+    finally:
+        _state.noise = previous
+
+
+def resolve_noise(value):
+    """The noise a layer uses: an active `noise_override`, else ``value`` checked by `as_noise`."""
+    override = getattr(_state, "noise", _KEEP)
+    return as_noise(value) if override is _KEEP else override
 
 
 def resolve_backend(value, repetitions, differentiator) -> str:

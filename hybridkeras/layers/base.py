@@ -20,9 +20,9 @@ import keras
 
 from hybridkeras.engines.ops import check_finite
 from hybridkeras.engines.simulators import check_tfq_available
-from hybridkeras.layers._backend import check_simulation
+from hybridkeras.layers._backend import check_simulation, resolve_noise
 
-SIMULATION_SETTINGS = ("backend", "repetitions", "differentiator")
+SIMULATION_SETTINGS = ("backend", "repetitions", "differentiator", "noise")
 
 
 def register(cls):
@@ -41,11 +41,21 @@ class QuantumLayer(keras.layers.Layer):
             ops and differentiators, on Keras' TensorFlow backend where TFQ is installed); None: the default of
             `hybridkeras.set_backend` ('statevector' unless changed), resolved when the layer is made and saved
             with it.
+        noise: Device noise on the layer's circuits (`hybridkeras.circuits.noise.as_noise`): None, a
+            `cirq.NoiseModel`, one single-qubit channel (after every moment, on every qubit), or a named spec such
+            as ``{"depolarize": 0.01, "readout": [0.02, 0.05]}``. The state-vector engine then simulates exact
+            density matrices on every Keras backend. Saved with the layer as JSON; `hybridkeras.load_model(...,
+            noise=...)` evaluates a saved model under other noise.
     """
 
-    def __init__(self, *, repetitions=None, differentiator=None, backend=None, **kwargs):
+    def __init__(self, *, repetitions=None, differentiator=None, backend=None, noise=None, **kwargs):
+        noise = resolve_noise(noise)  # checked before anything is made (or the one `load_model(noise=)` gives)
         super().__init__(**kwargs)
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
+        self.noise = noise
+        if noise is not None and self.backend == "tfq":
+            raise ValueError(f"{type(self).__name__}: noise= runs on the state-vector engine's density matrices; "
+                             f"backend='tfq' does not take it yet. Use backend='statevector'. Received: noise={noise.to_json()!r}")
         if self.backend == "tfq":
             # Keras' TensorFlow backend with TFQ installed, else an error naming what to change
             check_tfq_available(f"{type(self).__name__}(backend='tfq')")
@@ -53,8 +63,11 @@ class QuantumLayer(keras.layers.Layer):
 
     @property
     def simulation(self) -> dict:
-        """{'backend', 'repetitions', 'differentiator'}: the settings that decide how the circuits are simulated."""
-        return {name: getattr(self, name) for name in SIMULATION_SETTINGS}
+        """{'backend', 'repetitions', 'differentiator', 'noise'}: the settings that decide how the circuits are
+        simulated (noise as its JSON spec, or None)."""
+        settings = {name: getattr(self, name) for name in SIMULATION_SETTINGS}
+        settings["noise"] = None if self.noise is None else self.noise.to_json()
+        return settings
 
     @property
     def symbols(self) -> list:

@@ -80,7 +80,7 @@ class QuantumFeatureMap(QuantumLayer):
         self._pqc = Simulation(
             self.circuit, None if self._sampled_probs else self._readout.measured, self._symbols,
             repetitions=None if self._sampled_probs else self.repetitions, differentiator=self.differentiator,
-            backend=self.backend,
+            backend=self.backend, noise=self.noise,
         )
         if self._sampled_probs:
             self._place = np.array([2 ** (self.qubits - 1 - i) for i in range(self.qubits)], np.int32)

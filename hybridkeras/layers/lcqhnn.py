@@ -68,7 +68,7 @@ class LCQHNNBlock(QuantumLayer):
         self._pqc = Simulation(
             self.circuit, self._readout.measured, self._inputs + self._weights, repetitions=self.repetitions,
             differentiator=self.differentiator, backend=self.backend,
-            shared=self.qubits,
+            shared=self.qubits, noise=self.noise,
         )
 
     @property

@@ -77,7 +77,7 @@ class ParallelPQC(QuantumLayer):
         self._pqc = Simulation(
             self.circuit, self.operators, self._inputs + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
-            shared=len(self._weights),
+            shared=len(self._weights), noise=self.noise,
         )
 
     @property

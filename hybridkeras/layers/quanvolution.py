@@ -63,7 +63,7 @@ class Quanvolution2D(QuantumLayer):
         self._pqc = Simulation(
             self.circuit, self.operators, self._pixels + self._weights,
             repetitions=self.repetitions, differentiator=self.differentiator, backend=self.backend,
-            shared=len(self._weights),
+            shared=len(self._weights), noise=self.noise,
         )
 
     @property

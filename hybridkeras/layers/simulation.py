@@ -79,10 +79,12 @@ class Simulation:
         backend: 'statevector' or 'tfq'.
         shared: How many trailing symbols (weights) take one value per group of rows (see `__call__`).
         qubits: The register (default: the circuit's and the operators' qubits, sorted).
+        noise: A checked `circuits.noise.Noise` or None (see `engines.simulators.make_simulation`).
     """
 
     def __init__(self, circuit: cirq.Circuit, operators, symbols: Sequence[sympy.Symbol], *,
-                 repetitions=None, differentiator=None, backend: str = "statevector", shared: int = 0, qubits=None):
+                 repetitions=None, differentiator=None, backend: str = "statevector", shared: int = 0, qubits=None,
+                 noise=None):
         self.circuit = circuit
         self.backend = backend
         self.repetitions = repetitions
@@ -94,7 +96,7 @@ class Simulation:
         simulator = "engine" if backend == "statevector" else "tfq"
         self.engine = make_simulation(simulator, circuit, self.symbols, "probs" if self.probabilities else self.operators,
                                       qubits=self.qubits, shared=self.shared, repetitions=repetitions,
-                                      differentiator=differentiator)
+                                      differentiator=differentiator, noise=noise)
 
     def __call__(self, values, shared=None, initial=None):
         """[rows, len(operators)] expectations (or [rows, 2^n] probabilities).

@@ -138,7 +138,7 @@ class EncodedPQC(QuantumLayer):
         self._pqc = Simulation(
             circuit, self._readout.measured, symbols, repetitions=self.repetitions,
             differentiator=self.differentiator, backend=self.backend,
-            shared=len(self._weights) if self.depth else 0,
+            shared=len(self._weights) if self.depth else 0, noise=self.noise,
         )
 
     @property

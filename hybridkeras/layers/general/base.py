@@ -9,7 +9,8 @@ import numpy as np
 from keras import ops as K
 
 from hybridkeras.engines.ops import check_finite, fresh_seed
-from hybridkeras.engines.simulators import check_tfq_available, make_simulation
+from hybridkeras.engines.simulators import SimulatorUnavailableError, check_tfq_available, make_simulation
+from hybridkeras.layers._backend import resolve_noise
 from hybridkeras.layers.base import register
 from hybridkeras.layers.general.arguments import check_backend, check_simulator, differentiator_name
 
@@ -40,10 +41,12 @@ class CircuitLayer(keras.layers.Layer):
     """What every general circuit layer shares.
 
     Args:
-        backend: TFQ's meaning: None or 'noiseless' (exact state vectors), 'noisy' (TFQ's trajectory
-            simulation: needs ``repetitions``; noise channels arrive with the noise work, until then the
-            engine refuses them by name), ``cirq.Simulator()`` (exact), ``cirq.DensityMatrixSimulator()``
-            (exact; `State` returns density matrices), or another `cirq.Sampler` (TFQ's ops only). A
+        backend: TFQ's meaning: None or 'noiseless' (exact), 'noisy' (TFQ's trajectory simulation: needs
+            ``repetitions``; the engine computes the trajectories' limit exactly, on density matrices),
+            ``cirq.Simulator()`` (exact), ``cirq.DensityMatrixSimulator()`` (exact; `State` returns density
+            matrices), or another `cirq.Sampler` (TFQ's ops only). Circuits may hold channels
+            (``cirq.depolarize(p).on(q)``, ``circuit.with_noise(...)``): the engine runs them on exact density
+            matrices whatever ``backend`` says. A
             saved layer names the two Cirq simulators (noise-free) and re-creates them on loading; saving
             a layer with any other Cirq object is refused with an error, since no file can re-create it.
         differentiator: None or a TFQ differentiator (`tfq.differentiators.Adjoint()`, ``ParameterShift()``,
@@ -51,6 +54,10 @@ class CircuitLayer(keras.layers.Layer):
             circuit exactly by autodiff (what ``Adjoint`` computes); TFQ's ops use the one given.
         simulator: 'engine' (default: the state-vector engine, on TensorFlow, JAX and PyTorch) or
             'tfq' (TensorFlow Quantum's ops, on Keras' TensorFlow backend where TFQ is installed).
+        noise: Device noise added to every circuit the layer runs (`hybridkeras.circuits.noise.as_noise`): a
+            `cirq.NoiseModel`, one single-qubit channel (after every moment, on every qubit), or a named spec
+            such as ``{"depolarize": 0.01, "readout": [0.02, 0.05]}``. The engine simulates it exactly on
+            density matrices (`State` then returns density matrices). Saved in the config as JSON.
         seed: Seed of the shot sampler of a sampled layer, for reproducible shots (None: fresh
             operating-system entropy; NumPy's, Python's and Keras' global streams are never drawn from).
         check_inputs: Refuse NaN or Inf symbol values and input values with an error naming the layer
@@ -66,13 +73,20 @@ class CircuitLayer(keras.layers.Layer):
     sampled = False  # shots are part of the layer's output (SampledExpectation, Sample)
     state_layer = False
 
-    def __init__(self, backend=None, differentiator=None, *, simulator=None, seed=None, check_inputs=True, **kwargs):
+    def __init__(self, backend=None, differentiator=None, *, simulator=None, seed=None, check_inputs=True, noise=None,
+                 **kwargs):
         legacy = backend if backend in ("statevector", "tfq") else None  # configs written by the Keras 2 versions
         simulator = check_simulator(simulator, legacy)
         backend = None if legacy else backend
         layer = type(self).__name__
         self.backend_kind = check_backend(backend, layer, sampled=self.sampled, state=self.state_layer)
         differentiator = differentiator_name(differentiator, extended=True)
+        self.noise = resolve_noise(noise)
+        if self.noise is not None and simulator == "tfq":
+            raise SimulatorUnavailableError(
+                f"{layer}: noise= on simulator='tfq' is not available yet (TFQ simulates noise by trajectories: "
+                "backend='noisy' with channels in the circuit); use simulator='engine', which simulates it exactly. "
+                f"Received: noise={noise!r}")
         super().__init__(**kwargs)
         if simulator == "tfq":
             check_tfq_available(f"{layer}(simulator='tfq')")
@@ -91,14 +105,15 @@ class CircuitLayer(keras.layers.Layer):
     @property
     def simulation(self) -> dict:
         """The settings that decide how circuits are simulated (recorded with every export)."""
-        return {"simulator": self.simulator, "backend": self.backend_kind, "differentiator": self.differentiator}
+        return {"simulator": self.simulator, "backend": self.backend_kind, "differentiator": self.differentiator,
+                "noise": None if self.noise is None else self.noise.to_json()}
 
     def _simulation(self, circuit, symbols, readout, **kwargs):
         # each simulation of a layer (one per distinct circuit) samples its own stream
         seed = fresh_seed() if self.seed is None else (self.seed + 7919 * self._simulations_made) % (2**31 - 1)
         self._simulations_made += 1
         return make_simulation(self.simulator, circuit, symbols, readout, seed=seed, noisy=self.backend_kind == "noisy",
-                               differentiator=self.differentiator, backend=self.backend, **kwargs)
+                               differentiator=self.differentiator, backend=self.backend, noise=self.noise, **kwargs)
 
     def circuit_tensor_run(self, *, expectation: bool, sampled: bool | None = None):
         """The runner of circuits given as a ``tf.string`` tensor (TFQ's serialised circuits; Keras' TensorFlow
@@ -134,7 +149,8 @@ class CircuitLayer(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(backend=self._saved_backend(), differentiator=self.differentiator, simulator=self.simulator,
-                      seed=self.seed, check_inputs=self.check_inputs)
+                      seed=self.seed, check_inputs=self.check_inputs,
+                      noise=None if self.noise is None else self.noise.to_json())
         return config
 
     def _saved_backend(self):

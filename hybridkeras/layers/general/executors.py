@@ -29,6 +29,7 @@ import keras
 import numpy as np
 from keras import ops as K
 
+from hybridkeras.circuits.noise import has_channels
 from hybridkeras.circuits.serialization import from_json, to_json
 from hybridkeras.layers.general.arguments import (as_circuits, check_model_circuit, check_names, check_operator_qubits,
                                                   check_operators, check_repetitions_value)
@@ -417,8 +418,8 @@ class State(_Executor):
 
     Call: ``layer(circuits, symbol_names=None, symbol_values=None)``. Output: complex64 (batch, 2^n) state
     vectors (qubits sorted, the first most significant), or (batch, 2^n, 2^n) density matrices with
-    ``backend=cirq.DensityMatrixSimulator()``. Dense, not ragged: rows of circuits on fewer qubits are
-    padded with -2. Gradients flow to the symbol values.
+    ``backend=cirq.DensityMatrixSimulator()``, with ``noise=`` and for circuits holding channels. Dense,
+    not ragged: rows of circuits on fewer qubits are padded with -2. Gradients flow to the symbol values.
     """
 
     kind = "state"
@@ -433,11 +434,27 @@ class State(_Executor):
             state = K.ones([K.shape(values)[0], 1], dtype="complex64")
         else:
             sim = self._simulation_for(key, "state")
+            if sim.mixed:  # density matrices of a noisy circuit
+                return self._pad_matrix(sim.state(values), self._width())
             state = K.reshape(sim.state(values), [-1, 2 ** len(circuit.all_qubits())])
-        state = self._pad(state, self._width())
-        if self.backend_kind == "density_matrix":
-            return K.einsum("ri,rj->rij", state, K.conj(state))
-        return state
+        if self._density_output():
+            return self._pad_matrix(K.einsum("ri,rj->rij", state, K.conj(state)), self._width())
+        return self._pad(state, self._width())
+
+    def _density_output(self) -> bool:
+        """Whether the layer returns density matrices: a density-matrix backend, noise, or channels in a circuit."""
+        return (self.backend_kind == "density_matrix" or self.noise is not None
+                or any(has_channels(c) for c in self._circuits))
+
+    @classmethod
+    def _pad_matrix(cls, x, width):
+        """[rows, d, d] density matrices padded with -2 to [rows, width, width]."""
+        missing = width - int(x.shape[-1])
+        if missing == 0:
+            return x
+        rows = K.shape(x)[0]
+        x = K.concatenate([x, K.cast(K.full([rows, int(x.shape[1]), missing], PAD), x.dtype)], axis=2)
+        return K.concatenate([x, K.cast(K.full([rows, missing, width], PAD), x.dtype)], axis=1)
 
     @staticmethod
     def _pad(x, width):
@@ -450,7 +467,7 @@ class State(_Executor):
     def compute_output_shape(self, inputs_shape, symbol_values_shape=None, operators_shape=None,
                              repetitions_shape=None):
         width = None if self._dynamic else self._width()
-        if self.backend_kind == "density_matrix":
+        if self._density_output():
             return (inputs_shape[0], width, width)
         return (inputs_shape[0], width)
 
