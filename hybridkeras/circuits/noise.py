@@ -11,7 +11,9 @@
   moment, in that order when several are named), and ``{"readout": p}`` or ``{"readout": [p01, p10]}``: a
   classical assignment error on every measured qubit, 0 read as 1 with probability p01 and 1 read as 0
   with p10. A spec may also hold ``"model"``: a NoiseModel or channel as above, applied before the named
-  channels (so a Cirq model can be combined with readout error).
+  channels (so a Cirq model can be combined with readout error), and ``"trajectories": N``: simulate the
+  noise by N state-vector trajectories per row instead of exact density matrices (for registers above 12
+  qubits; channels that are mixtures of unitaries only).
 
 `Noise.to_json` gives the named spec as plain JSON (a model as Cirq JSON text), which `as_noise` reads
 back without running code. Readout error is not a gate: simulators apply it to measured probabilities
@@ -33,7 +35,7 @@ CHANNELS = {
     "bit_flip": cirq.bit_flip,
     "phase_flip": cirq.phase_flip,
 }
-NAMES = tuple(CHANNELS) + ("readout", "model")
+NAMES = tuple(CHANNELS) + ("readout", "model", "trajectories")
 
 
 def _probability(value, what: str, argument: str, received) -> float:
@@ -75,11 +77,13 @@ class Noise:
         model: A `cirq.NoiseModel` applied first (None: none).
         channels: ((name, probability), …) of `CHANNELS`, applied after every moment in this order.
         readout: (p01, p10) or None: 0 read as 1 with probability p01, 1 read as 0 with p10.
+        trajectories: None (exact density matrices) or trajectories per row.
     """
 
     model: cirq.NoiseModel | None = None
     channels: tuple = ()
     readout: tuple | None = None
+    trajectories: int | None = None
 
     @property
     def gates(self) -> bool:
@@ -113,6 +117,8 @@ class Noise:
         spec = {name: p for name, p in self.channels}
         if self.readout is not None:
             spec["readout"] = list(self.readout)
+        if self.trajectories is not None:
+            spec["trajectories"] = self.trajectories
         if self.model is not None:
             try:
                 spec["model"] = cirq.to_json(self.model)
@@ -128,6 +134,8 @@ class Noise:
         parts += [f"{name} {p:g}" for name, p in self.channels]
         if self.readout is not None:
             parts.append(f"readout {self.readout[0]:g}/{self.readout[1]:g}")
+        if self.trajectories is not None:
+            parts.append(f"{self.trajectories} trajectories")
         return ", ".join(parts) or "none"
 
 
@@ -175,8 +183,36 @@ def as_noise(value, argument: str = "noise") -> Noise | None:
         if readout == (0.0, 0.0):
             readout = None
     channels = tuple((name, p) for name, p in channels if p > 0.0)
-    noise = Noise(model, channels, readout)
+    trajectories = value.get("trajectories")
+    if trajectories is not None and (isinstance(trajectories, bool) or not isinstance(trajectories, numbers.Integral)
+                                     or trajectories < 1):
+        raise ValueError(f"`{argument}`: 'trajectories' must be a positive int (trajectories per row) or None (exact "
+                         f"density matrices). Received: {argument}={value!r}")
+    noise = Noise(model, channels, readout, None if trajectories is None else int(trajectories))
     return noise if noise.gates or noise.readout is not None else None
+
+
+def readout_error_operators(operators, p01: float, p10: float) -> list:
+    """Pauli operators whose exact expectations are what a device with assignment error reads for ``operators``.
+
+    A term c·P read on the qubits T (each in its Pauli's basis) gives the product of its qubits' read signs;
+    each read sign has mean a + b·s with a = p10 − p01 and b = 1 − p01 − p10 given the true sign s, independently
+    per qubit, so ⟨c·P⟩ reads as Σ_{S ⊆ T} c · a^{|T∖S|} · b^{|S|} · ⟨P_S⟩ (P_S: P's factors on S; S = ∅: a constant).
+    """
+    a, b = p10 - p01, 1.0 - p01 - p10
+    out = []
+    for operator in operators:
+        terms = operator if isinstance(operator, cirq.PauliSum) else [operator]
+        total = cirq.PauliSum()
+        for term in terms:
+            items = list(term.items())
+            for mask in range(2 ** len(items)):
+                kept = [(q, p) for i, (q, p) in enumerate(items) if mask >> i & 1]
+                weight = complex(term.coefficient) * a ** (len(items) - len(kept)) * b ** len(kept)
+                if weight != 0:
+                    total += cirq.PauliString(dict(kept), coefficient=weight)
+        out.append(total)
+    return out
 
 
 def has_channels(circuit: cirq.AbstractCircuit) -> bool:
@@ -185,4 +221,4 @@ def has_channels(circuit: cirq.AbstractCircuit) -> bool:
                for op in circuit.all_operations())
 
 
-__all__ = ["CHANNELS", "NAMES", "Noise", "as_noise", "has_channels"]
+__all__ = ["CHANNELS", "NAMES", "Noise", "as_noise", "has_channels", "readout_error_operators"]

@@ -33,6 +33,8 @@ from hybridkeras.engines.plan import make_plan
 from hybridkeras.engines.statevector import MEMORY_FRACTION, StateVectorCircuit, physical_memory
 
 MAX_DENSITY_QUBITS = 12  # 4^12 complex64 entries = 134 MB per density matrix and step
+DENSE_POSITIONS = 4  # doubled registers up to here (2 qubits) are one block
+BLOCK_POSITIONS = 4  # block width on larger ones: 2 qubits' row and column positions, 16 × 16 matrices
 
 
 def doubled(qubits) -> tuple[int, ...]:
@@ -149,7 +151,8 @@ class DensityMatrixCircuit(StateVectorCircuit):
             records = self._records
             if rotated:
                 records = records + [superoperator(r) for r in self._readout.basis_change()]
-            executor = Executor(make_plan(records, 2 * self.n, self._row_mask, initial=initial), len(self.symbols))
+            executor = Executor(make_plan(records, 2 * self.n, self._row_mask, initial=initial, dense_qubits=DENSE_POSITIONS,
+                                          block_qubits=BLOCK_POSITIONS, fuse_constants=True), len(self.symbols))
             executor.peeled = None
             self._executors[key] = executor
         return self._executors[key]

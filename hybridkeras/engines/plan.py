@@ -214,8 +214,12 @@ def permutation_of(record: GateRecord, n: int):
 
 
 def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *, initial: bool = False,
-              dense_qubits: int = DENSE_QUBITS, block_qubits: int = BLOCK_QUBITS) -> Plan:
-    """The plan of ``records`` on ``n`` qubits; ``initial``: the run starts from given states (no prefix)."""
+              dense_qubits: int = DENSE_QUBITS, block_qubits: int = BLOCK_QUBITS, fuse_constants: bool = False) -> Plan:
+    """The plan of ``records`` on ``n`` qubits; ``initial``: the run starts from given states (no prefix).
+    ``fuse_constants``: a constant record may join a per-row block (one constant factor in each row's
+    product) instead of opening a block of its own, and constant permutations that fit a block stay in blocks
+    rather than becoming `Perm` gathers (the density-matrix engine: its channels sit between data gates, and a
+    gather over 4^n entries costs as much as a block's pass without fusing anything)."""
     dense = n <= dense_qubits
     # registers up to two block widths split into two equal halves (6 qubits: two tiles of 3, not
     # [0, 4) and [2, 6) overlapping), larger ones into tiles of ``block_qubits``
@@ -268,7 +272,8 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *, initia
         kind = "row" if isinstance(item, Run) and item.kind == "row" else None
         if isinstance(item, GateRecord):
             kind = record_kind(item, row_mask)
-            perm = None if dense else permutation_of(item, n)
+            wide = not qubits or max(qubits) - min(qubits) + 1 > width
+            perm = None if dense or (fuse_constants and not wide) else permutation_of(item, n)
             if perm is not None:
                 target = next((s for s in steps[max(latest(qubits), 0):] if isinstance(s, Perm)), None)
                 if target is not None:  # compose: this gate after the permutation so far
@@ -279,13 +284,14 @@ def make_plan(records: list[GateRecord], n: int, row_mask: np.ndarray, *, initia
                 else:
                     place(Perm(perm[0], perm[1].astype(np.complex128)), qubits, new=True)
                 continue
-            if not qubits or max(qubits) - min(qubits) + 1 > width:
+            if wide:
                 place(Wide(item, "row" if kind == "row" else ("group" if kind == "shared" else "const")), qubits, new=True)
                 continue
         block_kind = "row" if kind == "row" else "group"
         low, high = min(qubits), max(qubits)
+        joins = (block_kind, "row") if fuse_constants and kind == "const" else (block_kind,)
         target = next((step for step in steps[max(latest(qubits), 0):] if isinstance(step, Block)
-                       and step.kind == block_kind and step.lo <= low and high < step.lo + step.width), None)
+                       and step.kind in joins and step.lo <= low and high < step.lo + step.width), None)
         if target is None:
             lo = (low // width) * width  # blocks tile the register, so a layer of gates packs into n / width blocks
             if high >= lo + width:  # straddles two tiles: a span of its own

@@ -13,10 +13,11 @@ import importlib.util
 
 import cirq
 
-from hybridkeras.circuits.noise import Noise, has_channels
+from hybridkeras.circuits.noise import Noise, has_channels, readout_error_operators
 from hybridkeras.engines.density import DensityMatrixCircuit
 from hybridkeras.engines.ops import backend
 from hybridkeras.engines.statevector import StateVectorCircuit
+from hybridkeras.engines.trajectories import TrajectoryCircuit
 
 
 class SimulatorUnavailableError(ValueError):
@@ -59,6 +60,14 @@ def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, 
     operators = "probs" if isinstance(readout, str) else readout
     if noise is not None and noise.gates:
         circuit = noise.apply(circuit)
+    if noise is not None and noise.trajectories is not None:
+        if noise.readout is not None and operators == "probs":
+            raise ValueError("Readout error on probabilities is simulated on density matrices; with 'trajectories' give "
+                             "Pauli readouts, or drop 'trajectories' (exact, up to 12 qubits)")
+        if noise.readout is not None:
+            operators = readout_error_operators(operators, *noise.readout)
+        return TrajectoryCircuit(circuit, symbols, operators, trajectories=noise.trajectories, qubits=qubits,
+                                 shared=shared, repetitions=None if noisy else repetitions, seed=seed)
     if noise is not None or has_channels(circuit):
         if noisy:  # TFQ's trajectories estimate the mixed state's values; the engine computes them exactly
             repetitions = None
