@@ -11,6 +11,7 @@ Examples:
     hybridkeras tune hqnn-parallel --trials 3 --epochs 2
     hybridkeras train lcqhnn                          # LCQHNN vs CNN-4/8/16, MNIST 0 vs 1, Grad-CAM snapshots
     hybridkeras experiment lcqhnn-fashion             # FashionMNIST trouser vs shirt (Keras download)
+    hybridkeras experiment noise-robustness --family hqnn-parallel --sweep 0 0.005 0.01 0.02 --seeds 0 1
     hybridkeras train distill                         # paper 4's table: teachers, students, gains
     hybridkeras distill --teacher lenet --student student-3q
     hybridkeras distill --teacher saved_models/my_cnn --student student-4q --temperature 4 --alpha 0.7
@@ -21,6 +22,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 
 FAMILIES = ("autoencoder-qfm", "hqnn-parallel", "hqnn-quanv", "lcqhnn", "distill")
 
@@ -229,6 +231,18 @@ def build_parser() -> argparse.ArgumentParser:
                                  "keras.distribution.DataParallel on JAX); multi-worker (refused on "
                                  "Keras 3, naming why: keras-team/keras#20585; scale a search out with tune --workers N)")
     experiment.add_argument("--quiet", action="store_true", help="no progress bars")
+    group = experiment.add_argument_group("noise (noise-robustness; --noise also for any experiment config)")
+    group.add_argument("--family", choices=("hqnn-parallel", "hqnn-quanv", "lcqhnn", "autoencoder-qfm", "student-3q"),
+                       help="noise-robustness: the family whose hybrid is trained clean and noise-aware, then swept")
+    group.add_argument("--channel", default="depolarize",
+                       choices=("depolarize", "amplitude_damp", "phase_damp", "bit_flip", "phase_flip"),
+                       help="noise-robustness: the channel, on every qubit after every moment (default: depolarize)")
+    group.add_argument("--train-noise", type=float, default=0.01,
+                       help="noise-robustness: the channel's p while training the noise-aware hybrid (default 0.01)")
+    group.add_argument("--sweep", type=float, nargs="+",
+                       help="noise-robustness: the p's every trained hybrid is evaluated at (default 0 … 0.1)")
+    group.add_argument("--noise", help="an experiment config: train under this noise spec, JSON, e.g. "
+                                       "'{\"depolarize\": 0.01, \"readout\": [0.02, 0.05]}'")
 
     evaluate = sub.add_parser("evaluate", help="score exports on held-out data and draw plots",
                               description="Print accuracy, a per-class report and the confusion matrix of every classifier "
@@ -326,6 +340,8 @@ def _run(args) -> int:
         print("named configs:")
         for name, config in CONFIGS.items():
             print(f"  {name:28s} {config.notes}")
+        print(f"  {'noise-robustness':28s} experiment: a family's hybrid clean and noise-aware over a noise sweep "
+              "(--family, --channel, --sweep)")
         return 0
     if args.command == "evaluate":
         from hybridkeras.training.evaluation import evaluate_export
@@ -333,6 +349,11 @@ def _run(args) -> int:
         evaluate_export(args.path, dataset=args.dataset, data_dir=args.data_dir, plots_dir=args.plots,
                         safe_mode=not args.unsafe_load, split=args.split)
         return 0
+
+    if args.command == "experiment" and args.model == "noise-robustness":
+        return _run_noise_robustness(args, 0 if args.quiet else 1)
+    if args.command == "experiment" and (args.family is not None or args.sweep is not None):
+        raise ValueError("--family and --sweep belong to `hybridkeras experiment noise-robustness`")
 
     if args.command == "tune" and args.model in ("hqnn-parallel-cnn", "lcqhnn-cnn") and not args.config:
         args.config = args.model.rsplit("-", 1)[0]
@@ -343,6 +364,8 @@ def _run(args) -> int:
     if isinstance(config, DistillationConfig):
         return _run_distillation(args, config, verbose)
     if isinstance(config, ExperimentConfig):
+        if getattr(args, "noise", None):
+            config = config.replace(noise=_noise_spec(args.noise))
         return _run_experiment(args, config, verbose)
     if args.command == "experiment":
         raise ValueError(f"{config.name!r} is a pipeline config; run it with `hybridkeras train autoencoder-qfm`")
@@ -435,6 +458,39 @@ def _run_experiment(args, config, verbose: int) -> int:
     print(result.markdown)
     print(f"tables: {output}/summary.md, {output}/summary.csv; curves: {output}/curves.png")
     print(f"models: {output}/<model>/seed<k>/model  (hybridkeras evaluate <that path>)")
+    return 0
+
+
+def _noise_spec(text: str) -> dict:
+    try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--noise must be a JSON noise spec such as '{{\"depolarize\": 0.01}}'. Received: {text!r}") from exc
+    if not isinstance(spec, dict):
+        raise ValueError(f"--noise must be a JSON object (a named noise spec). Received: {text!r}")
+    return spec
+
+
+def _run_noise_robustness(args, verbose: int) -> int:
+    from hybridkeras.training import CONFIGS, NoiseRobustnessConfig, run_noise_robustness
+    from hybridkeras.training.noise_robustness import DEFAULT_SWEEP, FAMILIES as NOISE_FAMILIES, NOT_YET
+
+    if args.family is None:
+        raise ValueError("`hybridkeras experiment noise-robustness` needs --family (one of "
+                         f"{tuple(NOISE_FAMILIES)})")
+    if args.family in NOT_YET or args.family not in NOISE_FAMILIES:
+        NoiseRobustnessConfig(family=args.family)  # raises, naming the families it runs
+    base = CONFIGS[args.config or NOISE_FAMILIES[args.family][0]]
+    changed = _experiment_config_from(args, base).replace(backend=getattr(args, "backend", None))
+    before, after = base.to_dict(), changed.to_dict()
+    overrides = {k: v for k, v in after.items() if v != before[k]}
+    config = NoiseRobustnessConfig(family=args.family, channel=args.channel, train_noise=args.train_noise,
+                                   sweep=tuple(args.sweep) if args.sweep else DEFAULT_SWEEP,
+                                   experiment=args.config, overrides=overrides)
+    output = args.output or f"saved_models/{config.name}"
+    run_noise_robustness(config, output, resume=not args.no_resume, verbose=verbose)
+    print((Path(output) / "robustness.md").read_text())
+    print(f"figure: {output}/robustness.png; data: {output}/robustness.json")
     return 0
 
 

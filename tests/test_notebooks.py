@@ -14,6 +14,8 @@ NOTEBOOKS = {
     "05_distillation.ipynb": 'CONFIG = CONFIG.replace(epochs=1, teacher_epochs=1, seeds=(0,), per_class=20, val_per_class=5, '
                              'teacher_kwargs={{"alexnet": {{"fc_units": 32}}}})\nOUTPUT = {output!r}',
     "06_your_own_circuit.ipynb": 'HELLO_EPOCHS, MNIST_EXAMPLES, QCNN_EXAMPLES, EPOCHS = 30, 64, 32, 1\nOUTPUT = {output!r}',
+    "07_noise.ipynb": 'import dataclasses\nCONFIG = dataclasses.replace(CONFIG, experiment="hqnn-parallel-tiny", sweep=(0.0, 0.05), '
+                      'overrides={{"epochs": 1, "seeds": (0,)}})\nOUTPUT = {output!r}',
 }
 EXPORTS = {
     "01_autoencoder_quantum_features.ipynb": "hybrid",
@@ -22,6 +24,7 @@ EXPORTS = {
     "04_lcqhnn.ipynb": "lcqhnn/seed42/model",
     "05_distillation.ipynb": "seed0/student-3q/from-ensemble/model",
     "06_your_own_circuit.ipynb": "QCNN",
+    "07_noise.ipynb": "clean/hqnn-parallel/seed0/model",
 }
 
 

@@ -71,7 +71,20 @@ _CHECKS = {
     "teacher_data": lambda v: v in ("student", "rest"),
     "seeds": lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(_is_int(s) for s in v),
     "epochs": lambda v: isinstance(v, (tuple, list)) and all(_is_int(e) and e >= 0 for e in v),
+    "noise": lambda v: _is_noise_spec(v),
 }
+
+
+def _is_noise_spec(value) -> bool:
+    from hybridkeras.circuits.noise import as_noise
+
+    if not isinstance(value, dict):
+        return False
+    try:
+        as_noise(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 _COUNT = "a positive int"
 _RULES = {
     **{name: ("count", _COUNT) for name in (
@@ -93,6 +106,7 @@ _RULES = {
     "seeds": ("seeds", "a non-empty tuple of int seeds (the config lists no seeds otherwise; CLI: --seeds 0)"),
     "report_epochs": ("epochs", "a tuple of epochs ≥ 0"),
     "gradcam_epochs": ("epochs", "a tuple of epochs ≥ 0"),
+    "noise": ("noise", "None or a named noise spec such as {'depolarize': 0.01} (hybridkeras.circuits.noise)"),
 }
 
 
@@ -175,6 +189,8 @@ class ExperimentConfig(_Replaceable):
     gradcam_images: int = 4
     # simulation: None = the default of hybridkeras.set_backend, resolved and recorded when a run starts
     backend: str | None = None
+    # device noise on every quantum layer the runs build (a `noise=` spec as JSON data; None: none): noise-aware training
+    noise: dict | None = None
     notes: str = field(default="", compare=False)
 
     def split_seed(self, seed: int) -> int:

@@ -14,6 +14,7 @@ interrupted one from its last finished epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -27,6 +28,7 @@ import numpy as np
 import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
+from hybridkeras.layers._backend import noise_override
 from hybridkeras.models import build_model, compile_for, get_builder, runner_steps_per_execution
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
@@ -106,9 +108,11 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     run_dir.mkdir(parents=True, exist_ok=True)
     strategy = make_strategy(strategy or "default")
     keras.utils.set_random_seed(seed)
+    noisy = noise_override(config.noise) if config.noise else contextlib.nullcontext()
     with strategy.scope():  # built, compiled and trained in it (a JAX DataParallel lays out the batches while fitting)
-        model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
-                            **config.model_kwargs.get(model_name, {}))
+        with noisy:  # config.noise: every quantum layer of the model simulates it (noise-aware training)
+            model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
+                                **config.model_kwargs.get(model_name, {}))
         compile_for(model, learning_rate=config.learning_rate, steps_per_execution=runner_steps_per_execution())
         recorder = EpochRecorder(run_dir / "history.json")
         tests = [TestAccuracyAt(config.report_epochs, data.x_test, data.y_test)] if config.report_test else []

@@ -5,12 +5,13 @@ from hybridkeras.viz.plots import (
     plot_confusion_matrix,
     plot_experiment_curves,
     plot_history,
+    plot_noise_robustness,
     plot_reconstructions,
     save_figure,
 )
 
 __all__ = [
     "GradCAM", "grad_cam", "plot_grad_cam", "plot_grad_cam_snapshots",
-    "plot_circuit", "plot_confusion_matrix", "plot_experiment_curves", "plot_history", "plot_reconstructions",
+    "plot_circuit", "plot_confusion_matrix", "plot_experiment_curves", "plot_history", "plot_noise_robustness", "plot_reconstructions",
     "save_figure",
 ]

@@ -55,6 +55,33 @@ def plot_history(history, path=None, *, title: str = "Training curves"):
     return _finish(fig, path)
 
 
+def plot_noise_robustness(summary: dict, path=None, *, title: str = "Noise robustness"):
+    """Test accuracy against noise strength p: each hybrid variant's mean ± std over seeds, the classical twin as
+    a flat reference line (``summary``: what `training.noise_robustness.run_noise_robustness` returns)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ps = np.array(summary["p"], dtype=float)
+    # p = 0 on a log axis: drawn at a tenth of the smallest positive p, labelled as 0
+    positive = ps[ps > 0]
+    floor = positive.min() / 10 if positive.size else 1e-4
+    xs = np.where(ps > 0, ps, floor)
+    for i, (variant, curve) in enumerate(summary["curves"].items()):
+        mean, std = np.array(curve["mean"]), np.array(curve["std"])
+        ax.plot(xs, mean, "o-", color=f"C{i}", label=f"hybrid ({variant})")
+        ax.fill_between(xs, mean - std, mean + std, color=f"C{i}", alpha=0.2)
+    twin = summary["twin"]
+    ax.axhline(twin["mean"], color="gray", linestyle="--", label=f"{twin['model']} (classical)")
+    ax.set_xscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{p:g}" for p in ps], rotation=45, fontsize=8)
+    ax.set_xlabel(f"{summary['channel']} p")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
 def plot_experiment_curves(histories: dict, path=None, *, title: str = "Experiment"):
     """Validation (solid) and training (dashed) accuracy and loss per model: mean over seeds, ±std band.
 

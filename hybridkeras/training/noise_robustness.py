@@ -1,0 +1,213 @@
+"""The noise-robustness experiment: how a family's hybrid holds up under device noise, against its classical twin.
+
+For one family (``hqnn-parallel``, ``hqnn-quanv``, ``lcqhnn``), on that family's named experiment config:
+
+1. the hybrid and its classical twin are trained clean (`run_experiment`, every seed);
+2. the hybrid is trained again under noise (noise-aware: ``train_noise`` on every quantum layer);
+3. every trained hybrid is evaluated on the test split over a sweep of noise strengths p (the same
+   channel), reloaded with ``load_model(..., noise=...)`` and its own weights;
+4. the table gives mean ± std over seeds per p, the twin's clean accuracy as a flat reference, and
+   the p at which each hybrid has lost 1 and 5 points of its own clean accuracy (linear interpolation
+   of the mean curve; '>' the largest p when it never does); ``robustness.png`` draws the curves.
+
+Layout of ``<output>`` (default ``saved_models/noise-robustness-<family>``)::
+
+    config.json                 the settings (family, channel, sweep, training noise, seeds, data)
+    clean/ noise-aware/         two experiment folders (see `hybridkeras.training.experiments`)
+    sweep/<variant>-seed<k>.json  accuracy per p, written after each p
+    robustness.md, robustness.json, robustness.png
+
+Every stage resumes: finished trainings and evaluated p's are not redone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import keras
+from hybridkeras.circuits.noise import CHANNELS, as_noise
+from hybridkeras.io import load_model, write_json_atomic, write_text_atomic
+from hybridkeras.training.configs import CONFIGS
+from hybridkeras.training.experiments import experiment_dataset, run_experiment
+from hybridkeras.training.runs import check_config, mean_std, resolved
+
+# family -> (its experiment config, the hybrid model, the classical twin)
+FAMILIES = {
+    "hqnn-parallel": ("hqnn-parallel", "hqnn-parallel", "hqnn-parallel-cnn"),
+    "hqnn-quanv": ("hqnn-quanv", "hqnn-quanv", "cnn4"),
+    "lcqhnn": ("lcqhnn", "lcqhnn", "lcqhnn-cnn16"),
+}
+NOT_YET = ("autoencoder-qfm", "student-3q", "student-4q")
+DEFAULT_SWEEP = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+
+
+@dataclass(frozen=True)
+class NoiseRobustnessConfig:
+    """Settings of one noise-robustness run (see the module docstring).
+
+    ``experiment`` overrides the family's experiment config (None: ``FAMILIES[family][0]``), e.g. a
+    tiny config for tests; ``overrides`` are `ExperimentConfig.replace` changes (epochs, seeds, data_dir, …).
+    """
+
+    family: str = "hqnn-parallel"
+    channel: str = "depolarize"
+    train_noise: float = 0.01
+    sweep: tuple = DEFAULT_SWEEP
+    experiment: str | None = None
+    overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.family in NOT_YET:
+            raise ValueError(f"`family` {self.family!r}: the noise-robustness experiment runs the families trained by the "
+                             f"experiment runner, {tuple(FAMILIES)}; {self.family!r} trains through its own pipeline and "
+                             "is not supported yet. Received: family=" + repr(self.family))
+        if self.family not in FAMILIES:
+            raise ValueError(f"`family` must be one of {tuple(FAMILIES)}. Received: family={self.family!r}")
+        if self.channel not in CHANNELS:
+            raise ValueError(f"`channel` must be one of {tuple(CHANNELS)}. Received: channel={self.channel!r}")
+        as_noise({self.channel: self.train_noise}, "train_noise")
+        if not self.sweep:
+            raise ValueError("`sweep` must list at least one noise strength. Received: sweep=()")
+        for p in self.sweep:
+            as_noise({self.channel: p}, "sweep")
+        if self.experiment is not None and self.experiment not in CONFIGS:
+            raise ValueError(f"`experiment` must name an experiment config (`hybridkeras list`). "
+                             f"Received: experiment={self.experiment!r}")
+
+    @property
+    def name(self) -> str:
+        return f"noise-robustness-{self.family}"
+
+    def base(self):
+        """The family's experiment config with the overrides applied (backend resolved)."""
+        config = CONFIGS[self.experiment or FAMILIES[self.family][0]]
+        return resolved(config.replace(**self.overrides))
+
+    def record(self) -> dict:
+        return {"name": self.name, "backend": self.base().backend, "family": self.family, "channel": self.channel,
+                "train_noise": self.train_noise, "sweep": list(self.sweep), "experiment": self.base().to_dict()}
+
+
+def _sweep(run_dir: Path, target: Path, config: NoiseRobustnessConfig, data, verbose: int) -> dict:
+    """{p: test accuracy} of the model in ``run_dir/model`` under the channel at each p of the sweep (resumed)."""
+    done = json.loads(target.read_text()) if target.is_file() else {}
+    for p in config.sweep:
+        key = repr(float(p))
+        if key in done:
+            continue
+        model = load_model(run_dir / "model", noise={config.channel: float(p)} if p > 0 else {})
+        _, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
+        done[key] = float(accuracy)
+        write_json_atomic(target, done)
+        keras.backend.clear_session()
+        if verbose:
+            print(f"  {target.stem}: p={p:g} accuracy {accuracy:.4f}", flush=True)
+    return {float(k): v for k, v in done.items()}
+
+
+def loss_point(ps, accuracies, clean: float, points: float) -> float | None:
+    """The smallest p where the mean accuracy has dropped ``points`` (percentage points) below ``clean``, linearly
+    interpolated between sweep values; None when it never does."""
+    level = clean - points / 100.0
+    previous = None
+    for p, accuracy in zip(ps, accuracies):
+        if accuracy <= level:
+            if previous is None:
+                return float(p)
+            (p0, a0) = previous
+            return float(p0 + (a0 - level) / (a0 - accuracy) * (p - p0)) if a0 != accuracy else float(p)
+        previous = (p, accuracy)
+    return None
+
+
+def run_noise_robustness(config: NoiseRobustnessConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
+                         plots: bool = True) -> dict:
+    """Runs (or resumes) the experiment; returns the summary written to ``robustness.json``."""
+    if not isinstance(config, NoiseRobustnessConfig):
+        raise TypeError(f"`config` must be a NoiseRobustnessConfig. Received: config={type(config).__name__}")
+    base = config.base()
+    _, hybrid, twin = FAMILIES[config.family]
+    missing = [m for m in (hybrid, twin) if m not in base.models]
+    if missing:
+        raise ValueError(f"experiment config {base.name!r} does not train {missing}; pick one of the {config.family} "
+                         "configs (`hybridkeras list`)")
+    output = Path(output_dir or Path("saved_models") / config.name)
+    check_config(output, _Recorded(config), resume)
+    clean = dataclasses.replace(base, name=f"{base.name}-clean", models=(hybrid, twin))
+    aware = dataclasses.replace(base, name=f"{base.name}-noise-aware", models=(hybrid,),
+                                noise={config.channel: float(config.train_noise)})
+    clean_result = run_experiment(clean, output / "clean", resume=True, verbose=verbose, plots=plots)
+    run_experiment(aware, output / "noise-aware", resume=True, verbose=verbose, plots=plots)
+    curves, twin_accuracy = {}, mean_std([m["test_accuracy"] for m in clean_result.runs[twin]])
+    ps = sorted(float(p) for p in config.sweep)
+    for variant, folder in (("clean", "clean"), ("noise-aware", "noise-aware")):
+        per_seed = []
+        for seed in base.seeds:
+            data = experiment_dataset(base, base.split_seed(seed))
+            accuracy = _sweep(output / folder / hybrid / f"seed{seed}", output / "sweep" / f"{variant}-seed{seed}.json",
+                              config, data, verbose)
+            per_seed.append([accuracy[p] for p in ps])
+        values = np.array(per_seed)
+        curves[variant] = {"mean": values.mean(axis=0).tolist(), "std": values.std(axis=0).tolist()}
+    rows = []
+    for variant, curve in curves.items():
+        clean_accuracy = curve["mean"][ps.index(0.0)] if 0.0 in ps else curve["mean"][0]
+        rows.append({"variant": f"{hybrid} ({variant})", "clean_accuracy": clean_accuracy,
+                     "p_minus_1": loss_point(ps, curve["mean"], clean_accuracy, 1.0),
+                     "p_minus_5": loss_point(ps, curve["mean"], clean_accuracy, 5.0)})
+    summary = {"family": config.family, "channel": config.channel, "train_noise": config.train_noise, "p": ps,
+               "curves": curves, "twin": {"model": twin, "mean": twin_accuracy[0], "std": twin_accuracy[1]},
+               "rows": rows, "seeds": list(base.seeds), "data": clean_result.markdown.splitlines()[0] if
+               clean_result.markdown else ""}
+    write_json_atomic(output / "robustness.json", summary)
+    write_text_atomic(output / "robustness.md", render_markdown(config, summary, hybrid))
+    if plots:
+        from hybridkeras.viz import plot_noise_robustness
+
+        plot_noise_robustness(summary, output / "robustness.png", title=f"{config.family}: test accuracy under "
+                                                                           f"{config.channel}")
+    return summary
+
+
+def render_markdown(config: NoiseRobustnessConfig, summary: dict, hybrid: str) -> str:
+    ps = summary["p"]
+    head = "| model | " + " | ".join(f"p={p:g}" for p in ps) + " |"
+    lines = [f"# Noise robustness: {config.family}, {config.channel}", "",
+             f"Test accuracy (mean ± std over seeds {summary['seeds']}) under {config.channel}(p) on every qubit after "
+             f"every moment; noise-aware: trained at p={config.train_noise:g}.", "", head,
+             "|---|" + "---|" * len(ps)]
+    for variant, curve in summary["curves"].items():
+        cells = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(curve["mean"], curve["std"]))
+        lines.append(f"| {hybrid} ({variant}) | {cells} |")
+    twin = summary["twin"]
+    lines.append(f"| {twin['model']} (classical, no noise) | " + " | ".join(f"{twin['mean']:.4f}" for _ in ps) + " |")
+    lines += ["", "| model | clean accuracy | p at −1 point | p at −5 points |", "|---|---|---|---|"]
+    largest = max(ps)
+    for row in summary["rows"]:
+        cells = [f"{row['p_minus_1']:.4g}" if row["p_minus_1"] is not None else f"> {largest:g}",
+                 f"{row['p_minus_5']:.4g}" if row["p_minus_5"] is not None else f"> {largest:g}"]
+        lines.append(f"| {row['variant']} | {row['clean_accuracy']:.4f} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """What `check_config` records and compares on resume: the settings of the run."""
+
+    config: NoiseRobustnessConfig
+
+    @property
+    def backend(self):
+        return self.config.base().backend
+
+    def to_dict(self) -> dict:
+        return self.config.record()
+
+
+__all__ = ["DEFAULT_SWEEP", "FAMILIES", "NoiseRobustnessConfig", "loss_point", "render_markdown",
+           "run_noise_robustness"]
