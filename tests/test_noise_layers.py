@@ -16,7 +16,8 @@ import hybridkeras as hk
 from hybridkeras.circuits.noise import as_noise
 from hybridkeras.engines.ops import gradient
 from hybridkeras.layers import (PQC, EncodedPQC, Expectation, LCQHNNBlock, ParallelPQC, QuantumFeatureMap,
-                                Quanvolution2D, State)
+                                Quanvolution2D, SampledExpectation, State)
+from tests.backends import needs_tfq
 from tests.helpers import assert_fresh_process_reload_identical
 
 ATOL = 1e-5
@@ -160,3 +161,24 @@ def test_load_model_evaluates_a_clean_model_under_noise_and_a_noisy_one_clean(tm
 def test_a_bad_noise_value_is_refused_when_the_layer_is_made(make):
     with pytest.raises(ValueError, match=r"`noise`: 'depolarize' must be in \[0, 1\]. Received: noise="):
         make()
+
+
+@needs_tfq
+def test_tfq_noisy_trajectories_agree_with_the_engine_within_their_sampling_error():
+    """TFQ's backend='noisy' (its trajectory ops, `repetitions` trajectories) on a circuit holding channels: within 4σ
+    of the engine's exact density-matrix values, for Expectation and SampledExpectation."""
+    q = cirq.GridQubit.rect(1, 3)
+    t = sympy.Symbol("t")
+    circuit = cirq.Circuit(cirq.rx(t).on(q[0]), cirq.CNOT(q[0], q[1]), cirq.H(q[2]), cirq.CZ(q[1], q[2]))
+    circuit = as_noise({"depolarize": 0.05, "amplitude_damp": 0.1}).apply(circuit)
+    operators = [cirq.Z(q[0]), cirq.Z(q[1]) * cirq.X(q[2])]
+    values = np.array([[0.4], [1.3], [2.9]], np.float32)
+    exact = K.convert_to_numpy(Expectation()(circuit, symbol_names=[t], symbol_values=values, operators=operators))
+    trajectories = 3000
+    tfq_exact = K.convert_to_numpy(Expectation(backend="noisy", simulator="tfq")(
+        circuit, symbol_names=[t], symbol_values=values, operators=operators, repetitions=trajectories))
+    tfq_sampled = K.convert_to_numpy(SampledExpectation(backend="noisy", simulator="tfq")(
+        circuit, symbol_names=[t], symbol_values=values, operators=operators, repetitions=trajectories))
+    bound = 4 / np.sqrt(trajectories)
+    assert np.all(np.abs(tfq_exact - exact) <= bound), (tfq_exact, exact)
+    assert np.all(np.abs(tfq_sampled - exact) <= bound), (tfq_sampled, exact)
