@@ -182,3 +182,33 @@ def test_tfq_noisy_trajectories_agree_with_the_engine_within_their_sampling_erro
     bound = 4 / np.sqrt(trajectories)
     assert np.all(np.abs(tfq_exact - exact) <= bound), (tfq_exact, exact)
     assert np.all(np.abs(tfq_sampled - exact) <= bound), (tfq_sampled, exact)
+
+
+@needs_tfq
+def test_noise_on_tfq_runs_its_trajectory_ops_within_their_sampling_error():
+    """noise= with simulator='tfq' (general layers) or backend='tfq' (paper layers): TFQ's noisy ops on the circuit with
+    the noise's channels, readout error as the exact operator transform; within 4σ of the engine's density matrices."""
+    trajectories = 2000
+    spec = {"depolarize": 0.03, "phase_damp": 0.1, "readout": [0.02, 0.06]}
+    q = cirq.GridQubit.rect(1, 3)
+    a, b = sympy.symbols("a b")
+    circuit = cirq.Circuit(cirq.rx(a).on(q[0]), cirq.ry(b).on(q[1]), cirq.CNOT(q[0], q[2]), cirq.CZ(q[1], q[2]))
+    operators = [cirq.Z(q[0]), cirq.Z(q[1]) * cirq.Z(q[2])]
+    engine = PQC(circuit, operators, noise=spec)
+    on_tfq = PQC(circuit, operators, simulator="tfq", differentiator="parameter_shift",
+                 noise=dict(spec, trajectories=trajectories))
+    on_tfq.set_weights(engine.get_weights())
+    zero = np.zeros((1, 0), np.float32)
+    bound = 4 / np.sqrt(trajectories)
+    assert np.all(np.abs(K.convert_to_numpy(on_tfq(zero)) - K.convert_to_numpy(engine(zero))) <= bound)
+    x = np.random.default_rng(0).uniform(0.1, 0.9, (3, 6)).astype(np.float32)
+    clean_layer = ParallelPQC(2, 3, depth=1, noise={"depolarize": 0.03})
+    tfq_layer = ParallelPQC(2, 3, depth=1, backend="tfq", differentiator="parameter_shift",
+                            noise={"depolarize": 0.03, "trajectories": trajectories})
+    clean_layer.build(x.shape), tfq_layer.build(x.shape)
+    tfq_layer.set_weights(clean_layer.get_weights())
+    assert np.all(np.abs(K.convert_to_numpy(tfq_layer(x)) - K.convert_to_numpy(clean_layer(x))) <= bound)
+    with pytest.raises(ValueError, match="give noise=\\{..., 'trajectories': N\\}"):
+        PQC(circuit, operators, simulator="tfq", noise=spec)
+    with pytest.raises(ValueError, match="not 'adjoint'"):
+        ParallelPQC(2, 3, backend="tfq", noise={"depolarize": 0.03, "trajectories": 10})

@@ -37,6 +37,21 @@ def check_tfq_available(what: str = "simulator='tfq'") -> None:
             "or 3.12); or use simulator='engine' (the same numbers)")
 
 
+def check_tfq_noise(noise: Noise, readout=None, repetitions=None, differentiator=None) -> None:
+    """Refuses, naming what to change, noise that TFQ's noisy ops cannot run: they average trajectories (so a
+    trajectory count is needed), give Pauli expectations (not states or probabilities of their own), and are
+    differentiated by parameter shift or finite differences, not the adjoint method."""
+    if noise.trajectories is None and repetitions is None:
+        raise ValueError("TFQ simulates noise by trajectories (its noisy ops): give noise={..., 'trajectories': N}, or "
+                         f"run the engine, which simulates it exactly. Received: noise={noise.to_json()!r}")
+    if isinstance(readout, str):
+        raise ValueError("TFQ's noisy ops give Pauli expectations; states, samples and 'probs' under noise= run on the "
+                         "engine (simulator='engine')")
+    if differentiator == "adjoint":
+        raise ValueError("TFQ differentiates noisy trajectories with 'parameter_shift' (or finite differences), not "
+                         "'adjoint'. Received: differentiator='adjoint' with noise=")
+
+
 def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, qubits=None, shared: int = 0,
                     repetitions=None, seed=None, noisy: bool = False, differentiator=None, backend=None,
                     noise: Noise | None = None):
@@ -45,16 +60,21 @@ def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, 
 
     ``noisy``, ``differentiator`` and ``backend`` (TFQ's meaning) reach TFQ's ops; the engine differentiates exactly
     by autodiff. ``noise`` (a checked `circuits.noise.Noise`) adds its channels to the circuit and its readout error
-    to the measurements; a circuit with channels (its own or the noise's) runs on the engine's exact density
-    matrices (`engines.density`), a channel-free one on state vectors."""
-    if noise is not None and simulator == "tfq":
-        raise SimulatorUnavailableError(
-            "noise= on simulator='tfq' is not available yet (TFQ simulates noise by trajectories, "
-            "backend='noisy' with channels in the circuit); use simulator='engine', which simulates the noise exactly")
+    to the measurements; on the engine a circuit with channels (its own or the noise's) runs on exact density
+    matrices (`engines.density`), or by trajectories when the noise names them (`engines.trajectories`), a
+    channel-free one on state vectors; on TFQ, by TFQ's noisy trajectory ops (`check_tfq_noise`)."""
     if simulator == "tfq":
         check_tfq_available()
         from hybridkeras.engines.tfq_adapter import TFQSimulation
 
+        if noise is not None:  # TFQ's noisy ops: trajectories of the circuit with the noise's channels
+            check_tfq_noise(noise, readout, repetitions, differentiator)
+            if noise.gates:
+                circuit = noise.apply(circuit)
+            if noise.readout is not None:
+                readout = readout_error_operators(readout, *noise.readout)
+            return TFQSimulation(circuit, symbols, readout, qubits=qubits, noisy=True, differentiator=differentiator,
+                                 repetitions=repetitions if repetitions is not None else noise.trajectories)
         return TFQSimulation(circuit, symbols, readout, qubits=qubits, repetitions=repetitions, noisy=noisy,
                              differentiator=differentiator, backend=backend)
     operators = "probs" if isinstance(readout, str) else readout
@@ -80,4 +100,4 @@ def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, 
                               seed=seed)
 
 
-__all__ = ["SimulatorUnavailableError", "check_tfq_available", "make_simulation"]
+__all__ = ["SimulatorUnavailableError", "check_tfq_available", "check_tfq_noise", "make_simulation"]

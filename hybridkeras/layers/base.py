@@ -19,7 +19,7 @@ from __future__ import annotations
 import keras
 
 from hybridkeras.engines.ops import check_finite
-from hybridkeras.engines.simulators import check_tfq_available
+from hybridkeras.engines.simulators import check_tfq_available, check_tfq_noise
 from hybridkeras.layers._backend import check_simulation, resolve_noise
 
 SIMULATION_SETTINGS = ("backend", "repetitions", "differentiator", "noise")
@@ -44,7 +44,9 @@ class QuantumLayer(keras.layers.Layer):
         noise: Device noise on the layer's circuits (`hybridkeras.circuits.noise.as_noise`): None, a
             `cirq.NoiseModel`, one single-qubit channel (after every moment, on every qubit), or a named spec such
             as ``{"depolarize": 0.01, "readout": [0.02, 0.05]}``. The state-vector engine then simulates exact
-            density matrices on every Keras backend. Saved with the layer as JSON; `hybridkeras.load_model(...,
+            density matrices on every Keras backend (or trajectories, when the spec names ``"trajectories"``);
+            ``backend='tfq'`` runs TFQ's noisy trajectory ops (the spec must name ``"trajectories"``, and the
+            differentiator be 'parameter_shift'). Saved with the layer as JSON; `hybridkeras.load_model(...,
             noise=...)` evaluates a saved model under other noise.
     """
 
@@ -54,8 +56,7 @@ class QuantumLayer(keras.layers.Layer):
         self.repetitions, self.differentiator, self.backend = check_simulation(repetitions, differentiator, backend)
         self.noise = noise
         if noise is not None and self.backend == "tfq":
-            raise ValueError(f"{type(self).__name__}: noise= runs on the state-vector engine's density matrices; "
-                             f"backend='tfq' does not take it yet. Use backend='statevector'. Received: noise={noise.to_json()!r}")
+            check_tfq_noise(noise, None, self.repetitions, self.differentiator)
         if self.backend == "tfq":
             # Keras' TensorFlow backend with TFQ installed, else an error naming what to change
             check_tfq_available(f"{type(self).__name__}(backend='tfq')")

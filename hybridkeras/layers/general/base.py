@@ -9,7 +9,7 @@ import numpy as np
 from keras import ops as K
 
 from hybridkeras.engines.ops import check_finite, fresh_seed
-from hybridkeras.engines.simulators import SimulatorUnavailableError, check_tfq_available, make_simulation
+from hybridkeras.engines.simulators import check_tfq_available, check_tfq_noise, make_simulation
 from hybridkeras.layers._backend import resolve_noise
 from hybridkeras.layers.base import register
 from hybridkeras.layers.general.arguments import check_backend, check_simulator, differentiator_name
@@ -57,7 +57,9 @@ class CircuitLayer(keras.layers.Layer):
         noise: Device noise added to every circuit the layer runs (`hybridkeras.circuits.noise.as_noise`): a
             `cirq.NoiseModel`, one single-qubit channel (after every moment, on every qubit), or a named spec
             such as ``{"depolarize": 0.01, "readout": [0.02, 0.05]}``. The engine simulates it exactly on
-            density matrices (`State` then returns density matrices). Saved in the config as JSON.
+            density matrices (`State` then returns density matrices), or by trajectories when the spec names
+            ``"trajectories"``; ``simulator='tfq'`` runs TFQ's noisy trajectory ops (the spec must name
+            ``"trajectories"``). Saved in the config as JSON.
         seed: Seed of the shot sampler of a sampled layer, for reproducible shots (None: fresh
             operating-system entropy; NumPy's, Python's and Keras' global streams are never drawn from).
         check_inputs: Refuse NaN or Inf symbol values and input values with an error naming the layer
@@ -83,10 +85,8 @@ class CircuitLayer(keras.layers.Layer):
         differentiator = differentiator_name(differentiator, extended=True)
         self.noise = resolve_noise(noise)
         if self.noise is not None and simulator == "tfq":
-            raise SimulatorUnavailableError(
-                f"{layer}: noise= on simulator='tfq' is not available yet (TFQ simulates noise by trajectories: "
-                "backend='noisy' with channels in the circuit); use simulator='engine', which simulates it exactly. "
-                f"Received: noise={noise!r}")
+            check_tfq_noise(self.noise, "state" if getattr(self, "kind", None) in ("state", "sample") else None, None,
+                            differentiator)
         super().__init__(**kwargs)
         if simulator == "tfq":
             check_tfq_available(f"{layer}(simulator='tfq')")
