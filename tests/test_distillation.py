@@ -492,4 +492,4 @@ def test_shots_with_parameter_shift_are_an_option_of_the_authors_configs():
     student = hk.models.build_model("student-authors-3q", (28, 28, 1), 8, backend="tfq",
                                     **config.student_kwargs["student-authors-3q"])
     assert student.get_layer("circuit").simulation == {"backend": "tfq", "repetitions": 3000,
-                                                       "differentiator": "parameter_shift"}
+                                                       "differentiator": "parameter_shift", "noise": None}

@@ -13,6 +13,7 @@ from hybridkeras.circuits.noise import as_noise
 from hybridkeras.engines.density import MAX_DENSITY_QUBITS, DensityMatrixCircuit
 from hybridkeras.engines.ops import gradient
 from hybridkeras.engines.simulators import make_simulation
+from tests.backends import tensorflow_only
 from tests.engine_circuits import random_circuit, random_operators, register, symbols_for
 from tests.helpers import numeric_gradient
 
@@ -192,14 +193,42 @@ def test_where_density_matrices_stop():
     circuit = cirq.Circuit(cirq.H.on_each(*q), cirq.depolarize(0.1).on_each(*q))
     with pytest.raises(ValueError, match="memory budget"):
         DensityMatrixCircuit(circuit, [], "probs", memory_budget=10_000)
-    engine = DensityMatrixCircuit(circuit, [], "probs", memory_budget=4**6 * 8 * 40)
-    with pytest.raises(ValueError, match="at most .* rows fit"):
-        engine(np.zeros((64, 0), np.float32))
     p = sympy.Symbol("p")
     with pytest.raises(ValueError, match="symbolic"):
         DensityMatrixCircuit(cirq.Circuit(cirq.RandomGateChannel(sub_gate=cirq.X, probability=p).on(q[0])), [p], "probs")
     with pytest.raises(ValueError, match="readout_error"):
         DensityMatrixCircuit(circuit, [], "probs", readout_error=[[0.9, 0.2], [0.2, 0.9]])
+
+
+def test_a_batch_beyond_the_memory_budget_is_split_with_the_same_numbers():
+    rng = np.random.default_rng(9)
+    qubits = register(3, "line")
+    symbols = symbols_for(2, "x") + symbols_for(2, "w")
+    circuit = noisy_circuit(rng, qubits, symbols, ops=5)
+    operators = random_operators(rng, qubits)
+    whole = DensityMatrixCircuit(circuit, symbols, operators, qubits=qubits, shared=2)
+    small = DensityMatrixCircuit(circuit, symbols, operators, qubits=qubits, shared=2,
+                                 memory_budget=whole._row_bytes() * 5)  # 5 rows fit: chunks of 4 (2 groups)
+    x = K.convert_to_tensor(rng.uniform(-2, 2, (12, 2)).astype(np.float32))
+    w = K.convert_to_tensor(rng.uniform(-2, 2, (2, 2)).astype(np.float32))
+    np.testing.assert_allclose(K.convert_to_numpy(small(x, w)), K.convert_to_numpy(whole(x, w)), atol=1e-6)
+    mix = K.convert_to_tensor(rng.normal(size=(12, len(operators))).astype(np.float32))
+    np.testing.assert_allclose(K.convert_to_numpy(gradient(lambda v: K.sum(small(x, v) * mix), w)),
+                               K.convert_to_numpy(gradient(lambda v: K.sum(whole(x, v) * mix), w)), atol=1e-5)
+
+
+@tensorflow_only
+def test_a_graph_batch_beyond_the_memory_budget_is_refused_when_it_runs():
+    import tensorflow as tf
+
+    q = cirq.LineQubit.range(3)
+    circuit = cirq.Circuit(cirq.H.on_each(*q), cirq.depolarize(0.1).on_each(*q))
+    engine = DensityMatrixCircuit(circuit, [], "probs")
+    engine = DensityMatrixCircuit(circuit, [], "probs", memory_budget=engine._row_bytes() * 4)
+    run = tf.function(lambda v: engine(v), input_signature=[tf.TensorSpec([None, 0], tf.float32)])
+    assert run(tf.zeros((4, 0))).shape == (4, 8)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 4 rows fit"):
+        run(tf.zeros((6, 0)))
 
 
 @pytest.mark.parametrize("value,error,match", [

@@ -16,8 +16,8 @@ Readouts take the diagonal of ρ (after the Pauli readout's basis change), apply
 (assignment) error as a stochastic matrix per qubit, and read Pauli terms off it with the same sign
 tables as state vectors; shots are drawn from those probabilities. Memory: one row holds a 4^n
 complex64 vector per step of the plan (autodiff keeps them), 8 · 4^n bytes each (134 MB at 12
-qubits); a batch that would exceed the budget is refused with the number of rows that fit, and a
-register of more than `MAX_DENSITY_QUBITS` qubits (or whose single row exceeds the budget) is
+qubits); a batch that would exceed the budget is split into chunks that fit (`DensityMatrixCircuit._split`),
+and a register of more than `MAX_DENSITY_QUBITS` qubits (or whose single row exceeds the budget) is
 refused at construction.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from keras import ops as K
 
 from hybridkeras.engines.compiler import Compiler, GateRecord, PhaseTerm, UnsupportedGateError
 from hybridkeras.engines.execute import Executor
-from hybridkeras.engines.ops import constant, matmul
+from hybridkeras.engines.ops import constant, matmul, static_size
 from hybridkeras.engines.plan import make_plan
 from hybridkeras.engines.statevector import MEMORY_FRACTION, StateVectorCircuit, physical_memory
 
@@ -169,6 +169,24 @@ class DensityMatrixCircuit(StateVectorCircuit):
                 f"kept for gradients): at most {max_rows} rows fit. Use smaller batches or fewer qubits")
 
     # ------------------------------------------------------------------ run
+    def _split(self, fn, values, shared, initial):
+        """``fn(values, shared, initial)`` on chunks of rows that fit the memory budget, joined in order.
+
+        Rows come in (sample, group) order, so chunks hold whole multiples of the groups and keep each row's
+        group. Batch sizes known while tracing (eager TensorFlow, JAX, PyTorch) are split; a TensorFlow graph
+        whose batch size is known only when it runs checks it then, with the number of rows that fit."""
+        rows = static_size(K.convert_to_tensor(values).shape[0])
+        max_rows = self._max_rows()
+        if rows is None or rows <= max_rows:
+            return fn(values, shared, initial)
+        groups = 1 if shared is None or not self.shared else static_size(K.convert_to_tensor(shared).shape[0])
+        if groups is None or groups > max_rows:
+            return fn(values, shared, initial)  # refused by the batch check, naming the rows that fit
+        step = max_rows // groups * groups
+        parts = [fn(values[start:start + step], shared, None if initial is None else initial[start:start + step])
+                 for start in range(0, rows, step)]
+        return K.concatenate(parts, axis=0)
+
     def _initial(self, initial, rows):
         """Pure initial states [rows, 2^n] as density matrices, flattened in the doubled order."""
         psi = super()._initial(initial, rows)
@@ -218,11 +236,17 @@ class DensityMatrixCircuit(StateVectorCircuit):
 
     def _probabilities(self, values, shared, initial=None):
         """Measured basis-state probabilities [rows, 2^n]: ρ's diagonal with the readout error."""
+        return self._split(self._measured, values, shared, initial)
+
+    def _measured(self, values, shared, initial):
         return self._assignment(self._diagonal(self._flat(values, shared, rotated=False, initial=initial)))
 
     def state(self, values, shared=None, initial=None):
         """Final density matrices [rows, 2^n, 2^n] complex64 (qubit 0 most significant); arguments as in
         `StateVectorCircuit.state`."""
+        return self._split(self._state, values, shared, initial)
+
+    def _state(self, values, shared, initial):
         n = self.n
         flat = self._flat(values, shared, rotated=False, initial=initial)
         order = [0] + [1 + 2 * q for q in range(n)] + [2 + 2 * q for q in range(n)]
@@ -236,6 +260,9 @@ class DensityMatrixCircuit(StateVectorCircuit):
         return [self._assignment(self._diagonal(self._rotate(flat, setting))) for setting in self._readout.term_settings()]
 
     def _values(self, values, shared, initial=None):
+        return self._split(self._chunk_values, values, shared, initial)
+
+    def _chunk_values(self, values, shared, initial):
         if self.probabilities:
             exact = self._probabilities(values, shared, initial)
             if self._sampler is None:
