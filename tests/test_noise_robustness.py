@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _config(**changes):
     settings = dict(family="hqnn-parallel", experiment="hqnn-parallel-tiny", sweep=(0.0, 0.75), train_noise=0.05,
-                    overrides={"epochs": 1, "seeds": (0,)})
+                    overrides={"epochs": 1, "seeds": (0,), "train_size": 60, "val_size": 20, "test_size": 40})
     settings.update(changes)
     return NoiseRobustnessConfig(**settings)
 
@@ -55,7 +55,8 @@ def test_noise_robustness_runs_sweeps_and_resumes(tmp_path):
 @pytest.mark.slow
 def test_noise_robustness_resumes_after_a_sigkill_mid_sweep(tmp_path):
     config = dict(family="hqnn-parallel", experiment="hqnn-parallel-tiny", sweep=[0.0, 0.01, 0.1, 0.3, 0.75],
-                  train_noise=0.05, overrides={"epochs": 1, "seeds": [0]})
+                  train_noise=0.05, overrides={"epochs": 1, "seeds": [0], "train_size": 60, "val_size": 20,
+                                               "test_size": 40})
     code = (f"from hybridkeras.training import NoiseRobustnessConfig, run_noise_robustness\n"
             f"c = {config!r}\nc['sweep'] = tuple(c['sweep']); c['overrides']['seeds'] = (0,)\n"
             f"run_noise_robustness(NoiseRobustnessConfig(**c), {str(tmp_path)!r}, verbose=0)\n")
