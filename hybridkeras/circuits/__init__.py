@@ -27,12 +27,14 @@ from hybridkeras.circuits.readouts import (
     basis_state_projectors,
     pauli_readout,
     readout_operators,
+    register_of,
     walsh_matrix,
     z_strings,
 )
 
 __all__ = [
     "READOUTS",
+    "register_of",
     "amplitude_angles",
     "amplitude_encoding",
     "hadamard_angle_encoding",

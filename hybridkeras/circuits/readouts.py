@@ -11,6 +11,15 @@ READOUTS = ("X", "Y", "Z", "probs")
 _PAULIS = {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}
 
 
+def register_of(circuit, operators=()) -> list:
+    """The sorted qubits of ``circuit`` and ``operators`` (a simulator's default register).
+
+    ``operators`` may be a list of Pauli strings or sums, or a readout name such as 'probs' (no qubits).
+    """
+    operators = [] if isinstance(operators, str) else list(operators)
+    return sorted(set(circuit.all_qubits()).union(*(op.qubits for op in operators)))
+
+
 def pauli_readout(qubits: Sequence[cirq.Qid], axis: str = "Z") -> list[cirq.PauliString]:
     """⟨P_i⟩ for P in {X, Y, Z} on every qubit, in qubit order."""
     if axis not in _PAULIS:

@@ -26,6 +26,7 @@ import cirq
 import numpy as np
 from keras import ops as K
 
+from hybridkeras.circuits.readouts import register_of
 from hybridkeras.engines.compiler import Compiler, GateRecord, PhaseTerm, UnsupportedGateError
 from hybridkeras.engines.execute import Executor
 from hybridkeras.engines.ops import constant, matmul, static_size
@@ -115,8 +116,7 @@ class DensityMatrixCircuit(StateVectorCircuit):
                                           or memory_budget < 1):
             raise ValueError(f"`memory_budget` must be a positive number of bytes. Received: memory_budget={memory_budget!r}")
         self.memory_budget = int(MEMORY_FRACTION * physical_memory()) if memory_budget is None else int(memory_budget)
-        register = len(kwargs.get("qubits") or ()) or len(set(circuit.all_qubits()).union(
-            *(op.qubits for op in ([] if isinstance(operators, str) else operators))))
+        register = len(kwargs.get("qubits") or ()) or len(register_of(circuit, operators))
         if register > MAX_DENSITY_QUBITS:
             raise ValueError(f"Density matrices hold at most {MAX_DENSITY_QUBITS} qubits (4^{MAX_DENSITY_QUBITS} "
                              f"entries, {8 * 4**MAX_DENSITY_QUBITS / 1e6:.0f} MB per row and step in complex64); this "

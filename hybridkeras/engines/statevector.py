@@ -20,6 +20,7 @@ import sympy
 import keras
 from keras import ops as K
 
+from hybridkeras.circuits.readouts import register_of
 from hybridkeras.engines.compiler import Compiler, UnsupportedGateError
 from hybridkeras.engines.execute import Executor, product_distribution
 from hybridkeras.engines.ops import check_rows, constant, matmul, permute_rows, rank, static_size, tile_rows
@@ -93,7 +94,7 @@ class StateVectorCircuit:
             raise ValueError(f"`operators` must be a list of Pauli operators or 'probs'. Received: operators={operators!r}")
         operators = [] if self.probabilities else list(operators)
         if qubits is None:
-            qubits = sorted(set(circuit.all_qubits()).union(*(op.qubits for op in operators)))
+            qubits = register_of(circuit, operators)
         self.qubits = list(qubits)
         if len(set(self.qubits)) != len(self.qubits):
             raise ValueError(f"`qubits` must be distinct. Received: qubits={self.qubits!r}")

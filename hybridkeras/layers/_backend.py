@@ -27,6 +27,16 @@ def get_backend() -> str:
 
 
 @contextlib.contextmanager
+def _scoped(attribute: str, value, missing):
+    """Sets this thread's ``attribute`` to ``value`` within the block, then restores it (``missing``: was unset)."""
+    previous = getattr(_state, attribute, missing)
+    setattr(_state, attribute, value)
+    try:
+        yield
+    finally:
+        setattr(_state, attribute, previous)
+
+
 def backend_override(name: str | None):
     """Within the block, every quantum layer is built with backend ``name`` (None: no override).
 
@@ -35,29 +45,17 @@ def backend_override(name: str | None):
     """
     if name is not None and name not in BACKENDS:
         raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={name!r}")
-    previous = getattr(_state, "override", None)
-    _state.override = name
-    try:
-        yield
-    finally:
-        _state.override = previous
+    return _scoped("override", name, None)
 
 
 _KEEP = object()  # no noise override active
 
 
-@contextlib.contextmanager
 def noise_override(noise):
     """Within the block, every quantum layer is built with ``noise`` (checked by `as_noise`; ``{}``: no noise)
     instead of its own. ``hybridkeras.load_model(path, noise=...)`` uses it to evaluate a saved model under other
     noise: same weights, same circuits."""
-    checked = as_noise(noise)
-    previous = getattr(_state, "noise", _KEEP)
-    _state.noise = checked
-    try:
-        yield
-    finally:
-        _state.noise = previous
+    return _scoped("noise", as_noise(noise), _KEEP)
 
 
 def resolve_noise(value):

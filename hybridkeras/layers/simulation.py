@@ -16,15 +16,10 @@ import numpy as np
 import sympy
 from keras import ops as K
 
-from hybridkeras.circuits import readout_operators, walsh_matrix, z_strings
+from hybridkeras.circuits import readout_operators, register_of, walsh_matrix, z_strings
 from hybridkeras.engines.simulators import make_simulation
 
 MAX_PROBS_QUBITS = 12
-
-
-def register_of(circuit, operators=()) -> list:
-    """The sorted qubits of ``circuit`` and ``operators`` (the simulator's register)."""
-    return sorted(set(circuit.all_qubits()).union(*(op.qubits for op in operators)))
 
 
 class Readout:
@@ -118,4 +113,4 @@ class Simulation:
         return self.engine.samples(values, repetitions, shared)
 
 
-__all__ = ["MAX_PROBS_QUBITS", "Readout", "Simulation", "register_of"]
+__all__ = ["MAX_PROBS_QUBITS", "Readout", "Simulation"]

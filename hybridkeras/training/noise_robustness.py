@@ -88,9 +88,11 @@ class NoiseRobustnessConfig:
         config = CONFIGS[self.experiment or FAMILIES[self.family][0]]
         return resolved(config.replace(**self.overrides))
 
-    def record(self) -> dict:
-        return {"name": self.name, "backend": self.base().backend, "family": self.family, "channel": self.channel,
-                "train_noise": self.train_noise, "sweep": list(self.sweep), "experiment": self.base().to_dict()}
+    def record(self, base=None) -> dict:
+        """The settings recorded with the run (``base``: `base()`, when the caller has it already)."""
+        base = self.base() if base is None else base
+        return {"name": self.name, "backend": base.backend, "family": self.family, "channel": self.channel,
+                "train_noise": self.train_noise, "sweep": list(self.sweep), "experiment": base.to_dict()}
 
 
 def _sweep(run_dir: Path, target: Path, config: NoiseRobustnessConfig, data, verbose: int) -> dict:
@@ -137,7 +139,7 @@ def run_noise_robustness(config: NoiseRobustnessConfig, output_dir=None, *, resu
         raise ValueError(f"experiment config {base.name!r} does not train {missing}; pick one of the {config.family} "
                          "configs (`hybridkeras list`)")
     output = Path(output_dir or Path("saved_models") / config.name)
-    check_config(output, _Recorded(config), resume)
+    check_config(output, _Recorded(config, base), resume)
     clean = dataclasses.replace(base, name=f"{base.name}-clean", models=(hybrid, twin))
     aware = dataclasses.replace(base, name=f"{base.name}-noise-aware", models=(hybrid,),
                                 noise={config.channel: float(config.train_noise)})
@@ -145,14 +147,15 @@ def run_noise_robustness(config: NoiseRobustnessConfig, output_dir=None, *, resu
     run_experiment(aware, output / "noise-aware", resume=True, verbose=verbose, plots=plots)
     curves, twin_accuracy = {}, mean_std([m["test_accuracy"] for m in clean_result.runs[twin]])
     ps = sorted(float(p) for p in config.sweep)
-    for variant, folder in (("clean", "clean"), ("noise-aware", "noise-aware")):
-        per_seed = []
-        for seed in base.seeds:
-            data = experiment_dataset(base, base.split_seed(seed))
-            accuracy = _sweep(output / folder / hybrid / f"seed{seed}", output / "sweep" / f"{variant}-seed{seed}.json",
+    per_seed = {"clean": [], "noise-aware": []}
+    for seed in base.seeds:
+        data = experiment_dataset(base, base.split_seed(seed))  # once per seed, for both variants
+        for variant, values in per_seed.items():
+            accuracy = _sweep(output / variant / hybrid / f"seed{seed}", output / "sweep" / f"{variant}-seed{seed}.json",
                               config, data, verbose)
-            per_seed.append([accuracy[p] for p in ps])
-        values = np.array(per_seed)
+            values.append([accuracy[p] for p in ps])
+    for variant, values in per_seed.items():
+        values = np.array(values)
         curves[variant] = {"mean": values.mean(axis=0).tolist(), "std": values.std(axis=0).tolist()}
     rows = []
     for variant, curve in curves.items():
@@ -200,13 +203,14 @@ class _Recorded:
     """What `check_config` records and compares on resume: the settings of the run."""
 
     config: NoiseRobustnessConfig
+    base: object
 
     @property
     def backend(self):
-        return self.config.base().backend
+        return self.base.backend
 
     def to_dict(self) -> dict:
-        return self.config.record()
+        return self.config.record(self.base)
 
 
 __all__ = ["DEFAULT_SWEEP", "FAMILIES", "NoiseRobustnessConfig", "loss_point", "render_markdown",

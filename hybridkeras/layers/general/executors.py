@@ -446,8 +446,8 @@ class State(_Executor):
         return (self.backend_kind == "density_matrix" or self.noise is not None
                 or any(has_channels(c) for c in self._circuits))
 
-    @classmethod
-    def _pad_matrix(cls, x, width):
+    @staticmethod
+    def _pad_matrix(x, width):
         """[rows, d, d] density matrices padded with -2 to [rows, width, width]."""
         missing = width - int(x.shape[-1])
         if missing == 0:
