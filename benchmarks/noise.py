@@ -1,16 +1,35 @@
-"""What noise costs a training step on the engine: the same model clean (state vectors) and under
-``noise={"depolarize": 0.01}`` (exact density matrices), on the Keras backend of this process.
+"""Noise on the engine: exact density matrices against the peers (issue 41), and against its own clean steps.
 
-Workloads: a layered circuit (RY data layer, then ``depth`` layers of RX/RZ weights and a CNOT chain) on 2–8
-qubits in a `ControlledPQC` behind a Dense layer, and HQNN-Parallel's quantum block (`ParallelPQC` 4 × 5,
-depth 2). Each model is trained by ``model.train_on_batch`` (batch 64; Keras compiles the step: `tf.function`
-on TensorFlow, `jax.jit` on JAX), clean and noisy interleaved in rounds in one process; the table gives the
-median milliseconds per step and the noisy / clean ratio:
+Peers (the default). One noisy forward + backward step, each simulator called as its users call it, interleaved
+in rounds in one process. Workload (as `benchmarks/simulators.py`, made noisy): RX angle embedding of the row's n
+features, ``depth`` strongly entangling layers, ⟨Y⟩ on every qubit, and ``cirq.depolarize(p)`` on every qubit after
+every moment (``noise={"depolarize": p}``, what a `cirq.ConstantQubitNoiseModel` adds); the gradients of
+sum(outputs · mix) with respect to the inputs and the weights; plus HQNN-Parallel's 4 × 5 (four such 5-qubit
+circuits with their own weights on consecutive features).
 
-    KERAS_BACKEND=jax python benchmarks/noise.py --rounds 5 --output benchmarks/results/noise_jax.md
+* engine: the general layer `hybridkeras.layers.general.PQC(..., noise=...)` (exact density matrices) on this
+  process's Keras backend — ``layer.stateless_call`` in ``jax.jit(jax.value_and_grad(...))`` on JAX, the layer in a
+  `tf.function` with a `GradientTape` on TensorFlow (`simulators.general_layer_step`);
+* pennylane: ``default.mixed`` with the JAX interface, backprop, parameter broadcasting over the rows, in
+  ``jax.jit(jax.value_and_grad(...))``;
+* tensorcircuit: TensorCircuit-NG's ``DMCircuit`` on its JAX backend, ``jax.vmap`` over rows, ``jax.jit``;
+* tfq: TFQ's noisy expectation op (``tfq.noise.expectation``, Monte Carlo trajectories) made differentiable by
+  its parameter-shift differentiator, in a `tf.function` with a `GradientTape` — what ``tfq.layers.NoisyPQC`` runs.
+  Trajectories have error bars; the exact simulators do not. TFQ runs ``--tfq-repetitions`` trajectories per row;
+  the spread of its outputs over the rounds gives its standard error σ, and the trajectories it would need for a
+  standard error of ``--precision`` are R · (σ / precision)²; its time grows linearly with them (each trajectory
+  is one simulation), so the table gives its measured time and that time scaled to equal precision.
 
-This is the engine against itself; the comparison with PennyLane's default.mixed, TensorCircuit-NG's
-DMCircuit and TFQ's trajectories (issue 41's benchmark) is not here yet.
+Every peer's outputs are checked against the engine's before timing (TFQ's within 5σ). The peer circuits are
+translated gate by gate from the same noisy Cirq circuit the engine runs (`gate_list`).
+
+    KERAS_BACKEND=jax python benchmarks/noise.py --output benchmarks/results/noise_peers_jax.md
+    KERAS_BACKEND=tensorflow python benchmarks/noise.py --output benchmarks/results/noise_peers_tensorflow.md
+
+Self (``--self``). The engine against itself: the same model clean (state vectors) and noisy (density matrices),
+trained by ``model.train_on_batch`` (batch 64; Keras compiles the step), interleaved:
+
+    KERAS_BACKEND=jax python benchmarks/noise.py --self --rounds 5 --output benchmarks/results/noise_jax.md
 """
 from __future__ import annotations
 
@@ -57,13 +76,7 @@ def model_for(name: str, noise):
     return model
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=10, help="training steps per round and model")
-    parser.add_argument("--qubits", type=int, nargs="+", default=[2, 4, 6, 8])
-    parser.add_argument("--output", default=None, help="write the table (Markdown) here")
-    args = parser.parse_args()
+def self_comparison(args):
     names = [f"{n} qubits, depth 3" for n in args.qubits] + ["ParallelPQC 4 × 5"]
     rng = np.random.default_rng(0)
     models, data = {}, {}
@@ -92,8 +105,294 @@ def main():
     print(table)
     if args.output:
         with open(args.output, "w") as handle:
-            handle.write(f"`KERAS_BACKEND={keras.config.backend()} python benchmarks/noise.py --rounds {args.rounds} "
+            handle.write(f"`KERAS_BACKEND={keras.config.backend()} python benchmarks/noise.py --self --rounds {args.rounds} "
                          f"--steps {args.steps}`\n\n{table}\n")
+
+
+# ---------------------------------------------------------------------------------------------- peers
+HQNN = "HQNN-Parallel 4 × 5"
+
+
+def noisy_workload(n: int, depth: int, p: float):
+    """(noisy circuit, input symbols, weight symbols [depth, n, 3] in order, operators) of one circuit."""
+    from hybridkeras.circuits import make_symbols, parallel_pqc_circuit, pauli_readout
+    from hybridkeras.circuits.noise import as_noise
+
+    qubits = cirq.LineQubit.range(n)
+    inputs, weights = make_symbols("x", n), make_symbols("w", depth * n * 3)
+    grid = np.array(weights, dtype=object).reshape(depth, n, 3).tolist()
+    circuit = as_noise({"depolarize": p}).apply(parallel_pqc_circuit(qubits, inputs, grid, embedding="X"))
+    return circuit, inputs, weights, pauli_readout(qubits, "Y")
+
+
+def gate_list(circuit: cirq.Circuit, symbols) -> list:
+    """The noisy circuit as [(name, qubit indices, parameter)], moment by moment, for the peers to rebuild:
+    name rx | ry | rz | cnot | depolarize; parameter ('symbol', column of ``symbols``) or ('value', number)."""
+    column = {str(s): i for i, s in enumerate(symbols)}
+    out = []
+    for moment in circuit:
+        for op in moment:
+            wires = tuple(q.x for q in op.qubits)
+            gate = op.gate
+            if isinstance(gate, (cirq.Rx, cirq.Ry, cirq.Rz)):
+                angle = gate._rads
+                parameter = ("symbol", column[str(angle)]) if isinstance(angle, sympy.Symbol) else ("value", float(angle))
+                out.append((type(gate).__name__.lower(), wires, parameter))
+            elif gate == cirq.CNOT:
+                out.append(("cnot", wires, None))
+            elif isinstance(gate, cirq.DepolarizingChannel) and gate.num_qubits() == 1:
+                out.append(("depolarize", wires, ("value", float(gate.p))))
+            else:
+                raise ValueError(f"the peers' translation does not cover {op!r}")
+    return out
+
+
+def _columns(x, w, circuits, n):
+    """Per circuit c, its rows' symbol values [rows, n + weights]: its features, then its weights (every row)."""
+    import jax.numpy as jnp
+
+    flat = w.reshape(circuits, -1)
+    return [jnp.concatenate([x[:, c * n:(c + 1) * n], jnp.broadcast_to(flat[c], (x.shape[0], flat.shape[1]))], axis=1)
+            for c in range(circuits)]
+
+
+def pennylane_noisy_step(circuits, n, depth, x, w, mix, p):
+    import jax
+    import jax.numpy as jnp
+    import pennylane as qml
+
+    circuit, inputs, weights, _ = noisy_workload(n, depth, p)
+    gates = gate_list(circuit, inputs + weights)
+    dev = qml.device("default.mixed", wires=n)
+    kinds = {"rx": qml.RX, "ry": qml.RY, "rz": qml.RZ}
+
+    @qml.qnode(dev, interface="jax", diff_method="backprop")
+    def run(values):  # values [rows, symbols]: broadcast over the rows
+        for name, wires, parameter in gates:
+            if name == "cnot":
+                qml.CNOT(wires=list(wires))
+            elif name == "depolarize":
+                qml.DepolarizingChannel(parameter[1], wires=wires[0])
+            else:
+                kinds[name](values[:, parameter[1]] if parameter[0] == "symbol" else parameter[1], wires=wires[0])
+        return [qml.expval(qml.PauliY(i)) for i in range(n)]
+
+    def loss(x, w, mix):
+        out = jnp.concatenate([jnp.stack(run(v), axis=-1) for v in _columns(x, w, circuits, n)], axis=-1)
+        return jnp.sum(out * mix), out
+
+    return _jax_step(loss, x, w, mix)
+
+
+def tensorcircuit_noisy_step(circuits, n, depth, x, w, mix, p):
+    import jax
+    import jax.numpy as jnp
+    import tensorcircuit as tc
+
+    backend = tc.set_backend("jax")
+    tc.set_dtype("complex64")
+    circuit, inputs, weights, _ = noisy_workload(n, depth, p)
+    gates = gate_list(circuit, inputs + weights)
+
+    def one(values):  # one row's symbol values
+        c = tc.DMCircuit(n)
+        for name, wires, parameter in gates:
+            if name == "cnot":
+                c.cnot(*wires)
+            elif name == "depolarize":
+                third = parameter[1] / 3
+                c.depolarizing(wires[0], px=third, py=third, pz=third)
+            else:
+                getattr(c, name)(wires[0], theta=values[parameter[1]] if parameter[0] == "symbol" else parameter[1])
+        return backend.stack([backend.real(c.expectation_ps(y=[i])) for i in range(n)])
+
+    batched = jax.vmap(one)
+
+    def loss(x, w, mix):
+        out = jnp.concatenate([batched(v) for v in _columns(x, w, circuits, n)], axis=-1)
+        return jnp.sum(out * mix), out
+
+    return _jax_step(loss, x, w, mix)
+
+
+def _jax_step(loss, x, w, mix):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", False)
+    fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+    xj, wj, mj = jnp.asarray(x), jnp.asarray(w), jnp.asarray(mix)
+    (_, out), _ = fn(xj, wj, mj)
+    return (lambda: np.asarray(jax.block_until_ready(fn(xj, wj, mj))[0][1])), np.asarray(out)
+
+
+def tfq_noisy_step(circuits, n, depth, x, w, mix, p, repetitions):
+    import tensorflow as tf
+    import tensorflow_quantum as tfq
+
+    circuit, inputs, weights, operators = noisy_workload(n, depth, p)
+    names = sorted(str(s) for s in inputs + weights)
+    order = np.argsort(np.argsort([str(s) for s in inputs + weights]))  # column of each symbol among the sorted names
+    gather = tf.constant(np.argsort(order), tf.int32)  # sorted position -> column of [features, weights]
+    op = tfq.differentiators.ParameterShift().generate_differentiable_op(sampled_op=tfq.noise.expectation)
+    batch = len(x)
+    programs = tfq.convert_to_tensor([circuit] * batch)
+    ops = tfq.convert_to_tensor([operators] * batch)
+    counts = tf.fill([batch, len(operators)], repetitions)
+    symbol_names = tf.constant(names)
+    xt, wt, mixt = tf.constant(x), tf.Variable(w), tf.constant(mix)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            flat = tf.reshape(wt, [circuits, -1])
+            outs = []
+            for c in range(circuits):
+                values = tf.concat([x[:, c * n:(c + 1) * n], tf.tile(flat[c:c + 1], [batch, 1])], axis=1)
+                outs.append(op(programs, symbol_names, tf.gather(values, gather, axis=1), ops, counts))
+            out = tf.concat(outs, axis=1)
+            loss = tf.reduce_sum(out * mixt)
+        gx, gw = tape.gradient(loss, [x, wt])
+        return out, gx, gw
+
+    concrete = step.get_concrete_function(xt)
+    return (lambda: concrete(xt)[0].numpy()), concrete(xt)[0].numpy()
+
+
+def engine_noisy_step(circuits, n, depth, x, w, mix, p):
+    from simulators import general_layer_step
+
+    fn, out, _ = general_layer_step(circuits, n, depth, x, w, mix, noise={"depolarize": p})
+    return (lambda: _outputs(fn())), out
+
+
+def _outputs(result):
+    """The outputs of a step's result (JAX: ((value, outputs), grads); TensorFlow: (outputs, grads))."""
+    first = result[0]
+    return np.asarray(first[1] if isinstance(first, tuple) else first)
+
+
+NOISY_PEERS = {"pennylane": pennylane_noisy_step, "tensorcircuit": tensorcircuit_noisy_step}
+
+
+def measure_peers(name, args, skip):
+    """{simulator: [ms per round]}, output gaps to the engine, TFQ's σ, for one workload."""
+    import gc
+
+    from simulators import _inputs
+
+    circuits, n = (4, 5) if name == HQNN else (1, int(name.split()[0]))
+    batch = args.batch if n < 10 else args.batch_10
+    x, w, mix = _inputs(batch, circuits, n, args.depth)
+    gc.collect()
+    engine = f"engine ({keras.config.backend()})"
+    steps, gaps = {}, {}
+    fn, reference = engine_noisy_step(circuits, n, args.depth, x, w, mix, args.p)
+    steps[engine] = fn
+    for peer in args.peers:
+        if peer in skip:
+            continue
+        try:
+            start = time.perf_counter()
+            if peer == "tfq":
+                fn, out = tfq_noisy_step(circuits, n, args.depth, x, w, mix, args.p, args.tfq_repetitions)
+            else:
+                fn, out = NOISY_PEERS[peer](circuits, n, args.depth, x, w, mix, args.p)
+        except ImportError as error:
+            print(f"  {peer}: not installed ({error}); skipped", flush=True)
+            skip.add(peer)
+            continue
+        if time.perf_counter() - start > args.budget:
+            skip.add(peer)  # too slow to build and time at the next size
+        gaps[peer] = float(np.abs(out - reference).max())
+        steps[peer] = fn
+    times = {key: [] for key in steps}
+    tfq_outputs = []
+    order = np.random.default_rng(n)
+    for _ in range(args.rounds):
+        for key in order.permutation(list(steps)):
+            if key != engine and times[key] and sum(times[key]) > args.budget:
+                continue  # enough rounds to show how slow it is
+            steps[key]()  # one untimed call: this simulator's threads are awake, as in a training loop
+            start = time.perf_counter()
+            out = steps[key]()
+            times[key].append(time.perf_counter() - start)
+            if key == "tfq":
+                tfq_outputs.append(out)
+    sigma = None
+    if len(tfq_outputs) >= 2:  # the standard error of TFQ's outputs: their spread over calls
+        sigma = float(np.sqrt(np.mean(np.var(np.stack(tfq_outputs), axis=0, ddof=1))))
+    for peer in ("pennylane", "tensorcircuit", "tfq"):
+        if peer in times and np.median(times[peer]) * 16 > args.budget:
+            skip.add(peer)  # 4^2 = 16× per two qubits: past the budget at the next size
+    return {k: 1000 * np.array(v) for k, v in times.items()}, gaps, sigma
+
+
+def peers_comparison(args):
+    sizes = [f"{n} qubits" for n in args.qubits] + ([HQNN] if not args.no_hqnn else [])
+    engine = f"engine ({keras.config.backend()})"
+    skip = set()
+    exact = [p for p in ("pennylane", "tensorcircuit") if p in args.peers]
+    lines = [f"Keras {keras.__version__} on {keras.config.backend()}; noisy forward + backward (depolarize({args.p:g}) on "
+             f"every qubit after every moment), depth {args.depth}, batch {args.batch} (10 qubits and more: "
+             f"{args.batch_10}); median ms per step of up to {args.rounds} interleaved rounds; TFQ "
+             f"{args.tfq_repetitions} trajectories per row, its time scaled to a standard error of {args.precision:g} "
+             "in the last columns", "",
+             "| workload | " + " | ".join([engine] + exact) + " | fastest exact peer / engine | TFQ (measured) | TFQ σ | "
+             f"TFQ at σ={args.precision:g} | TFQ at σ={args.precision:g} / engine |",
+             "|---|" + "---|" * (len(exact) + 6)]
+    notes = []
+    for name in sizes:
+        print(f"{name} ...", flush=True)
+        times, gaps, sigma = measure_peers(name, args, skip)
+        medians = {k: float(np.median(v)) for k, v in times.items()}
+        cells = [f"{medians[engine]:.2f}"] + [f"{medians[p]:.2f}" if p in medians else "–" for p in exact]
+        present = [p for p in exact if p in medians]
+        ratio = f"{min(medians[p] for p in present) / medians[engine]:.2f}×" if present else "–"
+        if "tfq" in medians and sigma:
+            scaled = medians["tfq"] * (sigma / args.precision) ** 2
+            tfq = [f"{medians['tfq']:.1f}", f"{sigma:.4f}", f"{scaled:.0f}", f"{scaled / medians[engine]:.0f}×"]
+        else:
+            tfq = ["–"] * 4
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratio} | " + " | ".join(tfq) + " |")
+        notes.append(f"{name}: largest output gap to the engine " + ", ".join(f"{k} {v:.1e}" for k, v in gaps.items())
+                     + "; rounds timed " + ", ".join(f"{k} {len(v)}" for k, v in times.items()))
+        print(lines[-1], flush=True)
+    table = "\n".join(lines + [""] + [f"- {note}" for note in notes])
+    print(table)
+    if args.output:
+        command = (f"KERAS_BACKEND={keras.config.backend()} python benchmarks/noise.py --qubits "
+                   f"{' '.join(map(str, args.qubits))} --rounds {args.rounds} --batch {args.batch}")
+        with open(args.output, "w") as handle:
+            handle.write(f"`{command}`\n\n{table}\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--self", dest="self_", action="store_true", help="the engine clean against noisy instead")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10, help="--self: training steps per round and model")
+    parser.add_argument("--qubits", type=int, nargs="+", default=None,
+                        help="sizes (default 2 4 6 8 10; --self: 2 4 6 8)")
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch-10", type=int, default=16, help="the batch at 10 qubits and more")
+    parser.add_argument("--p", type=float, default=0.01, help="the depolarising probability")
+    parser.add_argument("--peers", nargs="*", default=["pennylane", "tensorcircuit", "tfq"],
+                        choices=["pennylane", "tensorcircuit", "tfq"])
+    parser.add_argument("--tfq-repetitions", type=int, default=100, help="TFQ's trajectories per row")
+    parser.add_argument("--precision", type=float, default=0.01, help="the standard error TFQ's time is scaled to")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds of timing per simulator and size")
+    parser.add_argument("--no-hqnn", action="store_true")
+    parser.add_argument("--output", default=None, help="write the table (Markdown) here")
+    args = parser.parse_args()
+    if args.self_:
+        args.qubits = args.qubits or [2, 4, 6, 8]
+        self_comparison(args)
+    else:
+        args.qubits = args.qubits or [2, 4, 6, 8, 10]
+        peers_comparison(args)
 
 
 if __name__ == "__main__":

@@ -186,11 +186,11 @@ def keras3_step(loss, x, w, mix, torch_weights=None):
     return step, np.asarray(out)
 
 
-def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True):
+def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True, noise=None):
     """The circuit as a user writes it on Keras 3: one `hybridkeras.layers.general.PQC` per circuit (its weights the
     layer's variables, the RX embedding its ``input_template``), called by ``layer.stateless_call`` inside
     ``jax.jit(jax.value_and_grad(...))`` on JAX (Keras 3's functional route to a jitted step; PyTorch: eager
-    ``layer(x)`` + ``backward()``)."""
+    ``layer(x)`` + ``backward()``). ``noise``: the layers' ``noise=`` (`benchmarks/noise.py`)."""
     from keras import ops as K
 
     from hybridkeras.circuits import angle_encoding, strongly_entangling_layers
@@ -201,7 +201,8 @@ def general_layer_step(circuits, n, depth, x, w, mix, check_inputs=True):
     inputs, weights = make_symbols("x", n), make_symbols("w", depth * n * 3)
     grid = np.array(weights, dtype=object).reshape(depth, n, 3).tolist()
     layers = [PQC(strongly_entangling_layers(qubits, grid), pauli_readout(qubits, "Y"),
-                  input_template=angle_encoding(qubits, inputs, "X"), check_inputs=check_inputs) for _ in range(circuits)]
+                  input_template=angle_encoding(qubits, inputs, "X"), check_inputs=check_inputs, noise=noise)
+              for _ in range(circuits)]
     x_order = np.argsort([str(s) for s in inputs])  # the layers' columns and weights: their symbols sorted by name
     w_order = np.argsort([str(s) for s in weights])
     for layer in layers:

@@ -10,7 +10,9 @@ import sympy
 from keras import ops as K
 
 from hybridkeras.circuits.noise import as_noise
-from hybridkeras.engines.density import MAX_DENSITY_QUBITS, DensityMatrixCircuit
+from hybridkeras.engines.compiler import Compiler, GateRecord
+from hybridkeras.engines.density import (MAX_DENSITY_QUBITS, DensityMatrixCircuit, channel_record, pauli_transfer,
+                                         superoperator)
 from hybridkeras.engines.ops import gradient
 from hybridkeras.engines.simulators import make_simulation
 from tests.backends import tensorflow_only
@@ -97,6 +99,42 @@ def test_random_noisy_circuits_equal_cirq_density_matrices(seed, n):
         np.testing.assert_allclose(got["probs"][row], np.real(np.diag(rho)), atol=ATOL)
         np.testing.assert_allclose(got["any"][row], reference_values(rho, operators, qubits), atol=ATOL)
         np.testing.assert_allclose(got["common"][row], reference_values(rho, common, qubits), atol=ATOL)
+
+
+def test_the_pauli_transfer_form_is_real_with_signed_permutations_and_diagonal_pauli_channels():
+    """The run is real: CNOT's superoperator is a permutation with signs ±1, depolarisation is diag(1, f, f, f)."""
+    a = cirq.LineQubit(0)
+    cnot = pauli_transfer(superoperator(GateRecord("CNOT", (0, 1), cirq.unitary(cirq.CNOT))))
+    matrix = cnot.base
+    assert np.abs(matrix.imag).max() < 1e-12
+    assert np.array_equal(np.abs(matrix.real) > 1e-9, np.abs(np.round(matrix.real)) == 1)  # entries 0 or ±1
+    assert ((np.abs(matrix) > 1e-9).sum(axis=0) == 1).all() and ((np.abs(matrix) > 1e-9).sum(axis=1) == 1).all()
+    p = 0.1
+    depolarise = pauli_transfer(channel_record(cirq.depolarize(p).on(a), (0,))).base
+    np.testing.assert_allclose(depolarise, np.diag([1.0] + [1 - 4 * p / 3] * 3), atol=1e-12)
+    rx = superoperator(Compiler([a], [sympy.Symbol("t")]).compile(cirq.rx(sympy.Symbol("t")).on(a))[0])
+    for angle in (0.3, -1.2):  # base + Σ e^{i·angle·c} M: real at every angle, though its terms are complex
+        total = pauli_transfer(rx).base + sum(np.exp(1j * (angle * t.coeffs[0] + t.const)) * t.matrix
+                                              for t in pauli_transfer(rx).terms)
+        assert np.abs(total.imag).max() < 1e-12
+
+
+def test_initial_pure_states_equal_cirq():
+    rng = np.random.default_rng(11)
+    qubits = register(3, "line")
+    symbols = symbols_for(2, "x")
+    circuit = noisy_circuit(rng, qubits, symbols, ops=10)
+    psi = rng.normal(size=(2, 8)) + 1j * rng.normal(size=(2, 8))
+    psi /= np.linalg.norm(psi, axis=1, keepdims=True)
+    x = rng.uniform(-2, 2, (2, 2))
+    engine = DensityMatrixCircuit(circuit, symbols, "probs", qubits=qubits)
+    states = K.convert_to_numpy(engine.state(K.convert_to_tensor(x.astype(np.float32)),
+                                             initial=K.convert_to_tensor(psi.astype(np.complex64))))
+    for row in range(2):
+        resolved = cirq.resolve_parameters(circuit, dict(zip(symbols, map(float, x[row]))))
+        rho = REFERENCE.simulate(resolved, qubit_order=qubits, initial_state=np.outer(psi[row], psi[row].conj())
+                                 ).final_density_matrix
+        np.testing.assert_allclose(states[row], rho, atol=ATOL)
 
 
 @pytest.mark.parametrize("seed,n", [c for c in CASES if c[1] <= 4])

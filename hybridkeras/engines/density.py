@@ -12,11 +12,20 @@ unchanged (`plan`, `execute`):
 * a channel with Kraus operators K_m (of any width Cirq gives: depolarising, amplitude and phase
   damping, bit and phase flips, Pauli and Kraus channels, reset, …) acts as Σ_m K_m ⊗ K̄_m.
 
-Readouts take the diagonal of ρ (after the Pauli readout's basis change), apply the readout
-(assignment) error as a stochastic matrix per qubit, and read Pauli terms off it with the same sign
-tables as state vectors; shots are drawn from those probabilities. Memory: one row holds a 4^n
-complex64 vector per step of the plan (autodiff keeps them), 8 · 4^n bytes each (134 MB at 12
-qubits); a batch that would exceed the budget is split into chunks that fit (`DensityMatrixCircuit._split`),
+The run itself is real: each qubit's pair of positions is written in the Pauli basis (the Pauli-transfer
+form), vec(ρ) ↦ c with c_P = tr(P ρ) for P ∈ {I, X, Y, Z} per qubit, so ρ = Σ_P c_P P / 2^n. Every
+superoperator S becomes T S T⁻¹ (T = ⊗ `TO_PAULI`), a real matrix, since S maps Hermitian matrices to
+Hermitian ones; a parameterised gate keeps its phase terms, of which the executor builds only the real part
+(`execute.Executor(real=True)`). Real float32 arithmetic is a quarter of complex64's multiplications and half
+its bytes, a Clifford gate (CNOT, CZ, H, S, …) is a permutation with signs, and a Pauli channel (depolarising,
+bit and phase flips) is diagonal.
+
+Readouts: without readout error or shots, ⟨P⟩ of a Pauli string is one entry of c, so a Pauli readout is a
+gather of a few columns and a weighted sum (no basis change). Otherwise the readout takes ρ's diagonal,
+((c_I + c_Z) / 2, (c_I − c_Z) / 2) per qubit (after the Pauli readout's basis change), applies the readout
+(assignment) error as a stochastic matrix per qubit, and reads Pauli terms off it with the same sign tables
+as state vectors; shots are drawn from those probabilities. Memory: one row holds a 4^n float32 vector per
+step of the plan (autodiff keeps them), 4 · 4^n bytes each (67 MB at 12 qubits); a batch that would exceed the budget is split into chunks that fit (`DensityMatrixCircuit._split`),
 and a register of more than `MAX_DENSITY_QUBITS` qubits (or whose single row exceeds the budget) is
 refused at construction.
 """
@@ -29,13 +38,34 @@ from keras import ops as K
 from hybridkeras.circuits.readouts import register_of
 from hybridkeras.engines.compiler import Compiler, GateRecord, PhaseTerm, UnsupportedGateError
 from hybridkeras.engines.execute import Executor
-from hybridkeras.engines.ops import constant, matmul, static_size
+from hybridkeras.engines.ops import constant, matmul, static_size, tile_rows
 from hybridkeras.engines.plan import make_plan
 from hybridkeras.engines.statevector import MEMORY_FRACTION, StateVectorCircuit, physical_memory
 
-MAX_DENSITY_QUBITS = 12  # 4^12 complex64 entries = 134 MB per density matrix and step
+MAX_DENSITY_QUBITS = 12  # 4^12 float32 entries = 67 MB per density matrix and step
 DENSE_POSITIONS = 4  # doubled registers up to here (2 qubits) are one block
 BLOCK_POSITIONS = 4  # block width on larger ones: 2 qubits' row and column positions, 16 × 16 matrices
+
+
+_PAULI_MATRICES = (np.eye(2), np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0]))
+# one qubit's pair (r, c) of vec(ρ) → Pauli coefficients c_P = tr(P ρ) = Σ_rc P[c, r] ρ[r, c], P = I, X, Y, Z
+TO_PAULI = np.array([[p[c, r] for r in (0, 1) for c in (0, 1)] for p in _PAULI_MATRICES])
+FROM_PAULI = np.linalg.inv(TO_PAULI)  # = TO_PAULI† / 2
+PAULI_CODE = {"I": 0, "X": 1, "Y": 2, "Z": 3}
+
+
+def pauli_transfer(record: GateRecord) -> GateRecord:
+    """A superoperator record (on whole qubit pairs) in the Pauli basis: T S T⁻¹ for its base and each phase term.
+    The sum is real; a constant record's matrix is stored real."""
+    pairs = record.width // 2
+    to, back = np.ones((1, 1)), np.ones((1, 1))
+    for _ in range(pairs):
+        to, back = np.kron(to, TO_PAULI), np.kron(back, FROM_PAULI)
+    base = to @ record.base @ back
+    if not record.terms:
+        base = base.real.astype(np.complex128)
+    terms = tuple(PhaseTerm(to @ t.matrix @ back, t.coeffs, t.const) for t in record.terms)
+    return GateRecord(record.name, record.qubits, base, terms)
 
 
 def doubled(qubits) -> tuple[int, ...]:
@@ -119,7 +149,7 @@ class DensityMatrixCircuit(StateVectorCircuit):
         register = len(kwargs.get("qubits") or ()) or len(register_of(circuit, operators))
         if register > MAX_DENSITY_QUBITS:
             raise ValueError(f"Density matrices hold at most {MAX_DENSITY_QUBITS} qubits (4^{MAX_DENSITY_QUBITS} "
-                             f"entries, {8 * 4**MAX_DENSITY_QUBITS / 1e6:.0f} MB per row and step in complex64); this "
+                             f"entries, {4 * 4**MAX_DENSITY_QUBITS / 1e6:.0f} MB per row and step in float32); this "
                              f"noisy circuit has {register}. Simulate fewer qubits, or without noise")
         super().__init__(circuit, symbols, operators, **kwargs)
         if self._row_bytes() > self.memory_budget:
@@ -146,26 +176,27 @@ class DensityMatrixCircuit(StateVectorCircuit):
         return records
 
     def _executor(self, rotated: bool, peel: bool = False, initial: bool = False) -> Executor:
-        key = (rotated, initial)
-        if key not in self._executors:
+        """The real executor of the Pauli-transfer form (every run starts from given states: `_start`)."""
+        if rotated not in self._executors:
             records = self._records
             if rotated:
                 records = records + [superoperator(r) for r in self._readout.basis_change()]
-            executor = Executor(make_plan(records, 2 * self.n, self._row_mask, initial=initial, dense_qubits=DENSE_POSITIONS,
-                                          block_qubits=BLOCK_POSITIONS, fuse_constants=True), len(self.symbols))
+            records = [pauli_transfer(r) for r in records]
+            executor = Executor(make_plan(records, 2 * self.n, self._row_mask, initial=True, dense_qubits=DENSE_POSITIONS,
+                                          block_qubits=BLOCK_POSITIONS, fuse_constants=True), len(self.symbols), real=True)
             executor.peeled = None
-            self._executors[key] = executor
-        return self._executors[key]
+            self._executors[rotated] = executor
+        return self._executors[rotated]
 
     def _row_bytes(self) -> int:
-        return 8 * 4**self.n * (len(self.plan.steps) + 4)
+        return 4 * 4**self.n * (len(self.plan.steps) + 4)
 
     def _max_rows(self) -> int:
         return max(1, int(self.memory_budget // self._row_bytes()))
 
     def _memory_message(self, rows, max_rows) -> str:
         return (f"A batch of {rows} rows of {self.n}-qubit density matrices would exceed the memory budget of "
-                f"{self.memory_budget / 1e6:.0f} MB ({8 * 4**self.n} bytes per matrix, about {len(self.plan.steps) + 4} "
+                f"{self.memory_budget / 1e6:.0f} MB ({4 * 4**self.n} bytes per matrix, about {len(self.plan.steps) + 4} "
                 f"kept for gradients): at most {max_rows} rows fit. Use smaller batches or fewer qubits")
 
     # ------------------------------------------------------------------ run
@@ -188,30 +219,51 @@ class DensityMatrixCircuit(StateVectorCircuit):
         return K.concatenate(parts, axis=0)
 
     def _initial(self, initial, rows):
-        """Pure initial states [rows, 2^n] as density matrices, flattened in the doubled order."""
+        """Initial density matrices in the Pauli-transfer form [rows, 4^n] float32: |0…0⟩⟨0…0| without
+        ``initial``, else the pure states ``initial`` [rows, 2^n]."""
+        n = self.n
         psi = super()._initial(initial, rows)
         if psi is None:
-            return None
-        n = self.n
+            zero = np.ones(1)
+            for _ in range(n):
+                zero = np.kron(zero, TO_PAULI[:, 0].real)  # |0⟩⟨0| = (I + Z) / 2: c = (1, 0, 0, 1) per qubit
+            return tile_rows(constant(zero[None], "float32"), rows)
         outer = K.reshape(psi, [-1, 2**n, 1]) * K.reshape(K.conj(psi), [-1, 1, 2**n])
         order = [0] + [axis for q in range(n) for axis in (1 + q, 1 + n + q)]
-        return K.reshape(K.transpose(K.reshape(outer, [-1] + [2] * (2 * n)), order), [-1, 4**n])
+        flat = K.reshape(K.transpose(K.reshape(outer, [-1] + [2] * (2 * n)), order), [-1, 4**n])
+        return K.real(self._per_pair(flat, TO_PAULI.astype(np.complex64)))
+
+    def _per_pair(self, flat, matrix):
+        """``matrix`` [4, 4] on every qubit's pair of positions of ``flat`` [rows, 4^n] (its dtype)."""
+        n = self.n
+        rows = K.shape(flat)[0]
+        m = K.convert_to_tensor(matrix)[None]
+        for q in range(n):
+            flat = K.reshape(matmul(m, K.reshape(flat, [-1, 4, 4 ** (n - 1 - q)])), [rows, 4**n])
+        return flat
 
     def _flat(self, values, shared, rotated: bool, initial=None):
-        """vec(ρ) [rows, 4^n] in the doubled order, after the circuit (and the readout's basis change)."""
+        """ρ [rows, 4^n] in the Pauli-transfer form, after the circuit (and the readout's basis change)."""
         full, group, rows, groups, static, initial = self._prepared(values, shared, initial)
-        return self._executor(rotated, initial=initial is not None).run(full, group, rows, groups,
-                                                                         static_groups=static, initial=initial)
+        return self._executor(rotated).run(full, group, rows, groups, static_groups=static, initial=initial)
 
     def _diagonal(self, flat):
-        """The real diagonal [rows, 2^n] of vec(ρ) in the doubled order: one qubit's pair (r, c) at a time."""
+        """ρ's diagonal [rows, 2^n] from its Pauli-transfer form: ((c_I + c_Z) / 2, (c_I − c_Z) / 2) per qubit."""
         n = self.n
         rows = K.shape(flat)[0]
         x = K.reshape(flat, [rows, 1, 4**n])
         for q in range(n):
             view = K.reshape(x, [rows, 2**q, 4, 4 ** (n - 1 - q)])
-            x = K.reshape(K.stack([view[:, :, 0], view[:, :, 3]], axis=2), [rows, 2 ** (q + 1), 4 ** (n - 1 - q)])
-        return K.real(K.reshape(x, [rows, 2**n]))
+            identity, z = view[:, :, 0], view[:, :, 3]
+            x = K.reshape(K.stack([0.5 * (identity + z), 0.5 * (identity - z)], axis=2),
+                          [rows, 2 ** (q + 1), 4 ** (n - 1 - q)])
+        return K.reshape(x, [rows, 2**n])
+
+    def _pauli_columns(self):
+        """(columns of the Pauli-transfer form holding each readout term's tr(P ρ), [terms, operators] weights)."""
+        n = self.n
+        columns = [sum(PAULI_CODE[p] * 4 ** (n - 1 - q) for q, p in paulis.items()) for _, _, paulis in self._readout.terms]
+        return np.array(columns, np.int32), self._readout.coefficients
 
     def _assignment(self, probabilities):
         """The readout (assignment) error applied to every qubit of ``probabilities`` [rows, 2^n]."""
@@ -226,12 +278,13 @@ class DensityMatrixCircuit(StateVectorCircuit):
         return probabilities
 
     def _rotate(self, flat, setting):
-        """vec(ρ) with single-qubit basis changes ``setting`` ([(qubit, matrix)]) applied as M ρ M†."""
+        """ρ (Pauli-transfer form) with single-qubit basis changes ``setting`` ([(qubit, matrix)]) applied as M ρ M†."""
         n = self.n
         rows = K.shape(flat)[0]
         for q, m in setting:
             view = K.reshape(flat, [-1, 4, 4 ** (n - 1 - q)])
-            flat = K.reshape(matmul(constant(pair(m, m, 1)[None], "complex64"), view), [rows, 4**n])
+            transfer = (TO_PAULI @ pair(m, m, 1) @ FROM_PAULI).real
+            flat = K.reshape(matmul(constant(transfer[None], "float32"), view), [rows, 4**n])
         return flat
 
     def _probabilities(self, values, shared, initial=None):
@@ -249,6 +302,7 @@ class DensityMatrixCircuit(StateVectorCircuit):
     def _state(self, values, shared, initial):
         n = self.n
         flat = self._flat(values, shared, rotated=False, initial=initial)
+        flat = self._per_pair(K.cast(flat, "complex64"), FROM_PAULI.astype(np.complex64))  # back to vec(ρ)
         order = [0] + [1 + 2 * q for q in range(n)] + [2 + 2 * q for q in range(n)]
         return K.reshape(K.transpose(K.reshape(flat, [-1] + [2] * (2 * n)), order), [-1, 2**n, 2**n])
 
@@ -269,6 +323,12 @@ class DensityMatrixCircuit(StateVectorCircuit):
                 return exact
             return self._sampler.frequencies(exact) + (exact - K.stop_gradient(exact))
         readout = self._readout
+        if self._sampler is None and self._readout_error is None:  # tr(P ρ) is an entry of the Pauli-transfer form
+            columns, weights = self._pauli_columns()
+            if not len(columns):
+                return K.zeros([K.shape(K.convert_to_tensor(values))[0], self.outputs])
+            flat = self._flat(values, shared, rotated=False, initial=initial)
+            return matmul(K.take(flat, constant(columns, "int32"), axis=1), K.convert_to_tensor(weights))
         measured = self._term_probabilities(values, shared, initial)
         sampled = [self._sampler.frequencies(p) for p in measured] if self._sampler is not None else None
         if readout.common is not None:
@@ -289,4 +349,5 @@ class DensityMatrixCircuit(StateVectorCircuit):
         return exact if sampled is None else combine(sampled) + (exact - K.stop_gradient(exact))
 
 
-__all__ = ["DensityMatrixCircuit", "MAX_DENSITY_QUBITS", "channel_record", "superoperator"]
+__all__ = ["DensityMatrixCircuit", "FROM_PAULI", "MAX_DENSITY_QUBITS", "TO_PAULI", "channel_record", "pauli_transfer",
+           "superoperator"]

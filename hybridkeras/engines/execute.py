@@ -12,7 +12,7 @@ import numpy as np
 
 from keras import ops as K
 
-from hybridkeras.engines.ops import complex_, constant, matmul, permute_rows, rank, static_size, take, tile_rows
+from hybridkeras.engines.ops import complex_, constant, matmul, permute_rows, rank, static_size, take, tile_rows, unstack
 from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide, phased_permutation
 
 
@@ -22,7 +22,7 @@ from hybridkeras.engines.plan import Block, Perm, Plan, Run, Wide, phased_permut
 _DENSE_WEIGHTS = {"row": 2**15, "group": 2**19}
 
 
-def _table(records, n_symbols, kind="group"):
+def _table(records, n_symbols, kind="group", real=False):
     """NumPy constants to evaluate many records of one size at once (see `evaluate`).
 
     Each unitary is base + Σ_t (cos a_t + i sin a_t) · M_t with angles a = values · coeffs +
@@ -30,11 +30,15 @@ def _table(records, n_symbols, kind="group"):
     real matrix product per table (or one per record when a dense table would be large).
     Nothing here is a TensorFlow tensor: constants are made inside each traced call, so one
     engine serves any number of graphs (Keras traces a layer several times).
+
+    ``real``: the records are real matrices written with complex terms (a density matrix's Pauli-transfer
+    form, `density.pauli_transfer`): `evaluate` returns their real part, float32, and never builds the
+    imaginary one.
     """
     bases = np.stack([r.base for r in records])
     width = max((len(r.terms) for r in records), default=0)
     if width == 0:
-        return {"base": bases, "terms": None}
+        return {"base": bases, "terms": None, "real": real}
     count, d = bases.shape[0], bases.shape[-1]
     matrices = np.zeros((count, width, d, d), np.complex128)
     coeffs = np.zeros((n_symbols, count * width))
@@ -52,7 +56,7 @@ def _table(records, n_symbols, kind="group"):
     used = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 1)  # the span of symbols the records use
     return {"base": bases, "terms": matrices, "width": width, "count": count, "d": d, "used": used,
             "coeffs": coeffs.astype(np.float32), "consts": consts.astype(np.float32), "weights": per_record,
-            "dense_limit": _DENSE_WEIGHTS["row" if kind == "row" else "group"]}
+            "dense_limit": _DENSE_WEIGHTS["row" if kind == "row" else "group"], "real": real}
 
 
 def dense_affine(table, column=None):
@@ -97,13 +101,14 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
     imaginary parts as float32 [X, records · entries] each; with ``records_first``, a list of the
     records' [X, d, d] unitaries (taken apart without a copy)."""
     base = table["base"] if column is None else table["base"][..., column]
+    real_only = table.get("real", False)
     if table["terms"] is None:
         if records_first:
-            return [K.convert_to_tensor(b.astype(np.complex64))[None] for b in base]
+            return [K.convert_to_tensor(_numeric(b, real_only))[None] for b in base]
         if parts:
             flat = base.reshape(1, -1)
             return K.convert_to_tensor(flat.real.astype(np.float32)), K.convert_to_tensor(flat.imag.astype(np.float32))
-        return K.convert_to_tensor(base.astype(np.complex64))[None]
+        return K.convert_to_tensor(_numeric(base, real_only))[None]
     count, width, d = table["count"], table["width"], table["d"]
     weights = table["weights"] if column is None else table["weights"][..., column]  # [R, 2, T, 2, d(, d)]
     cell = int(np.prod(weights.shape[4:]))  # entries per matrix (or column)
@@ -116,6 +121,8 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
         both = both + K.convert_to_tensor(bias) if bias.any() else both
         if parts:
             return both[:, :count * cell], both[:, count * cell:]
+        if real_only:
+            return K.reshape(both[:, :count * cell], [rows, count] + list(weights.shape[4:]))
         return K.reshape(complex_(both[:, :count * cell], both[:, count * cell:]), [rows, count] + list(weights.shape[4:]))
     # one product per record: [R, X, 2T] @ [R, 2T, 2·cell] (a batched matmul; einsum is slower here)
     grouped = K.reshape(K.transpose(K.reshape(trig, [rows, 2, count, width]), [2, 0, 1, 3]),
@@ -124,16 +131,22 @@ def evaluate(table, values, column=None, parts=False, records_first=False):
     real, imag = K.split(both, 2, axis=2)  # [R, X, cell] each
     if records_first:
         flat_base = base.reshape(count, 1, cell)
-        matrices = complex_(real + K.convert_to_tensor(flat_base.real.astype(np.float32)),
-                            imag + K.convert_to_tensor(flat_base.imag.astype(np.float32)))
-        return K.unstack(K.reshape(matrices, [count, rows] + list(weights.shape[4:])), axis=0)
+        matrices = real + K.convert_to_tensor(flat_base.real.astype(np.float32))
+        if not real_only:
+            matrices = complex_(matrices, imag + K.convert_to_tensor(flat_base.imag.astype(np.float32)))
+        return unstack(K.reshape(matrices, [count, rows] + list(weights.shape[4:])), axis=0)
     real, imag = (K.reshape(K.transpose(part, [1, 0, 2]), [rows, -1]) for part in (real, imag))
     flat_base = base.reshape(count * cell)
     real = real + K.convert_to_tensor(flat_base.real.astype(np.float32))
     imag = imag + K.convert_to_tensor(flat_base.imag.astype(np.float32))
     if parts:
         return real, imag
-    return K.reshape(complex_(real, imag), [rows, count] + list(weights.shape[4:]))
+    return K.reshape(real if real_only else complex_(real, imag), [rows, count] + list(weights.shape[4:]))
+
+
+def _numeric(matrix: np.ndarray, real: bool) -> np.ndarray:
+    """A NumPy matrix as the executor's dtype: complex64, or (``real``) its real part as float32."""
+    return matrix.real.astype(np.float32) if real else matrix.astype(np.complex64)
 
 
 def _chain(factors):
@@ -203,8 +216,11 @@ def _embed_rows(matrix, kind, rows, groups):
 class Executor:
     """The constants of one plan, and `run` that evolves a batch of states through it."""
 
-    def __init__(self, plan: Plan, n_symbols: int):
+    def __init__(self, plan: Plan, n_symbols: int, real: bool = False):
         self.plan = plan
+        self.real = real  # real states and matrices (a density matrix's Pauli-transfer form); needs initial states
+        if real and not plan.initial:
+            raise ValueError("a real executor runs from given initial states: make its plan with initial=True")
         self.n = plan.n
         self.n_symbols = n_symbols
         runs = {"row": [], "group": []}
@@ -220,7 +236,7 @@ class Executor:
                 continue
             members = sorted({m for r in rs for m in r.members})
             local = {m: i for i, m in enumerate(members)}
-            table = _table([plan.singles[m] for m in members], n_symbols, kind)
+            table = _table([plan.singles[m] for m in members], n_symbols, kind, real)
             length = max(len(r.members) for r in rs)
             identity = len(members)
             index = np.array([[local[m] for m in r.members] + [identity] * (length - len(r.members)) for r in rs])
@@ -257,7 +273,7 @@ class Executor:
                     setup["factors"][i] = ("param", len(records))
                     records.append(x)
         self._layer_tables = {key: np.concatenate(parts) for key, parts in layers.items()}
-        self._param_tables = {key: _table(records, n_symbols, key[0]) for key, records in params.items() if records}
+        self._param_tables = {key: _table(records, n_symbols, key[0], real) for key, records in params.items() if records}
 
     def rows_read_shared(self, row_symbols: int) -> bool:
         """Whether a per-row table reads a symbol at or after column ``row_symbols`` (a shared one)."""
@@ -298,7 +314,7 @@ class Executor:
             product = mats  # nothing to multiply
         else:
             gathered = take(K.concatenate([mats, eye], axis=1), self._run_index[kind])  # [X, runs, L, 2, 2]
-            product = _chain(K.unstack(gathered, axis=2))
+            product = _chain(unstack(gathered, axis=2))
         return K.concatenate([product, eye], axis=1)
 
     def run_columns(self, kind, values, mats):
@@ -348,14 +364,14 @@ class Executor:
         """[X, d, d] per layer of runs of every block of ``key`` = (kind, width): their Kronecker products."""
         layers = self._layer_tables[key]
         gathered = take(run_mats, layers)  # [X, layers, width, 2, 2]
-        return K.unstack(_kron(K.unstack(gathered, axis=2)), axis=1)
+        return unstack(_kron(unstack(gathered, axis=2)), axis=1)
 
     def block_factors(self, block: Block, values, run_mats, layer_cache=None) -> list:
         """The block's unitary as factors in circuit order: [X, 2^k, 2^k] tensors, or one [2^k, 2^k] constant.
         ``layer_cache``: a dict shared by the blocks of one run, for `layer_matrices`."""
         setup = self._blocks[id(block)]
         if setup["constant"] is not None:
-            return [K.convert_to_tensor(setup["constant"].astype(np.complex64))]
+            return [K.convert_to_tensor(_numeric(setup["constant"], self.real))]
         layer_cache = {} if layer_cache is None else layer_cache
         if len(setup["layers"]) and setup["layer_key"] not in layer_cache:
             layer_cache[setup["layer_key"]] = self.layer_matrices(setup["layer_key"], run_mats)
@@ -364,7 +380,7 @@ class Executor:
             if f_kind == "layer":
                 factors.append(layer_cache[setup["layer_key"]][setup["layer_offset"] + x])
             elif f_kind == "const":
-                factors.append(K.convert_to_tensor(x.astype(np.complex64))[None])
+                factors.append(K.convert_to_tensor(_numeric(x, self.real))[None])
             else:
                 key = ("param", block.kind, block.width)
                 if key not in layer_cache:
@@ -453,7 +469,7 @@ class Executor:
                 state = self._apply_block(state, matrix, step, rows, groups)
             elif isinstance(step, Perm):
                 state = permute_rows(state, step.source, step.phases)
-            elif pair_terms(step.record) is not None:
+            elif not self.real and pair_terms(step.record) is not None:
                 state = self._apply_pair(state, step, full, group_values, rows, groups)
             else:
                 state = self._apply_wide(state, self._wide_matrix(step, full, group_values, rows, groups),
@@ -487,8 +503,8 @@ class Executor:
 
     def _wide_matrix(self, step: Wide, full, group_values, rows, groups):
         if step.kind == "const":
-            return K.convert_to_tensor(step.record.base.astype(np.complex64))
-        table = _table([step.record], self.n_symbols, step.kind)
+            return K.convert_to_tensor(_numeric(step.record.base, self.real))
+        table = _table([step.record], self.n_symbols, step.kind, self.real)
         matrix = evaluate(table, full if step.kind == "row" else group_values)[:, 0]
         return _embed_rows(matrix, step.kind, rows, groups)
 
@@ -675,7 +691,7 @@ def _affine_rows(trig, weight, bias):
 def product_distribution(factors):
     """[rows, 2^n]: entry i = Π_q factors[:, q, bit_q(i)] (qubit 0 most significant) of [rows, n, 2] factors,
     by outer products (cheaper to run and to differentiate than one gather of n · 2^n entries)."""
-    columns = K.unstack(factors, axis=1)
+    columns = unstack(factors, axis=1)
     rows = factors.shape[0] if factors.shape[0] is not None else K.shape(factors)[0]
     out = columns[0]
     for column in columns[1:]:

@@ -10,6 +10,9 @@ What `keras.ops` lacks, and what stands in for it (`backend()` picks):
   cast plus a product plus a sum would cost three passes over a state instead of one;
 * `searchsorted_rows` — a search in each row of a sorted table: `keras.ops.searchsorted` takes
   one 1-D table only (TensorFlow and PyTorch search rows natively, JAX through `vmap`);
+* `unstack` — `keras.ops.unstack` whose gradient is one stack of the parts' cotangents on JAX too
+  (JAX differentiates each part as a slice, padding its cotangent to the whole tensor and summing
+  the pads: parts × the whole tensor's bytes, which dominated per-row density-matrix steps);
 * `check_finite` — a NaN/Inf check that fails the step (Keras has no run-time assertion);
 * `check_rows` — a run-time check of a batch size TensorFlow knows only when the graph runs
   (JAX and PyTorch shapes are concrete when traced, so a Python check suffices there);
@@ -332,6 +335,37 @@ def take(params, index):
     return K.reshape(picked, [rows, *index.shape, *rest])
 
 
+def unstack(x, axis: int = 0) -> list:
+    """The parts of ``x`` along ``axis`` (static size), as `keras.ops.unstack`; on JAX its gradient stacks
+    the parts' cotangents into one tensor (see the module docstring)."""
+    if backend() != "jax":
+        return K.unstack(x, axis=axis)
+    return list(_jax_unstack(x, axis % len(x.shape)))
+
+
+@functools.lru_cache(maxsize=None)
+def _jax_unstack_fn():
+    import jax
+    import jax.numpy as jnp
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+    def parts(x, axis):
+        return tuple(jnp.moveaxis(x, axis, 0))
+
+    def forward(x, axis):
+        return parts(x, axis), None
+
+    def backward(axis, _, cotangents):
+        return (jnp.stack(cotangents, axis=axis),)
+
+    parts.defvjp(forward, backward)
+    return parts
+
+
+def _jax_unstack(x, axis):
+    return _jax_unstack_fn()(x, axis)
+
+
 def _upstream(args, upstream):
     return upstream if upstream is not None else args[0]
 
@@ -341,7 +375,12 @@ def permute_rows(matrix, source, phases=None):
     all ones); its gradient is the inverse permutation (a gather's generic gradient is a scatter)."""
     inverse = np.argsort(source)
     plain = phases is None or np.allclose(phases, 1.0)
-    phases = None if plain else np.asarray(phases).astype(np.complex64)
+    # real states (the density matrices' Pauli-transfer form) take real signs; complex states complex phases
+    dtype = "complex64" if "complex" in keras.backend.standardize_dtype(matrix.dtype) else "float32"
+    if not plain and dtype == "float32" and not np.allclose(np.imag(phases), 0.0):
+        raise ValueError("complex phases cannot permute a real tensor")
+    phases = None if plain else (np.asarray(phases).astype(np.complex64) if dtype == "complex64"
+                                 else np.real(phases).astype(np.float32))
     if plain and np.array_equal(source, np.arange(len(source))):
         return matrix
     shape = [-1] + [1] * (rank(matrix) - 2)
@@ -354,12 +393,12 @@ def permute_rows(matrix, source, phases=None):
         def grad(*args, upstream=None):
             g = _upstream(args, upstream)
             if not plain:
-                g = g * constant(back.reshape(shape), "complex64")
+                g = g * constant(back.reshape(shape), dtype)
             return K.take(g, constant(inverse, "int32"), axis=1)
 
         out = K.take(x, constant(source, "int32"), axis=1)
         if not plain:
-            out = out * constant(phases.reshape(shape), "complex64")
+            out = out * constant(phases.reshape(shape), dtype)
         return out, grad
 
     return permute(matrix)

@@ -15,7 +15,7 @@ import numpy as np
 from keras import ops as K
 
 from hybridkeras.engines.compiler import GateRecord
-from hybridkeras.engines.ops import complex_, constant, flip_bits, matmul, parity
+from hybridkeras.engines.ops import complex_, constant, flip_bits, matmul, parity, unstack
 
 TO_Z = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2),  # H: H X H = Z
         "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}  # H·S†: (H S†) Y (H S†)† = Z
@@ -115,7 +115,7 @@ class PauliReadout:
             picked = matmul(z, K.convert_to_tensor(select if project is None else project @ select))
             if ones.any():
                 picked = picked + K.convert_to_tensor(ones.reshape(1, -1))
-            factors = K.unstack(K.reshape(picked, [-1, width, len(masks)]), axis=1)  # width × [rows, terms]
+            factors = unstack(K.reshape(picked, [-1, width, len(masks)]), axis=1)  # width × [rows, terms]
             terms = factors[0]
             for factor in factors[1:]:  # plain products: cheaper to differentiate than reduce_prod
                 terms = terms * factor
