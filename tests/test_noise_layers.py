@@ -212,3 +212,48 @@ def test_noise_on_tfq_runs_its_trajectory_ops_within_their_sampling_error():
         PQC(circuit, operators, simulator="tfq", noise=spec)
     with pytest.raises(ValueError, match="not 'adjoint'"):
         ParallelPQC(2, 3, backend="tfq", noise={"depolarize": 0.03, "trajectories": 10})
+
+
+def _sample_based_case():
+    q = cirq.GridQubit.rect(1, 2)
+    a = sympy.Symbol("a")
+    circuit = cirq.Circuit(cirq.rx(a).on(q[0]), cirq.CNOT(q[0], q[1]))
+    return circuit, [cirq.Z(q[0]), cirq.Z(q[1])]
+
+
+def test_sample_based_noise_reads_one_measurement_per_trajectory():
+    """TFQ's sample_based meaning on the engine: N one-shot trajectories are N shots of the exact mixed state, so each
+    ⟨Z⟩ is a frequency (a multiple of 2/N) within 4σ of the exact value, and it differs from call to call."""
+    trajectories = 400
+    circuit, operators = _sample_based_case()
+    spec = {"depolarize": 0.05, "readout": [0.02, 0.06], "trajectories": trajectories}
+    exact_layer = PQC(circuit, operators, noise={"depolarize": 0.05, "readout": [0.02, 0.06]})
+    layer = PQC(circuit, operators, noise=dict(spec, sample_based=True), seed=3)
+    layer.set_weights(exact_layer.get_weights())
+    zero = np.zeros((4, 0), np.float32)
+    exact = K.convert_to_numpy(exact_layer(zero))
+    first, second = K.convert_to_numpy(layer(zero)), K.convert_to_numpy(layer(zero))
+    counts = (first + 1) * trajectories / 2
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-3)  # frequencies of `trajectories` shots
+    assert np.all(np.abs(first - exact) <= 4 * np.sqrt((1 - exact**2) / trajectories))
+    assert np.abs(first - second).max() > 0
+    assert layer.get_config()["noise"]["sample_based"] is True
+    with pytest.raises(ValueError, match="'sample_based' .* needs 'trajectories'"):
+        PQC(circuit, operators, noise={"depolarize": 0.05, "sample_based": True})
+    with pytest.raises(ValueError, match="'sample_based' must be True or False"):
+        PQC(circuit, operators, noise={"depolarize": 0.05, "trajectories": 10, "sample_based": 1})
+
+
+@needs_tfq
+def test_sample_based_noise_on_tfq_runs_its_sampled_trajectory_op():
+    trajectories = 1000
+    circuit, operators = _sample_based_case()
+    engine = PQC(circuit, operators, noise={"depolarize": 0.05})
+    on_tfq = PQC(circuit, operators, simulator="tfq", differentiator="parameter_shift",
+                 noise={"depolarize": 0.05, "trajectories": trajectories, "sample_based": True})
+    on_tfq.set_weights(engine.get_weights())
+    zero = np.zeros((3, 0), np.float32)
+    exact, got = K.convert_to_numpy(engine(zero)), K.convert_to_numpy(on_tfq(zero))
+    assert np.all(np.abs(got - exact) <= 4 * np.sqrt((1 - exact**2) / trajectories) + 1e-6), (got, exact)
+    counts = (got + 1) * trajectories / 2  # one measurement per trajectory: frequencies, not averages of exact values
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-2)

@@ -13,7 +13,9 @@
   with p10. A spec may also hold ``"model"``: a NoiseModel or channel as above, applied before the named
   channels (so a Cirq model can be combined with readout error), and ``"trajectories": N``: simulate the
   noise by N state-vector trajectories per row instead of exact density matrices (for registers above 12
-  qubits; channels that are mixtures of unitaries only).
+  qubits; channels that are mixtures of unitaries only), and with it ``"sample_based": True``: TFQ's
+  ``sample_based`` meaning, one measurement per trajectory rather than each trajectory's exact values (on the
+  engine: N shots of the exact density matrix, which have the same distribution).
 
 `Noise.to_json` gives the named spec as plain JSON (a model as Cirq JSON text), which `as_noise` reads
 back without running code. Readout error is not a gate: simulators apply it to measured probabilities
@@ -35,7 +37,7 @@ CHANNELS = {
     "bit_flip": cirq.bit_flip,
     "phase_flip": cirq.phase_flip,
 }
-NAMES = tuple(CHANNELS) + ("readout", "model", "trajectories")
+NAMES = tuple(CHANNELS) + ("readout", "model", "trajectories", "sample_based")
 
 
 def _probability(value, what: str, argument: str, received) -> float:
@@ -78,12 +80,14 @@ class Noise:
         channels: ((name, probability), …) of `CHANNELS`, applied after every moment in this order.
         readout: (p01, p10) or None: 0 read as 1 with probability p01, 1 read as 0 with p10.
         trajectories: None (exact density matrices) or trajectories per row.
+        sample_based: One measurement per trajectory (TFQ's ``sample_based``), not its exact values.
     """
 
     model: cirq.NoiseModel | None = None
     channels: tuple = ()
     readout: tuple | None = None
     trajectories: int | None = None
+    sample_based: bool = False
 
     @property
     def gates(self) -> bool:
@@ -119,6 +123,8 @@ class Noise:
             spec["readout"] = list(self.readout)
         if self.trajectories is not None:
             spec["trajectories"] = self.trajectories
+        if self.sample_based:
+            spec["sample_based"] = True
         if self.model is not None:
             try:
                 spec["model"] = cirq.to_json(self.model)
@@ -135,7 +141,7 @@ class Noise:
         if self.readout is not None:
             parts.append(f"readout {self.readout[0]:g}/{self.readout[1]:g}")
         if self.trajectories is not None:
-            parts.append(f"{self.trajectories} trajectories")
+            parts.append(f"{self.trajectories} trajectories" + (", one measurement each" if self.sample_based else ""))
         return ", ".join(parts) or "none"
 
 
@@ -188,7 +194,13 @@ def as_noise(value, argument: str = "noise") -> Noise | None:
                                      or trajectories < 1):
         raise ValueError(f"`{argument}`: 'trajectories' must be a positive int (trajectories per row) or None (exact "
                          f"density matrices). Received: {argument}={value!r}")
-    noise = Noise(model, channels, readout, None if trajectories is None else int(trajectories))
+    sample_based = value.get("sample_based", False)
+    if not isinstance(sample_based, bool):
+        raise ValueError(f"`{argument}`: 'sample_based' must be True or False. Received: {argument}={value!r}")
+    if sample_based and trajectories is None:
+        raise ValueError(f"`{argument}`: 'sample_based' (one measurement per trajectory) needs 'trajectories': N. "
+                         f"Received: {argument}={value!r}")
+    noise = Noise(model, channels, readout, None if trajectories is None else int(trajectories), sample_based)
     return noise if noise.gates or noise.readout is not None else None
 
 

@@ -14,7 +14,8 @@ import importlib.util
 import cirq
 
 from hybridkeras.circuits.noise import Noise, has_channels, readout_error_operators
-from hybridkeras.engines.density import DensityMatrixCircuit
+from hybridkeras.circuits.readouts import register_of
+from hybridkeras.engines.density import MAX_DENSITY_QUBITS, DensityMatrixCircuit
 from hybridkeras.engines.ops import backend
 from hybridkeras.engines.statevector import StateVectorCircuit
 from hybridkeras.engines.trajectories import TrajectoryCircuit
@@ -74,12 +75,23 @@ def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, 
             if noise.readout is not None:
                 readout = readout_error_operators(readout, *noise.readout)
             return TFQSimulation(circuit, symbols, readout, qubits=qubits, noisy=True, differentiator=differentiator,
-                                 repetitions=repetitions if repetitions is not None else noise.trajectories)
+                                 repetitions=repetitions if repetitions is not None else noise.trajectories,
+                                 sample_based=noise.sample_based)
         return TFQSimulation(circuit, symbols, readout, qubits=qubits, repetitions=repetitions, noisy=noisy,
                              differentiator=differentiator, backend=backend)
     operators = "probs" if isinstance(readout, str) else readout
     if noise is not None and noise.gates:
         circuit = noise.apply(circuit)
+    if noise is not None and noise.sample_based:  # one measurement per trajectory: shots of the exact mixed state
+        register = len(qubits) if qubits is not None else len(register_of(circuit, [] if operators == "probs" else operators))
+        if register > MAX_DENSITY_QUBITS:
+            raise ValueError(f"'sample_based' noise (one measurement per trajectory) is drawn on the engine as shots of "
+                             f"the exact density matrix, which holds at most {MAX_DENSITY_QUBITS} qubits; this circuit "
+                             f"has {register}. Drop 'sample_based' (exact values per trajectory), or use "
+                             "simulator='tfq'")
+        return DensityMatrixCircuit(circuit, symbols, operators, qubits=qubits, shared=shared,
+                                    repetitions=repetitions if repetitions is not None else noise.trajectories, seed=seed,
+                                    readout_error=None if noise.readout is None else noise.readout_matrix())
     if noise is not None and noise.trajectories is not None:
         if noise.readout is not None and operators == "probs":
             raise ValueError("Readout error on probabilities is simulated on density matrices; with 'trajectories' give "

@@ -33,12 +33,13 @@ def make_differentiator(name, *, analytic: bool):
     return DIFFERENTIATORS[name]()
 
 
-def expectation_op(differentiator, backend, *, noisy: bool, analytic: bool):
+def expectation_op(differentiator, backend, *, noisy: bool, analytic: bool, sample_based: bool = False):
     """TFQ's expectation op for these settings, made differentiable by the differentiator: trajectories
-    (``noisy``: the average of exact values over noisy runs), exact values, or shot estimates."""
+    (``noisy``: the average of exact values over noisy runs; with ``sample_based``, of one measurement per run),
+    exact values, or shot estimates."""
     if noisy:
         return make_differentiator(differentiator, analytic=False).generate_differentiable_op(
-            sampled_op=tfq.noise.expectation)
+            sampled_op=tfq.noise.sampled_expectation if sample_based else tfq.noise.expectation)
     if analytic:
         return make_differentiator(differentiator, analytic=True).generate_differentiable_op(
             analytic_op=tfq.get_expectation_op(backend=backend))
@@ -59,7 +60,7 @@ class TFQSimulation:
     mixed = False  # `state` gives state vectors
 
     def __init__(self, circuit, symbols, readout, *, qubits=None, repetitions=None, noisy=False, differentiator=None,
-                 backend=None):
+                 backend=None, sample_based=False):
         self.circuit = circuit
         self.names = [str(s) for s in symbols]
         self.readout = readout
@@ -72,7 +73,7 @@ class TFQSimulation:
             self._program = tfq.convert_to_tensor([circuit])
             self._ops = None if self.operators is None else tfq.convert_to_tensor([self.operators])
         self._run = TFQCircuitTensor(noisy=noisy, sampled=repetitions is not None, differentiator=differentiator,
-                                     backend=backend, expectation=self.operators is not None)
+                                     backend=backend, expectation=self.operators is not None, sample_based=sample_based)
         self.outputs = 2**self.n if readout == "probs" else (len(self.operators) if self.operators else None)
 
     def _inputs(self, values, shared, initial=None):
@@ -111,12 +112,13 @@ class TFQCircuitTensor:
     ``expectation(programs, names, values, operators[, repetitions])``, ``state(...)``, ``samples(...)`` (dense,
     padded with -2 where TFQ pads)."""
 
-    def __init__(self, *, noisy=False, differentiator=None, backend=None, sampled=False, expectation=True):
+    def __init__(self, *, noisy=False, differentiator=None, backend=None, sampled=False, expectation=True,
+                 sample_based=False):
         self.noisy, self.sampled = noisy, sampled
         backend = tfq_backend(backend)
         # only an expectation layer needs (and validates) a differentiator
-        self._expectation = expectation_op(differentiator, backend, noisy=noisy, analytic=not sampled) \
-            if expectation else None
+        self._expectation = expectation_op(differentiator, backend, noisy=noisy, analytic=not sampled,
+                                           sample_based=sample_based) if expectation else None
         # state vectors from qsim or the cirq.Simulator given (a density-matrix backend's State is formed by the layer)
         self._state = tfq.get_state_op(backend=backend if isinstance(backend, cirq.Simulator) else None)
         self._sample = tfq.get_sampling_op(backend=backend if isinstance(backend, cirq.Sampler) else None)
