@@ -289,6 +289,7 @@ def test_bad_noise_values_are_refused_by_name(value, error, match):
     cirq.amplitude_damp(0.1),
     cirq.ConstantQubitNoiseModel(cirq.phase_damp(0.2)),
     {"model": cirq.bit_flip(0.1), "readout": 0.03},
+    {"depolarize": 0.02, "trajectories": 50, "sample_based": True},
 ])
 def test_noise_round_trips_through_json(value):
     import json
