@@ -232,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "Keras 3, naming why: keras-team/keras#20585; scale a search out with tune --workers N)")
     experiment.add_argument("--quiet", action="store_true", help="no progress bars")
     group = experiment.add_argument_group("noise (noise-robustness; --noise also for any experiment config)")
-    group.add_argument("--family", choices=("hqnn-parallel", "hqnn-quanv", "lcqhnn", "autoencoder-qfm", "student-3q"),
+    group.add_argument("--family", choices=("hqnn-parallel", "hqnn-quanv", "lcqhnn", "student-3q", "student-4q",
+                                            "autoencoder-qfm"),
                        help="noise-robustness: the family whose hybrid is trained clean and noise-aware, then swept")
     group.add_argument("--channel", default="depolarize",
                        choices=("depolarize", "amplitude_damp", "phase_damp", "bit_flip", "phase_flip"),
@@ -481,7 +482,10 @@ def _run_noise_robustness(args, verbose: int) -> int:
     if args.family in NOT_YET or args.family not in NOISE_FAMILIES:
         NoiseRobustnessConfig(family=args.family)  # raises, naming the families it runs
     base = CONFIGS[args.config or NOISE_FAMILIES[args.family][0]]
-    changed = _experiment_config_from(args, base).replace(backend=getattr(args, "backend", None))
+    from hybridkeras.training import DistillationConfig
+
+    from_args = _distillation_config_from if isinstance(base, DistillationConfig) else _experiment_config_from
+    changed = from_args(args, base).replace(backend=getattr(args, "backend", None))
     before, after = base.to_dict(), changed.to_dict()
     overrides = {k: v for k, v in after.items() if v != before[k]}
     config = NoiseRobustnessConfig(family=args.family, channel=args.channel, train_noise=args.train_noise,

@@ -85,7 +85,8 @@ def test_loss_point_interpolates_between_sweep_values():
 
 
 @pytest.mark.parametrize("changes,match", [
-    (dict(family="student-3q"), "not supported yet"),
+    (dict(family="autoencoder-qfm"), "not supported yet"),
+    (dict(family="student-3q"), "must name a distillation config"),
     (dict(family="vqe"), "`family` must be one of"),
     (dict(channel="depolarise"), "`channel` must be one of"),
     (dict(sweep=(0.0, 1.5)), r"`sweep`: 'depolarize' must be in \[0, 1\]"),
@@ -95,3 +96,29 @@ def test_loss_point_interpolates_between_sweep_values():
 def test_bad_noise_robustness_settings_are_refused_by_name(changes, match):
     with pytest.raises(ValueError, match=match):
         _config(**changes)
+
+
+def test_noise_robustness_of_a_student_alone_and_distilled(tmp_path):
+    """student-3q: the student alone and distilled from LeNet, clean and noise-aware, swept; the teacher is the flat
+    line; at depolarize(3/4) nothing of the image survives the circuit, so every variant answers one class."""
+    from hybridkeras.training.distillation import distillation_dataset
+
+    config = NoiseRobustnessConfig(family="student-3q", experiment="distill-tiny", sweep=(0.0, 0.75), train_noise=0.05,
+                                   overrides={"seeds": (0,)})
+    summary = run_noise_robustness(config, tmp_path, verbose=0, plots=False)
+    assert set(summary["curves"]) == {"alone, clean", "distilled, clean", "alone, noise-aware", "distilled, noise-aware"}
+    data = distillation_dataset(config.base(), 0)
+    frequencies = np.bincount(data.y_test, minlength=data.num_classes) / len(data.y_test)
+    for variant, curve in summary["curves"].items():
+        assert np.isclose(frequencies, curve["mean"][1], atol=1e-6).any(), (variant, curve, frequencies)
+    teacher = json.loads((tmp_path / "clean" / "seed0" / "teachers" / "lenet" / "metrics.json").read_text())
+    assert summary["twin"] == {"model": "lenet", "mean": pytest.approx(teacher["test_accuracy"]), "std": 0.0}
+    alone = json.loads((tmp_path / "clean" / "seed0" / "student-3q" / "alone" / "metrics.json").read_text())
+    assert summary["curves"]["alone, clean"]["mean"][0] == pytest.approx(alone["test_accuracy"], abs=1e-6)
+    import hybridkeras as hk
+
+    aware = hk.load_model(tmp_path / "noise-aware" / "seed0" / "student-3q" / "from-lenet" / "model")
+    assert [layer.noise.to_json() for layer in aware.layers if getattr(layer, "noise", None) is not None] == \
+        [{"depolarize": 0.05}]
+    with pytest.raises(ValueError, match="must name a distillation config"):
+        NoiseRobustnessConfig(family="student-3q", experiment="hqnn-parallel-tiny")

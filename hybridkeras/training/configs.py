@@ -360,6 +360,8 @@ class DistillationConfig(_Replaceable):
     seeds: tuple = (0, 1, 2)
     # simulation: None = the default of hybridkeras.set_backend, resolved and recorded when a run starts
     backend: str | None = None
+    # device noise on every quantum layer of the students (a `noise=` spec as JSON data; None: none): noise-aware
+    noise: dict | None = None
     notes: str = field(default="", compare=False)
 
     def split_seed(self, seed: int) -> int:

@@ -1,9 +1,12 @@
 """The noise-robustness experiment: how a family's hybrid holds up under device noise, against its classical twin.
 
-For one family (``hqnn-parallel``, ``hqnn-quanv``, ``lcqhnn``), on that family's named experiment config:
+For one family (``hqnn-parallel``, ``hqnn-quanv``, ``lcqhnn``, ``student-3q``, ``student-4q``), on that family's
+named config:
 
-1. the hybrid and its classical twin are trained clean (`run_experiment`, every seed);
-2. the hybrid is trained again under noise (noise-aware: ``train_noise`` on every quantum layer);
+1. the hybrid and its classical twin are trained clean (`run_experiment`, every seed); for a student family
+   (`run_distillation`), the student alone and distilled from its teacher (the twin, LeNet), both clean;
+2. the hybrid is trained again under noise (noise-aware: ``train_noise`` on every quantum layer; a student
+   alone and distilled, from a teacher trained as in step 1);
 3. every trained hybrid is evaluated on the test split over a sweep of noise strengths p (the same
    channel), reloaded with ``load_model(..., noise=...)`` and its own weights;
 4. the table gives mean ± std over seeds per p, the twin's clean accuracy as a flat reference, and
@@ -13,7 +16,8 @@ For one family (``hqnn-parallel``, ``hqnn-quanv``, ``lcqhnn``), on that family's
 Layout of ``<output>`` (default ``saved_models/noise-robustness-<family>``)::
 
     config.json                 the settings (family, channel, sweep, training noise, seeds, data)
-    clean/ noise-aware/         two experiment folders (see `hybridkeras.training.experiments`)
+    clean/ noise-aware/         two experiment (or distillation) folders (`hybridkeras.training.experiments`,
+                                `hybridkeras.training.distillation`)
     sweep/<variant>-seed<k>.json  accuracy per p, written after each p
     robustness.md, robustness.json, robustness.png
 
@@ -32,17 +36,20 @@ import numpy as np
 import keras
 from hybridkeras.circuits.noise import CHANNELS, as_noise
 from hybridkeras.io import load_model, write_json_atomic, write_text_atomic
-from hybridkeras.training.configs import CONFIGS
+from hybridkeras.training.configs import CONFIGS, DistillationConfig
+from hybridkeras.training.distillation import distillation_dataset, run_distillation
 from hybridkeras.training.experiments import experiment_dataset, run_experiment
 from hybridkeras.training.runs import check_config, mean_std, resolved
 
-# family -> (its experiment config, the hybrid model, the classical twin)
+# family -> (its experiment or distillation config, the hybrid model, the classical twin: for students, the teacher)
 FAMILIES = {
     "hqnn-parallel": ("hqnn-parallel", "hqnn-parallel", "hqnn-parallel-cnn"),
     "hqnn-quanv": ("hqnn-quanv", "hqnn-quanv", "cnn4"),
     "lcqhnn": ("lcqhnn", "lcqhnn", "lcqhnn-cnn16"),
+    "student-3q": ("distill", "student-3q", "lenet"),
+    "student-4q": ("distill", "student-4q", "lenet"),
 }
-NOT_YET = ("autoencoder-qfm", "student-3q", "student-4q")
+NOT_YET = ("autoencoder-qfm",)
 DEFAULT_SWEEP = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 
 
@@ -64,8 +71,8 @@ class NoiseRobustnessConfig:
     def __post_init__(self):
         if self.family in NOT_YET:
             raise ValueError(f"`family` {self.family!r}: the noise-robustness experiment runs the families trained by the "
-                             f"experiment runner, {tuple(FAMILIES)}; {self.family!r} trains through its own pipeline and "
-                             "is not supported yet. Received: family=" + repr(self.family))
+                             f"experiment and distillation runners, {tuple(FAMILIES)}; {self.family!r} trains through its "
+                             "own pipeline and is not supported yet. Received: family=" + repr(self.family))
         if self.family not in FAMILIES:
             raise ValueError(f"`family` must be one of {tuple(FAMILIES)}. Received: family={self.family!r}")
         if self.channel not in CHANNELS:
@@ -78,6 +85,10 @@ class NoiseRobustnessConfig:
         if self.experiment is not None and self.experiment not in CONFIGS:
             raise ValueError(f"`experiment` must name an experiment config (`hybridkeras list`). "
                              f"Received: experiment={self.experiment!r}")
+        student = FAMILIES[self.family][0] == "distill"
+        if self.experiment is not None and isinstance(CONFIGS[self.experiment], DistillationConfig) != student:
+            raise ValueError(f"`experiment` must name a {'distillation' if student else 'hybrid-vs-classical'} config "
+                             f"for family {self.family!r}. Received: experiment={self.experiment!r}")
 
     @property
     def name(self) -> str:
@@ -103,7 +114,7 @@ def _sweep(run_dir: Path, target: Path, config: NoiseRobustnessConfig, data, ver
         if key in done:
             continue
         model = load_model(run_dir / "model", noise={config.channel: float(p)} if p > 0 else {})
-        _, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
+        _, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)[:2]
         done[key] = float(accuracy)
         write_json_atomic(target, done)
         keras.backend.clear_session()
@@ -127,6 +138,42 @@ def loss_point(ps, accuracies, clean: float, points: float) -> float | None:
     return None
 
 
+def _experiment_variants(config, base, output: Path, verbose: int, plots: bool):
+    """Trains an experiment family's hybrid and twin clean and its hybrid noise-aware; (variants {name: seed ->
+    run folder}, twin accuracies, the split seed -> test data, the data line)."""
+    _, hybrid, twin = FAMILIES[config.family]
+    clean = dataclasses.replace(base, name=f"{base.name}-clean", models=(hybrid, twin))
+    aware = dataclasses.replace(base, name=f"{base.name}-noise-aware", models=(hybrid,),
+                                noise={config.channel: float(config.train_noise)})
+    clean_result = run_experiment(clean, output / "clean", resume=True, verbose=verbose, plots=plots)
+    run_experiment(aware, output / "noise-aware", resume=True, verbose=verbose, plots=plots)
+    variants = {variant: (lambda seed, variant=variant: output / variant / hybrid / f"seed{seed}")
+                for variant in ("clean", "noise-aware")}
+    twins = [m["test_accuracy"] for m in clean_result.runs[twin]]
+    data_line = clean_result.markdown.splitlines()[0] if clean_result.markdown else ""
+    return variants, twins, lambda seed: experiment_dataset(base, base.split_seed(seed)), data_line
+
+
+def _student_variants(config, base, output: Path, verbose: int):
+    """Trains a student family's student alone and distilled from its teacher, clean and noise-aware (the teacher
+    is classical: trained once per folder, noise-free); (variants, teacher accuracies, test data, data line)."""
+    _, student, teacher = FAMILIES[config.family]
+    clean = dataclasses.replace(base, name=f"{base.name}-clean", students=(student,), teachers=(teacher,),
+                                ensemble=False)
+    aware = dataclasses.replace(clean, name=f"{base.name}-noise-aware", noise={config.channel: float(config.train_noise)})
+    run_distillation(clean, output / "clean", verbose=verbose)
+    run_distillation(aware, output / "noise-aware", verbose=verbose)
+    variants = {}
+    for folder in ("clean", "noise-aware"):
+        for kind, run in (("alone", "alone"), ("distilled", f"from-{teacher}")):
+            variants[f"{kind}, {folder}"] = (lambda seed, folder=folder, run=run:
+                                            output / folder / f"seed{seed}" / student / run)
+    twins = [json.loads((output / "clean" / f"seed{seed}" / "teachers" / teacher / "metrics.json").read_text())
+             ["test_accuracy"] for seed in base.seeds]
+    data = lambda seed: distillation_dataset(clean, clean.split_seed(seed))  # noqa: E731
+    return variants, twins, data, data(base.seeds[0]).summary()
+
+
 def run_noise_robustness(config: NoiseRobustnessConfig, output_dir=None, *, resume: bool = True, verbose: int = 1,
                          plots: bool = True) -> dict:
     """Runs (or resumes) the experiment; returns the summary written to ``robustness.json``."""
@@ -134,25 +181,25 @@ def run_noise_robustness(config: NoiseRobustnessConfig, output_dir=None, *, resu
         raise TypeError(f"`config` must be a NoiseRobustnessConfig. Received: config={type(config).__name__}")
     base = config.base()
     _, hybrid, twin = FAMILIES[config.family]
-    missing = [m for m in (hybrid, twin) if m not in base.models]
+    output = Path(output_dir or Path("saved_models") / config.name)
+    students = isinstance(base, DistillationConfig)
+    missing = [] if students else [m for m in (hybrid, twin) if m not in base.models]
     if missing:
         raise ValueError(f"experiment config {base.name!r} does not train {missing}; pick one of the {config.family} "
                          "configs (`hybridkeras list`)")
-    output = Path(output_dir or Path("saved_models") / config.name)
     check_config(output, _Recorded(config, base), resume)
-    clean = dataclasses.replace(base, name=f"{base.name}-clean", models=(hybrid, twin))
-    aware = dataclasses.replace(base, name=f"{base.name}-noise-aware", models=(hybrid,),
-                                noise={config.channel: float(config.train_noise)})
-    clean_result = run_experiment(clean, output / "clean", resume=True, verbose=verbose, plots=plots)
-    run_experiment(aware, output / "noise-aware", resume=True, verbose=verbose, plots=plots)
-    curves, twin_accuracy = {}, mean_std([m["test_accuracy"] for m in clean_result.runs[twin]])
+    if students:
+        variants, twins, dataset, data_line = _student_variants(config, base, output, verbose)
+    else:
+        variants, twins, dataset, data_line = _experiment_variants(config, base, output, verbose, plots)
+    curves, twin_accuracy = {}, mean_std(twins)
     ps = sorted(float(p) for p in config.sweep)
-    per_seed = {"clean": [], "noise-aware": []}
+    per_seed = {variant: [] for variant in variants}
     for seed in base.seeds:
-        data = experiment_dataset(base, base.split_seed(seed))  # once per seed, for both variants
+        data = dataset(seed)  # once per seed, for every variant
         for variant, values in per_seed.items():
-            accuracy = _sweep(output / variant / hybrid / f"seed{seed}", output / "sweep" / f"{variant}-seed{seed}.json",
-                              config, data, verbose)
+            target = output / "sweep" / f"{variant.replace(', ', '-')}-seed{seed}.json"
+            accuracy = _sweep(variants[variant](seed), target, config, data, verbose)
             values.append([accuracy[p] for p in ps])
     for variant, values in per_seed.items():
         values = np.array(values)
@@ -165,8 +212,7 @@ def run_noise_robustness(config: NoiseRobustnessConfig, output_dir=None, *, resu
                      "p_minus_5": loss_point(ps, curve["mean"], clean_accuracy, 5.0)})
     summary = {"family": config.family, "channel": config.channel, "train_noise": config.train_noise, "p": ps,
                "curves": curves, "twin": {"model": twin, "mean": twin_accuracy[0], "std": twin_accuracy[1]},
-               "rows": rows, "seeds": list(base.seeds), "data": clean_result.markdown.splitlines()[0] if
-               clean_result.markdown else ""}
+               "rows": rows, "seeds": list(base.seeds), "data": data_line}
     write_json_atomic(output / "robustness.json", summary)
     write_text_atomic(output / "robustness.md", render_markdown(config, summary, hybrid))
     if plots:
