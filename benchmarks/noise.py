@@ -288,7 +288,7 @@ def measure_peers(name, args, skip):
     x, w, mix = _inputs(batch, circuits, n, args.depth)
     gc.collect()
     engine = f"engine ({keras.config.backend()})"
-    steps, gaps, first = {}, {}, {}
+    steps, gaps, first, failures = {}, {}, {}, {}
     fn, reference = engine_noisy_step(circuits, n, args.depth, x, w, mix, args.p)
     steps[engine] = fn
     for peer in args.peers:
@@ -302,6 +302,12 @@ def measure_peers(name, args, skip):
                 fn, out = NOISY_PEERS[peer](circuits, n, args.depth, x, w, mix, args.p)
         except ImportError as error:
             print(f"  {peer}: not installed ({error}); skipped", flush=True)
+            skip.add(peer)
+            continue
+        except Exception as error:  # a peer that cannot run this size (e.g. out of memory) is reported, not fatal
+            reason = str(error).splitlines()[0][:120]
+            print(f"  {peer}: failed at {name} ({type(error).__name__}: {reason}); skipped from here on", flush=True)
+            failures[peer] = f"{type(error).__name__}: {reason}"
             skip.add(peer)
             continue
         if time.perf_counter() - start > args.budget:
@@ -330,11 +336,12 @@ def measure_peers(name, args, skip):
             skip.add(peer)  # 4^2 = 16× per two qubits: past the budget at the next size
     if "tfq" in times and np.median(times["tfq"]) * 4 > args.tfq_budget:
         skip.add("tfq")  # parameter shift: about 2× the symbols and 2× the work per trajectory per two qubits
-    return {k: 1000 * np.array(v) for k, v in times.items()}, gaps, sigma
+    return {k: 1000 * np.array(v) for k, v in times.items()}, gaps, sigma, failures
 
 
 def peers_comparison(args):
-    sizes = [f"{n} qubits" for n in args.qubits] + ([HQNN] if not args.no_hqnn else [])
+    # HQNN-Parallel first: a peer too slow at 8 or 10 qubits is skipped from there on, and 4 × 5 is small
+    sizes = ([HQNN] if not args.no_hqnn else []) + [f"{n} qubits" for n in args.qubits]
     engine = f"engine ({keras.config.backend()})"
     skip = set()
     exact = [p for p in ("pennylane", "tensorcircuit") if p in args.peers]
@@ -349,7 +356,7 @@ def peers_comparison(args):
     notes = []
     for name in sizes:
         print(f"{name} ...", flush=True)
-        times, gaps, sigma = measure_peers(name, args, skip)
+        times, gaps, sigma, failures = measure_peers(name, args, skip)
         medians = {k: float(np.median(v)) for k, v in times.items()}
         cells = [f"{medians[engine]:.2f}"] + [f"{medians[p]:.2f}" if p in medians else "–" for p in exact]
         present = [p for p in exact if p in medians]
@@ -361,13 +368,15 @@ def peers_comparison(args):
             tfq = ["–"] * 4
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratio} | " + " | ".join(tfq) + " |")
         notes.append(f"{name}: largest output gap to the engine " + ", ".join(f"{k} {v:.1e}" for k, v in gaps.items())
-                     + "; rounds timed " + ", ".join(f"{k} {len(v)}" for k, v in times.items()))
+                     + "; rounds timed " + ", ".join(f"{k} {len(v)}" for k, v in times.items())
+                     + "".join(f"; {k} failed ({v})" for k, v in failures.items()))
         print(lines[-1], flush=True)
     table = "\n".join(lines + [""] + [f"- {note}" for note in notes])
     print(table)
     if args.output:
         command = (f"KERAS_BACKEND={keras.config.backend()} python benchmarks/noise.py --qubits "
-                   f"{' '.join(map(str, args.qubits))} --rounds {args.rounds} --batch {args.batch}")
+                   f"{' '.join(map(str, args.qubits))} --rounds {args.rounds} --batch {args.batch} --budget "
+                   f"{args.budget:g} --tfq-budget {args.tfq_budget:g}")
         with open(args.output, "w") as handle:
             handle.write(f"`{command}`\n\n{table}\n")
 
