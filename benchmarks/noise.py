@@ -21,7 +21,8 @@ circuits with their own weights on consecutive features).
   R · (σ / precision)². Its time grows linearly with them (each trajectory is one simulation of the circuit), so
   the table gives its measured time and that time scaled to equal precision.
 
-Every peer's outputs are checked against the engine's before timing (TFQ's within 5σ). The peer circuits are
+Each round times every simulator once, in a fresh order, as the mean of back-to-back steps filling about 0.1 s
+(at least one) after one untimed step. Every peer's outputs are checked against the engine's before timing. The peer circuits are
 translated gate by gate from the same noisy Cirq circuit the engine runs (`gate_list`).
 
     KERAS_BACKEND=jax python benchmarks/noise.py --output benchmarks/results/noise_peers_jax.md
@@ -322,10 +323,13 @@ def measure_peers(name, args, skip):
             budget = args.tfq_budget if key == "tfq" else args.budget
             if key != engine and times[key] and sum(times[key]) > budget:
                 continue  # enough rounds to show how slow it is
-            steps[key]()  # one untimed call: this simulator's threads are awake, as in a training loop
             start = time.perf_counter()
-            out = steps[key]()
-            times[key].append(time.perf_counter() - start)
+            steps[key]()  # one untimed call: this simulator's threads are awake, as in a training loop
+            calls = int(min(20, max(1, 0.1 / max(time.perf_counter() - start, 1e-6))))  # ~0.1 s of back-to-back steps
+            start = time.perf_counter()
+            for _ in range(calls):
+                out = steps[key]()
+            times[key].append((time.perf_counter() - start) / calls)
             if key == "tfq":
                 tfq_outputs.append(out)
     sigma = None
