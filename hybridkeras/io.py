@@ -8,7 +8,6 @@ with the versions that wrote them and what to do.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import math
@@ -336,7 +335,7 @@ def load_model(path, *, compile: bool = True, custom_objects: dict | None = None
         UnsafeModelError: ``safe_mode`` and the model holds stored bytecode (nothing of it ran).
         ModelLoadError: ``path`` is not a model, or it is corrupt or incomplete.
     """
-    from hybridkeras.layers._backend import BACKENDS
+    from hybridkeras.layers import BACKENDS
 
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {BACKENDS}. Received: backend={backend!r}")
@@ -437,7 +436,7 @@ def _load_failure(path: Path, exc: Exception) -> ModelLoadError:
 def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: bool, noise=None):
     """A Keras 3 model file, loaded by Keras with its ``safe_mode`` (a Lambda's code is refused, never run)."""
     from hybridkeras.layers import CUSTOM_OBJECTS
-    from hybridkeras.layers._backend import backend_override, noise_override
+    from hybridkeras.layers import backend_override, noise_scope
 
     if backend == "tfq":
         check_tfq_available(f"load_model(..., backend='tfq') of the model {str(path)!r}")
@@ -446,7 +445,7 @@ def _load_keras3(path: Path, compile: bool, custom_objects, backend, safe_mode: 
     try:
         # ``backend`` rebuilds every paper layer on that simulator ('tfq': TFQ's ops through the simulator seam, where
         # Keras runs on TensorFlow and TFQ is installed; elsewhere the layer's error names what to change)
-        with backend_override(backend), (noise_override(noise) if noise is not None else contextlib.nullcontext()):
+        with backend_override(backend), noise_scope(noise):
             return keras.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=safe_mode)
     except ValueError as exc:
         if "safe_mode" in str(exc):

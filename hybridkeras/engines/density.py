@@ -31,6 +31,8 @@ refused at construction.
 """
 from __future__ import annotations
 
+import functools
+
 import cirq
 import numpy as np
 from keras import ops as K
@@ -176,7 +178,7 @@ class DensityMatrixCircuit(StateVectorCircuit):
         return records
 
     def _executor(self, rotated: bool, peel: bool = False, initial: bool = False) -> Executor:
-        """The real executor of the Pauli-transfer form (every run starts from given states: `_start`)."""
+        """The real executor of the Pauli-transfer form (every run starts from given states: `_initial`)."""
         if rotated not in self._executors:
             records = self._records
             if rotated:
@@ -259,6 +261,7 @@ class DensityMatrixCircuit(StateVectorCircuit):
                           [rows, 2 ** (q + 1), 4 ** (n - 1 - q)])
         return K.reshape(x, [rows, 2**n])
 
+    @functools.cached_property
     def _pauli_columns(self):
         """(columns of the Pauli-transfer form holding each readout term's tr(P ρ), [terms, operators] weights)."""
         n = self.n
@@ -324,7 +327,7 @@ class DensityMatrixCircuit(StateVectorCircuit):
             return self._sampler.frequencies(exact) + (exact - K.stop_gradient(exact))
         readout = self._readout
         if self._sampler is None and self._readout_error is None:  # tr(P ρ) is an entry of the Pauli-transfer form
-            columns, weights = self._pauli_columns()
+            columns, weights = self._pauli_columns
             if not len(columns):
                 return K.zeros([K.shape(K.convert_to_tensor(values))[0], self.outputs])
             flat = self._flat(values, shared, rotated=False, initial=initial)

@@ -340,7 +340,7 @@ def unstack(x, axis: int = 0) -> list:
     the parts' cotangents into one tensor (see the module docstring)."""
     if backend() != "jax":
         return K.unstack(x, axis=axis)
-    return list(_jax_unstack(x, axis % len(x.shape)))
+    return list(_jax_unstack_fn()(x, axis % len(x.shape)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -360,10 +360,6 @@ def _jax_unstack_fn():
 
     parts.defvjp(forward, backward)
     return parts
-
-
-def _jax_unstack(x, axis):
-    return _jax_unstack_fn()(x, axis)
 
 
 def _upstream(args, upstream):

@@ -82,17 +82,16 @@ def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, 
     operators = "probs" if isinstance(readout, str) else readout
     if noise is not None and noise.gates:
         circuit = noise.apply(circuit)
-    if noise is not None and noise.sample_based:  # one measurement per trajectory: shots of the exact mixed state
-        register = len(qubits) if qubits is not None else len(register_of(circuit, [] if operators == "probs" else operators))
+    sample_based = noise is not None and noise.sample_based
+    if sample_based:  # one measurement per trajectory: shots of the exact mixed state
+        register = len(qubits) if qubits is not None else len(register_of(circuit, operators))
         if register > MAX_DENSITY_QUBITS:
             raise ValueError(f"'sample_based' noise (one measurement per trajectory) is drawn on the engine as shots of "
                              f"the exact density matrix, which holds at most {MAX_DENSITY_QUBITS} qubits; this circuit "
                              f"has {register}. Drop 'sample_based' (exact values per trajectory), or use "
                              "simulator='tfq'")
-        return DensityMatrixCircuit(circuit, symbols, operators, qubits=qubits, shared=shared,
-                                    repetitions=repetitions if repetitions is not None else noise.trajectories, seed=seed,
-                                    readout_error=None if noise.readout is None else noise.readout_matrix())
-    if noise is not None and noise.trajectories is not None:
+        repetitions = repetitions if repetitions is not None else noise.trajectories
+    if noise is not None and noise.trajectories is not None and not sample_based:
         if noise.readout is not None and operators == "probs":
             raise ValueError("Readout error on probabilities is simulated on density matrices; with 'trajectories' give "
                              "Pauli readouts, or drop 'trajectories' (exact, up to 12 qubits)")
@@ -101,7 +100,7 @@ def make_simulation(simulator: str, circuit: cirq.Circuit, symbols, readout, *, 
         return TrajectoryCircuit(circuit, symbols, operators, trajectories=noise.trajectories, qubits=qubits,
                                  shared=shared, repetitions=None if noisy else repetitions, seed=seed)
     if noise is not None or has_channels(circuit):
-        if noisy:  # TFQ's trajectories estimate the mixed state's values; the engine computes them exactly
+        if noisy and not sample_based:  # TFQ's trajectories estimate the mixed state's values; the engine: exactly
             repetitions = None
         return DensityMatrixCircuit(circuit, symbols, operators, qubits=qubits, shared=shared, repetitions=repetitions,
                                     seed=seed, readout_error=None if noise is None or noise.readout is None

@@ -6,6 +6,8 @@ Quantum's ops through the simulator seam where TFQ is installed and Keras runs o
 as ``hybridkeras>Name``, so ``keras.saving.load_model`` (``safe_mode=True``) reloads a model holding them once
 hybridkeras is imported.
 """
+from hybridkeras.layers._backend import (BACKENDS, backend_override, get_backend, noise_override, noise_scope,
+                                         set_backend)
 from hybridkeras.layers.base import QuantumLayer
 from hybridkeras.layers.ensemble import LogitAverage
 from hybridkeras.layers.feature_map import QuantumFeatureMap
@@ -22,7 +24,8 @@ LAYERS = (ParallelPQC, LCQHNNBlock, Quanvolution2D, QuantumFeatureMap, EncodedPQ
           PCAProjection, MinMaxScaling, PadFeatures, ImageRange, LogitAverage)
 CUSTOM_OBJECTS = {f"hybridkeras>{c.__name__}": c for c in LAYERS + GENERAL_LAYERS}
 
-__all__ = ["AddCircuit", "CUSTOM_OBJECTS", "CircuitLayer", "ClassProbabilities", "ControlledPQC", "EncodedPQC",
+__all__ = ["AddCircuit", "BACKENDS", "CUSTOM_OBJECTS", "CircuitLayer", "ClassProbabilities", "ControlledPQC", "EncodedPQC",
            "Expectation", "GENERAL_LAYERS", "ImageRange", "LAYERS", "LCQHNNBlock", "LogitAverage", "MinMaxScaling",
            "PCAProjection", "PQC", "PadFeatures", "ParallelPQC", "QuantumFeatureMap", "QuantumLayer", "Quanvolution2D",
-           "Sample", "SampledExpectation", "SigmoidPairLogits", "State"]
+           "Sample", "SampledExpectation", "SigmoidPairLogits", "State", "backend_override", "get_backend", "noise_override", "noise_scope",
+           "set_backend"]

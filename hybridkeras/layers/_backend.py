@@ -58,6 +58,12 @@ def noise_override(noise):
     return _scoped("noise", as_noise(noise), _KEEP)
 
 
+def noise_scope(noise):
+    """A run's noise on every quantum layer built within the block: `noise_override(noise)`, or no override for
+    ``noise=None`` (each layer keeps its own). The runners build their models in it (a config's ``noise``)."""
+    return contextlib.nullcontext() if noise is None else noise_override(noise)
+
+
 def resolve_noise(value):
     """The noise a layer uses: an active `noise_override`, else ``value`` checked by `as_noise`."""
     override = getattr(_state, "noise", _KEEP)

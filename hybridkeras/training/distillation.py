@@ -15,7 +15,6 @@ finished epoch (``<run>/backup``, kept until the run's export is written).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import shutil
@@ -28,7 +27,7 @@ import numpy as np
 import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import load_model, save_model, write_json_atomic, write_text_atomic
-from hybridkeras.layers._backend import noise_override
+from hybridkeras.layers import noise_scope
 from hybridkeras.models import (
     build_ensemble, build_model, compile_for, get_builder, output_kind, runner_steps_per_execution,
 )
@@ -66,7 +65,7 @@ def teacher_dataset(config: DistillationConfig, seed: int, data=None):
 def build_student(config: DistillationConfig, name: str, data, seed: int):
     """The student ``name`` with the initial weights of ``seed`` (equal for its alone and distilled runs)."""
     keras.utils.set_random_seed(seed)
-    with noise_override(config.noise) if config.noise else contextlib.nullcontext():  # noise-aware students
+    with noise_scope(config.noise or None):  # noise-aware students
         return build_model(name, data.input_shape, data.num_classes, backend=resolved(config).backend,
                            **config.student_kwargs.get(name, {}))
 

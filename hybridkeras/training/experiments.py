@@ -14,7 +14,6 @@ interrupted one from its last finished epoch.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import shutil
@@ -28,7 +27,7 @@ import numpy as np
 import keras
 from hybridkeras.data import DataSpec
 from hybridkeras.io import save_model, write_json_atomic, write_text_atomic
-from hybridkeras.layers._backend import noise_override
+from hybridkeras.layers import noise_scope
 from hybridkeras.models import build_model, compile_for, get_builder, runner_steps_per_execution
 from hybridkeras.training.callbacks import EpochRecorder, GradCAMSnapshots, make_callbacks, read_run_history
 from hybridkeras.training.configs import ExperimentConfig
@@ -108,9 +107,8 @@ def train_one(config: ExperimentConfig, model_name: str, seed: int, data, run_di
     run_dir.mkdir(parents=True, exist_ok=True)
     strategy = make_strategy(strategy or "default")
     keras.utils.set_random_seed(seed)
-    noisy = noise_override(config.noise) if config.noise else contextlib.nullcontext()
     with strategy.scope():  # built, compiled and trained in it (a JAX DataParallel lays out the batches while fitting)
-        with noisy:  # config.noise: every quantum layer of the model simulates it (noise-aware training)
+        with noise_scope(config.noise or None):  # every quantum layer simulates config.noise (noise-aware training)
             model = build_model(model_name, data.input_shape, data.num_classes, backend=config.backend,
                                 **config.model_kwargs.get(model_name, {}))
         compile_for(model, learning_rate=config.learning_rate, steps_per_execution=runner_steps_per_execution())

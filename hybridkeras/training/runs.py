@@ -26,7 +26,7 @@ import numpy as np
 
 from hybridkeras.engines.ops import backend as keras_backend
 from hybridkeras.io import write_json_atomic, write_text_atomic
-from hybridkeras.layers._backend import get_backend
+from hybridkeras.layers import get_backend
 from hybridkeras.training.distribute import worker_folder
 
 RUN_MARKER = ".hybridkeras-run"
