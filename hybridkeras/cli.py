@@ -167,14 +167,18 @@ def _config_from(args):
             raise ValueError(f"{flag} applies only to distillation configs, not to {base.name!r}")
     if isinstance(base, ExperimentConfig):
         return _experiment_config_from(args, base)
+    return _autoencoder_config_from(args, base)
+
+
+def _autoencoder_config_from(args, config, *, allowed=()):
+    """An autoencoder-qfm config with the command line's settings (``allowed``: experiment flags the caller uses)."""
     for name, flag in _EXPERIMENT_FIELDS.items():
         if name == "epochs" and args.command == "tune":
             continue  # epochs per trial
-        if getattr(args, name, None) is not None:
-            raise ValueError(f"{flag} applies only to experiment configs, not to {base.name!r}")
+        if name not in allowed and getattr(args, name, None) is not None:
+            raise ValueError(f"{flag} applies only to experiment configs, not to {config.name!r}")
     shots = None if args.shots in (None, 0) else args.shots
-    config = get_config(
-        args.config or args.model,
+    config = config.replace(
         dataset=args.dataset,
         data_dir=args.data_dir,
         train_size=args.train_size,
@@ -474,23 +478,27 @@ def _noise_spec(text: str) -> dict:
 
 def _run_noise_robustness(args, verbose: int) -> int:
     from hybridkeras.training import CONFIGS, NoiseRobustnessConfig, run_noise_robustness
-    from hybridkeras.training.noise_robustness import DEFAULT_SWEEP, FAMILIES as NOISE_FAMILIES, NOT_YET
+    from hybridkeras.training.noise_robustness import DEFAULT_SWEEP, FAMILIES as NOISE_FAMILIES
 
     if args.family is None:
         raise ValueError("`hybridkeras experiment noise-robustness` needs --family (one of "
                          f"{tuple(NOISE_FAMILIES)})")
-    if args.family in NOT_YET or args.family not in NOISE_FAMILIES:
-        NoiseRobustnessConfig(family=args.family)  # raises, naming the families it runs
+    NoiseRobustnessConfig(family=args.family, experiment=args.config)  # a bad family or config: refused here
     base = CONFIGS[args.config or NOISE_FAMILIES[args.family][0]]
-    from hybridkeras.training import DistillationConfig
-
-    from_args = _distillation_config_from if isinstance(base, DistillationConfig) else _experiment_config_from
+    kind = NOISE_FAMILIES[args.family][0]
+    if kind == "distill":
+        from_args = _distillation_config_from
+    elif kind == "autoencoder-qfm":  # one seed per pipeline run: the experiment takes --seeds itself
+        from_args = lambda args, config: _autoencoder_config_from(args, config, allowed=("seeds",))  # noqa: E731
+    else:
+        from_args = _experiment_config_from
     changed = from_args(args, base).replace(backend=getattr(args, "backend", None))
     before, after = base.to_dict(), changed.to_dict()
     overrides = {k: v for k, v in after.items() if v != before[k]}
+    seeds = tuple(args.seeds) if args.seeds and kind == "autoencoder-qfm" else None
     config = NoiseRobustnessConfig(family=args.family, channel=args.channel, train_noise=args.train_noise,
                                    sweep=tuple(args.sweep) if args.sweep else DEFAULT_SWEEP,
-                                   experiment=args.config, overrides=overrides)
+                                   experiment=args.config, overrides=overrides, seeds=seeds)
     output = args.output or f"saved_models/{config.name}"
     run_noise_robustness(config, output, resume=not args.no_resume, verbose=verbose)
     print((Path(output) / "robustness.md").read_text())

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -208,6 +209,10 @@ def test_distillation_table_pair_and_tuning_from_the_command_line(tmp_path):
         (["distill", "--config", "lcqhnn"], "`distill` needs a distillation config"),
         (["distill", "--config", "distill-tiny", "--teacher", "no/such/model"], "neither a registered model"),
         (["experiment", "no-such-config"], "Unknown config name"),
+        (["experiment", "noise-robustness", "--family", "autoencoder-qfm", "--config", "hqnn-parallel-tiny"],
+         "must name an autoencoder-qfm config"),
+        (["experiment", "noise-robustness", "--family", "autoencoder-qfm", "--epochs", "2"],
+         "--epochs applies only to experiment configs"),
     ],
 )
 def test_experiment_option_errors(args, message, tmp_path, monkeypatch, capsys):
@@ -219,6 +224,28 @@ def test_experiment_option_errors(args, message, tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(args)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_noise_robustness_of_autoencoder_qfm_takes_its_seeds_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """autoencoder-qfm's pipeline config has one seed: --seeds become the experiment's own, the pipeline flags its
+    overrides (the run itself: tests/test_noise_robustness.py)."""
+    import hybridkeras.training
+    from hybridkeras.cli import main
+
+    seen = []
+
+    def fake(config, output, **kwargs):
+        seen.append(config)
+        (Path(output) / "robustness.md").parent.mkdir(parents=True, exist_ok=True)
+        (Path(output) / "robustness.md").write_text("table")
+
+    monkeypatch.setattr(hybridkeras.training, "run_noise_robustness", fake)
+    main(["experiment", "noise-robustness", "--family", "autoencoder-qfm", "--config", "autoencoder-qfm-tiny",
+          "--seeds", "0", "3", "--ae-epochs", "2", "--sweep", "0", "0.1", "--output", str(tmp_path / "run")])
+    (config,) = seen
+    assert config.seeds == (0, 3) and config.sweep == (0.0, 0.1)
+    assert {k: v for k, v in config.overrides.items() if k != "backend"} == {"ae_epochs": 2}
+    assert config.seeds_of(config.base()) == (0, 3) and config.base().ae_epochs == 2
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -85,7 +85,8 @@ def test_loss_point_interpolates_between_sweep_values():
 
 
 @pytest.mark.parametrize("changes,match", [
-    (dict(family="autoencoder-qfm"), "not supported yet"),
+    (dict(family="autoencoder-qfm"), "must name an autoencoder-qfm config"),
+    (dict(seeds=()), "`seeds` must be None or a non-empty tuple"),
     (dict(family="student-3q"), "must name a distillation config"),
     (dict(family="vqe"), "`family` must be one of"),
     (dict(channel="depolarise"), "`channel` must be one of"),
@@ -96,6 +97,37 @@ def test_loss_point_interpolates_between_sweep_values():
 def test_bad_noise_robustness_settings_are_refused_by_name(changes, match):
     with pytest.raises(ValueError, match=match):
         _config(**changes)
+
+
+def test_noise_robustness_of_autoencoder_qfm_over_seeds(tmp_path):
+    """autoencoder-qfm: one pipeline run per seed, clean and with a noisy feature map; the clean curve at p = 0 is the
+    pipeline's own hybrid test accuracy and the twin its classical head's; at depolarize(3/4) every feature is 0, so
+    the head answers one class for every image; the noise-aware export carries its noise."""
+    import hybridkeras as hk
+    from hybridkeras.training.pipeline import load_dataset
+
+    config = NoiseRobustnessConfig(family="autoencoder-qfm", experiment="autoencoder-qfm-tiny", sweep=(0.0, 0.75),
+                                   train_noise=0.05, seeds=(0, 1),
+                                   overrides={"ae_epochs": 1, "head_epochs": 1, "train_size": 100, "val_size": 30,
+                                              "test_size": 40})
+    summary = run_noise_robustness(config, tmp_path, verbose=0, plots=False)
+    assert summary["seeds"] == [0, 1] and set(summary["curves"]) == {"clean", "noise-aware"}
+    records = [json.loads((tmp_path / "clean" / f"seed{s}" / "record.json").read_text())["metrics"] for s in (0, 1)]
+    assert summary["curves"]["clean"]["mean"][0] == pytest.approx(
+        np.mean([r["hybrid_test_accuracy"] for r in records]), abs=1e-6)
+    assert summary["twin"]["mean"] == pytest.approx(np.mean([r["classical_test_accuracy"] for r in records]))
+    assert summary["twin"]["std"] == pytest.approx(np.std([r["classical_test_accuracy"] for r in records]))
+    for seed in (0, 1):
+        data = load_dataset(config.base().replace(seed=seed))
+        frequencies = np.bincount(data.y_test, minlength=data.num_classes) / len(data.y_test)
+        for variant in ("clean", "noise-aware"):
+            swept = json.loads((tmp_path / "sweep" / f"{variant}-seed{seed}.json").read_text())
+            assert np.isclose(frequencies, swept["0.75"], atol=1e-6).any(), (variant, seed, swept, frequencies)
+    aware = hk.load_model(tmp_path / "noise-aware" / "seed0" / "hybrid")
+    maps = [layer for layer in aware.get_layer("quantum_front").layers if getattr(layer, "noise", None) is not None]
+    assert [layer.noise.to_json() for layer in maps] == [{"depolarize": 0.05}]
+    assert json.loads((tmp_path / "noise-aware" / "seed0" / "config.json").read_text())["noise"] == {"depolarize": 0.05}
+    assert "autoencoder-classical (classical, no noise)" in (tmp_path / "robustness.md").read_text()
 
 
 def test_noise_robustness_of_a_student_alone_and_distilled(tmp_path):

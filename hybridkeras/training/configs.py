@@ -146,6 +146,8 @@ class AutoencoderQFMConfig(_Replaceable):
     seed: int = 0
     # simulation: None = the default of hybridkeras.set_backend, resolved and recorded when a run starts
     backend: str | None = None
+    # device noise on the feature map (a `noise=` spec as JSON data; None: none): the hybrid head learns noisy features
+    noise: dict | None = None
     notes: str = field(default="", compare=False)
 
 

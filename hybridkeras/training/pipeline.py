@@ -1,7 +1,8 @@
 """The first paper's two-stage training, resumable, ending in exported end-to-end models.
 
 Stages: (1) autoencoder on images (MSE, Adam); (2) classical head on the 64-d codes;
-(3) quantum features: the fixed feature map applied once to every code, with a progress bar;
+(3) quantum features: the fixed feature map (under ``config.noise``, if any) applied once to every code, with a
+progress bar;
 (4) hybrid head on those features. Each finished stage leaves its weights under
 ``<output>/checkpoints``, and an unfinished ``fit`` leaves an `EpochBackup` folder, so
 running the same command again resumes instead of starting over. The trained parts are then
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from hybridkeras import data as hkdata
 from hybridkeras.io import load_model, read_history, save_model, write_json_atomic
+from hybridkeras.layers import noise_scope
 from hybridkeras.models.common import compile_for, runner_steps_per_execution
 from hybridkeras.models.autoencoder_qfm import (
     adapt_front,
@@ -264,14 +266,15 @@ def _train(config, dataset, output_dir, resume, tensorboard, verbose, started) -
     )
 
     # 3. quantum features, computed once (the feature map has no trainable weights)
-    front = build_quantum_front(
-        config.latent_dim,
-        reduction=config.reduction,
-        qubits=config.qubits,
-        readout=config.readout,
-        repetitions=config.repetitions,
-        backend=config.backend,
-    )
+    with noise_scope(config.noise or None):  # config.noise: the feature map simulates it (noise-aware head)
+        front = build_quantum_front(
+            config.latent_dim,
+            reduction=config.reduction,
+            qubits=config.qubits,
+            readout=config.readout,
+            repetitions=config.repetitions,
+            backend=config.backend,
+        )
     adapt_front(front, codes["train"])
     features = stages.cached(
         "quantum_features",
