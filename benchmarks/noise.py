@@ -15,14 +15,22 @@ circuits with their own weights on consecutive features).
 * tensorcircuit: TensorCircuit-NG's ``DMCircuit`` on its JAX backend, ``jax.vmap`` over rows, ``jax.jit``;
 * tfq: TFQ's noisy expectation op (``tfq.noise.expectation``, Monte Carlo trajectories) made differentiable by
   its parameter-shift differentiator, in a `tf.function` with a `GradientTape` — what ``tfq.layers.NoisyPQC`` runs.
-  Trajectories have error bars; the exact simulators do not. TFQ runs ``--tfq-repetitions`` R trajectories per
-  row; its error σ is measured against the exact values (the root mean square of its outputs' gaps to the
-  engine's, over every call), and the trajectories it would need for an error of ``--precision`` are
-  R · (σ / precision)². Its time grows linearly with them (each trajectory is one simulation of the circuit), so
-  the table gives its measured time and that time scaled to equal precision.
+  Trajectories have error bars; the exact simulators do not.
+* engine trajectories: the same general layer with ``noise={"depolarize": p, "trajectories": R}`` (the engine's
+  Monte Carlo mode, for registers too large for a density matrix), autodiff gradients.
 
-Each round times every simulator once, in a fresh order, as the mean of back-to-back steps filling about 0.1 s
-(at least one) after one untimed step. Every peer's outputs are checked against the engine's before timing. The peer circuits are
+Both trajectory simulators run ``--trajectories`` R per row; the error σ of each is measured against the exact
+values (the root mean square of its outputs' gaps to the engine's density matrix, over every call), and the
+trajectories it would need for an error of ``--precision`` are R · (σ / precision)². Time grows linearly with them
+(each trajectory is one simulation of the circuit), so the table gives the measured time and that time scaled to
+equal precision; the last column compares TFQ there with the engine's faster mode (exact, or trajectories at the
+same precision).
+
+Each round times every exact simulator once, in a fresh order, as the mean of back-to-back steps filling about
+0.1 s (at least one) after one untimed step. The trajectory simulators are timed the same way after all the exact
+ones, each on its own: TFQ's trajectories occupy every core, and interleaved they slowed the step timed after
+them (the engine's 4-qubit step went from 2.7 to 16.8 ms in one such run). Every peer's outputs are checked
+against the engine's before timing. The peer circuits are
 translated gate by gate from the same noisy Cirq circuit the engine runs (`gate_list`).
 
     KERAS_BACKEND=jax python benchmarks/noise.py --output benchmarks/results/noise_peers_jax.md
@@ -262,10 +270,12 @@ def tfq_noisy_step(circuits, n, depth, x, w, mix, p, repetitions):
     return (lambda: concrete(xt)[0].numpy()), concrete(xt)[0].numpy()
 
 
-def engine_noisy_step(circuits, n, depth, x, w, mix, p):
+def engine_noisy_step(circuits, n, depth, x, w, mix, p, trajectories=None):
+    """The engine's step: exact density matrices, or (``trajectories``) its Monte Carlo trajectories."""
     from simulators import general_layer_step
 
-    fn, out, _ = general_layer_step(circuits, n, depth, x, w, mix, noise={"depolarize": p})
+    noise = {"depolarize": p} if trajectories is None else {"depolarize": p, "trajectories": trajectories}
+    fn, out, _ = general_layer_step(circuits, n, depth, x, w, mix, noise=noise)
     return (lambda: _outputs(fn())), out
 
 
@@ -276,51 +286,51 @@ def _outputs(result):
 
 
 NOISY_PEERS = {"pennylane": pennylane_noisy_step, "tensorcircuit": tensorcircuit_noisy_step}
+TRAJECTORIES = "engine trajectories"  # the engine's own trajectory mode, timed beside TFQ's
+SAMPLED = ("tfq", TRAJECTORIES)
 
 
-def measure_peers(name, args, skip):
-    """{simulator: [ms per round]}, output gaps to the engine, TFQ's σ, for one workload."""
-    import gc
-
+def _workload(name, args):
     from simulators import _inputs
 
     circuits, n = (4, 5) if name == HQNN else (1, int(name.split()[0]))
     batch = args.batch if n < 10 else args.batch_10
-    x, w, mix = _inputs(batch, circuits, n, args.depth)
-    gc.collect()
-    engine = f"engine ({keras.config.backend()})"
-    steps, gaps, first, failures = {}, {}, {}, {}
-    fn, reference = engine_noisy_step(circuits, n, args.depth, x, w, mix, args.p)
-    steps[engine] = fn
-    for peer in args.peers:
-        if peer in skip:
-            continue
-        try:
-            start = time.perf_counter()
-            if peer == "tfq":
-                fn, out = tfq_noisy_step(circuits, n, args.depth, x, w, mix, args.p, args.tfq_repetitions)
-            else:
-                fn, out = NOISY_PEERS[peer](circuits, n, args.depth, x, w, mix, args.p)
-        except ImportError as error:
-            print(f"  {peer}: not installed ({error}); skipped", flush=True)
-            skip.add(peer)
-            continue
-        except Exception as error:  # a peer that cannot run this size (e.g. out of memory) is reported, not fatal
-            reason = str(error).splitlines()[0][:120]
-            print(f"  {peer}: failed at {name} ({type(error).__name__}: {reason}); skipped from here on", flush=True)
-            failures[peer] = f"{type(error).__name__}: {reason}"
-            skip.add(peer)
-            continue
-        if time.perf_counter() - start > args.budget:
-            skip.add(peer)  # too slow to build and time at the next size
-        gaps[peer] = float(np.abs(out - reference).max())
-        steps[peer], first[peer] = fn, out
+    return (circuits, n, *_inputs(batch, circuits, n, args.depth))
+
+
+def _build(key, name, args, workload, skip, failures):
+    """(step, first outputs) of one simulator, or None where it is not installed or cannot run this size."""
+    circuits, n, x, w, mix = workload
+    start = time.perf_counter()
+    try:
+        if key == "tfq":
+            fn, out = tfq_noisy_step(circuits, n, args.depth, x, w, mix, args.p, args.trajectories)
+        elif key == TRAJECTORIES:
+            fn, out = engine_noisy_step(circuits, n, args.depth, x, w, mix, args.p, args.trajectories)
+        else:
+            fn, out = NOISY_PEERS[key](circuits, n, args.depth, x, w, mix, args.p)
+    except ImportError as error:
+        print(f"  {key}: not installed ({error}); skipped", flush=True)
+        skip.add(key)
+        return None
+    except Exception as error:  # a peer that cannot run this size (e.g. out of memory) is reported, not fatal
+        reason = str(error).splitlines()[0][:120]
+        print(f"  {key}: failed at {name} ({type(error).__name__}: {reason}); skipped from here on", flush=True)
+        failures[key] = f"{type(error).__name__}: {reason}"
+        skip.add(key)
+        return None
+    if time.perf_counter() - start > (args.tfq_budget if key in SAMPLED else args.budget):
+        skip.add(key)  # too slow to build and time at the next size
+    return fn, out
+
+
+def _time_rounds(steps, args, engine, seed, outputs=None):
+    """{key: [seconds per step]}: every step once per round, in a fresh order, as the mean of ~0.1 s of calls."""
     times = {key: [] for key in steps}
-    tfq_outputs = [first["tfq"]] if "tfq" in steps else []
-    order = np.random.default_rng(n)
+    order = np.random.default_rng(seed)
     for _ in range(args.rounds):
         for key in order.permutation(list(steps)):
-            budget = args.tfq_budget if key == "tfq" else args.budget
+            budget = args.tfq_budget if key in SAMPLED else args.budget
             if key != engine and times[key] and sum(times[key]) > budget:
                 continue  # enough rounds to show how slow it is
             start = time.perf_counter()
@@ -330,59 +340,118 @@ def measure_peers(name, args, skip):
             for _ in range(calls):
                 out = steps[key]()
             times[key].append((time.perf_counter() - start) / calls)
-            if key == "tfq":
-                tfq_outputs.append(out)
-    sigma = None
-    if tfq_outputs:  # TFQ's error: the root mean square of its gaps to the exact values, over every call
-        sigma = float(np.sqrt(np.mean((np.stack(tfq_outputs) - reference[None]) ** 2)))
-    for peer in ("pennylane", "tensorcircuit"):
+            if outputs is not None:
+                outputs.append(out)
+    return times
+
+
+def measure_exact(name, args, skip):
+    """The engine and the exact peers on one workload, interleaved: {simulator: [ms]}, output gaps, failures."""
+    import gc
+
+    workload = _workload(name, args)
+    gc.collect()
+    engine = f"engine ({keras.config.backend()})"
+    fn, reference = engine_noisy_step(*workload[:2], args.depth, *workload[2:], args.p)
+    steps, gaps, failures = {engine: fn}, {}, {}
+    for peer in (p for p in args.peers if p in NOISY_PEERS and p not in skip):
+        built = _build(peer, name, args, workload, skip, failures)
+        if built:
+            steps[peer] = built[0]
+            gaps[peer] = float(np.abs(built[1] - reference).max())
+    times = _time_rounds(steps, args, engine, workload[1])
+    for peer in NOISY_PEERS:
         if peer in times and np.median(times[peer]) * 16 > args.budget:
             skip.add(peer)  # 4^2 = 16× per two qubits: past the budget at the next size
-    if "tfq" in times and np.median(times["tfq"]) * 4 > args.tfq_budget:
-        skip.add("tfq")  # parameter shift: about 2× the symbols and 2× the work per trajectory per two qubits
-    return {k: 1000 * np.array(v) for k, v in times.items()}, gaps, sigma, failures
+    return {k: 1000 * np.array(v) for k, v in times.items()}, gaps, failures
+
+
+def measure_sampled(name, args, skip):
+    """The trajectory simulators (the engine's trajectory mode, then TFQ) on one workload, each timed on its own
+    (TFQ's trajectories occupy every core; interleaved, they slowed the step timed after them): {simulator: ([ms],
+    its error σ: the root mean square of its outputs' gaps to the exact values over every call)}, failures."""
+    workload = _workload(name, args)
+    _, reference = engine_noisy_step(*workload[:2], args.depth, *workload[2:], args.p)
+    failures, results = {}, {}
+    for key in (TRAJECTORIES, "tfq"):
+        if key in skip or (key == "tfq" and "tfq" not in args.peers):
+            continue
+        built = _build(key, name, args, workload, skip, failures)
+        if not built:
+            continue
+        outputs = [built[1]]
+        times = _time_rounds({key: built[0]}, args, None, workload[1], outputs)[key]
+        sigma = float(np.sqrt(np.mean((np.stack(outputs) - reference[None]) ** 2)))
+        if np.median(times) * 4 > args.tfq_budget:
+            skip.add(key)  # about 4× the work per two qubits (TFQ: 2× the symbols of its parameter shift, 2× a state)
+        results[key] = (1000 * np.array(times), sigma)
+    return results, failures
+
+
+def _sampled_cells(runs, precision) -> tuple[list, dict]:
+    """The cells of the trajectory simulators (measured ms and σ, ms scaled to ``precision``), and the scaled ms."""
+    cells, scaled = [], {}
+    for key in (TRAJECTORIES, "tfq"):
+        if key not in runs:
+            cells += ["–", "–"]
+            continue
+        ms, sigma = runs[key]
+        scaled[key] = float(np.median(ms)) * (sigma / precision) ** 2
+        cells += [f"{float(np.median(ms)):.1f} ({sigma:.4f})", f"{scaled[key]:.1f}"]
+    return cells, scaled
 
 
 def peers_comparison(args):
     # HQNN-Parallel first (its five-qubit circuits are small), then the sizes in order: a peer too slow at one size
-    # is skipped at the larger ones
+    # is skipped at the larger ones. The exact simulators are timed first, for every size; the trajectory simulators
+    # after them, each alone.
     sizes = ([HQNN] if not args.no_hqnn else []) + [f"{n} qubits" for n in args.qubits]
     engine = f"engine ({keras.config.backend()})"
-    skip = set()
-    exact = [p for p in ("pennylane", "tensorcircuit") if p in args.peers]
+    exact = [p for p in NOISY_PEERS if p in args.peers]
+    results, skip = {}, set()
+    for name in sizes:
+        print(f"{name} (exact) ...", flush=True)
+        # the skips a size decides apply to the larger sizes after it; HQNN-Parallel's do not
+        results[name] = measure_exact(name, args, set() if name == HQNN else skip)
+        print("  " + ", ".join(f"{k} {np.median(v):.2f} ms" for k, v in results[name][0].items()), flush=True)
+    sampled, skip = {}, set()
+    for name in sizes:
+        print(f"{name} (trajectories) ...", flush=True)
+        sampled[name] = measure_sampled(name, args, set() if name == HQNN else skip)
+    at = f"σ={args.precision:g}"
     lines = [f"Keras {keras.__version__} on {keras.config.backend()}; noisy forward + backward (depolarize({args.p:g}) on "
              f"every qubit after every moment), depth {args.depth}, batch {args.batch} (10 qubits and more: "
-             f"{args.batch_10}); median ms per step of up to {args.rounds} interleaved rounds; TFQ "
-             f"{args.tfq_repetitions} trajectories per row, its time scaled to a standard error of {args.precision:g} "
-             "in the last columns", "",
-             "| workload | " + " | ".join([engine] + exact) + " | fastest exact peer / engine | TFQ (measured) | TFQ σ | "
-             f"TFQ at σ={args.precision:g} | TFQ at σ={args.precision:g} / engine |",
-             "|---|" + "---|" * (len(exact) + 6)]
+             f"{args.batch_10}); median ms per step of up to {args.rounds} interleaved rounds of the exact simulators; "
+             f"the trajectory simulators (the engine's `noise={{'trajectories': R}}`, TFQ) timed afterwards, each on "
+             f"its own, R = {args.trajectories} trajectories per row, their error σ measured against the exact values "
+             f"and their time scaled to σ = {args.precision:g} (R · (σ / {args.precision:g})² trajectories)", "",
+             "| workload | " + " | ".join([engine] + exact) + " | fastest exact peer / engine | engine trajectories "
+             f"(σ) | engine trajectories at {at} | TFQ (σ) | TFQ at {at} | TFQ at {at} / the engine's faster mode |",
+             "|---|" + "---|" * (len(exact) + 7)]
     notes = []
     for name in sizes:
-        print(f"{name} ...", flush=True)
-        # the skips a size decides apply to the larger sizes after it; HQNN-Parallel's do not
-        times, gaps, sigma, failures = measure_peers(name, args, set() if name == HQNN else skip)
+        times, gaps, failures = results[name]
         medians = {k: float(np.median(v)) for k, v in times.items()}
         cells = [f"{medians[engine]:.2f}"] + [f"{medians[p]:.2f}" if p in medians else "–" for p in exact]
         present = [p for p in exact if p in medians]
-        ratio = f"{min(medians[p] for p in present) / medians[engine]:.2f}×" if present else "–"
-        if "tfq" in medians and sigma:
-            scaled = medians["tfq"] * (sigma / args.precision) ** 2
-            tfq = [f"{medians['tfq']:.1f}", f"{sigma:.4f}", f"{scaled:.0f}", f"{scaled / medians[engine]:.0f}×"]
-        else:
-            tfq = ["–"] * 4
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratio} | " + " | ".join(tfq) + " |")
-        notes.append(f"{name}: largest output gap to the engine " + ", ".join(f"{k} {v:.1e}" for k, v in gaps.items())
-                     + "; rounds timed " + ", ".join(f"{k} {len(v)}" for k, v in times.items())
-                     + "".join(f"; {k} failed ({v})" for k, v in failures.items()))
-        print(lines[-1], flush=True)
+        cells.append(f"{min(medians[p] for p in present) / medians[engine]:.2f}×" if present else "–")
+        runs, sampled_failures = sampled[name]
+        more, scaled = _sampled_cells(runs, args.precision)
+        fastest = min([medians[engine]] + ([scaled[TRAJECTORIES]] if TRAJECTORIES in scaled else []))
+        cells += more + [f"{scaled['tfq'] / fastest:.0f}×" if "tfq" in scaled else "–"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        rounds = {k: len(v) for k, v in times.items()}
+        rounds.update({k: len(v[0]) for k, v in runs.items()})
+        notes.append(f"{name}: largest output gap to the engine "
+                     + (", ".join(f"{k} {v:.1e}" for k, v in gaps.items()) or "–")
+                     + "; rounds timed " + ", ".join(f"{k} {v}" for k, v in rounds.items())
+                     + "".join(f"; {k} failed ({v})" for k, v in {**failures, **sampled_failures}.items()))
     table = "\n".join(lines + [""] + [f"- {note}" for note in notes])
     print(table)
     if args.output:
         command = (f"KERAS_BACKEND={keras.config.backend()} python benchmarks/noise.py --qubits "
                    f"{' '.join(map(str, args.qubits))} --rounds {args.rounds} --batch {args.batch} --budget "
-                   f"{args.budget:g} --tfq-budget {args.tfq_budget:g}")
+                   f"{args.budget:g} --tfq-budget {args.tfq_budget:g} --trajectories {args.trajectories}")
         with open(args.output, "w") as handle:
             handle.write(f"`{command}`\n\n{table}\n")
 
@@ -400,10 +469,12 @@ def main():
     parser.add_argument("--p", type=float, default=0.01, help="the depolarising probability")
     parser.add_argument("--peers", nargs="*", default=["pennylane", "tensorcircuit", "tfq"],
                         choices=["pennylane", "tensorcircuit", "tfq"])
-    parser.add_argument("--tfq-repetitions", type=int, default=20, help="TFQ's trajectories per row")
-    parser.add_argument("--tfq-budget", type=float, default=150.0, help="seconds of timing for TFQ per size")
-    parser.add_argument("--precision", type=float, default=0.01, help="the standard error TFQ's time is scaled to")
-    parser.add_argument("--budget", type=float, default=60.0, help="seconds of timing per simulator and size")
+    parser.add_argument("--trajectories", "--tfq-repetitions", type=int, default=20,
+                        help="trajectories per row, of TFQ and of the engine's trajectory mode")
+    parser.add_argument("--tfq-budget", type=float, default=150.0,
+                        help="seconds of timing per trajectory simulator (TFQ, the engine's trajectories) and size")
+    parser.add_argument("--precision", type=float, default=0.01, help="the standard error trajectories are scaled to")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds of timing per exact simulator and size")
     parser.add_argument("--no-hqnn", action="store_true")
     parser.add_argument("--output", default=None, help="write the table (Markdown) here")
     args = parser.parse_args()
