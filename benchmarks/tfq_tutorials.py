@@ -53,7 +53,7 @@ def mnist_data(examples: int, data_dir: Path | None = None):
 def mnist_model(backend: str):
     circuit, readout = tutorials.mnist_model_circuit()
     model = keras.Sequential([keras.Input(shape=(), dtype=tf.string),
-                              hk.layers.PQC(circuit, readout, backend=backend)], name=f"mnist_qnn_{backend}")
+                              hk.layers.PQC(circuit, readout, simulator=backend)], name=f"mnist_qnn_{backend}")
     model.compile(loss=keras.losses.Hinge(), optimizer=keras.optimizers.Adam(), metrics=[hinge_accuracy])
     return model
 
@@ -69,7 +69,7 @@ def qcnn_model(backend: str):
     circuit, readout = tutorials.qcnn_model_circuit(qubits)
     excitations = keras.Input(shape=(), dtype=tf.string)
     cluster = hk.layers.AddCircuit()(excitations, prepend=tutorials.cluster_state_circuit(qubits))
-    output = hk.layers.PQC(circuit, readout, backend=backend)(cluster)
+    output = hk.layers.PQC(circuit, readout, simulator=backend)(cluster)
     model = keras.Model(excitations, output, name=f"qcnn_{backend}")
     model.compile(loss=keras.losses.Hinge(), optimizer=keras.optimizers.Adam(learning_rate=0.02),
                   metrics=[hinge_accuracy])
