@@ -346,7 +346,8 @@ def _time_rounds(steps, args, engine, seed, outputs=None):
 
 
 def measure_exact(name, args, skip):
-    """The engine and the exact peers on one workload, interleaved: {simulator: [ms]}, output gaps, failures."""
+    """The engine and the exact peers on one workload, interleaved: {simulator: [ms]}, output gaps, failures, and the
+    engine's exact outputs (the reference the trajectory simulators are measured against)."""
     import gc
 
     workload = _workload(name, args)
@@ -363,15 +364,15 @@ def measure_exact(name, args, skip):
     for peer in NOISY_PEERS:
         if peer in times and np.median(times[peer]) * 16 > args.budget:
             skip.add(peer)  # 4^2 = 16× per two qubits: past the budget at the next size
-    return {k: 1000 * np.array(v) for k, v in times.items()}, gaps, failures
+    return {k: 1000 * np.array(v) for k, v in times.items()}, gaps, failures, reference
 
 
-def measure_sampled(name, args, skip):
+def measure_sampled(name, args, skip, reference):
     """The trajectory simulators (the engine's trajectory mode, then TFQ) on one workload, each timed on its own
     (TFQ's trajectories occupy every core; interleaved, they slowed the step timed after them): {simulator: ([ms],
-    its error σ: the root mean square of its outputs' gaps to the exact values over every call)}, failures."""
-    workload = _workload(name, args)
-    _, reference = engine_noisy_step(*workload[:2], args.depth, *workload[2:], args.p)
+    its error σ: the root mean square of its outputs' gaps to ``reference``, the exact values, over every call)},
+    failures."""
+    workload = _workload(name, args)  # the same seeded inputs as the exact phase's
     failures, results = {}, {}
     for key in (TRAJECTORIES, "tfq"):
         if key in skip or (key == "tfq" and "tfq" not in args.peers):
@@ -417,7 +418,7 @@ def peers_comparison(args):
     sampled, skip = {}, set()
     for name in sizes:
         print(f"{name} (trajectories) ...", flush=True)
-        sampled[name] = measure_sampled(name, args, set() if name == HQNN else skip)
+        sampled[name] = measure_sampled(name, args, set() if name == HQNN else skip, results[name][3])
     at = f"σ={args.precision:g}"
     lines = [f"Keras {keras.__version__} on {keras.config.backend()}; noisy forward + backward (depolarize({args.p:g}) on "
              f"every qubit after every moment), depth {args.depth}, batch {args.batch} (10 qubits and more: "
@@ -430,7 +431,7 @@ def peers_comparison(args):
              "|---|" + "---|" * (len(exact) + 7)]
     notes = []
     for name in sizes:
-        times, gaps, failures = results[name]
+        times, gaps, failures, _ = results[name]
         medians = {k: float(np.median(v)) for k, v in times.items()}
         cells = [f"{medians[engine]:.2f}"] + [f"{medians[p]:.2f}" if p in medians else "–" for p in exact]
         present = [p for p in exact if p in medians]
